@@ -1,0 +1,47 @@
+import type { CaptureMode } from '../model/recorder.js';
+import type { Role, Target, User } from '../model/identity.js';
+
+/** host:port pair a listener binds to. */
+export interface ListenAddress {
+  readonly host: string;
+  readonly port: number;
+}
+
+/** The validated, resolved configuration: defaults applied, secrets read, paths absolute. */
+export interface Config {
+  /** Absolute path of the file it came from, or '<demo>' for generated configs. */
+  readonly source: string;
+  readonly listen: {
+    readonly postgres: ListenAddress | null;
+    readonly mysql: ListenAddress | null;
+    readonly http: ListenAddress | null;
+  };
+  readonly tls: {
+    readonly certFile: string | null;
+    readonly keyFile: string | null;
+    /** Refuse clients that do not use TLS. */
+    readonly require: boolean;
+  };
+  readonly limits: {
+    readonly maxClientConnections: number;
+    /** Milliseconds from TCP accept to the end of authentication. */
+    readonly authTimeoutMs: number;
+    /** Largest single protocol message accepted from a client, in bytes. */
+    readonly maxMessageSize: number;
+    /** Milliseconds to wait for an upstream TCP/TLS connection and its authentication. */
+    readonly connectTimeoutMs: number;
+  };
+  readonly store: {
+    readonly url: string;
+    readonly durability: 'fast' | 'strict';
+    readonly captureResults: CaptureMode;
+    readonly maxRows: number;
+    readonly encryptionKeyFile: string | null;
+  };
+  readonly targets: readonly Target[];
+  readonly users: readonly User[];
+  readonly roles: readonly Role[];
+  readonly log: {
+    readonly level: 'debug' | 'info' | 'warn' | 'error';
+  };
+}

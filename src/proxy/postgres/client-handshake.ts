@@ -1,0 +1,224 @@
+import type { Socket } from 'node:net';
+import { type SecureContext, TLSSocket } from 'node:tls';
+import type { Logger } from '../../model/logger.js';
+import type { User } from '../../model/identity.js';
+import { F, MAX_STARTUP_PACKET_LENGTH } from '../../protocol/postgres/codes.js';
+import { decodeSaslInitialResponse } from '../../protocol/postgres/decode.js';
+import {
+  authenticationSasl,
+  authenticationSaslContinue,
+  authenticationSaslFinal,
+  errorResponse,
+  negotiateProtocolVersion,
+} from '../../protocol/postgres/encode.js';
+import { SCRAM_MECHANISM, ScramServer } from '../../protocol/postgres/scram.js';
+import { SqlState } from '../../protocol/postgres/sqlstate.js';
+import { checkStartupLength, decodeStartup } from '../../protocol/postgres/startup.js';
+import { readTyped, SocketReader } from '../socket-reader.js';
+
+/**
+ * The client side of a PostgreSQL connection up to a verified identity
+ * (PostgreSQL docs, "Message Flow: Start-up", "SSL Session Encryption", "SASL Authentication").
+ */
+
+export interface ClientHandshakeContext {
+  readonly secureContext: SecureContext | null;
+  readonly requireTls: boolean;
+  readonly users: ReadonlyMap<string, User>;
+  /** Secret for the fake SCRAM exchange of unknown users (same salt every time, same work). */
+  readonly mockSecret: Buffer;
+  readonly log: Logger;
+}
+
+export type ClientHandshake =
+  | {
+      readonly kind: 'authenticated';
+      readonly socket: Socket;
+      readonly leftover: Buffer;
+      readonly user: User;
+      readonly database: string;
+      readonly params: ReadonlyMap<string, string>;
+      readonly tlsVersion: string | null;
+      /** Send SASLFinal: call once the target is resolved, before AuthenticationOk. */
+      readonly saslFinal: Buffer;
+    }
+  | { readonly kind: 'cancel'; readonly socket: Socket; readonly pid: number; readonly secret: number }
+  | { readonly kind: 'rejected' };
+
+/** Largest SASL message we accept: real ones are well under 1 KiB. */
+const MAX_SASL_MESSAGE = 8192;
+
+export class HandshakeError extends Error {
+  constructor(
+    readonly sqlstate: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export async function clientHandshake(raw: Socket, ctx: ClientHandshakeContext): Promise<ClientHandshake> {
+  let socket: Socket = raw;
+  let reader = new SocketReader(socket, MAX_STARTUP_PACKET_LENGTH + MAX_SASL_MESSAGE);
+  let tlsDone = false;
+  let gssDone = false;
+  try {
+    for (;;) {
+      await reader.need(4);
+      const len = reader.peek(4).readInt32BE(0);
+      const lenErr = checkStartupLength(len);
+      if (lenErr) throw new HandshakeError(lenErr.code, lenErr.message);
+      await reader.need(len);
+      const packet = decodeStartup(reader.take(len));
+      if (packet.kind === 'error') throw new HandshakeError(packet.code, packet.message);
+
+      if (packet.kind === 'ssl' || packet.kind === 'gssenc') {
+        if ((packet.kind === 'ssl' && tlsDone) || (packet.kind === 'gssenc' && gssDone)) {
+          throw new HandshakeError(SqlState.ProtocolViolation, `duplicate ${packet.kind.toUpperCase()} request`);
+        }
+        // Bytes sent before our answer would be processed outside TLS (CVE-2021-23214).
+        if (reader.buffered > 0) {
+          ctx.log.warn({}, 'client sent data after an encryption request before the answer; closing');
+          raw.destroy();
+          return { kind: 'rejected' };
+        }
+        if (packet.kind === 'gssenc') {
+          gssDone = true;
+          socket.write('N');
+          continue;
+        }
+        tlsDone = true;
+        if (!ctx.secureContext) {
+          socket.write('N');
+          continue;
+        }
+        socket.write('S');
+        reader.detach();
+        socket = await upgradeToTls(socket, ctx.secureContext);
+        reader = new SocketReader(socket, MAX_STARTUP_PACKET_LENGTH + MAX_SASL_MESSAGE);
+        continue;
+      }
+
+      if (packet.kind === 'cancel') {
+        reader.detach();
+        return { kind: 'cancel', socket, pid: packet.pid, secret: packet.secret };
+      }
+
+      const tlsVersion = socket instanceof TLSSocket ? (socket.getProtocol() ?? 'TLS') : null;
+      if (ctx.requireTls && tlsVersion === null) {
+        throw new HandshakeError(
+          SqlState.InvalidAuthorizationSpecification,
+          'dbtape: this proxy requires TLS: connect with sslmode=require',
+        );
+      }
+      if (packet.params.has('replication')) {
+        throw new HandshakeError(SqlState.FeatureNotSupported, 'dbtape: replication connections are not supported');
+      }
+      if (packet.minor > 0 || packet.protocolOptions.length > 0) {
+        socket.write(negotiateProtocolVersion(0, packet.protocolOptions));
+      }
+      const username = packet.params.get('user')!;
+      const database = packet.params.get('database') || username;
+      const user = ctx.users.get(username);
+      const saslFinal = await authenticate(socket, reader, user, username, ctx);
+      if (!user || !saslFinal) {
+        throw new HandshakeError(SqlState.InvalidPassword, `password authentication failed for user "${username}"`);
+      }
+      return {
+        kind: 'authenticated',
+        socket,
+        leftover: reader.detach(),
+        user,
+        database,
+        params: packet.params,
+        tlsVersion,
+        saslFinal,
+      };
+    }
+  } catch (err) {
+    reader.detach();
+    if (err instanceof HandshakeError) {
+      ctx.log.info({ code: err.sqlstate, reason: err.message }, 'client rejected during startup');
+      if (!socket.destroyed) socket.end(errorResponse({ severity: 'FATAL', code: err.sqlstate, message: err.message }));
+    } else {
+      ctx.log.debug({ err: (err as Error).message }, 'client left during startup');
+      socket.destroy();
+    }
+    return { kind: 'rejected' };
+  }
+}
+
+/** SCRAM-SHA-256 against the stored verifier. Returns the server-final message, or null on failure. */
+async function authenticate(
+  socket: Socket,
+  reader: SocketReader,
+  user: User | undefined,
+  username: string,
+  ctx: ClientHandshakeContext,
+): Promise<Buffer | null> {
+  socket.write(authenticationSasl([SCRAM_MECHANISM]));
+  const first = await readSaslMessage(reader);
+  let initial: { mechanism: string; data: Buffer };
+  try {
+    initial = decodeSaslInitialResponse(first);
+  } catch (err) {
+    throw new HandshakeError(SqlState.ProtocolViolation, `malformed SASLInitialResponse: ${(err as Error).message}`);
+  }
+  if (initial.mechanism !== SCRAM_MECHANISM) {
+    throw new HandshakeError(SqlState.ProtocolViolation, 'client selected an invalid SASL authentication mechanism');
+  }
+  const server = new ScramServer(user?.verifiers.scramSha256 ?? null, { mockSecret: ctx.mockSecret, username });
+  let serverFirst: Buffer;
+  try {
+    serverFirst = server.clientFirst(initial.data);
+  } catch (err) {
+    throw new HandshakeError(SqlState.ProtocolViolation, `malformed SCRAM message: ${(err as Error).message}`);
+  }
+  socket.write(authenticationSaslContinue(serverFirst));
+  const final = await readSaslMessage(reader);
+  let result: ReturnType<ScramServer['clientFinal']>;
+  try {
+    result = server.clientFinal(final);
+  } catch (err) {
+    throw new HandshakeError(SqlState.ProtocolViolation, `malformed SCRAM message: ${(err as Error).message}`);
+  }
+  return result.ok ? result.serverFinal : null;
+}
+
+async function readSaslMessage(reader: SocketReader): Promise<Buffer> {
+  let type: number;
+  let body: Buffer;
+  try {
+    [type, body] = await readTyped(reader, MAX_SASL_MESSAGE);
+  } catch (err) {
+    if (err instanceof RangeError) throw new HandshakeError(SqlState.ProtocolViolation, err.message);
+    throw err;
+  }
+  if (type !== F.Password) {
+    throw new HandshakeError(
+      SqlState.ProtocolViolation,
+      `expected SASL response, got message type ${JSON.stringify(String.fromCharCode(type))}`,
+    );
+  }
+  return body;
+}
+
+function upgradeToTls(socket: Socket, secureContext: SecureContext): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const tls = new TLSSocket(socket, { isServer: true, secureContext });
+    const onError = (err: Error): void => {
+      tls.destroy();
+      reject(err);
+    };
+    tls.once('secure', () => {
+      tls.off('error', onError);
+      resolve(tls);
+    });
+    tls.once('error', onError);
+  });
+}
+
+/** SASLFinal as sent to the client once the session may proceed. */
+export function saslFinalMessage(data: Buffer): Buffer {
+  return authenticationSaslFinal(data);
+}

@@ -1,0 +1,195 @@
+import { randomBytes } from 'node:crypto';
+import { createServer, type Server, type Socket } from 'node:net';
+import type { SecureContext } from 'node:tls';
+import type { Config } from '../../config/types.js';
+import type { User } from '../../model/identity.js';
+import { newSessionId } from '../../model/ids.js';
+import type { Logger } from '../../model/logger.js';
+import type { RecorderFactory } from '../../model/recorder.js';
+import type { EndReason, SessionMeta } from '../../model/session.js';
+import { grantFor } from '../../policy/access.js';
+import { upstreamStartupParams } from '../../policy/startup-params.js';
+import {
+  authenticationOk,
+  authenticationSaslFinal,
+  backendKeyData,
+  errorResponse,
+  readyForQuery,
+} from '../../protocol/postgres/encode.js';
+import { SqlState } from '../../protocol/postgres/sqlstate.js';
+import type { SessionRegistry } from '../session-registry.js';
+import { CancelRouter } from './cancel-router.js';
+import { clientHandshake } from './client-handshake.js';
+import { PgPipeline } from './pipeline.js';
+import { connectUpstream, UpstreamError } from './upstream.js';
+
+/** Accepts PostgreSQL clients and runs each through handshake, upstream login and the pipeline. */
+
+export interface PgListenerDeps {
+  readonly config: Config;
+  readonly secureContext: SecureContext | null;
+  readonly recorders: RecorderFactory;
+  readonly registry: SessionRegistry;
+  readonly log: Logger;
+}
+
+export class PgListener {
+  readonly server: Server;
+  private readonly users: Map<string, User>;
+  private readonly cancels: CancelRouter;
+  /** Per-process secret for fake SCRAM salts of unknown users. */
+  private readonly mockSecret = randomBytes(32);
+  private connections = 0;
+
+  constructor(private readonly d: PgListenerDeps) {
+    this.users = new Map(d.config.users.map((u) => [u.name, u]));
+    this.cancels = new CancelRouter(d.log);
+    this.server = createServer({ noDelay: true }, (s) => this.accept(s));
+  }
+
+  listen(host: string, port: number): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, host, () => {
+        this.server.off('error', reject);
+        resolve();
+      });
+    });
+  }
+
+  get address(): string {
+    const a = this.server.address();
+    return a && typeof a === 'object' ? `${a.address}:${a.port}` : String(a);
+  }
+
+  private accept(socket: Socket): void {
+    const { limits } = this.d.config;
+    socket.on('error', () => {}); // errors surface as 'close'; the handshake and pipeline log what matters
+    if (this.connections >= limits.maxClientConnections) {
+      this.d.log.warn({ remote: socket.remoteAddress, limit: limits.maxClientConnections }, 'connection limit reached');
+      socket.end(
+        errorResponse({
+          severity: 'FATAL',
+          code: SqlState.TooManyConnections,
+          message: 'dbtape: too many connections',
+        }),
+      );
+      return;
+    }
+    this.connections++;
+    socket.once('close', () => this.connections--);
+    this.serve(socket).catch((err: Error) => {
+      this.d.log.error({ err: err.message, stack: err.stack }, 'unexpected error serving a client');
+      socket.destroy();
+    });
+  }
+
+  private async serve(socket: Socket): Promise<void> {
+    const { config, log } = this.d;
+    const remote = { addr: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 };
+    const timer = setTimeout(() => {
+      log.info({ remote: remote.addr }, 'authentication timeout');
+      socket.destroy();
+    }, config.limits.authTimeoutMs);
+    const hs = await clientHandshake(socket, {
+      secureContext: this.d.secureContext,
+      requireTls: config.tls.require,
+      users: this.users,
+      mockSecret: this.mockSecret,
+      log,
+    }).finally(() => clearTimeout(timer));
+
+    if (hs.kind === 'rejected') return;
+    if (hs.kind === 'cancel') {
+      this.cancels.cancel(hs.pid, hs.secret);
+      hs.socket.end();
+      return;
+    }
+    const client = hs.socket;
+    const fail = (code: string, message: string): void => {
+      log.info({ user: hs.user.name, target: hs.database, code, reason: message }, 'session refused');
+      client.end(errorResponse({ severity: 'FATAL', code, message }));
+    };
+    const grant = grantFor(hs.user, hs.database, config.targets, config.roles);
+    if (!grant || grant.target.protocol !== 'postgres') {
+      fail(SqlState.InvalidCatalogName, `dbtape: target "${hs.database}" does not exist or you may not use it`);
+      return;
+    }
+    const startup = upstreamStartupParams(hs.params);
+    if (!startup.ok) {
+      fail(SqlState.FeatureNotSupported, startup.message);
+      return;
+    }
+    client.write(authenticationSaslFinal(hs.saslFinal));
+
+    let upstream: Awaited<ReturnType<typeof connectUpstream>>;
+    try {
+      upstream = await connectUpstream(grant.target, startup.params, config.limits.connectTimeoutMs);
+    } catch (err) {
+      const e = err instanceof UpstreamError ? err : new UpstreamError(SqlState.ConnectionFailure, String(err));
+      fail(e.sqlstate, e.message);
+      return;
+    }
+    if (client.destroyed) {
+      upstream.socket.destroy();
+      return;
+    }
+
+    const meta: SessionMeta = {
+      id: newSessionId(),
+      protocol: 'postgres',
+      user: hs.user.name,
+      roles: grant.roles,
+      clientAddr: remote.addr,
+      clientPort: remote.port,
+      application: hs.params.get('application_name') ?? null,
+      clientTls: hs.tlsVersion,
+      target: grant.target.name,
+      upstreamDatabase: grant.target.database,
+      upstreamUser: grant.target.user,
+      startedAtUs: Date.now() * 1000,
+    };
+    const slog = log.child({ session: meta.id });
+    const key = this.cancels.register(grant.target, upstream.pid, upstream.secret);
+    client.write(
+      Buffer.concat([
+        authenticationOk(),
+        ...upstream.relay,
+        backendKeyData(key.pid, key.secret),
+        readyForQuery('I'),
+      ]),
+    );
+    const recorder = this.d.recorders.open(meta);
+    const pipeline = new PgPipeline({
+      client,
+      upstream: upstream.socket,
+      clientLeftover: hs.leftover,
+      upstreamLeftover: upstream.leftover,
+      recorder,
+      capture: this.d.recorders.capture,
+      maxRows: this.d.recorders.maxRows,
+      maxMessageSize: config.limits.maxMessageSize,
+      log: slog,
+      cancelUpstream: () => this.cancels.sendCancel(grant.target, upstream.pid, upstream.secret),
+      onEnd: (reason: EndReason, detail?: string) => {
+        this.cancels.release(key.pid);
+        this.d.registry.remove(meta.id);
+        recorder.event({ kind: 'end', reason, detail });
+        slog.info({ reason, detail }, 'session ended');
+      },
+    });
+    this.d.registry.add({ meta, kill: (reason) => pipeline.kill(reason) });
+    slog.info(
+      {
+        user: meta.user,
+        target: meta.target,
+        client: `${remote.addr}:${remote.port}`,
+        tls: meta.clientTls,
+        application: meta.application,
+        upstreamTls: upstream.tls,
+      },
+      'session started',
+    );
+    pipeline.start();
+  }
+}

@@ -1,0 +1,341 @@
+import type { Socket } from 'node:net';
+import type { Logger } from '../../model/logger.js';
+import type { CaptureMode, SessionRecorder } from '../../model/recorder.js';
+import type { EndReason } from '../../model/session.js';
+import { B, F } from '../../protocol/postgres/codes.js';
+import {
+  decodeBind,
+  decodeCommandComplete,
+  decodeExecute,
+  decodeFunctionCall,
+  decodeNotice,
+  decodeNotification,
+  decodeParameterDescription,
+  decodeParse,
+  decodeQuery,
+  decodeRowDescription,
+  decodeTarget,
+} from '../../protocol/postgres/decode.js';
+import { errorResponse } from '../../protocol/postgres/encode.js';
+import { type FrameHandler, Framer, Mode, modeTable } from '../../protocol/postgres/framer.js';
+import { SqlState } from '../../protocol/postgres/sqlstate.js';
+import { Forwarder } from '../forwarder.js';
+import { PgTracker } from './tracker.js';
+
+/**
+ * The forwarding phase of one PostgreSQL session: bytes flow client ⇄ upstream as they
+ * arrive, written on unchanged; the framers only look at headers, and at the bodies of
+ * the few message types the recording needs. Backpressure is per direction: when one
+ * side's socket buffer is full, the other side is paused until it drains.
+ */
+
+export interface PipelineOptions {
+  readonly client: Socket;
+  readonly upstream: Socket;
+  /** Bytes already received from each side during the handshake, not yet forwarded. */
+  readonly clientLeftover: Buffer;
+  readonly upstreamLeftover: Buffer;
+  readonly recorder: SessionRecorder;
+  readonly capture: CaptureMode;
+  readonly maxRows: number;
+  readonly maxMessageSize: number;
+  readonly log: Logger;
+  /** Cancel the upstream's running query (used when the client vanishes mid-query). */
+  readonly cancelUpstream: () => void;
+  readonly onEnd: (reason: EndReason, detail?: string) => void;
+}
+
+/** Frontend types that are forwarded after inspection; anything else is invalid. */
+const CLIENT_MODES = modeTable(Mode.Invalid, [
+  [F.Query, Mode.Inspect],
+  [F.Parse, Mode.Inspect],
+  [F.Bind, Mode.Inspect],
+  [F.Execute, Mode.Inspect],
+  [F.Describe, Mode.Inspect],
+  [F.Close, Mode.Inspect],
+  [F.Sync, Mode.Inspect],
+  [F.Flush, Mode.Inspect],
+  [F.FunctionCall, Mode.Inspect],
+  [F.CopyData, Mode.Pass],
+  [F.CopyDone, Mode.Inspect],
+  [F.CopyFail, Mode.Inspect],
+  [F.Terminate, Mode.Inspect],
+]);
+
+const SERVER_INSPECT = [
+  B.CommandComplete,
+  B.ErrorResponse,
+  B.ReadyForQuery,
+  B.RowDescription,
+  B.ParseComplete,
+  B.BindComplete,
+  B.CloseComplete,
+  B.NoData,
+  B.ParameterDescription,
+  B.EmptyQueryResponse,
+  B.PortalSuspended,
+  B.FunctionCallResponse,
+  B.CopyInResponse,
+  B.CopyOutResponse,
+  B.NoticeResponse,
+  B.NotificationResponse,
+] as const;
+
+/** Servers are trusted to frame correctly; we never hold a server message for its size. */
+const SERVER_MAX_BODY = 0x7fff_ffff;
+
+export class PgPipeline {
+  private readonly tracker: PgTracker;
+  private readonly clientFramer: Framer;
+  private readonly serverFramer: Framer;
+  private readonly toUpstream: Forwarder;
+  private ended = false;
+  private terminated = false;
+  private upstreamSaidFatal = false;
+  /** Requests sent upstream and not yet answered by ReadyForQuery: a query may be running. */
+  private busy = 0;
+
+  constructor(private readonly o: PipelineOptions) {
+    this.tracker = new PgTracker(o.recorder, o.capture, o.maxRows);
+    this.toUpstream = new Forwarder(o.upstream);
+    this.clientFramer = new Framer(new Uint8Array(CLIENT_MODES), o.maxMessageSize, this.clientHandler());
+    const serverModes = modeTable(
+      Mode.Skip,
+      SERVER_INSPECT.map((t) => [t, Mode.Inspect] as const),
+    );
+    if (o.capture === 'rows') serverModes[B.DataRow] = Mode.Inspect;
+    this.serverFramer = new Framer(serverModes, SERVER_MAX_BODY, this.serverHandler());
+  }
+
+  start(): void {
+    const { client, upstream } = this.o;
+    client.setNoDelay(true);
+    upstream.setNoDelay(true);
+    client.on('data', (chunk: Buffer) => this.fromClient(chunk));
+    upstream.on('data', (chunk: Buffer) => this.fromUpstream(chunk));
+    client.on('drain', () => upstream.resume());
+    upstream.on('drain', () => client.resume());
+    client.on('error', (err) => this.o.log.debug({ err: err.message }, 'client socket error'));
+    upstream.on('error', (err) => this.o.log.debug({ err: err.message }, 'upstream socket error'));
+    client.on('close', () => this.clientGone());
+    upstream.on('close', () => this.upstreamGone());
+    if (this.o.upstreamLeftover.length) this.fromUpstream(this.o.upstreamLeftover);
+    if (this.o.clientLeftover.length) this.fromClient(this.o.clientLeftover);
+  }
+
+  /** End the session on an administrator's request; the client gets a clear error. */
+  kill(reason: string): void {
+    if (this.ended) return;
+    this.sendFatal(SqlState.AdminShutdown, `dbtape: ${reason}`);
+    if (this.busy > 0) this.o.cancelUpstream();
+    this.finish('killed', reason);
+  }
+
+  private fromClient(chunk: Buffer): void {
+    const fwd = this.toUpstream;
+    fwd.begin(chunk);
+    this.clientFramer.feed(chunk);
+    fwd.finish();
+    if (!fwd.ok) {
+      fwd.ok = true;
+      this.o.client.pause();
+    }
+  }
+
+  private fromUpstream(chunk: Buffer): void {
+    // Server → client bytes are forwarded whole before they are looked at.
+    if (!this.o.client.write(chunk)) this.o.upstream.pause();
+    this.serverFramer.feed(chunk);
+  }
+
+  private clientHandler(): FrameHandler {
+    const t = this.tracker;
+    return {
+      message: (type, body, raw) => {
+        try {
+          this.onClientMessage(type, body);
+        } catch (err) {
+          this.protocolError(`malformed ${String.fromCharCode(type)} message: ${(err as Error).message}`);
+          return;
+        }
+        this.toUpstream.add(raw);
+      },
+      skipped: () => {},
+      pass: (_type, bytes, first) => {
+        t.copyDataIn(first ? bytes.length - 5 : bytes.length);
+        this.toUpstream.add(bytes);
+      },
+      invalid: (reason) => this.protocolError(reason),
+    };
+  }
+
+  private onClientMessage(type: number, body: Buffer): void {
+    const t = this.tracker;
+    switch (type) {
+      case F.Query:
+        this.busy++;
+        t.query(decodeQuery(body));
+        return;
+      case F.Parse:
+        t.parse(decodeParse(body));
+        return;
+      case F.Bind:
+        t.bind(decodeBind(body));
+        return;
+      case F.Execute:
+        t.execute(decodeExecute(body).portal);
+        return;
+      case F.Describe: {
+        const d = decodeTarget(body);
+        t.describe(d.what, d.name);
+        return;
+      }
+      case F.Close: {
+        const c = decodeTarget(body);
+        t.close(c.what, c.name);
+        return;
+      }
+      case F.Sync:
+        this.busy++;
+        t.sync();
+        return;
+      case F.FunctionCall:
+        this.busy++;
+        t.functionCall(decodeFunctionCall(body));
+        return;
+      case F.Terminate:
+        this.terminated = true;
+        return;
+    }
+  }
+
+  private serverHandler(): FrameHandler {
+    const t = this.tracker;
+    return {
+      message: (type, body) => {
+        try {
+          this.onServerMessage(type, body);
+        } catch (err) {
+          // The bytes were already forwarded; a message we cannot decode only costs its record.
+          this.o.log.warn({ err: (err as Error).message, type: String.fromCharCode(type) }, 'undecodable server message');
+        }
+      },
+      skipped: (type, bodyLength) => {
+        if (type === B.DataRow) t.dataRow(null);
+        else if (type === B.CopyData) t.copyDataOut(bodyLength);
+      },
+      pass: () => {},
+      invalid: (reason) => {
+        this.o.log.warn({ reason }, 'upstream sent an invalid message');
+        this.finish('upstream_lost', reason);
+      },
+    };
+  }
+
+  private onServerMessage(type: number, body: Buffer): void {
+    const t = this.tracker;
+    switch (type) {
+      case B.DataRow:
+        t.dataRow(body);
+        return;
+      case B.CommandComplete:
+        t.commandComplete(decodeCommandComplete(body));
+        return;
+      case B.ReadyForQuery:
+        if (this.busy > 0) this.busy--;
+        t.readyForQuery(body[0]);
+        return;
+      case B.RowDescription:
+        t.rowDescription(this.o.capture === 'none' ? [] : decodeRowDescription(body));
+        return;
+      case B.ErrorResponse: {
+        const n = decodeNotice(body);
+        if (n.severity === 'FATAL' || n.severity === 'PANIC') this.upstreamSaidFatal = true;
+        t.error(n);
+        return;
+      }
+      case B.ParseComplete:
+        t.parseComplete();
+        return;
+      case B.BindComplete:
+        t.bindComplete();
+        return;
+      case B.CloseComplete:
+        t.closeComplete();
+        return;
+      case B.NoData:
+        t.noData();
+        return;
+      case B.ParameterDescription:
+        t.parameterDescription(decodeParameterDescription(body));
+        return;
+      case B.EmptyQueryResponse:
+        t.emptyQuery();
+        return;
+      case B.PortalSuspended:
+        t.portalSuspended();
+        return;
+      case B.FunctionCallResponse:
+        t.functionResult();
+        return;
+      case B.CopyInResponse:
+        t.copyResponse('in');
+        return;
+      case B.CopyOutResponse:
+        t.copyResponse('out');
+        return;
+      case B.NoticeResponse:
+        t.notice(decodeNotice(body));
+        return;
+      case B.NotificationResponse: {
+        const n = decodeNotification(body);
+        t.notification(n.channel, n.payload);
+        return;
+      }
+    }
+  }
+
+  private protocolError(reason: string): void {
+    if (this.ended) return;
+    this.o.log.warn({ reason }, 'client protocol violation; closing');
+    this.sendFatal(SqlState.ProtocolViolation, `dbtape: protocol violation: ${reason}`);
+    this.finish('protocol_error', reason);
+  }
+
+  private clientGone(): void {
+    if (this.ended) return;
+    // A backend busy with a long query would not notice the closed socket until it
+    // writes; cancel the query so the backend goes away promptly.
+    if (!this.terminated && this.busy > 0) this.o.cancelUpstream();
+    this.finish(this.terminated ? 'client_closed' : 'client_lost');
+  }
+
+  private upstreamGone(): void {
+    if (this.ended) return;
+    if (this.upstreamSaidFatal) {
+      this.finish('upstream_closed');
+      return;
+    }
+    this.sendFatal(SqlState.ConnectionFailure, 'dbtape: lost the connection to the database server');
+    this.finish('upstream_lost');
+  }
+
+  private sendFatal(code: string, message: string): void {
+    const c = this.o.client;
+    if (!c.destroyed && c.writable) c.write(errorResponse({ severity: 'FATAL', code, message }));
+  }
+
+  private finish(reason: EndReason, detail?: string): void {
+    if (this.ended) return;
+    this.ended = true;
+    const { client, upstream } = this.o;
+    client.end();
+    upstream.end();
+    // Give the peers a moment to read the last bytes, then make sure nothing lingers.
+    setTimeout(() => {
+      client.destroy();
+      upstream.destroy();
+    }, 1000).unref();
+    this.o.onEnd(reason, detail);
+  }
+}

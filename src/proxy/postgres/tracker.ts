@@ -1,0 +1,314 @@
+import type { CaptureMode, SessionRecorder } from '../../model/recorder.js';
+import type { ResultColumn } from '../../model/session.js';
+import {
+  type Bind,
+  type Column,
+  decodeDataRow,
+  type FunctionCall,
+  type Notice,
+  type Parse,
+  rowsFromTag,
+} from '../../protocol/postgres/decode.js';
+import { renderValue, typeName } from '../../protocol/postgres/types.js';
+
+/**
+ * Turns what crosses the wire into session events. It mirrors the server's queue of
+ * pending responses (PostgreSQL docs, "Extended Query" and "Pipelining"): each Parse,
+ * Bind, Close, Describe, Execute, Sync, Query and FunctionCall expects a known reply,
+ * so every outcome is paired with the statement it belongs to, even when a client
+ * pipelines many statements before one Sync.
+ */
+
+type Pending =
+  | { kind: 'parse'; sql: string }
+  | { kind: 'bind' | 'close' | 'describe' | 'sync' }
+  | { kind: 'execute'; sentAt: number }
+  | { kind: 'simple'; sentAt: number }
+  | { kind: 'fcall'; sentAt: number };
+
+interface Statement {
+  readonly sql: string;
+  paramTypes: readonly number[];
+}
+
+interface Portal {
+  readonly sql: string;
+  readonly statement: string;
+  readonly params: readonly (string | null)[];
+}
+
+const now = (): number => performance.now();
+const I = 0x49;
+const T = 0x54;
+const E = 0x45;
+
+export class PgTracker {
+  private readonly queue: Pending[] = [];
+  private head = 0;
+  private readonly statements = new Map<string, Statement>();
+  private readonly portals = new Map<string, Portal>();
+  /** The statement the last Describe('S') asked about, whose ParameterDescription comes next. */
+  private describedStatement: string | null = null;
+  private txStatus = I;
+  private lastTag = '';
+  /** Rows seen since the current result began. */
+  private rows = 0;
+  private columns: readonly Column[] | null = null;
+  private captured: (string | null)[][] = [];
+  /** When the previous result completed: a pipelined statement's clock starts no earlier. */
+  private lastCompletion = 0;
+  private copy: { direction: 'in' | 'out'; bytes: number } | null = null;
+
+  constructor(
+    private readonly rec: SessionRecorder,
+    private readonly capture: CaptureMode,
+    private readonly maxRows: number,
+  ) {}
+
+  /** True while a COPY FROM STDIN is running (client CopyData is expected). */
+  get copyingIn(): boolean {
+    return this.copy?.direction === 'in';
+  }
+
+  // ---- client → server -------------------------------------------------------------
+
+  query(sql: string): void {
+    this.queue.push({ kind: 'simple', sentAt: now() });
+    this.rec.event({ kind: 'query', sql, via: 'simple' });
+  }
+
+  parse(p: Parse): void {
+    this.statements.set(p.name, { sql: p.sql, paramTypes: p.paramTypes });
+    this.queue.push({ kind: 'parse', sql: p.sql });
+  }
+
+  bind(b: Bind): void {
+    const st = this.statements.get(b.statement);
+    const types = st?.paramTypes ?? [];
+    const params = b.values.map((v, i) => renderValue(v, b.formats[i], types[i] ?? 0));
+    this.portals.set(b.portal, { sql: st?.sql ?? '', statement: b.statement, params });
+    this.queue.push({ kind: 'bind' });
+  }
+
+  describe(what: 'S' | 'P', name: string): void {
+    this.describedStatement = what === 'S' ? name : null;
+    this.queue.push({ kind: 'describe' });
+  }
+
+  close(what: 'S' | 'P', name: string): void {
+    if (what === 'S') this.statements.delete(name);
+    else this.portals.delete(name);
+    this.queue.push({ kind: 'close' });
+  }
+
+  execute(portalName: string): void {
+    const portal = this.portals.get(portalName);
+    this.queue.push({ kind: 'execute', sentAt: now() });
+    this.rec.event({
+      kind: 'query',
+      sql: portal?.sql ?? '',
+      params: portal?.params ?? [],
+      statement: portal?.statement || undefined,
+      via: 'extended',
+    });
+  }
+
+  sync(): void {
+    this.queue.push({ kind: 'sync' });
+  }
+
+  functionCall(fc: FunctionCall): void {
+    this.queue.push({ kind: 'fcall', sentAt: now() });
+    const params = fc.values.map((v, i) => renderValue(v, fc.formats[i], 0));
+    this.rec.event({ kind: 'query', sql: `-- function call: oid ${fc.oid}`, params, via: 'function_call' });
+  }
+
+  copyDataIn(bytes: number): void {
+    if (this.copy) this.copy.bytes += bytes;
+  }
+
+  // ---- server → client -------------------------------------------------------------
+
+  parameterDescription(oids: readonly number[]): void {
+    // The server's inferred types let us render binary parameters of later Binds.
+    const st = this.describedStatement === null ? undefined : this.statements.get(this.describedStatement);
+    if (st && st.paramTypes.every((t) => t === 0)) st.paramTypes = oids;
+  }
+
+  rowDescription(cols: readonly Column[]): void {
+    this.columns = cols;
+    this.rows = 0;
+    this.captured = [];
+    if (this.peek()?.kind === 'describe') this.pop();
+  }
+
+  noData(): void {
+    if (this.peek()?.kind === 'describe') this.pop();
+  }
+
+  dataRow(body: Buffer | null): void {
+    this.rows++;
+    if (body !== null && this.captured.length < this.maxRows) {
+      const cols = this.columns;
+      const values = decodeDataRow(body);
+      this.captured.push(values.map((v, i) => renderValue(v, cols?.[i]?.format ?? 0, cols?.[i]?.typeOid ?? 0)));
+    }
+  }
+
+  copyDataOut(bytes: number): void {
+    if (this.copy) this.copy.bytes += bytes;
+  }
+
+  copyResponse(direction: 'in' | 'out'): void {
+    this.copy = { direction, bytes: 0 };
+  }
+
+  parseComplete(): void {
+    if (this.peek()?.kind === 'parse') this.pop();
+  }
+
+  bindComplete(): void {
+    if (this.peek()?.kind === 'bind') this.pop();
+  }
+
+  closeComplete(): void {
+    if (this.peek()?.kind === 'close') this.pop();
+  }
+
+  commandComplete(tag: string): void {
+    this.lastTag = tag;
+    if (this.copy) {
+      const { direction, bytes } = this.copy;
+      this.rec.event({ kind: 'copy', direction, bytes, rows: rowsFromTag(tag) });
+      this.copy = null;
+    }
+    this.complete(tag);
+  }
+
+  emptyQuery(): void {
+    this.complete('');
+  }
+
+  portalSuspended(): void {
+    this.complete('SUSPENDED');
+  }
+
+  functionResult(): void {
+    this.complete('FUNCTION CALL');
+  }
+
+  error(n: Notice): void {
+    this.copy = null;
+    const h = this.peek();
+    const started = this.startOf(h);
+    if (h?.kind === 'parse') {
+      // A statement that failed before it was executed: record it so the error has its context.
+      this.rec.event({ kind: 'query', sql: h.sql, params: [], via: 'extended' });
+    }
+    this.rec.event({
+      kind: 'error',
+      code: n.code,
+      message: n.message,
+      severity: n.severity,
+      durationUs: started === null ? undefined : Math.round((now() - started) * 1000),
+    });
+    this.lastCompletion = now();
+    this.resetResult();
+    // After an error in extended mode the server discards everything up to Sync.
+    if (h && h.kind !== 'simple' && h.kind !== 'fcall') this.discardToSync();
+  }
+
+  notice(n: Notice): void {
+    this.rec.event({ kind: 'notice', severity: n.severity, code: n.code, message: n.message });
+  }
+
+  notification(channel: string, payload: string): void {
+    this.rec.event({ kind: 'notification', channel, payload });
+  }
+
+  readyForQuery(status: number): void {
+    for (let h = this.peek(); h; h = this.peek()) {
+      this.pop();
+      if (h.kind === 'sync' || h.kind === 'simple' || h.kind === 'fcall') break;
+    }
+    this.transition(status);
+  }
+
+  // ---- internals -------------------------------------------------------------------
+
+  private complete(tag: string): void {
+    const h = this.peek();
+    const started = this.startOf(h);
+    const dml = /^(INSERT|UPDATE|DELETE|MERGE)\b/.test(tag);
+    // Rows returned are what we counted; rows affected are what the tag says.
+    const rows = this.columns !== null && !dml ? this.rows : rowsFromTag(tag);
+    const cols = this.capture !== 'none' && this.columns ? this.describeColumns(this.columns) : undefined;
+    const withRows = this.capture === 'rows' && this.columns !== null;
+    this.rec.event({
+      kind: 'result',
+      tag,
+      rows,
+      durationUs: started === null ? 0 : Math.round((now() - started) * 1000),
+      columns: cols,
+      rowData: withRows ? this.captured : undefined,
+      truncated: withRows && this.rows > this.captured.length ? true : undefined,
+    });
+    this.lastCompletion = now();
+    this.resetResult();
+    // A simple query or function call is popped by its ReadyForQuery.
+    if (h?.kind === 'execute') this.pop();
+  }
+
+  private describeColumns(cols: readonly Column[]): ResultColumn[] {
+    return cols.map((c) => ({ name: c.name, type: typeName(c.typeOid) }));
+  }
+
+  private resetResult(): void {
+    this.rows = 0;
+    this.columns = null;
+    this.captured = [];
+  }
+
+  private startOf(h: Pending | undefined): number | null {
+    if (!h || !('sentAt' in h)) return null;
+    return Math.max(h.sentAt, this.lastCompletion);
+  }
+
+  private discardToSync(): void {
+    for (let h = this.peek(); h && h.kind !== 'sync'; h = this.peek()) {
+      this.pop();
+      if (h.kind === 'execute') {
+        this.rec.event({
+          kind: 'error',
+          code: '',
+          message: 'not executed: an earlier message in the same pipeline failed',
+        });
+      }
+    }
+  }
+
+  private transition(status: number): void {
+    const prev = this.txStatus;
+    this.txStatus = status;
+    if (prev === status) return;
+    if (prev === I) this.rec.event({ kind: 'tx', state: 'begin' });
+    if (status === E) this.rec.event({ kind: 'tx', state: 'failed' });
+    else if (status === I) {
+      const committed = prev === T && !this.lastTag.startsWith('ROLLBACK');
+      this.rec.event({ kind: 'tx', state: committed ? 'commit' : 'rollback' });
+    }
+  }
+
+  private peek(): Pending | undefined {
+    return this.queue[this.head];
+  }
+
+  private pop(): void {
+    this.head++;
+    // Compact now and then so a long-lived session's queue does not grow without bound.
+    if (this.head > 1024 && this.head * 2 > this.queue.length) {
+      this.queue.splice(0, this.head);
+      this.head = 0;
+    }
+  }
+}

@@ -1,0 +1,234 @@
+import { readFileSync } from 'node:fs';
+import { connect as netConnect, isIP, type Socket } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
+import type { Target } from '../../model/identity.js';
+import { Auth, B } from '../../protocol/postgres/codes.js';
+import {
+  decodeAuthentication,
+  decodeNotice,
+  decodeSaslMechanisms,
+} from '../../protocol/postgres/decode.js';
+import {
+  passwordMessage,
+  saslInitialResponse,
+  saslResponse,
+  sslRequest,
+  startupMessage,
+} from '../../protocol/postgres/encode.js';
+import { md5Response } from '../../protocol/postgres/md5.js';
+import { SCRAM_MECHANISM, ScramClient } from '../../protocol/postgres/scram.js';
+import { SqlState } from '../../protocol/postgres/sqlstate.js';
+import { readTyped, SocketReader } from '../socket-reader.js';
+
+/**
+ * Opens an authenticated connection to a target with the injected credentials
+ * (PostgreSQL docs, "Message Flow: Start-up"; libpq's sslmode semantics for `tls`).
+ */
+
+export class UpstreamError extends Error {
+  readonly code = 'DBTAPE_UPSTREAM';
+  constructor(
+    readonly sqlstate: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface Upstream {
+  readonly socket: Socket;
+  readonly leftover: Buffer;
+  /** ParameterStatus and NoticeResponse messages of the startup, to relay to the client as they are. */
+  readonly relay: readonly Buffer[];
+  readonly pid: number;
+  readonly secret: number;
+  readonly tls: boolean;
+}
+
+const MAX_STARTUP_REPLY = 1 << 20;
+
+export async function connectUpstream(
+  target: Target,
+  params: ReadonlyMap<string, string>,
+  timeoutMs: number,
+): Promise<Upstream> {
+  let socket: Socket | null = null;
+  const timer = setTimeout(() => socket?.destroy(new Error(`timed out after ${timeoutMs} ms`)), timeoutMs);
+  try {
+    socket = await openTcp(target);
+    const secured = await negotiateTls(socket, target);
+    socket = secured.socket;
+    return await login(socket, target, params, secured.tls);
+  } catch (err) {
+    socket?.destroy();
+    if (err instanceof UpstreamError) throw err;
+    throw new UpstreamError(
+      SqlState.SqlclientUnableToEstablishSqlconnection,
+      `dbtape: cannot connect to target "${target.name}": ${(err as Error).message}`,
+    );
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function openTcp(target: Target): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const s = netConnect({ host: target.host, port: target.port });
+    s.once('connect', () => {
+      s.off('error', reject);
+      resolve(s);
+    });
+    s.once('error', reject);
+  });
+}
+
+async function negotiateTls(socket: Socket, target: Target): Promise<{ socket: Socket; tls: boolean }> {
+  if (target.tls === 'disable') return { socket, tls: false };
+  socket.write(sslRequest());
+  const reader = new SocketReader(socket, 1);
+  await reader.need(1);
+  const answer = reader.take(1)[0];
+  reader.detach();
+  if (answer === 0x4e /* 'N' */) {
+    if (target.tls === 'prefer') return { socket, tls: false };
+    throw new UpstreamError(
+      SqlState.SqlclientUnableToEstablishSqlconnection,
+      `dbtape: target "${target.name}" requires TLS (tls: ${target.tls}) but the server does not offer it`,
+    );
+  }
+  if (answer !== 0x53 /* 'S' */) {
+    throw new Error(`unexpected answer to SSLRequest: 0x${answer.toString(16)}`);
+  }
+  const verify = target.tls === 'verify-full';
+  const tls = tlsConnect({
+    socket,
+    servername: isIP(target.host) ? undefined : target.host,
+    rejectUnauthorized: verify,
+    ca: verify && target.caFile ? readFileSync(target.caFile) : undefined,
+    // verify-full checks the host name too; Node's default checkServerIdentity does that
+    // for names and for IP addresses in subjectAltName.
+    checkServerIdentity: verify ? undefined : () => undefined,
+  });
+  await new Promise<void>((resolve, reject) => {
+    tls.once('secureConnect', () => {
+      tls.off('error', reject);
+      resolve();
+    });
+    tls.once('error', reject);
+  });
+  return { socket: tls, tls: true };
+}
+
+async function login(
+  socket: Socket,
+  target: Target,
+  clientParams: ReadonlyMap<string, string>,
+  tls: boolean,
+): Promise<Upstream> {
+  const params = new Map<string, string>([
+    ['user', target.user],
+    ['database', target.database],
+  ]);
+  for (const [k, v] of clientParams) if (k !== 'user' && k !== 'database') params.set(k, v);
+  socket.write(startupMessage(params));
+  const reader = new SocketReader(socket, MAX_STARTUP_REPLY);
+  const relay: Buffer[] = [];
+  let scram: ScramClient | null = null;
+  let pid = 0;
+  let secret = 0;
+  for (;;) {
+    const [type, body] = await readTyped(reader, MAX_STARTUP_REPLY);
+    switch (type) {
+      case B.Authentication: {
+        const { code, data } = decodeAuthentication(body);
+        scram = answerAuth(socket, target, code, data, scram, tls);
+        break;
+      }
+      case B.ErrorResponse: {
+        const n = decodeNotice(body);
+        throw new UpstreamError(
+          n.code || SqlState.SqlclientUnableToEstablishSqlconnection,
+          `dbtape: target "${target.name}" refused the connection: ${n.message}`,
+        );
+      }
+      case B.BackendKeyData:
+        pid = body.readInt32BE(0);
+        secret = body.readInt32BE(4);
+        break;
+      case B.ParameterStatus:
+      case B.NoticeResponse:
+        relay.push(frame(type, body));
+        break;
+      case B.ReadyForQuery:
+        return { socket, leftover: reader.detach(), relay, pid, secret, tls };
+      case B.NegotiateProtocolVersion:
+        break;
+      default:
+        throw new Error(`unexpected message type 0x${type.toString(16)} during startup`);
+    }
+  }
+}
+
+function answerAuth(
+  socket: Socket,
+  target: Target,
+  code: number,
+  data: Buffer,
+  scram: ScramClient | null,
+  tls: boolean,
+): ScramClient | null {
+  if (code === Auth.Ok) return scram;
+  const password = target.password;
+  if (password === null) {
+    throw new UpstreamError(
+      SqlState.InvalidAuthorizationSpecification,
+      `dbtape: target "${target.name}" asks for a password but none is configured (password_env or password_file)`,
+    );
+  }
+  switch (code) {
+    case Auth.CleartextPassword:
+      if (!tls) {
+        throw new UpstreamError(
+          SqlState.InvalidAuthorizationSpecification,
+          `dbtape: target "${target.name}" asks for the password in cleartext over an unencrypted connection; refusing (set tls: require)`,
+        );
+      }
+      socket.write(passwordMessage(password));
+      return scram;
+    case Auth.MD5Password:
+      socket.write(passwordMessage(md5Response(target.user, password, data.subarray(0, 4))));
+      return scram;
+    case Auth.SASL: {
+      if (!decodeSaslMechanisms(data).includes(SCRAM_MECHANISM)) {
+        throw new UpstreamError(
+          SqlState.FeatureNotSupported,
+          `dbtape: target "${target.name}" offers no SASL mechanism dbtape supports`,
+        );
+      }
+      const client = new ScramClient(password);
+      socket.write(saslInitialResponse(SCRAM_MECHANISM, client.clientFirst()));
+      return client;
+    }
+    case Auth.SASLContinue:
+      if (!scram) throw new Error('SASLContinue before SASL');
+      socket.write(saslResponse(scram.serverFirst(data)));
+      return scram;
+    case Auth.SASLFinal:
+      if (!scram) throw new Error('SASLFinal before SASL');
+      scram.serverFinal(data);
+      return scram;
+    default:
+      throw new UpstreamError(
+        SqlState.FeatureNotSupported,
+        `dbtape: target "${target.name}" asks for an authentication method dbtape does not support (code ${code})`,
+      );
+  }
+}
+
+function frame(type: number, body: Buffer): Buffer {
+  const out = Buffer.allocUnsafe(5 + body.length);
+  out[0] = type;
+  out.writeInt32BE(4 + body.length, 1);
+  body.copy(out, 5);
+  return out;
+}
