@@ -21,7 +21,11 @@ export interface ServerOptions {
   readonly recorders?: RecorderFactory;
 }
 
-export async function startServer(config: Config, log: Logger, opts: ServerOptions = {}): Promise<RunningServer> {
+export async function startServer(
+  config: Config,
+  log: Logger,
+  opts: ServerOptions = {},
+): Promise<RunningServer> {
   const registry = new SessionRegistry();
   const recorders = opts.recorders ?? nullRecorderFactory;
   const secureContext = loadTls(config);
@@ -36,7 +40,10 @@ export async function startServer(config: Config, log: Logger, opts: ServerOptio
     closers.push(() => new Promise((r) => pg.server.close(() => r())));
   }
   if (config.listen.mysql) {
-    log.warn({ address: `${config.listen.mysql.host}:${config.listen.mysql.port}` }, 'the MySQL listener is not available yet; ignoring listen.mysql');
+    log.warn(
+      { address: `${config.listen.mysql.host}:${config.listen.mysql.port}` },
+      'the MySQL listener is not available yet; ignoring listen.mysql',
+    );
   }
   if (config.listen.http) {
     log.warn({}, 'the dashboard is not available yet; ignoring listen.http');

@@ -1,5 +1,5 @@
-import type { CaptureMode } from '../model/recorder.js';
 import type { Role, Target, User } from '../model/identity.js';
+import type { CaptureMode } from '../model/recorder.js';
 
 /** host:port pair a listener binds to. */
 export interface ListenAddress {

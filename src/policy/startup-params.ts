@@ -31,7 +31,11 @@ export function upstreamStartupParams(client: ReadonlyMap<string, string>): Star
     }
     if (name === 'options') {
       const bad = forbiddenOption(value);
-      if (bad) return { ok: false, message: `dbtape: setting "${bad}" in startup options is not allowed through dbtape` };
+      if (bad)
+        return {
+          ok: false,
+          message: `dbtape: setting "${bad}" in startup options is not allowed through dbtape`,
+        };
     }
     params.set(name, value);
   }

@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../../config/load.js';
 import { createLogger } from '../logger.js';
-import { startServer } from '../server.js';
 
 export function registerServe(program: Command): void {
   program
@@ -11,6 +10,8 @@ export function registerServe(program: Command): void {
     .action(async (opts: { config: string }) => {
       const config = loadConfig(opts.config);
       const log = createLogger(config.log.level);
+      // Loaded on demand so that light commands (user hash, check-config) do not load the proxy.
+      const { startServer } = await import('../server.js');
       const server = await startServer(config, log);
       let stopping = false;
       const stop = (signal: string): void => {

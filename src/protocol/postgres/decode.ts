@@ -1,4 +1,4 @@
-import { Reader } from '../../wire/reader.js';
+import { Reader, WireError } from '../../wire/reader.js';
 
 /**
  * Decoders for the message bodies dbtape inspects (PostgreSQL docs, "Message Formats").
@@ -62,7 +62,7 @@ export function decodeExecute(body: Buffer): { readonly portal: string; readonly
 export function decodeTarget(body: Buffer): { readonly what: 'S' | 'P'; readonly name: string } {
   const r = new Reader(body);
   const what = String.fromCharCode(r.u8());
-  if (what !== 'S' && what !== 'P') throw new RangeError(`expected 'S' or 'P', got '${what}'`);
+  if (what !== 'S' && what !== 'P') throw new WireError(`expected 'S' or 'P', got '${what}'`);
   return { what, name: r.cstring() };
 }
 
@@ -108,7 +108,8 @@ export function decodeNotice(body: Buffer): Notice {
     const f = r.u8();
     if (f === 0) break;
     const v = r.cstring();
-    if (f === 0x56) severity = v; // 'V': never localized
+    if (f === 0x56)
+      severity = v; // 'V': never localized
     else if (f === 0x53) localized = v;
     else if (f === 0x43) code = v;
     else if (f === 0x4d) message = v;
@@ -187,7 +188,7 @@ export function decodeSaslInitialResponse(body: Buffer): { mechanism: string; da
   const mechanism = r.cstring();
   const len = r.i32();
   if (len === -1 && r.remaining === 0) return { mechanism, data: Buffer.alloc(0) };
-  if (len < 0 || len !== r.remaining) throw new RangeError(`invalid SASL response length ${len}`);
+  if (len < 0 || len !== r.remaining) throw new WireError(`invalid SASL response length ${len}`);
   return { mechanism, data: r.bytes(len) };
 }
 

@@ -70,7 +70,8 @@ function decodeParams(body: Buffer, major: number, minor: number): StartupPacket
   for (;;) {
     if (pos >= body.length) return bad('startup packet has no terminating NUL');
     if (body[pos] === 0) {
-      if (pos !== body.length - 1) return bad('invalid startup packet layout: trailing bytes after parameters');
+      if (pos !== body.length - 1)
+        return bad('invalid startup packet layout: trailing bytes after parameters');
       break;
     }
     const nameEnd = body.indexOf(0, pos);

@@ -59,7 +59,9 @@ export class CancelRouter {
     const s = connect({ host: target.host, port: target.port });
     s.setTimeout(5000, () => s.destroy());
     s.once('connect', () => s.end(cancelRequest(upstreamPid, upstreamSecret)));
-    s.on('error', (err) => this.log.warn({ err: err.message, target: target.name }, 'could not relay cancel'));
+    s.on('error', (err) =>
+      this.log.warn({ err: err.message, target: target.name }, 'could not relay cancel'),
+    );
   }
 
   private bump(): number {

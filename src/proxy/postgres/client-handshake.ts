@@ -1,7 +1,7 @@
 import type { Socket } from 'node:net';
 import { type SecureContext, TLSSocket } from 'node:tls';
-import type { Logger } from '../../model/logger.js';
 import type { User } from '../../model/identity.js';
+import type { Logger } from '../../model/logger.js';
 import { F, MAX_STARTUP_PACKET_LENGTH } from '../../protocol/postgres/codes.js';
 import { decodeSaslInitialResponse } from '../../protocol/postgres/decode.js';
 import {
@@ -74,7 +74,10 @@ export async function clientHandshake(raw: Socket, ctx: ClientHandshakeContext):
 
       if (packet.kind === 'ssl' || packet.kind === 'gssenc') {
         if ((packet.kind === 'ssl' && tlsDone) || (packet.kind === 'gssenc' && gssDone)) {
-          throw new HandshakeError(SqlState.ProtocolViolation, `duplicate ${packet.kind.toUpperCase()} request`);
+          throw new HandshakeError(
+            SqlState.ProtocolViolation,
+            `duplicate ${packet.kind.toUpperCase()} request`,
+          );
         }
         // Bytes sent before our answer would be processed outside TLS (CVE-2021-23214).
         if (reader.buffered > 0) {
@@ -112,7 +115,10 @@ export async function clientHandshake(raw: Socket, ctx: ClientHandshakeContext):
         );
       }
       if (packet.params.has('replication')) {
-        throw new HandshakeError(SqlState.FeatureNotSupported, 'dbtape: replication connections are not supported');
+        throw new HandshakeError(
+          SqlState.FeatureNotSupported,
+          'dbtape: replication connections are not supported',
+        );
       }
       if (packet.minor > 0 || packet.protocolOptions.length > 0) {
         socket.write(negotiateProtocolVersion(0, packet.protocolOptions));
@@ -122,7 +128,10 @@ export async function clientHandshake(raw: Socket, ctx: ClientHandshakeContext):
       const user = ctx.users.get(username);
       const saslFinal = await authenticate(socket, reader, user, username, ctx);
       if (!user || !saslFinal) {
-        throw new HandshakeError(SqlState.InvalidPassword, `password authentication failed for user "${username}"`);
+        throw new HandshakeError(
+          SqlState.InvalidPassword,
+          `password authentication failed for user "${username}"`,
+        );
       }
       return {
         kind: 'authenticated',
@@ -139,7 +148,8 @@ export async function clientHandshake(raw: Socket, ctx: ClientHandshakeContext):
     reader.detach();
     if (err instanceof HandshakeError) {
       ctx.log.info({ code: err.sqlstate, reason: err.message }, 'client rejected during startup');
-      if (!socket.destroyed) socket.end(errorResponse({ severity: 'FATAL', code: err.sqlstate, message: err.message }));
+      if (!socket.destroyed)
+        socket.end(errorResponse({ severity: 'FATAL', code: err.sqlstate, message: err.message }));
     } else {
       ctx.log.debug({ err: (err as Error).message }, 'client left during startup');
       socket.destroy();
@@ -162,17 +172,29 @@ async function authenticate(
   try {
     initial = decodeSaslInitialResponse(first);
   } catch (err) {
-    throw new HandshakeError(SqlState.ProtocolViolation, `malformed SASLInitialResponse: ${(err as Error).message}`);
+    throw new HandshakeError(
+      SqlState.ProtocolViolation,
+      `malformed SASLInitialResponse: ${(err as Error).message}`,
+    );
   }
   if (initial.mechanism !== SCRAM_MECHANISM) {
-    throw new HandshakeError(SqlState.ProtocolViolation, 'client selected an invalid SASL authentication mechanism');
+    throw new HandshakeError(
+      SqlState.ProtocolViolation,
+      'client selected an invalid SASL authentication mechanism',
+    );
   }
-  const server = new ScramServer(user?.verifiers.scramSha256 ?? null, { mockSecret: ctx.mockSecret, username });
+  const server = new ScramServer(user?.verifiers.scramSha256 ?? null, {
+    mockSecret: ctx.mockSecret,
+    username,
+  });
   let serverFirst: Buffer;
   try {
     serverFirst = server.clientFirst(initial.data);
   } catch (err) {
-    throw new HandshakeError(SqlState.ProtocolViolation, `malformed SCRAM message: ${(err as Error).message}`);
+    throw new HandshakeError(
+      SqlState.ProtocolViolation,
+      `malformed SCRAM message: ${(err as Error).message}`,
+    );
   }
   socket.write(authenticationSaslContinue(serverFirst));
   const final = await readSaslMessage(reader);
@@ -180,7 +202,10 @@ async function authenticate(
   try {
     result = server.clientFinal(final);
   } catch (err) {
-    throw new HandshakeError(SqlState.ProtocolViolation, `malformed SCRAM message: ${(err as Error).message}`);
+    throw new HandshakeError(
+      SqlState.ProtocolViolation,
+      `malformed SCRAM message: ${(err as Error).message}`,
+    );
   }
   return result.ok ? result.serverFinal : null;
 }

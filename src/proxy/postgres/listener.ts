@@ -66,7 +66,10 @@ export class PgListener {
     const { limits } = this.d.config;
     socket.on('error', () => {}); // errors surface as 'close'; the handshake and pipeline log what matters
     if (this.connections >= limits.maxClientConnections) {
-      this.d.log.warn({ remote: socket.remoteAddress, limit: limits.maxClientConnections }, 'connection limit reached');
+      this.d.log.warn(
+        { remote: socket.remoteAddress, limit: limits.maxClientConnections },
+        'connection limit reached',
+      );
       socket.end(
         errorResponse({
           severity: 'FATAL',
@@ -111,8 +114,11 @@ export class PgListener {
       client.end(errorResponse({ severity: 'FATAL', code, message }));
     };
     const grant = grantFor(hs.user, hs.database, config.targets, config.roles);
-    if (!grant || grant.target.protocol !== 'postgres') {
-      fail(SqlState.InvalidCatalogName, `dbtape: target "${hs.database}" does not exist or you may not use it`);
+    if (grant?.target.protocol !== 'postgres') {
+      fail(
+        SqlState.InvalidCatalogName,
+        `dbtape: target "${hs.database}" does not exist or you may not use it`,
+      );
       return;
     }
     const startup = upstreamStartupParams(hs.params);
@@ -126,7 +132,8 @@ export class PgListener {
     try {
       upstream = await connectUpstream(grant.target, startup.params, config.limits.connectTimeoutMs);
     } catch (err) {
-      const e = err instanceof UpstreamError ? err : new UpstreamError(SqlState.ConnectionFailure, String(err));
+      const e =
+        err instanceof UpstreamError ? err : new UpstreamError(SqlState.ConnectionFailure, String(err));
       fail(e.sqlstate, e.message);
       return;
     }

@@ -217,7 +217,10 @@ export class PgPipeline {
           this.onServerMessage(type, body);
         } catch (err) {
           // The bytes were already forwarded; a message we cannot decode only costs its record.
-          this.o.log.warn({ err: (err as Error).message, type: String.fromCharCode(type) }, 'undecodable server message');
+          this.o.log.warn(
+            { err: (err as Error).message, type: String.fromCharCode(type) },
+            'undecodable server message',
+          );
         }
       },
       skipped: (type, bodyLength) => {

@@ -132,7 +132,7 @@ export class PgTracker {
   parameterDescription(oids: readonly number[]): void {
     // The server's inferred types let us render binary parameters of later Binds.
     const st = this.describedStatement === null ? undefined : this.statements.get(this.describedStatement);
-    if (st && st.paramTypes.every((t) => t === 0)) st.paramTypes = oids;
+    if (st?.paramTypes.every((t) => t === 0)) st.paramTypes = oids;
   }
 
   rowDescription(cols: readonly Column[]): void {
@@ -151,7 +151,9 @@ export class PgTracker {
     if (body !== null && this.captured.length < this.maxRows) {
       const cols = this.columns;
       const values = decodeDataRow(body);
-      this.captured.push(values.map((v, i) => renderValue(v, cols?.[i]?.format ?? 0, cols?.[i]?.typeOid ?? 0)));
+      this.captured.push(
+        values.map((v, i) => renderValue(v, cols?.[i]?.format ?? 0, cols?.[i]?.typeOid ?? 0)),
+      );
     }
   }
 

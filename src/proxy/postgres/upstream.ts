@@ -1,13 +1,9 @@
 import { readFileSync } from 'node:fs';
-import { connect as netConnect, isIP, type Socket } from 'node:net';
+import { isIP, connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import type { Target } from '../../model/identity.js';
 import { Auth, B } from '../../protocol/postgres/codes.js';
-import {
-  decodeAuthentication,
-  decodeNotice,
-  decodeSaslMechanisms,
-} from '../../protocol/postgres/decode.js';
+import { decodeAuthentication, decodeNotice, decodeSaslMechanisms } from '../../protocol/postgres/decode.js';
 import {
   passwordMessage,
   saslInitialResponse,

@@ -1,0 +1,201 @@
+/**
+ * The CLI as a user runs it: `node bin/dbtape.js ...` on the built output (dist/). The test runner
+ * builds first; when running this file alone, run `npm run build` before.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { parseVerifiers } from '../../src/config/verifiers.js';
+import { deriveScramKeys } from '../../src/protocol/postgres/scram.js';
+
+const root = resolve(import.meta.dirname, '../..');
+const bin = join(root, 'bin/dbtape.js');
+const dir = mkdtempSync(join(tmpdir(), 'dbtape-cli-test-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+before(() => {
+  if (!existsSync(join(root, 'dist/cli/main.js'))) {
+    throw new Error('dist/cli/main.js is missing: run `npm run build` before this test');
+  }
+});
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function dbtape(
+  args: string[],
+  opts: { input?: string; env?: NodeJS.ProcessEnv; cwd?: string } = {},
+): Promise<Run> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(process.execPath, [bin, ...args], {
+      cwd: opts.cwd ?? dir,
+      env: { PATH: process.env.PATH, ...opts.env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => {
+      stdout += d;
+    });
+    child.stderr.on('data', (d) => {
+      stderr += d;
+    });
+    child.on('error', reject);
+    child.on('close', (code) => resolvePromise({ code, stdout, stderr }));
+    child.stdin.end(opts.input ?? '');
+  });
+}
+
+function checkPassword(line: string, password: string): void {
+  const v = parseVerifiers(line);
+  const keys = deriveScramKeys(password, v.scramSha256.salt, v.scramSha256.iterations);
+  assert.deepEqual(keys.storedKey, v.scramSha256.storedKey, 'the verifier must be for exactly this password');
+}
+
+describe('dbtape user hash', () => {
+  test('prints one line that parses as verifiers, dropping one trailing newline', async () => {
+    const run = await dbtape(['user', 'hash'], { input: 'pencil\n' });
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /^SCRAM-SHA-256\$4096:[^\n]+;caching_sha2_password\$[0-9a-f]{64}\n$/);
+    checkPassword(run.stdout.trim(), 'pencil');
+    assert.ok(!run.stdout.includes('pencil') && !run.stderr.includes('pencil'));
+  });
+
+  test('without a trailing newline, and with inner newlines kept', async () => {
+    checkPassword((await dbtape(['user', 'hash'], { input: 'pencil' })).stdout.trim(), 'pencil');
+    checkPassword(
+      (await dbtape(['user', 'hash'], { input: 'two\nlines\n\n' })).stdout.trim(),
+      'two\nlines\n',
+    );
+  });
+
+  test('an empty password is refused', async () => {
+    for (const input of ['', '\n']) {
+      const run = await dbtape(['user', 'hash'], { input });
+      assert.equal(run.code, 1);
+      assert.equal(run.stdout, '');
+      assert.equal(run.stderr, 'dbtape: empty password refused\n');
+    }
+  });
+
+  test('--iterations', async () => {
+    const run = await dbtape(['user', 'hash', '--iterations', '8192'], { input: 'pencil' });
+    assert.equal(parseVerifiers(run.stdout).scramSha256.iterations, 8192);
+    assert.equal((await dbtape(['user', 'hash', '--iterations', 'lots'])).code, 2);
+  });
+});
+
+describe('dbtape check-config', () => {
+  const secret = 'very-secret-upstream-pw';
+
+  before(() => {
+    writeFileSync(
+      join(dir, 'dbtape.yaml'),
+      [
+        'listen:',
+        '  postgres: 127.0.0.1:6432',
+        '  http: 127.0.0.1:8080',
+        'targets:',
+        '  - name: app',
+        '    protocol: postgres',
+        '    host: 127.0.0.1',
+        '    database: appdb',
+        '    user: app_rw',
+        '    password_env: APP_PG_PASSWORD',
+        'users:',
+        '  - name: alice',
+        '    password: "SCRAM-SHA-256$4096:AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="',
+        '    roles: [analyst]',
+        'roles:',
+        '  - name: analyst',
+        '    targets: [app]',
+        '    access: write',
+        '',
+      ].join('\n'),
+    );
+    writeFileSync(
+      join(dir, 'bad.yaml'),
+      [
+        'targets:',
+        '  - name: app',
+        '    protocol: postgres',
+        '    host: h',
+        '    user: u',
+        `    password: ${secret}`,
+        '    port: abc',
+        '',
+      ].join('\n'),
+    );
+    writeFileSync(
+      join(dir, 'plain.yaml'),
+      ['users:', '  - name: bob', `    password: ${secret}`, ''].join('\n'),
+    );
+  });
+
+  test('a good file: exit 0 and a summary of what dbtape would do, without the password', async () => {
+    const run = await dbtape(['check-config'], { env: { APP_PG_PASSWORD: secret } });
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /^dbtape\.yaml is valid/);
+    assert.match(run.stdout, /listen postgres +127\.0\.0\.1:6432/);
+    assert.match(run.stdout, /listen mysql +off/);
+    assert.ok(run.stdout.includes('app (postgres) -> app_rw@127.0.0.1:5432/appdb tls=prefer'), run.stdout);
+    assert.match(run.stdout, /alice +roles: analyst/);
+    assert.match(run.stdout, /reaches app +\(postgres\) +write/);
+    assert.ok(!run.stdout.includes(secret) && !run.stderr.includes(secret));
+  });
+
+  test('-c FILE, and a bad file: exit 1, each problem with file and key path, no secret', async () => {
+    const run = await dbtape(['check-config', '-c', 'bad.yaml']);
+    assert.equal(run.code, 1);
+    assert.equal(run.stdout, '');
+    assert.match(
+      run.stderr,
+      /^dbtape: bad\.yaml: targets\[0\]\.port: expected a port number 1-65535, got "abc"$/m,
+    );
+    assert.ok(!run.stderr.includes(secret));
+  });
+
+  test('a plaintext user password is refused without being shown', async () => {
+    const run = await dbtape(['check-config', '-c', 'plain.yaml']);
+    assert.equal(run.code, 1);
+    assert.match(run.stderr, /plain\.yaml: users\[0\]\.password: .*dbtape user hash/);
+    assert.ok(!run.stderr.includes(secret));
+  });
+
+  test('an unset password_env is a config error', async () => {
+    const run = await dbtape(['check-config']);
+    assert.equal(run.code, 1);
+    assert.match(
+      run.stderr,
+      /dbtape\.yaml: targets\[0\]\.password_env: environment variable APP_PG_PASSWORD is not set/,
+    );
+  });
+
+  test('a missing file', async () => {
+    const run = await dbtape(['check-config', '-c', 'missing.yaml']);
+    assert.equal(run.code, 1);
+    assert.match(run.stderr, /^dbtape: missing\.yaml: no such file/);
+  });
+});
+
+describe('dbtape usage', () => {
+  test('an unknown command or option exits 2', async () => {
+    assert.equal((await dbtape(['no-such-command'])).code, 2);
+    assert.equal((await dbtape(['check-config', '--no-such-option'])).code, 2);
+  });
+
+  test('--help and --version exit 0', async () => {
+    const help = await dbtape(['--help']);
+    assert.equal(help.code, 0);
+    assert.match(help.stdout, /Usage: dbtape/);
+    const version = await dbtape(['--version']);
+    assert.equal(version.code, 0);
+    assert.match(version.stdout, /^\d+\.\d+\.\d+/);
+  });
+});
