@@ -1,0 +1,67 @@
+/**
+ * Terminal safety for recorded text. Recordings hold what clients sent, which can include
+ * escape sequences, control characters, bidi overrides and invalid UTF-8; printing that raw
+ * would let a recorded session drive the viewer's terminal (change colours, set the title,
+ * rewrite the screen, hide text). Every output path renders recorded text through here.
+ *
+ * Convention (one, everywhere):
+ *  - C0 controls and DEL become their Unicode Control Pictures: ESC → ␛, CR → ␍, NUL → ␀, DEL → ␡.
+ *    \n and \t are kept (unless `singleLine`, where \n → ␤ and \t → ␉).
+ *  - C1 controls (U+0080–U+009F, e.g. the one-byte CSI U+009B), bidi controls, invisible
+ *    format characters, line/paragraph separators and Unicode tag characters become ⟨U+XXXX⟩.
+ *  - Lone surrogates U+DC80–U+DCFF (invalid UTF-8 bytes kept by recording/wire-text.ts) become
+ *    ⟨xNN⟩, the original byte; other lone surrogates become ⟨U+XXXX⟩.
+ *  - U+FFFD stays as it is: it is harmless and already means "undecodable".
+ */
+import { SNIPPET_MATCH_END, SNIPPET_MATCH_START } from '../store/session-store.js';
+
+const REST =
+  '\u007f-\u009f\u061c\u200b\u200e\u200f\u2028-\u202e\u2060-\u2064\u2066-\u2069\ufeff\ufff9-\ufffb\u{e0000}-\u{e007f}\ud800-\udfff';
+/** Multi-line mode keeps \n and \t. */
+const UNSAFE = new RegExp(`[\u0000-\u0008\u000b-\u001f${REST}]`, 'gu');
+const UNSAFE_SINGLE_LINE = new RegExp(`[\u0000-\u001f${REST}]`, 'gu');
+
+export interface SafeTextOptions {
+  /** Also render \n and \t visibly (table cells, one-line summaries). */
+  readonly singleLine?: boolean;
+}
+
+/** Returns text that contains no raw control character or terminal escape; see the convention above. */
+export function safeForTerminal(s: string, options: SafeTextOptions = {}): string {
+  const re = options.singleLine ? UNSAFE_SINGLE_LINE : UNSAFE;
+  re.lastIndex = 0;
+  if (!re.test(s)) return s;
+  re.lastIndex = 0;
+  return s.replace(re, visible);
+}
+
+function visible(c: string): string {
+  const code = c.codePointAt(0)!;
+  if (code === 0x0a) return '\u2424';
+  if (code < 0x20) return String.fromCharCode(0x2400 + code);
+  if (code === 0x7f) return '\u2421';
+  if (code >= 0xdc80 && code <= 0xdcff) return `⟨x${(code - 0xdc00).toString(16).padStart(2, '0')}⟩`;
+  return `⟨U+${code.toString(16).toUpperCase().padStart(4, '0')}⟩`;
+}
+
+/**
+ * Renders a search snippet: the text between the match markers is wrapped in `open`/`close`
+ * (e.g. '\x1b[1m' and '\x1b[22m'), everything else made safe first, so the only escapes in
+ * the result are the ones the caller chose.
+ */
+export function highlightSnippet(
+  snippet: string,
+  open: string,
+  close: string,
+  options: SafeTextOptions = {},
+): string {
+  let out = '';
+  let inMatch = false;
+  for (const part of snippet.split(/([\u0001\u0002])/)) {
+    if (part === SNIPPET_MATCH_START) inMatch = true;
+    else if (part === SNIPPET_MATCH_END) inMatch = false;
+    else if (part.length > 0)
+      out += inMatch ? open + safeForTerminal(part, options) + close : safeForTerminal(part, options);
+  }
+  return out;
+}

@@ -1,0 +1,90 @@
+/** Opening a SQLite store file: pragmas and migrations. */
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import { StoreError } from '../errors.js';
+import { MIGRATIONS } from './migrations.js';
+
+export type Synchronous = 'normal' | 'full';
+
+export interface SqliteOpenOptions {
+  /**
+   * 'normal' (durability: fast): WAL commits are not fsynced; a power loss can lose the last
+   * commits, a process crash cannot. 'full' (durability: strict): every commit is fsynced.
+   */
+  readonly synchronous?: Synchronous;
+  /** Open an existing store for reading only (the CLI's read commands). */
+  readonly readonly?: boolean;
+}
+
+export function openDatabase(path: string, options: SqliteOpenOptions): Database.Database {
+  const memory = path === ':memory:';
+  let db: Database.Database;
+  try {
+    if (!memory && !options.readonly) mkdirSync(dirname(path), { recursive: true });
+    db = new Database(path, {
+      readonly: options.readonly ?? false,
+      fileMustExist: options.readonly ?? false,
+    });
+  } catch (err) {
+    throw new StoreError(
+      'DBTAPE_STORE_OPEN_FAILED',
+      `dbtape: cannot open the session store at ${path}: ${(err as Error).message}`,
+      { cause: err },
+    );
+  }
+  try {
+    if (!options.readonly) {
+      db.pragma('journal_mode = WAL');
+      db.pragma(`synchronous = ${options.synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
+      // Keep the WAL from growing without bound between checkpoints.
+      db.pragma('journal_size_limit = 67108864');
+    }
+    db.pragma('busy_timeout = 5000');
+    db.pragma('temp_store = MEMORY');
+    migrate(db, path, options.readonly ?? false);
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+  return db;
+}
+
+function migrate(db: Database.Database, path: string, readonly: boolean): void {
+  const latest = MIGRATIONS[MIGRATIONS.length - 1]!.version;
+  const current = (): number => {
+    const exists = db
+      .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'")
+      .get();
+    if (!exists) return 0;
+    const row = db.prepare('SELECT max(version) AS v FROM schema_version').get() as { v: number | null };
+    return row.v ?? 0;
+  };
+  const version = current();
+  if (version > latest) {
+    throw new StoreError(
+      'DBTAPE_STORE_SCHEMA_TOO_NEW',
+      `dbtape: the session store at ${path} has schema version ${version}, newer than this dbtape knows (${latest}); upgrade dbtape`,
+    );
+  }
+  if (version === latest) return;
+  if (readonly) {
+    throw new StoreError(
+      'DBTAPE_STORE_OPEN_FAILED',
+      `dbtape: the session store at ${path} needs a schema upgrade (version ${version} to ${latest}); run dbtape serve once, or open it writable`,
+    );
+  }
+  db.transaction(() => {
+    // Re-check inside the write lock: another process may have migrated meanwhile.
+    db.exec(
+      'CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at_us INTEGER NOT NULL)',
+    );
+    const inside = current();
+    const record = db.prepare('INSERT INTO schema_version (version, name, applied_at_us) VALUES (?, ?, ?)');
+    for (const m of MIGRATIONS) {
+      if (m.version <= inside) continue;
+      db.exec(m.sql);
+      record.run(m.version, m.name, Date.now() * 1000);
+    }
+  }).immediate();
+}

@@ -1,0 +1,198 @@
+/** Read queries of the SQLite store: listing, one session, its events, full-text search. */
+import type Database from 'better-sqlite3';
+import type { EndReason, Protocol, SessionEvent, SessionId } from '../../model/session.js';
+import { decodeEvent } from '../event-codec.js';
+import { buildSnippet, parseSearchText, toFts5Query } from '../search-text.js';
+import type { EventQuery, SearchFilter, SearchHit, SessionFilter, SessionSummary } from '../session-store.js';
+
+interface SessionRow {
+  id: string;
+  protocol: string;
+  user_name: string;
+  roles: string;
+  client_addr: string;
+  client_port: number;
+  application: string | null;
+  client_tls: string | null;
+  target: string;
+  upstream_database: string;
+  upstream_user: string;
+  started_at_us: number;
+  ended_at_us: number | null;
+  end_reason: string | null;
+  statements: number;
+  errors: number;
+  events: number;
+  last_seq: number;
+}
+
+interface HitRow {
+  seq: number;
+  at_us: number;
+  failed: number | null;
+  body: string;
+  id: string;
+  user_name: string;
+  target: string;
+}
+
+export interface OpenSessionRow {
+  readonly id: SessionId;
+  readonly lastSeq: number;
+  readonly lastAtUs: number;
+  readonly lastOffsetUs: number;
+}
+
+const SESSION_COLUMNS = `id, protocol, user_name, roles, client_addr, client_port, application, client_tls, target,
+  upstream_database, upstream_user, started_at_us, ended_at_us, end_reason, statements, errors, events, last_seq`;
+
+export class SqliteReads {
+  private readonly byId: Database.Statement;
+  private readonly events: Database.Statement;
+
+  constructor(private readonly db: Database.Database) {
+    this.byId = db.prepare(`SELECT ${SESSION_COLUMNS} FROM sessions WHERE id = ?`);
+    this.events = db.prepare(
+      `SELECT body FROM events WHERE session_sid = (SELECT sid FROM sessions WHERE id = ?) AND seq > ?
+       ORDER BY seq LIMIT ?`,
+    );
+  }
+
+  listSessions(f: SessionFilter): SessionSummary[] {
+    const { where, args, add } = conditions();
+    if (f.user !== undefined) add('user_name = ?', f.user);
+    if (f.target !== undefined) add('target = ?', f.target);
+    if (f.protocol !== undefined) add('protocol = ?', f.protocol);
+    if (f.sinceUs !== undefined) {
+      add('(started_at_us >= ? OR ended_at_us IS NULL OR ended_at_us >= ?)', f.sinceUs, f.sinceUs);
+    }
+    if (f.untilUs !== undefined) add('started_at_us < ?', f.untilUs);
+    if (f.active === true) add('ended_at_us IS NULL');
+    if (f.active === false) add('ended_at_us IS NOT NULL');
+    if (f.hasErrors) add('errors > 0');
+    if (f.before) {
+      add(
+        '(started_at_us < ? OR (started_at_us = ? AND id < ?))',
+        f.before.startedAtUs,
+        f.before.startedAtUs,
+        f.before.id,
+      );
+    }
+    const sql = `SELECT ${SESSION_COLUMNS} FROM sessions ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+      ORDER BY started_at_us DESC, id DESC LIMIT ?`;
+    args.push(clamp(f.limit, 100, 10_000));
+    return (this.db.prepare(sql).all(...args) as SessionRow[]).map(toSummary);
+  }
+
+  getSession(id: SessionId): SessionSummary | null {
+    const row = this.byId.get(id) as SessionRow | undefined;
+    return row ? toSummary(row) : null;
+  }
+
+  getEvents(id: SessionId, q: EventQuery): SessionEvent[] {
+    const rows = this.events.all(id, q.afterSeq ?? 0, clamp(q.limit, 1000, 100_000)) as { body: string }[];
+    return rows.map((r) => decodeEvent(r.body));
+  }
+
+  search(text: string, f: SearchFilter): SearchHit[] {
+    const terms = parseSearchText(text);
+    const { where, args, add } = conditions();
+    add('statement_fts MATCH ?', toFts5Query(terms));
+    if (f.user !== undefined) add('s.user_name = ?', f.user);
+    if (f.target !== undefined) add('s.target = ?', f.target);
+    if (f.protocol !== undefined) add('s.protocol = ?', f.protocol);
+    if (f.sessionId !== undefined) add('s.id = ?', f.sessionId);
+    if (f.sinceUs !== undefined) add('e.at_us >= ?', f.sinceUs);
+    if (f.untilUs !== undefined) add('e.at_us < ?', f.untilUs);
+    if (f.errors) add('e.failed = 1');
+    args.push(clamp(f.limit, 50, 1000));
+    const sql = `SELECT e.seq, e.at_us, e.failed, e.body, s.id, s.user_name, s.target
+      FROM statement_fts JOIN events e ON e.id = statement_fts.rowid JOIN sessions s ON s.sid = e.session_sid
+      WHERE ${where.join(' AND ')} ORDER BY bm25(statement_fts), e.at_us DESC LIMIT ?`;
+    return (this.db.prepare(sql).all(...args) as HitRow[]).map((r) => toHit(r, terms));
+  }
+
+  openSessions(): OpenSessionRow[] {
+    const rows = this.db
+      .prepare(
+        `SELECT s.id, s.started_at_us, e.seq, e.at_us, e.offset_us FROM sessions s
+         LEFT JOIN events e ON e.session_sid = s.sid AND e.seq = (SELECT max(seq) FROM events WHERE session_sid = s.sid)
+         WHERE s.ended_at_us IS NULL`,
+      )
+      .all() as {
+      id: string;
+      started_at_us: number;
+      seq: number | null;
+      at_us: number | null;
+      offset_us: number | null;
+    }[];
+    return rows.map((r) => ({
+      id: r.id,
+      lastSeq: r.seq ?? 0,
+      lastAtUs: r.at_us ?? r.started_at_us,
+      lastOffsetUs: r.offset_us ?? 0,
+    }));
+  }
+}
+
+function toHit(r: HitRow, terms: ReturnType<typeof parseSearchText>): SearchHit {
+  const event = decodeEvent(r.body);
+  const sql = event.kind === 'query' || event.kind === 'denied' ? event.sql : '';
+  const params = event.kind === 'query' ? event.params : undefined;
+  let snippet = buildSnippet(sql, terms);
+  if (!snippet.includes('\u0001') && params && params.length > 0) {
+    const fromParams = buildSnippet(params.filter((p) => p !== null).join(' '), terms);
+    if (fromParams.includes('\u0001')) snippet = fromParams;
+  }
+  return {
+    sessionId: r.id,
+    seq: r.seq,
+    atUs: r.at_us,
+    user: r.user_name,
+    target: r.target,
+    kind: event.kind === 'denied' ? 'denied' : 'query',
+    sql,
+    ...(params !== undefined ? { params } : {}),
+    snippet,
+    failed: r.failed === null ? null : r.failed === 1,
+  };
+}
+
+function toSummary(r: SessionRow): SessionSummary {
+  return {
+    id: r.id,
+    user: r.user_name,
+    roles: JSON.parse(r.roles) as string[],
+    target: r.target,
+    protocol: r.protocol as Protocol,
+    clientAddr: r.client_addr,
+    clientPort: r.client_port,
+    application: r.application,
+    clientTls: r.client_tls,
+    upstreamDatabase: r.upstream_database,
+    upstreamUser: r.upstream_user,
+    startedAtUs: r.started_at_us,
+    endedAtUs: r.ended_at_us,
+    endReason: r.end_reason as EndReason | null,
+    statements: r.statements,
+    errors: r.errors,
+    events: r.events,
+    lastSeq: r.last_seq,
+    status: r.ended_at_us === null ? 'active' : 'ended',
+  };
+}
+
+function conditions() {
+  const where: string[] = [];
+  const args: (string | number)[] = [];
+  const add = (condition: string, ...values: (string | number)[]): void => {
+    where.push(condition);
+    args.push(...values);
+  };
+  return { where, args, add };
+}
+
+function clamp(value: number | undefined, fallback: number, max: number): number {
+  if (value === undefined || !Number.isFinite(value) || value < 1) return fallback;
+  return Math.min(Math.floor(value), max);
+}

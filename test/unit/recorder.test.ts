@@ -1,0 +1,276 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import type { SessionEvent, SessionMeta } from '../../src/model/session.js';
+import { LiveBus } from '../../src/recording/live-bus.js';
+import { Recorder, type RecorderOptions } from '../../src/recording/recorder.js';
+import { openStore } from '../../src/store/open-store.js';
+import type { SessionStore, WriteBatch, WriteOptions } from '../../src/store/session-store.js';
+
+let n = 0;
+function meta(over: Partial<SessionMeta> = {}): SessionMeta {
+  return {
+    id: `sess-${++n}`,
+    protocol: 'postgres',
+    user: 'alice',
+    roles: [],
+    clientAddr: '127.0.0.1',
+    clientPort: 1,
+    application: null,
+    clientTls: null,
+    target: 'app',
+    upstreamDatabase: 'app',
+    upstreamUser: 'u',
+    startedAtUs: Date.now() * 1000,
+    ...over,
+  };
+}
+
+/** A store that fails on demand, like a full disk. */
+class FlakyStore implements SessionStore {
+  failing = false;
+  readonly writes: { batch: WriteBatch; options?: WriteOptions }[] = [];
+  constructor(readonly inner: SessionStore = openStore('sqlite::memory:')) {}
+  async writeBatch(batch: WriteBatch, options?: WriteOptions): Promise<void> {
+    this.writes.push({ batch, options });
+    if (this.failing)
+      throw Object.assign(new Error('SQLITE_FULL: database or disk is full'), { code: 'SQLITE_FULL' });
+    return this.inner.writeBatch(batch, options);
+  }
+  listSessions = (...a: Parameters<SessionStore['listSessions']>) => this.inner.listSessions(...a);
+  getSession = (id: string) => this.inner.getSession(id);
+  getEvents = (...a: Parameters<SessionStore['getEvents']>) => this.inner.getEvents(...a);
+  search = (...a: Parameters<SessionStore['search']>) => this.inner.search(...a);
+  closeOpenSessions = (...a: Parameters<SessionStore['closeOpenSessions']>) =>
+    this.inner.closeOpenSessions(...a);
+  close = () => this.inner.close();
+}
+
+function logger() {
+  const lines: { level: string; obj: object; msg: string }[] = [];
+  return {
+    lines,
+    warn: (obj: object, msg: string) => lines.push({ level: 'warn', obj, msg }),
+    error: (obj: object, msg: string) => lines.push({ level: 'error', obj, msg }),
+  };
+}
+
+function setup(options: Partial<RecorderOptions> = {}) {
+  const store = new FlakyStore();
+  const log = logger();
+  const recorder = new Recorder({ store, logger: log, maxBackoffMs: 10, ...options });
+  return { store, log, recorder };
+}
+
+const query = (sql: string) => ({ kind: 'query', sql, via: 'simple' }) as const;
+
+describe('Recorder', () => {
+  test('records start, dense seqs, consistent monotonic times, and the end', async () => {
+    const { store, recorder } = setup();
+    const m = meta();
+    const rec = recorder.open(m);
+    for (let i = 0; i < 50; i++) {
+      rec.event(query(`SELECT ${i}`));
+      rec.event({ kind: 'result', tag: 'SELECT 1', rows: 1, durationUs: 1 });
+    }
+    rec.event({ kind: 'end', reason: 'client_closed' });
+    rec.event(query('after the end: ignored'));
+    await recorder.flush();
+    const events = await store.getEvents(m.id);
+    assert.equal(events.length, 102);
+    assert.deepEqual(
+      events.map((e) => e.seq),
+      Array.from({ length: 102 }, (_, i) => i + 1),
+    );
+    assert.equal(events[0]!.kind, 'start');
+    assert.equal(events[101]!.kind, 'end');
+    for (let i = 1; i < events.length; i++) {
+      assert.ok(events[i]!.offsetUs >= events[i - 1]!.offsetUs);
+      assert.equal(events[i]!.atUs, m.startedAtUs + events[i]!.offsetUs);
+    }
+    const s = await store.getSession(m.id);
+    assert.equal(s?.status, 'ended');
+    assert.equal(s?.statements, 50);
+    assert.equal(recorder.stats().openSessions, 0);
+  });
+
+  test('redacts before queueing: the store never sees the secret', async () => {
+    const { store, recorder } = setup();
+    const m = meta();
+    const rec = recorder.open(m);
+    rec.event(query(`ALTER ROLE bob PASSWORD 'hunter2-xyz'`));
+    rec.event({ kind: 'error', code: '42601', message: `syntax error at or near "hunter2-xyz"` });
+    await recorder.flush();
+    const text = JSON.stringify(await store.getEvents(m.id));
+    assert.ok(!text.includes('hunter2'), text);
+    assert.equal((await store.search('hunter2')).length, 0);
+  });
+
+  test('group-commits events of several sessions in one batch', async () => {
+    const { store, recorder } = setup();
+    const a = recorder.open(meta());
+    const b = recorder.open(meta());
+    a.event(query('SELECT 1'));
+    b.event(query('SELECT 2'));
+    await recorder.flush();
+    assert.equal(store.writes.length, 1);
+    assert.equal(store.writes[0]!.batch.sessions.length, 2);
+    assert.equal(store.writes[0]!.batch.events.length, 4);
+  });
+
+  test('durable() resolves once the event is committed', async () => {
+    const { store, recorder } = setup();
+    const m = meta();
+    const rec = recorder.open(m);
+    rec.event(query('SELECT durable'));
+    await rec.durable();
+    assert.equal((await store.getEvents(m.id)).length, 2);
+  });
+
+  test('publishes committed events on the live bus, in order', async () => {
+    const bus = new LiveBus();
+    const { recorder } = setup({ bus });
+    const m = meta();
+    const seen: SessionEvent[] = [];
+    const off = bus.subscribe(m.id, (e) => seen.push(e));
+    const all: string[] = [];
+    bus.subscribeAll((_e, id) => all.push(id));
+    const rec = recorder.open(m);
+    rec.event(query('SELECT 1'));
+    rec.event({ kind: 'end', reason: 'client_closed' });
+    await recorder.flush();
+    off();
+    assert.deepEqual(
+      seen.map((e) => [e.seq, e.kind]),
+      [
+        [1, 'start'],
+        [2, 'query'],
+        [3, 'end'],
+      ],
+    );
+    assert.equal(all.length, 3);
+    assert.equal(bus.listenerCount(m.id), 0);
+  });
+
+  test('queue overflow drops events and records a gap with the count', async () => {
+    const { store, log, recorder } = setup({ queueLimit: 5 });
+    const m = meta();
+    const rec = recorder.open(m);
+    for (let i = 0; i < 20; i++) rec.event(query(`SELECT ${i}`));
+    await assert.rejects(rec.durable(), { code: 'DBTAPE_RECORDING_QUEUE_FULL' });
+    await recorder.flush();
+    rec.event(query('SELECT after'));
+    await recorder.flush();
+    const events = await store.getEvents(m.id);
+    const gap = events.find((e) => e.kind === 'gap');
+    assert.equal(gap?.kind === 'gap' && gap.lost, 16);
+    assert.deepEqual(
+      events.map((e) => e.seq),
+      events.map((_, i) => i + 1),
+    );
+    assert.equal(
+      events[events.length - 1]!.kind === 'query' && (events[events.length - 1] as { sql: string }).sql,
+      'SELECT after',
+    );
+    const stats = recorder.stats();
+    assert.equal(stats.lost, 16);
+    assert.equal(stats.gaps, 1);
+    assert.ok(log.lines.some((l) => l.level === 'warn' && /queue full/.test(l.msg)));
+    assert.ok(
+      log.lines.some((l) => (l.obj as { sessionId?: string }).sessionId === m.id && /gap/.test(l.msg)),
+    );
+  });
+
+  test('store failure: sessions go on, and a gap is recorded once the store writes again', async () => {
+    const { store, log, recorder } = setup();
+    store.failing = true;
+    const m = meta();
+    const rec = recorder.open(m);
+    rec.event(query('SELECT lost 1'));
+    rec.event(query('SELECT lost 2'));
+    await recorder.flush();
+    assert.ok(recorder.stats().storeErrors >= 1);
+    assert.ok(log.lines.some((l) => l.level === 'error' && /store write failed/.test(l.msg)));
+    store.failing = false;
+    rec.event(query('SELECT kept'));
+    await recorder.flush();
+    const events = await store.getEvents(m.id);
+    assert.deepEqual(
+      events.map((e) => [e.seq, e.kind]),
+      [
+        [1, 'start'],
+        [2, 'gap'],
+        [3, 'query'],
+      ],
+    );
+    assert.equal(events[1]!.kind === 'gap' && events[1]!.lost, 2);
+    assert.ok(log.lines.some((l) => /writes again/.test(l.msg)));
+  });
+
+  test('a session that lost events and then went quiet still gets its gap', async () => {
+    const { store, recorder } = setup();
+    const m = meta();
+    const rec = recorder.open(m);
+    await rec.durable();
+    store.failing = true;
+    rec.event(query('SELECT lost'));
+    await recorder.flush();
+    store.failing = false;
+    // Another session's traffic lets the writer run again; the quiet session's gap goes with it.
+    recorder.open(meta()).event(query('SELECT other'));
+    await recorder.flush();
+    const events = await store.getEvents(m.id);
+    assert.deepEqual(
+      events.map((e) => e.kind),
+      ['start', 'gap'],
+    );
+  });
+
+  test('strict: batches are durable; durable() rejects while the store fails and works after', async () => {
+    const { store, recorder } = setup({ durability: 'strict' });
+    assert.equal(recorder.strict, true);
+    const m = meta();
+    const rec = recorder.open(m);
+    rec.event(query('SELECT 1'));
+    await rec.durable();
+    assert.ok(store.writes.every((w) => w.options?.durable === true));
+    store.failing = true;
+    rec.event(query('SELECT refused'));
+    await assert.rejects(rec.durable(), { code: 'DBTAPE_RECORDING_STORE_FAILED' });
+    store.failing = false;
+    rec.event(query('SELECT again'));
+    await rec.durable();
+    const kinds = (await store.getEvents(m.id)).map((e) => e.kind);
+    assert.deepEqual(kinds, ['start', 'query', 'gap', 'query']);
+  });
+
+  test('shutdown ends open sessions with proxy_shutdown and drops later events', async () => {
+    const { store, recorder } = setup();
+    const a = meta();
+    const b = meta();
+    const ra = recorder.open(a);
+    const rb = recorder.open(b);
+    rb.event({ kind: 'end', reason: 'client_closed' });
+    ra.event(query('SELECT 1'));
+    await recorder.shutdown();
+    ra.event(query('SELECT after shutdown'));
+    const sa = await store.getSession(a.id);
+    assert.equal(sa?.endReason, 'proxy_shutdown');
+    assert.equal((await store.getSession(b.id))?.endReason, 'client_closed');
+    assert.equal((await store.getEvents(a.id)).length, 3);
+  });
+
+  test('event() never throws, even on a malformed body', () => {
+    const { recorder } = setup();
+    const rec = recorder.open(meta());
+    // biome-ignore lint/suspicious/noExplicitAny: deliberately malformed input
+    assert.doesNotThrow(() => rec.event(null as any));
+    assert.equal(recorder.stats().recorderErrors, 1);
+  });
+
+  test('opening the same session id twice is refused', () => {
+    const { recorder } = setup();
+    const m = meta();
+    recorder.open(m);
+    assert.throws(() => recorder.open(m), { code: 'DBTAPE_RECORDING_DUPLICATE_SESSION' });
+  });
+});

@@ -1,0 +1,278 @@
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import Database from 'better-sqlite3';
+import type { SessionEvent, SessionMeta } from '../../src/model/session.js';
+import { decodeEvent, encodeEvent } from '../../src/store/event-codec.js';
+import { eventToJson, isoFromUs, sessionToJson } from '../../src/store/json.js';
+import { openStore } from '../../src/store/open-store.js';
+import type { SessionStore } from '../../src/store/session-store.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'dbtape-store-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+function meta(id: string, over: Partial<SessionMeta> = {}): SessionMeta {
+  return {
+    id,
+    protocol: 'postgres',
+    user: 'alice',
+    roles: ['analyst'],
+    clientAddr: '127.0.0.1',
+    clientPort: 50000,
+    application: 'psql',
+    clientTls: 'TLSv1.3',
+    target: 'app',
+    upstreamDatabase: 'appdb',
+    upstreamUser: 'app_rw',
+    startedAtUs: 1_700_000_000_000_000,
+    ...over,
+  };
+}
+
+function ev(
+  seq: number,
+  body: Record<string, unknown>,
+  atUs = 1_700_000_000_000_000 + seq * 1000,
+): SessionEvent {
+  return { seq, atUs, offsetUs: seq * 1000, ...body } as unknown as SessionEvent;
+}
+
+async function seed(store: SessionStore, m: SessionMeta, bodies: Record<string, unknown>[], end = false) {
+  const events = [ev(1, { kind: 'start', meta: m }), ...bodies.map((b, i) => ev(i + 2, b))].map((event) => ({
+    sessionId: m.id,
+    event,
+  }));
+  const last = events.length;
+  if (end) events.push({ sessionId: m.id, event: ev(last + 1, { kind: 'end', reason: 'client_closed' }) });
+  await store.writeBatch({
+    sessions: [m],
+    events,
+    ends: end ? [{ sessionId: m.id, endedAtUs: m.startedAtUs + 5000, reason: 'client_closed' }] : [],
+  });
+}
+
+describe('openStore', () => {
+  test('creates the parent folder and applies migrations once', async () => {
+    const path = join(dir, 'nested', 'deeper', 'a.db');
+    const store = openStore(`sqlite:${path}`);
+    await store.close();
+    assert.ok(existsSync(path));
+    const again = openStore(`sqlite:${path}`);
+    await again.close();
+    const db = new Database(path, { readonly: true });
+    const versions = db.prepare('SELECT version FROM schema_version').all();
+    assert.deepEqual(versions, [{ version: 1 }]);
+    assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
+    db.close();
+  });
+
+  test('refuses postgres:// with a clear error that does not echo the URL', () => {
+    assert.throws(
+      () => openStore('postgres://u:topsecret@h/db'),
+      (err: Error & { code?: string }) =>
+        err.code === 'DBTAPE_STORE_UNSUPPORTED' &&
+        err.message.startsWith('dbtape:') &&
+        !err.message.includes('topsecret'),
+    );
+  });
+
+  test('rejects an unknown URL scheme', () => {
+    assert.throws(() => openStore('mysql://x'), { code: 'DBTAPE_STORE_URL_INVALID' });
+  });
+
+  test('readonly open of a missing store fails with a dbtape: message', () => {
+    assert.throws(() => openStore(`sqlite:${join(dir, 'missing.db')}`, { readonly: true }), {
+      code: 'DBTAPE_STORE_OPEN_FAILED',
+    });
+  });
+
+  test('a store with a newer schema is refused', async () => {
+    const path = join(dir, 'newer.db');
+    await openStore(`sqlite:${path}`).close();
+    const db = new Database(path);
+    db.prepare("INSERT INTO schema_version VALUES (99, 'future', 0)").run();
+    db.close();
+    assert.throws(() => openStore(`sqlite:${path}`), { code: 'DBTAPE_STORE_SCHEMA_TOO_NEW' });
+  });
+});
+
+describe('SqliteSessionStore', () => {
+  test('writes a session and reads it back with counts and status', async () => {
+    const store = openStore('sqlite::memory:');
+    const m = meta('s1');
+    await seed(store, m, [
+      { kind: 'query', sql: 'SELECT 1', via: 'simple' },
+      { kind: 'result', tag: 'SELECT 1', rows: 1, durationUs: 10 },
+      { kind: 'query', sql: 'SELEC 1', via: 'simple' },
+      { kind: 'error', code: '42601', message: 'syntax error' },
+    ]);
+    const s = await store.getSession('s1');
+    assert.equal(s?.statements, 2);
+    assert.equal(s?.errors, 1);
+    assert.equal(s?.status, 'active');
+    assert.equal(s?.lastSeq, 5);
+    assert.deepEqual(s?.roles, ['analyst']);
+    await store.writeBatch({
+      sessions: [],
+      events: [{ sessionId: 's1', event: ev(6, { kind: 'end', reason: 'client_closed' }) }],
+      ends: [{ sessionId: 's1', endedAtUs: m.startedAtUs + 6000, reason: 'client_closed' }],
+    });
+    const ended = await store.getSession('s1');
+    assert.equal(ended?.status, 'ended');
+    assert.equal(ended?.endReason, 'client_closed');
+    const events = await store.getEvents('s1');
+    assert.deepEqual(
+      events.map((e) => e.seq),
+      [1, 2, 3, 4, 5, 6],
+    );
+    assert.equal(events[0]!.kind, 'start');
+    assert.deepEqual(
+      (await store.getEvents('s1', { afterSeq: 4 })).map((e) => e.seq),
+      [5, 6],
+    );
+    assert.deepEqual(
+      (await store.getEvents('s1', { limit: 2 })).map((e) => e.seq),
+      [1, 2],
+    );
+    assert.equal(await store.getSession('nope'), null);
+    await store.close();
+  });
+
+  test('a failed batch writes nothing (one transaction)', async () => {
+    const store = openStore('sqlite::memory:');
+    await seed(store, meta('s1'), []);
+    await assert.rejects(
+      store.writeBatch({
+        sessions: [meta('s2')],
+        events: [
+          { sessionId: 's2', event: ev(1, { kind: 'start', meta: meta('s2') }) },
+          { sessionId: 's1', event: ev(1, { kind: 'query', sql: 'dup seq', via: 'simple' }) },
+        ],
+        ends: [],
+      }),
+    );
+    assert.equal(await store.getSession('s2'), null);
+    assert.equal((await store.getEvents('s1')).length, 1);
+    await store.close();
+  });
+
+  test('stores text faithfully: NUL, controls, escapes, lone surrogates, astral characters', async () => {
+    const store = openStore(`sqlite:${join(dir, 'faithful.db')}`);
+    const hostile = "SELECT '\u0000\u001b[2J\u0007\u009b\u202e\ud800\udcff😀\r\n\t\u007f'";
+    await seed(store, meta('f1'), [
+      { kind: 'query', sql: hostile, params: ['\u0000', null, '\udc80'], via: 'extended' },
+    ]);
+    const [, q] = await store.getEvents('f1');
+    assert.equal(q?.kind === 'query' && q.sql, hostile);
+    assert.deepEqual(q?.kind === 'query' && q.params, ['\u0000', null, '\udc80']);
+    await store.close();
+  });
+
+  test('lists newest first with filters and a keyset cursor', async () => {
+    const store = openStore('sqlite::memory:');
+    const base = 1_700_000_000_000_000;
+    for (let i = 0; i < 30; i++) {
+      const m = meta(`s${String(i).padStart(2, '0')}`, {
+        startedAtUs: base + i * 1_000_000,
+        user: i % 3 === 0 ? 'bob' : 'alice',
+        target: i % 2 === 0 ? 'app' : 'billing',
+        protocol: i % 5 === 0 ? 'mysql' : 'postgres',
+      });
+      const bodies = i % 4 === 0 ? [{ kind: 'error', code: 'XX000', message: 'x' }] : [];
+      await seed(store, m, bodies, i < 20);
+    }
+    const all = await store.listSessions({ limit: 100 });
+    assert.equal(all.length, 30);
+    assert.equal(all[0]!.id, 's29');
+    assert.equal((await store.listSessions({ user: 'bob' })).length, 10);
+    assert.equal((await store.listSessions({ target: 'billing' })).length, 15);
+    assert.equal((await store.listSessions({ protocol: 'mysql' })).length, 6);
+    assert.equal((await store.listSessions({ active: true })).length, 10);
+    assert.equal((await store.listSessions({ active: false })).length, 20);
+    assert.equal((await store.listSessions({ hasErrors: true })).length, 8);
+    // since: started since, or still open, or ended since.
+    const since = await store.listSessions({ sinceUs: base + 25_000_000 });
+    assert.deepEqual(
+      since.map((s) => s.id).sort(),
+      Array.from({ length: 10 }, (_, i) => `s${20 + i}`),
+    );
+    assert.equal((await store.listSessions({ untilUs: base + 5_000_000 })).length, 5);
+    const page1 = await store.listSessions({ limit: 12 });
+    const last = page1[page1.length - 1]!;
+    const page2 = await store.listSessions({
+      limit: 12,
+      before: { startedAtUs: last.startedAtUs, id: last.id },
+    });
+    assert.equal(page2[0]!.id, 's17');
+    assert.equal(new Set([...page1, ...page2].map((s) => s.id)).size, 24);
+    await store.close();
+  });
+
+  test('closeOpenSessions ends crashed sessions after their last event', async () => {
+    const path = join(dir, 'crash.db');
+    const store = openStore(`sqlite:${path}`);
+    await seed(store, meta('c1'), [{ kind: 'query', sql: 'SELECT pg_sleep(10)', via: 'simple' }]);
+    await seed(store, meta('c2'), [], true);
+    await store.close();
+    const reopened = openStore(`sqlite:${path}`);
+    assert.equal(await reopened.closeOpenSessions('proxy_crash', Date.now() * 1000), 1);
+    const s = await reopened.getSession('c1');
+    assert.equal(s?.status, 'ended');
+    assert.equal(s?.endReason, 'proxy_crash');
+    const events = await reopened.getEvents('c1');
+    const end = events[events.length - 1]!;
+    assert.equal(end.kind, 'end');
+    assert.equal(end.seq, 3);
+    assert.equal(end.atUs, events[1]!.atUs);
+    assert.equal(await reopened.closeOpenSessions('proxy_crash', Date.now() * 1000), 0);
+    await reopened.close();
+  });
+
+  test('a durable write works on a normal-synchronous store', async () => {
+    const store = openStore(`sqlite:${join(dir, 'durable.db')}`);
+    await seed(store, meta('d1'), []);
+    await store.writeBatch(
+      { sessions: [], events: [{ sessionId: 'd1', event: ev(2, { kind: 'tx', state: 'begin' }) }], ends: [] },
+      { durable: true },
+    );
+    assert.equal((await store.getEvents('d1')).length, 2);
+    await store.close();
+    await assert.rejects(store.getSession('d1'), { code: 'DBTAPE_STORE_CLOSED' });
+  });
+});
+
+describe('recording format v1 and JSON shapes', () => {
+  test('encodes with v first and decodes to the same event', () => {
+    const e = ev(3, { kind: 'query', sql: 'SELECT \u0000', params: ['a', null], via: 'extended' });
+    const text = encodeEvent(e);
+    assert.ok(text.startsWith('{"v":1,'));
+    assert.deepEqual(decodeEvent(text), e);
+    assert.throws(() => decodeEvent('{"v":2}'), { code: 'DBTAPE_STORE_BAD_EVENT' });
+  });
+
+  test('maps to the SPEC.md --json field names', async () => {
+    assert.equal(isoFromUs(1_700_000_000_123_456), '2023-11-14T22:13:20.123456Z');
+    const store = openStore('sqlite::memory:');
+    await seed(store, meta('j1'), [], true);
+    const json = sessionToJson((await store.getSession('j1'))!);
+    assert.deepEqual(Object.keys(json), [
+      'id',
+      'user',
+      'target',
+      'protocol',
+      'client_addr',
+      'application',
+      'started_at',
+      'ended_at',
+      'statements',
+      'errors',
+      'status',
+    ]);
+    const q = eventToJson(ev(2, { kind: 'error', code: '42P01', message: 'no table', durationUs: 5 }));
+    assert.deepEqual(q.error, { code: '42P01', message: 'no table' });
+    assert.equal(q.offset_ms, 2);
+    await store.close();
+  });
+});
