@@ -9,7 +9,7 @@
  *    \n and \t are kept (unless `singleLine`, where \n → ␤ and \t → ␉).
  *  - C1 controls (U+0080–U+009F, e.g. the one-byte CSI U+009B), bidi controls, invisible
  *    format characters, line/paragraph separators and Unicode tag characters become ⟨U+XXXX⟩.
- *  - Lone surrogates U+DC80–U+DCFF (invalid UTF-8 bytes kept by recording/wire-text.ts) become
+ *  - Lone surrogates U+DC80–U+DCFF (invalid UTF-8 bytes kept by wire/text.ts) become
  *    ⟨xNN⟩, the original byte; other lone surrogates become ⟨U+XXXX⟩.
  *  - U+FFFD stays as it is: it is harmless and already means "undecodable".
  */

@@ -1,3 +1,5 @@
+import { decodeWireText } from './text.js';
+
 /**
  * Bounds-checked reading of a message body we decided to decode. Every read past the
  * end throws WireError, which callers turn into a protocol error for that client only.
@@ -63,6 +65,18 @@ export class Reader {
     const end = this.buf.indexOf(0, this.pos);
     if (end < 0) throw new WireError(`string without terminating NUL at offset ${this.pos}`);
     const s = this.buf.toString('utf8', this.pos, end);
+    this.pos = end + 1;
+    return s;
+  }
+
+  /**
+   * A NUL-terminated string kept lossless: bytes that are not valid UTF-8 survive (see text.ts),
+   * for statement text that the recording must hold exactly as the server received it.
+   */
+  text(): string {
+    const end = this.buf.indexOf(0, this.pos);
+    if (end < 0) throw new WireError(`string without terminating NUL at offset ${this.pos}`);
+    const s = decodeWireText(this.buf.subarray(this.pos, end));
     this.pos = end + 1;
     return s;
   }

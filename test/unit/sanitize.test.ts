@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { decodeWireText, encodeWireText } from '../../src/recording/wire-text.js';
 import { highlightSnippet, safeForTerminal } from '../../src/replay/sanitize.js';
+import { decodeWireText, encodeWireText } from '../../src/wire/text.js';
 
 /** Text a hostile client could have sent, each entry one trick. */
 const HOSTILE: readonly [string, string][] = [

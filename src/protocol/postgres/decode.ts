@@ -7,7 +7,7 @@ import { Reader, WireError } from '../../wire/reader.js';
  */
 
 export function decodeQuery(body: Buffer): string {
-  return new Reader(body).cstring();
+  return new Reader(body).text();
 }
 
 export interface Parse {
@@ -19,7 +19,7 @@ export interface Parse {
 export function decodeParse(body: Buffer): Parse {
   const r = new Reader(body);
   const name = r.cstring();
-  const sql = r.cstring();
+  const sql = r.text();
   const n = r.i16();
   const paramTypes: number[] = new Array(Math.max(n, 0));
   for (let i = 0; i < n; i++) paramTypes[i] = r.u32();

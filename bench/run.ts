@@ -1,0 +1,277 @@
+// `npm run bench`: pgbench against a throwaway PostgreSQL directly and through pgbouncer, a bare Node
+// relay and dbtape, rounds interleaved, medians and ratios printed and written to bench/results/.
+// Settings (flag, or environment variable): --seconds BENCH_SECONDS (10), --rounds BENCH_ROUNDS (3),
+// --targets BENCH_TARGETS (comma list), --modes BENCH_MODES (comma list), --dbtape-yaml BENCH_DBTAPE_YAML
+// (a YAML file, or YAML text, deep-merged over every dbtape target's generated config).
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { parse as parseYaml } from 'yaml';
+import { pgBinDirs } from '../test/support/binaries.js';
+import { REPO_ROOT } from '../test/support/dbtape-process.js';
+import { run } from '../test/support/exec.js';
+import { type PgCluster, startPgCluster } from '../test/support/pg-cluster.js';
+import { errorText } from '../test/support/wait.js';
+import { machineInfo } from './machine.js';
+import {
+  initPgbench,
+  MODES,
+  type PgbenchLoad,
+  type PgbenchMode,
+  pgbenchVersion,
+  runPgbench,
+} from './pgbench.js';
+import { ensureInstalled, pgbouncerVersion } from './pgbouncer.js';
+import { renderMarkdown, type Sample, summarize } from './table.js';
+import { type RunningTarget, startTarget, TARGETS, type TargetContext, type TargetSpec } from './targets.js';
+
+const DATABASE = 'bench';
+const SERVER_SETTINGS = {
+  max_connections: '100',
+  shared_buffers: '128MB',
+  fsync: 'on',
+  full_page_writes: 'on',
+};
+
+interface Settings {
+  seconds: number;
+  rounds: number;
+  warmupSeconds: number;
+  scale: number;
+  load: PgbenchLoad;
+  modes: PgbenchMode[];
+  targets: TargetSpec[];
+  dbtapeYaml: Record<string, unknown>;
+}
+
+async function main(): Promise<void> {
+  const settings = readSettings();
+  const perRound = settings.modes.length * settings.targets.length * settings.seconds;
+  console.log(
+    `bench: ${settings.rounds} round(s) × ${settings.modes.length} mode(s) × ${settings.targets.length} target(s) × ` +
+      `${settings.seconds} s ≈ ${Math.ceil((perRound * settings.rounds) / 60)} min, pgbench -c ${settings.load.clients} -j ${settings.load.threads}`,
+  );
+  for (const m of settings.modes) console.log(`bench: mode ${m.name}: ${m.description}`);
+
+  const pgbench = await ensureInstalled('pgbench', 'postgresql-contrib', pgBinDirs().slice(0, 1));
+  const needsBouncer = settings.targets.some((t) => t.kind === 'pgbouncer');
+  const pgbouncerBin = needsBouncer ? await ensureInstalled('pgbouncer', 'pgbouncer') : '';
+
+  const cluster = await startPgCluster({ hba: 'trust', databases: [DATABASE], settings: SERVER_SETTINGS });
+  const running: RunningTarget[] = [];
+  try {
+    const upstream = { host: cluster.host, port: cluster.port, database: DATABASE, user: cluster.superuser };
+    console.log(`bench: pgbench -i -s ${settings.scale} on PostgreSQL at 127.0.0.1:${cluster.port}`);
+    await initPgbench(pgbench, upstream, settings.scale);
+
+    const buildError = settings.targets.some((t) => t.kind === 'dbtape') ? await buildDbtape() : null;
+    const ctx: TargetContext = {
+      upstream,
+      pgbouncerBin,
+      clients: settings.load.clients,
+      dbtapeYaml: settings.dbtapeYaml,
+    };
+    const unavailable: Record<string, string> = {};
+    for (const spec of settings.targets) {
+      if (spec.kind === 'dbtape' && buildError) {
+        unavailable[spec.name] = buildError;
+        console.log(`bench: ${spec.name} is NOT measured: ${firstLines(buildError, 12)}`);
+        continue;
+      }
+      try {
+        running.push(await startTarget(spec, ctx));
+      } catch (err) {
+        unavailable[spec.name] = errorText(err);
+        console.log(
+          `bench: ${spec.name} is NOT measured: it did not start: ${firstLines(errorText(err), 12)}`,
+        );
+      }
+    }
+    const samples = await measure(pgbench, running, settings);
+    await report(settings, cluster, pgbench, pgbouncerBin, running, unavailable, samples);
+  } finally {
+    for (const target of running) await target.stop().catch(() => {});
+    await cluster.stop();
+  }
+}
+
+/** bin/dbtape.js runs dist/: build it so the numbers are of the current source. Returns the failure, if any. */
+async function buildDbtape(): Promise<string | null> {
+  console.log('bench: npm run build');
+  try {
+    await run('npm', ['run', 'build'], { cwd: REPO_ROOT, timeoutMs: 300_000 });
+    return null;
+  } catch (err) {
+    return `npm run build failed: ${errorText(err)}`;
+  }
+}
+
+/** Warm-up, then rounds interleaved: round → mode → target, so drift over time hits all targets alike. */
+async function measure(pgbench: string, running: RunningTarget[], settings: Settings): Promise<Sample[]> {
+  if (settings.warmupSeconds > 0) {
+    const warm = { ...settings.load, seconds: settings.warmupSeconds };
+    for (const t of running) await runPgbench(pgbench, t.endpoint, MODES[0]!, warm).catch(() => undefined);
+  }
+  const samples: Sample[] = [];
+  for (let round = 1; round <= settings.rounds; round++) {
+    for (const mode of settings.modes) {
+      for (const target of running) {
+        const base = { round, mode: mode.name, target: target.spec.name };
+        try {
+          const result = await runPgbench(pgbench, target.endpoint, mode, settings.load);
+          samples.push({ ...base, ...result });
+          console.log(
+            `bench: round ${round} ${mode.name.padEnd(16)} ${target.spec.name.padEnd(12)} ` +
+              `${result.tps.toFixed(0).padStart(7)} tps ${result.latencyMs.toFixed(3)} ms`,
+          );
+        } catch (err) {
+          samples.push({ ...base, error: errorText(err) });
+          console.log(
+            `bench: round ${round} ${mode.name} ${target.spec.name} FAILED: ${firstLines(errorText(err), 8)}`,
+          );
+        }
+      }
+    }
+  }
+  return samples;
+}
+
+async function report(
+  settings: Settings,
+  cluster: PgCluster,
+  pgbench: string,
+  pgbouncerBin: string,
+  running: RunningTarget[],
+  unavailable: Record<string, string>,
+  samples: Sample[],
+): Promise<void> {
+  const date = new Date().toISOString().slice(0, 10);
+  const machine = machineInfo();
+  const versions = {
+    postgres: await cluster.psql('show server_version'),
+    pgbench: await pgbenchVersion(pgbench),
+    pgbouncer: pgbouncerBin ? await pgbouncerVersion(pgbouncerBin) : null,
+  };
+  const targetNames = settings.targets.map((t) => t.name);
+  const rows = summarize(
+    samples,
+    settings.modes.map((m) => m.name),
+    targetNames,
+  );
+  const table = renderMarkdown(rows);
+  const notes = [
+    `# pgbench through proxies, ${date}, ${machine.hostname}`,
+    '',
+    `- machine: ${machine.nproc} CPUs (${machine.cpuModel}), ${machine.memoryGiB} GiB, ${machine.kernel}, node ${machine.node}`,
+    `- PostgreSQL ${versions.postgres} (throwaway, ${Object.entries(SERVER_SETTINGS)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(', ')}); ${versions.pgbench}; ${versions.pgbouncer ?? 'pgbouncer not used'}`,
+    `- pgbench -i -s ${settings.scale}; runs: -c ${settings.load.clients} -j ${settings.load.threads} -T ${settings.seconds} -n, ` +
+      `${settings.rounds} round(s) interleaved (round → mode → target), ${settings.warmupSeconds} s warm-up per target; ` +
+      'TPS without initial connection time; ratios are median TPS over the baseline median TPS',
+    ...settings.modes.map((m) => `- mode ${m.name}: ${m.description} (pgbench ${m.args.join(' ')})`),
+    ...running.map((t) => `- target ${t.spec.name}${t.note ? `: ${t.note}` : ''}`),
+    ...Object.entries(unavailable).map(
+      ([name, why]) => `- target ${name}: NOT MEASURED: ${firstLines(why, 3)}`,
+    ),
+    '',
+    table,
+    '',
+  ].join('\n');
+  console.log(`\n${notes}`);
+
+  const outDir = path.join(REPO_ROOT, 'bench', 'results');
+  mkdirSync(outDir, { recursive: true });
+  const base = path.join(outDir, `${date}-${machine.hostname}-pg`);
+  writeFileSync(`${base}.md`, notes);
+  const json = {
+    date,
+    machine,
+    versions,
+    settings: jsonSettings(settings),
+    serverSettings: SERVER_SETTINGS,
+    unavailable,
+    rows,
+    samples,
+  };
+  writeFileSync(`${base}.json`, `${JSON.stringify(json, null, 2)}\n`);
+  console.log(`bench: wrote ${path.relative(REPO_ROOT, base)}.md and .json`);
+}
+
+function readSettings(): Settings {
+  const { values } = parseArgs({
+    options: {
+      seconds: { type: 'string' },
+      rounds: { type: 'string' },
+      targets: { type: 'string' },
+      modes: { type: 'string' },
+      'dbtape-yaml': { type: 'string' },
+    },
+  });
+  const env = process.env;
+  const seconds = positiveInt(values.seconds ?? env.BENCH_SECONDS, 10, 'seconds');
+  const wantedTargets = list(values.targets ?? env.BENCH_TARGETS);
+  const wantedModes = list(values.modes ?? env.BENCH_MODES);
+  return {
+    seconds,
+    rounds: positiveInt(values.rounds ?? env.BENCH_ROUNDS, 3, 'rounds'),
+    warmupSeconds: Math.min(2, seconds),
+    scale: positiveInt(env.BENCH_SCALE, 10, 'BENCH_SCALE'),
+    load: {
+      clients: positiveInt(env.BENCH_CLIENTS, 8, 'BENCH_CLIENTS'),
+      threads: positiveInt(env.BENCH_THREADS, 2, 'BENCH_THREADS'),
+      seconds,
+    },
+    modes: pick(MODES, wantedModes, 'mode'),
+    targets: pick(TARGETS, wantedTargets, 'target'),
+    dbtapeYaml: readYamlOverlay(values['dbtape-yaml'] ?? env.BENCH_DBTAPE_YAML),
+  };
+}
+
+function pick<T extends { name: string }>(all: readonly T[], wanted: string[] | null, what: string): T[] {
+  if (!wanted) return [...all];
+  return wanted.map((name) => {
+    const found = all.find((x) => x.name === name);
+    if (!found) throw new Error(`unknown ${what} '${name}'; known: ${all.map((x) => x.name).join(', ')}`);
+    return found;
+  });
+}
+
+function readYamlOverlay(source: string | undefined): Record<string, unknown> {
+  if (!source) return {};
+  const text = existsSync(source) ? readFileSync(source, 'utf8') : source;
+  const parsed = parseYaml(text) as unknown;
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new Error('the extra dbtape YAML must be a mapping (e.g. "store: {capture_results: none}")');
+  }
+  return parsed as Record<string, unknown>;
+}
+
+function positiveInt(raw: string | undefined, fallback: number, what: string): number {
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n <= 0) throw new Error(`${what} must be a positive integer, got '${raw}'`);
+  return n;
+}
+
+function list(raw: string | undefined): string[] | null {
+  return raw
+    ? raw
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean)
+    : null;
+}
+
+function jsonSettings(s: Settings) {
+  return { ...s, modes: s.modes.map((m) => ({ name: m.name, args: m.args })), targets: s.targets };
+}
+
+function firstLines(text: string, n: number): string {
+  return text.split('\n').slice(0, n).join('\n');
+}
+
+main().catch((err) => {
+  console.error(`bench: ${errorText(err)}`);
+  process.exit(1);
+});
