@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { createSecureContext, type SecureContext } from 'node:tls';
 import type { Config } from '../config/types.js';
 import type { Logger } from '../model/logger.js';
-import type { RecorderFactory } from '../model/recorder.js';
+import { nullRecorderFactory, type RecorderFactory } from '../model/recorder.js';
 import { PgListener } from '../proxy/postgres/listener.js';
 import { SessionRegistry } from '../proxy/session-registry.js';
 import { Recorder } from '../recording/recorder.js';
@@ -33,8 +33,8 @@ export async function startServer(
   opts: ServerOptions = {},
 ): Promise<RunningServer> {
   const registry = new SessionRegistry();
-  const recording = opts.recorders ? null : await openRecording(config, log);
-  const recorders = opts.recorders ?? recording!.recorder;
+  const recording = opts.recorders || !config.store.record ? null : await openRecording(config, log);
+  const recorders = opts.recorders ?? recording?.recorder ?? nullRecorderFactory;
   const secureContext = loadTls(config);
   const addresses: Record<string, string> = {};
   const closers: (() => Promise<void>)[] = [];

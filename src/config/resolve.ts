@@ -39,6 +39,7 @@ export function resolveConfig(ctx: ResolveContext, raw: RawConfig): Config {
       connectTimeoutMs: raw.limits.connect_timeout,
     },
     store: {
+      record: raw.store.record,
       url: storeUrl,
       durability: raw.store.durability,
       captureResults: raw.store.capture_results,

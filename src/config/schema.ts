@@ -63,6 +63,8 @@ const tlsShape = {
 };
 
 const storeShape = {
+  /** false: proxy without recording (access control only); also the benchmark's baseline. */
+  record: scalar(parseBoolean).default(true),
   url: nonEmpty.default('sqlite:data/dbtape.db'),
   durability: z.enum(['fast', 'strict']).default('fast'),
   capture_results: z.enum(['none', 'summary', 'rows']).default('summary'),

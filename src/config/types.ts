@@ -32,6 +32,8 @@ export interface Config {
     readonly connectTimeoutMs: number;
   };
   readonly store: {
+    /** False: nothing is recorded and no store is opened. */
+    readonly record: boolean;
     readonly url: string;
     readonly durability: 'fast' | 'strict';
     readonly captureResults: CaptureMode;

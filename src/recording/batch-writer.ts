@@ -61,6 +61,12 @@ export interface WriterOptions {
   readonly bus: LiveBus;
   /** Longest pause between retries while the store fails. */
   readonly maxBackoffMs: number;
+  /**
+   * Fast mode only: how long events gather before a commit (unless a full batch is ready
+   * first). Each commit costs page writes and a new FTS segment whatever its size, so
+   * committing per event-loop turn would make SQLite the proxy's bottleneck.
+   */
+  readonly flushIntervalMs: number;
 }
 
 export interface WriterStats {
@@ -96,6 +102,10 @@ export class BatchWriter {
   private readonly lostTracks = new Set<Track>();
   private lastItem: Item | null = null;
   private scheduled = false;
+  /** The pending commit is a timer waiting out the flush window (can be brought forward). */
+  private windowTimer: NodeJS.Timeout | null = null;
+  /** Someone waits for a commit (flush, durable): drain everything without waiting for the window. */
+  private urgent = false;
   private draining = false;
   private retryAt = 0;
   private backoffMs = 0;
@@ -148,6 +158,7 @@ export class BatchWriter {
 
   /** Resolves once this session's events so far are committed; rejects if the last one was lost. */
   durable(track: Track): Promise<void> {
+    this.schedule(true);
     if (track.lastDropped) {
       return Promise.reject(
         new RecordingError(
@@ -161,6 +172,7 @@ export class BatchWriter {
 
   /** Resolves once everything accepted so far has been written or given up. */
   flush(): Promise<void> {
+    this.schedule(true);
     return this.waitFor(this.lastItem, true);
   }
 
@@ -185,16 +197,26 @@ export class BatchWriter {
     this.head = 0;
   }
 
-  private schedule(): void {
+  /** Arrange a drain: now if `urgent`, a full batch is ready or in strict mode; else after the window. */
+  private schedule(urgent = false): void {
+    if (urgent) this.urgent = true;
+    const now = this.urgent || this.opt.strict || this.depth >= this.opt.batchSize;
+    if (now && this.windowTimer !== null && this.retryAt <= Date.now()) {
+      clearTimeout(this.windowTimer);
+      this.windowTimer = null;
+      this.scheduled = false;
+    }
     if (this.scheduled || this.draining) return;
     this.scheduled = true;
-    const wait = this.retryAt - Date.now();
+    const retryWait = this.retryAt - Date.now();
     const run = (): void => {
       this.scheduled = false;
+      this.windowTimer = null;
       void this.drain();
     };
-    if (wait > 0) setTimeout(run, wait);
-    else setImmediate(run);
+    if (retryWait > 0) setTimeout(run, retryWait);
+    else if (now) setImmediate(run);
+    else this.windowTimer = setTimeout(run, this.opt.flushIntervalMs);
   }
 
   private hasWork(): boolean {
@@ -209,11 +231,14 @@ export class BatchWriter {
     try {
       while (this.hasWork() && Date.now() >= this.retryAt) {
         if (!(await this.writeOne())) break;
+        // Under steady load keep gathering: a partial batch waits for the next window.
+        if (!this.urgent && !this.opt.strict && this.depth < this.opt.batchSize) break;
         // Let the proxy run between batches.
         if (this.depth > 0) await new Promise<void>((r) => setImmediate(r));
       }
     } finally {
       this.draining = false;
+      if (this.depth === 0) this.urgent = false;
     }
     if (this.hasWork()) this.schedule();
   }

@@ -25,6 +25,8 @@ export interface RecorderOptions {
   readonly batchSize?: number;
   /** Longest pause between write attempts while the store fails. Default 1,000 ms. */
   readonly maxBackoffMs?: number;
+  /** Fast mode: longest time an event waits for its group commit. Default 100 ms. */
+  readonly flushIntervalMs?: number;
   readonly logger?: RecorderLogger;
   /** Receives every committed event; one is made if not given. */
   readonly bus?: LiveBus;
@@ -66,6 +68,7 @@ export class Recorder implements RecorderFactory {
       logger: this.logger,
       bus: this.bus,
       maxBackoffMs: options.maxBackoffMs ?? 1000,
+      flushIntervalMs: options.flushIntervalMs ?? 100,
     });
   }
 

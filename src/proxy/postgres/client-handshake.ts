@@ -33,6 +33,7 @@ export interface ClientHandshakeContext {
 export type ClientHandshake =
   | {
       readonly kind: 'authenticated';
+      /** Paused; whoever takes it over resumes it. */
       readonly socket: Socket;
       readonly leftover: Buffer;
       readonly user: User;
@@ -133,6 +134,9 @@ export async function clientHandshake(raw: Socket, ctx: ClientHandshakeContext):
           `password authentication failed for user "${username}"`,
         );
       }
+      // Handed over paused: bytes the client sends while the upstream connects must wait in the
+      // socket for the pipeline (a 'data' event with no listener would drop them).
+      socket.pause();
       return {
         kind: 'authenticated',
         socket,

@@ -112,6 +112,7 @@ export class PgListener {
     const fail = (code: string, message: string): void => {
       log.info({ user: hs.user.name, target: hs.database, code, reason: message }, 'session refused');
       client.end(errorResponse({ severity: 'FATAL', code, message }));
+      client.resume(); // read the client's FIN, so the socket closes
     };
     const grant = grantFor(hs.user, hs.database, config.targets, config.roles);
     if (grant?.target.protocol !== 'postgres') {

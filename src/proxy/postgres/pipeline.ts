@@ -119,6 +119,8 @@ export class PgPipeline {
     upstream.on('error', (err) => this.o.log.debug({ err: err.message }, 'upstream socket error'));
     client.on('close', () => this.clientGone());
     upstream.on('close', () => this.upstreamGone());
+    // The handshake left the client paused; resume before the leftovers, which may pause it again.
+    client.resume();
     if (this.o.upstreamLeftover.length) this.fromUpstream(this.o.upstreamLeftover);
     if (this.o.clientLeftover.length) this.fromClient(this.o.clientLeftover);
   }
