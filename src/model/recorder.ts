@@ -15,6 +15,8 @@ export interface SessionRecorder {
 }
 
 export interface RecorderFactory {
+  /** False when nothing is recorded: the proxy then skips observing statements altogether. */
+  readonly active: boolean;
   /** Whether the proxy should wait for `durable()` before forwarding statements. */
   readonly strict: boolean;
   /** What of results the proxy must observe for the recording. */
@@ -28,6 +30,7 @@ export type CaptureMode = 'none' | 'summary' | 'rows';
 
 /** A recorder that keeps nothing: the proxy's behaviour with recording off. */
 export const nullRecorderFactory: RecorderFactory = {
+  active: false,
   strict: false,
   capture: 'none',
   maxRows: 0,

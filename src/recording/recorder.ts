@@ -42,6 +42,7 @@ export interface RecorderStats extends WriterStats {
 const silentLogger: RecorderLogger = { warn: () => {}, error: () => {} };
 
 export class Recorder implements RecorderFactory {
+  readonly active = true;
   readonly strict: boolean;
   readonly capture: CaptureMode;
   readonly maxRows: number;

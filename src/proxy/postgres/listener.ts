@@ -174,6 +174,7 @@ export class PgListener {
       clientLeftover: hs.leftover,
       upstreamLeftover: upstream.leftover,
       recorder,
+      observe: this.d.recorders.active,
       capture: this.d.recorders.capture,
       maxRows: this.d.recorders.maxRows,
       maxMessageSize: config.limits.maxMessageSize,

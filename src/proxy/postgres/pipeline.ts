@@ -36,6 +36,11 @@ export interface PipelineOptions {
   readonly clientLeftover: Buffer;
   readonly upstreamLeftover: Buffer;
   readonly recorder: SessionRecorder;
+  /**
+   * False when nothing is recorded: client bytes are then forwarded whole like server
+   * bytes, and the framers only check framing and count what lifecycle handling needs.
+   */
+  readonly observe: boolean;
   readonly capture: CaptureMode;
   readonly maxRows: number;
   readonly maxMessageSize: number;
@@ -81,6 +86,12 @@ const SERVER_INSPECT = [
   B.NotificationResponse,
 ] as const;
 
+/** Unobserved sessions decode only Terminate; everything else valid is skipped (counted). */
+const CLIENT_MODES_UNOBSERVED = modeTable(Mode.Invalid, [
+  ...[...CLIENT_MODES.entries()].filter(([, m]) => m !== Mode.Invalid).map(([t]) => [t, Mode.Skip] as const),
+  [F.Terminate, Mode.Inspect],
+]);
+
 /** Servers are trusted to frame correctly; we never hold a server message for its size. */
 const SERVER_MAX_BODY = 0x7fff_ffff;
 
@@ -98,12 +109,14 @@ export class PgPipeline {
   constructor(private readonly o: PipelineOptions) {
     this.tracker = new PgTracker(o.recorder, o.capture, o.maxRows);
     this.toUpstream = new Forwarder(o.upstream);
-    this.clientFramer = new Framer(new Uint8Array(CLIENT_MODES), o.maxMessageSize, this.clientHandler());
+    const clientModes = new Uint8Array(o.observe ? CLIENT_MODES : CLIENT_MODES_UNOBSERVED);
+    this.clientFramer = new Framer(clientModes, o.maxMessageSize, this.clientHandler());
+    const inspected = o.observe ? SERVER_INSPECT : [B.ErrorResponse];
     const serverModes = modeTable(
       Mode.Skip,
-      SERVER_INSPECT.map((t) => [t, Mode.Inspect] as const),
+      inspected.map((t) => [t, Mode.Inspect] as const),
     );
-    if (o.capture === 'rows') serverModes[B.DataRow] = Mode.Inspect;
+    if (o.observe && o.capture === 'rows') serverModes[B.DataRow] = Mode.Inspect;
     this.serverFramer = new Framer(serverModes, SERVER_MAX_BODY, this.serverHandler());
   }
 
@@ -134,6 +147,13 @@ export class PgPipeline {
   }
 
   private fromClient(chunk: Buffer): void {
+    if (!this.o.observe) {
+      // Nothing to record: forward the chunk whole, as for server bytes, and let the
+      // framer check it; a violation still ends the session (after PostgreSQL saw it).
+      if (!this.o.upstream.write(chunk)) this.o.client.pause();
+      this.clientFramer.feed(chunk);
+      return;
+    }
     const fwd = this.toUpstream;
     fwd.begin(chunk);
     this.clientFramer.feed(chunk);
@@ -160,9 +180,11 @@ export class PgPipeline {
           this.protocolError(`malformed ${String.fromCharCode(type)} message: ${(err as Error).message}`);
           return;
         }
-        this.toUpstream.add(raw);
+        if (this.o.observe) this.toUpstream.add(raw);
       },
-      skipped: () => {},
+      skipped: (type) => {
+        if (type === F.Query || type === F.Sync || type === F.FunctionCall) this.busy++;
+      },
       pass: (_type, bytes, first) => {
         t.copyDataIn(first ? bytes.length - 5 : bytes.length);
         this.toUpstream.add(bytes);
@@ -226,6 +248,10 @@ export class PgPipeline {
         }
       },
       skipped: (type, bodyLength) => {
+        if (!this.o.observe) {
+          if (type === B.ReadyForQuery && this.busy > 0) this.busy--;
+          return;
+        }
         if (type === B.DataRow) t.dataRow(null);
         else if (type === B.CopyData) t.copyDataOut(bodyLength);
       },
@@ -256,7 +282,7 @@ export class PgPipeline {
       case B.ErrorResponse: {
         const n = decodeNotice(body);
         if (n.severity === 'FATAL' || n.severity === 'PANIC') this.upstreamSaidFatal = true;
-        t.error(n);
+        if (this.o.observe) t.error(n);
         return;
       }
       case B.ParseComplete:

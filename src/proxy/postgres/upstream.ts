@@ -98,12 +98,16 @@ async function negotiateTls(socket: Socket, target: Target): Promise<{ socket: S
   const verify = target.tls === 'verify-full';
   const tls = tlsConnect({
     socket,
+    // The name checked against the certificate when there is no SNI name (an IP address):
+    // without it Node checks "localhost", whatever the target's address.
+    host: target.host,
     servername: isIP(target.host) ? undefined : target.host,
     rejectUnauthorized: verify,
     ca: verify && target.caFile ? readFileSync(target.caFile) : undefined,
     // verify-full checks the host name too; Node's default checkServerIdentity does that
-    // for names and for IP addresses in subjectAltName.
-    checkServerIdentity: verify ? undefined : () => undefined,
+    // for names and for IP addresses in subjectAltName. The key must be absent, not undefined:
+    // an explicit undefined replaces Node's default and trips an internal assertion.
+    ...(verify ? {} : { checkServerIdentity: () => undefined }),
   });
   await new Promise<void>((resolve, reject) => {
     tls.once('secureConnect', () => {
