@@ -12,4 +12,5 @@ export const SqlState = {
   InsufficientPrivilege: '42501',
   QueryCanceled: '57014',
   InternalError: 'XX000',
+  IoError: '58030',
 } as const;

@@ -175,6 +175,7 @@ export class PgListener {
       upstreamLeftover: upstream.leftover,
       recorder,
       observe: this.d.recorders.active,
+      strict: this.d.recorders.strict,
       capture: this.d.recorders.capture,
       maxRows: this.d.recorders.maxRows,
       maxMessageSize: config.limits.maxMessageSize,

@@ -16,10 +16,11 @@ import {
   decodeRowDescription,
   decodeTarget,
 } from '../../protocol/postgres/decode.js';
-import { errorResponse } from '../../protocol/postgres/encode.js';
+import { errorResponse, readyForQuery } from '../../protocol/postgres/encode.js';
 import { type FrameHandler, Framer, Mode, modeTable } from '../../protocol/postgres/framer.js';
 import { SqlState } from '../../protocol/postgres/sqlstate.js';
 import { Forwarder } from '../forwarder.js';
+import { StrictGate } from './strict-gate.js';
 import { PgTracker } from './tracker.js';
 
 /**
@@ -41,6 +42,8 @@ export interface PipelineOptions {
    * bytes, and the framers only check framing and count what lifecycle handling needs.
    */
   readonly observe: boolean;
+  /** `durability: strict`: statements wait for their record to be durable before they are forwarded. */
+  readonly strict: boolean;
   readonly capture: CaptureMode;
   readonly maxRows: number;
   readonly maxMessageSize: number;
@@ -105,8 +108,12 @@ export class PgPipeline {
   private upstreamSaidFatal = false;
   /** Requests sent upstream and not yet answered by ReadyForQuery: a query may be running. */
   private busy = 0;
+  private readonly gate: StrictGate | null;
+  /** Resolved when `busy` drops to the given count (a refused batch waits for earlier answers). */
+  private idleWaiter: { below: number; resolve: () => void } | null = null;
 
   constructor(private readonly o: PipelineOptions) {
+    this.gate = o.observe && o.strict ? this.strictGate() : null;
     this.tracker = new PgTracker(o.recorder, o.capture, o.maxRows);
     this.toUpstream = new Forwarder(o.upstream);
     const clientModes = new Uint8Array(o.observe ? CLIENT_MODES : CLIENT_MODES_UNOBSERVED);
@@ -174,6 +181,10 @@ export class PgPipeline {
     const t = this.tracker;
     return {
       message: (type, body, raw) => {
+        if (this.gate) {
+          this.gate.push(type, raw, true);
+          return;
+        }
         try {
           this.onClientMessage(type, body);
         } catch (err) {
@@ -185,9 +196,10 @@ export class PgPipeline {
       skipped: (type) => {
         if (type === F.Query || type === F.Sync || type === F.FunctionCall) this.busy++;
       },
-      pass: (_type, bytes, first) => {
+      pass: (type, bytes, first) => {
         t.copyDataIn(first ? bytes.length - 5 : bytes.length);
-        this.toUpstream.add(bytes);
+        if (this.gate) this.gate.push(type, bytes, false);
+        else this.toUpstream.add(bytes);
       },
       invalid: (reason) => this.protocolError(reason),
     };
@@ -275,6 +287,10 @@ export class PgPipeline {
       case B.ReadyForQuery:
         if (this.busy > 0) this.busy--;
         t.readyForQuery(body[0]);
+        if (this.idleWaiter && this.busy <= this.idleWaiter.below) {
+          this.idleWaiter.resolve();
+          this.idleWaiter = null;
+        }
         return;
       case B.RowDescription:
         t.rowDescription(this.o.capture === 'none' ? [] : decodeRowDescription(body));
@@ -326,6 +342,54 @@ export class PgPipeline {
     }
   }
 
+  private strictGate(): StrictGate {
+    return new StrictGate({
+      handle: (type, body) => this.onClientMessage(type, body),
+      malformed: (type, err) =>
+        this.protocolError(`malformed ${String.fromCharCode(type)} message: ${err.message}`),
+      forward: (parts) => {
+        const up = this.o.upstream;
+        up.cork();
+        let ok = true;
+        for (const p of parts) ok = up.write(p) && ok;
+        up.uncork();
+        if (!ok) this.o.client.pause();
+      },
+      durable: () => this.o.recorder.durable(),
+      refuse: (err, last, batch) => this.refuse(err, last, batch),
+      pauseClient: () => this.o.client.pause(),
+      resumeClient: () => this.o.client.resume(),
+    });
+  }
+
+  /**
+   * Answer a batch that was not forwarded, as the server would have: one error, then
+   * ReadyForQuery where the batch asked for one. Earlier batches are answered first.
+   */
+  private async refuse(err: Error, last: number, batch: readonly Buffer[]): Promise<void> {
+    let own = 0;
+    for (const m of batch) if (m[0] === F.Query || m[0] === F.Sync || m[0] === F.FunctionCall) own++;
+    if (this.busy > own) {
+      await new Promise<void>((resolve) => {
+        this.idleWaiter = { below: own, resolve };
+      });
+    }
+    if (this.ended) return;
+    this.o.log.warn({ err: err.message }, 'statement refused: its record could not be made durable');
+    const message = `dbtape: the statement was not run because it could not be recorded: ${err.message}`;
+    const client = this.o.client;
+    if (batch.length > 0) {
+      client.write(errorResponse({ severity: 'ERROR', code: SqlState.IoError, message }));
+      this.tracker.error({ severity: 'ERROR', code: SqlState.IoError, message });
+    }
+    if (last === F.Query || last === F.Sync || last === F.FunctionCall) {
+      this.busy -= own;
+      const status = this.tracker.status;
+      client.write(readyForQuery(status));
+      this.tracker.readyForQuery(status.charCodeAt(0));
+    }
+  }
+
   private protocolError(reason: string): void {
     if (this.ended) return;
     this.o.log.warn({ reason }, 'client protocol violation; closing');
@@ -343,6 +407,12 @@ export class PgPipeline {
 
   private upstreamGone(): void {
     if (this.ended) return;
+    // After the client's Terminate the server hanging up is the normal end of the session,
+    // and a FATAL "lost the connection" would reach a client that is still reading.
+    if (this.terminated) {
+      this.finish('client_closed');
+      return;
+    }
     if (this.upstreamSaidFatal) {
       this.finish('upstream_closed');
       return;
@@ -359,6 +429,7 @@ export class PgPipeline {
   private finish(reason: EndReason, detail?: string): void {
     if (this.ended) return;
     this.ended = true;
+    this.gate?.stop();
     const { client, upstream } = this.o;
     client.end();
     upstream.end();

@@ -65,6 +65,11 @@ export class PgTracker {
     private readonly maxRows: number,
   ) {}
 
+  /** Transaction status as of the last ReadyForQuery. */
+  get status(): 'I' | 'T' | 'E' {
+    return String.fromCharCode(this.txStatus) as 'I' | 'T' | 'E';
+  }
+
   /** True while a COPY FROM STDIN is running (client CopyData is expected). */
   get copyingIn(): boolean {
     return this.copy?.direction === 'in';
