@@ -22,6 +22,7 @@ import {
   runPgbench,
 } from './pgbench.js';
 import { ensureInstalled, pgbouncerVersion } from './pgbouncer.js';
+import { benchSearch, renderSearch } from './search.js';
 import { renderMarkdown, type Sample, summarize } from './table.js';
 import { type RunningTarget, startTarget, TARGETS, type TargetContext, type TargetSpec } from './targets.js';
 
@@ -159,6 +160,8 @@ async function report(
     targetNames,
   );
   const table = renderMarkdown(rows);
+  console.log('bench: building a store of 10,000 sessions for the search figure');
+  const search = renderSearch(await benchSearch());
   const notes = [
     `# pgbench through proxies, ${date}, ${machine.hostname}`,
     '',
@@ -176,6 +179,8 @@ async function report(
     ),
     '',
     table,
+    '',
+    `- ${search}`,
     '',
   ].join('\n');
   console.log(`\n${notes}`);

@@ -21,7 +21,7 @@ export interface Row {
 }
 
 /** Targets every other is compared with, in column order. */
-export const BASELINES = ['direct', 'pgbouncer', 'node-relay'] as const;
+export const BASELINES = ['direct', 'pgbouncer', 'node-relay', 'dbtape-norecord', 'dbtape'] as const;
 
 export function median(values: readonly number[]): number | null {
   if (values.length === 0) return null;

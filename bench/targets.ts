@@ -25,9 +25,12 @@ export const TARGETS: readonly TargetSpec[] = [
   { name: 'direct', kind: 'direct' },
   { name: 'pgbouncer', kind: 'pgbouncer' },
   { name: 'node-relay', kind: 'relay' },
+  // Recording on (the default config: fast durability, result summaries).
   { name: 'dbtape', kind: 'dbtape' },
-  // Later, e.g.: { name: 'dbtape-norecord', kind: 'dbtape', dbtapeYaml: { store: { capture_results: 'none' } } },
-  //              { name: 'dbtape-strict', kind: 'dbtape', dbtapeYaml: { store: { durability: 'strict' } } },
+  // The proxy alone: what recording costs is dbtape ÷ dbtape-norecord.
+  { name: 'dbtape-norecord', kind: 'dbtape', dbtapeYaml: { store: { record: false } } },
+  // Every statement durable (fsync) before it is forwarded: strict ÷ dbtape is its cost.
+  { name: 'dbtape-strict', kind: 'dbtape', dbtapeYaml: { store: { durability: 'strict' } } },
 ];
 
 /** The throwaway PostgreSQL every target reaches. */
