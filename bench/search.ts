@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { newSessionId } from '../src/model/ids.js';
-import type { SessionEvent, SessionMeta } from '../src/model/session.js';
+import type { SessionEvent, SessionEventBody, SessionMeta } from '../src/model/session.js';
 import { openStore } from '../src/store/open-store.js';
 import type { WriteBatch } from '../src/store/session-store.js';
 import { median } from './table.js';
@@ -49,7 +49,7 @@ export async function benchSearch(sessions = 10_000, perSession = 10): Promise<S
       };
       batch.sessions.push(meta);
       let seq = 1;
-      const ev = (body: Omit<SessionEvent, 'seq' | 'atUs' | 'offsetUs'>): void => {
+      const ev = (body: SessionEventBody): void => {
         const event = {
           ...body,
           seq,
