@@ -6,7 +6,12 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { registerCheckConfig } from './commands/check-config.js';
+import { registerExport } from './commands/export.js';
+import { registerReplay } from './commands/replay.js';
+import { registerSearch } from './commands/search.js';
 import { registerServe } from './commands/serve.js';
+import { registerSessions } from './commands/sessions.js';
+import { registerShow } from './commands/show.js';
 import { registerUserHash } from './commands/user-hash.js';
 import { CliError } from './output.js';
 
@@ -30,6 +35,11 @@ export function createProgram(): Command {
   registerServe(program);
   registerUserHash(program);
   registerCheckConfig(program);
+  registerSessions(program);
+  registerShow(program);
+  registerReplay(program);
+  registerSearch(program);
+  registerExport(program);
   return program;
 }
 

@@ -1,0 +1,202 @@
+/**
+ * `dbtape export --format html`: one self-contained page (inline CSS, no script, no external
+ * resource; a Content-Security-Policy forbids loading anything) with the session's metadata and
+ * its events in order, each with its offset from the session start. Recorded text is first made
+ * visible (controls as control pictures, sanitize.ts) and then HTML-escaped, so a recording can
+ * neither inject markup nor hide characters.
+ */
+import type { ResultColumn, SessionEvent } from '../model/session.js';
+import type { SessionStore, SessionSummary } from '../store/session-store.js';
+import { sessionEvents } from './event-source.js';
+import { formatBytes, formatMs, formatOffset, formatSpan, formatTimestamp, plural } from './format.js';
+import { noProgress, type Progress } from './progress.js';
+import { isNumericType } from './render-table.js';
+import { safeForTerminal } from './sanitize.js';
+import type { TextSink } from './sink.js';
+
+const ESCAPES: Record<string, string> = {
+  '&': '&amp;',
+  '<': '&lt;',
+  '>': '&gt;',
+  '"': '&quot;',
+  "'": '&#39;',
+};
+
+/** Recorded text as HTML: visible controls (marked), then escaped. */
+export function htmlText(s: string, options: { singleLine?: boolean } = {}): string {
+  const escaped = safeForTerminal(s, options).replace(/[&<>"']/g, (c) => ESCAPES[c]!);
+  // Mark what sanitize.ts substituted for control and invisible characters.
+  return escaped.replace(
+    /[\u2400-\u2424]|⟨(?:U\+[0-9A-F]{4,6}|x[0-9a-f]{2})⟩/g,
+    (m) => `<span class="ctl">${m}</span>`,
+  );
+}
+
+const STYLE = `
+body{font:14px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:72rem;padding:0 1rem;color:#1d232a;background:#fff}
+h1{font-size:1.3rem}code,pre,td,th{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:13px}
+dl.meta{display:grid;grid-template-columns:max-content 1fr;gap:.2rem 1rem}dl.meta dt{color:#5b6570}dl.meta dd{margin:0}
+ol.events{list-style:none;padding:0}ol.events li{display:grid;grid-template-columns:7.5rem 1fr;gap:.75rem;padding:.35rem 0;border-top:1px solid #eef0f2}
+.t{color:#5b6570;font-family:ui-monospace,monospace;font-size:12px;padding-top:.15rem}
+pre{margin:0;white-space:pre-wrap;word-break:break-word}.query pre{font-weight:600}
+.prompt{color:#0b6e4f}.params,.note{color:#5b6570}.error,.denied{color:#b42318}.notice{color:#9a6700}
+table{border-collapse:collapse;margin:.2rem 0}th,td{border:1px solid #d0d7de;padding:.1rem .5rem;text-align:left;vertical-align:top;white-space:pre-wrap}
+th{background:#f6f8fa}td.num{text-align:right}.null{color:#8c959f;font-style:italic}
+.ctl{background:#fff1c2;color:#7a4d00;border-radius:2px}footer{color:#5b6570;margin-top:2rem;font-size:12px}
+`;
+
+function metaRows(s: SessionSummary): [string, string][] {
+  const ended =
+    s.endedAtUs === null
+      ? 'still active when exported'
+      : `${formatTimestamp(s.endedAtUs)} (${htmlText(s.endReason ?? 'unknown')}), after ${formatSpan(s.endedAtUs - s.startedAtUs)}`;
+  return [
+    ['user', `${htmlText(s.user)}${s.roles.length ? ` (roles: ${htmlText(s.roles.join(', '))})` : ''}`],
+    ['target', `${htmlText(s.target)} (${s.protocol})`],
+    ['upstream', `${htmlText(s.upstreamUser)}@${htmlText(s.upstreamDatabase)}`],
+    ['client', `${htmlText(s.clientAddr)}:${s.clientPort}`],
+    ['application', s.application === null ? '—' : htmlText(s.application)],
+    ['client TLS', s.clientTls === null ? 'none' : htmlText(s.clientTls)],
+    ['started', formatTimestamp(s.startedAtUs)],
+    ['ended', ended],
+    ['statements', `${s.statements}, ${plural(s.errors, 'error')}`],
+  ];
+}
+
+function head(s: SessionSummary): string {
+  const title = `dbtape session ${htmlText(s.id)}: ${htmlText(s.user)}@${htmlText(s.target)}`;
+  const meta = metaRows(s)
+    .map(([k, v]) => `<dt>${k}</dt><dd>${v}</dd>`)
+    .join('');
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${title}</title><style>${STYLE}</style></head>
+<body><header><h1>${title}</h1><dl class="meta">${meta}</dl></header>
+<main><ol class="events">
+`;
+}
+
+function table(
+  columns: readonly ResultColumn[] | undefined,
+  rows: readonly (readonly (string | null)[])[],
+): string {
+  const n = Math.max(columns?.length ?? 0, ...rows.map((r) => r.length));
+  const num = Array.from({ length: n }, (_, i) => isNumericType(columns?.[i]?.type ?? ''));
+  const ths = Array.from({ length: n }, (_, i) => {
+    const c = columns?.[i];
+    return `<th title="${c ? htmlText(c.type, { singleLine: true }) : ''}">${htmlText(c?.name ?? `?column${i + 1}?`)}</th>`;
+  }).join('');
+  const trs = rows
+    .map((r) => {
+      const tds = Array.from({ length: n }, (_, i) => {
+        const v = r[i];
+        const cls = num[i] ? ' class="num"' : '';
+        return v === null || v === undefined
+          ? `<td${cls}><span class="null">NULL</span></td>`
+          : `<td${cls}>${htmlText(v)}</td>`;
+      });
+      return `<tr>${tds.join('')}</tr>`;
+    })
+    .join('');
+  return `<table><thead><tr>${ths}</tr></thead><tbody>${trs}</tbody></table>`;
+}
+
+function params(p: readonly (string | null)[]): string {
+  const items = p.map(
+    (v, i) => `$${i + 1} = ${v === null ? '<span class="null">NULL</span>' : htmlText(`'${v}'`)}`,
+  );
+  return `<div class="params">${items.join(', ')}</div>`;
+}
+
+function resultBody(e: Extract<SessionEvent, { kind: 'result' }>): string {
+  const time = formatMs(e.durationUs);
+  if (e.rowData) {
+    const count = e.rows ?? e.rowData.length;
+    const cut =
+      e.truncated || count > e.rowData.length
+        ? ` (only the first ${plural(e.rowData.length, 'row was', 'rows were')} recorded)`
+        : '';
+    return `${table(e.columns, e.rowData)}<div class="note">${htmlText(e.tag)}: ${plural(count, 'row')}${cut}, ${time}</div>`;
+  }
+  const rows = e.rows === null ? '' : e.columns ? ` (${plural(e.rows, 'row')})` : '';
+  return `<pre>${htmlText(e.tag || '(empty query)')}${rows}</pre><div class="note">${time}</div>`;
+}
+
+/** The markup for one event's content and its CSS class; null for events not shown. */
+function eventBody(e: SessionEvent, s: SessionSummary): [string, string] | null {
+  switch (e.kind) {
+    case 'start':
+      return null;
+    case 'query': {
+      const who = `${htmlText(s.user, { singleLine: true })}@${htmlText(s.target, { singleLine: true })}`;
+      const prompt = s.protocol === 'mysql' ? `${who} mysql&gt;` : `${who}=&gt;`;
+      const p = e.params && e.params.length > 0 ? params(e.params) : '';
+      return ['query', `<pre><span class="prompt">${prompt}</span> ${htmlText(e.sql)}</pre>${p}`];
+    }
+    case 'result':
+      return ['result', resultBody(e)];
+    case 'error': {
+      const code = e.code ? `${htmlText(e.code)}: ` : '';
+      const no = e.errno === undefined ? '' : `${e.errno} `;
+      const time = e.durationUs === undefined ? '' : `<div class="note">${formatMs(e.durationUs)}</div>`;
+      return [
+        'error',
+        `<pre>${htmlText(e.severity || 'ERROR')} ${no}${code}${htmlText(e.message)}</pre>${time}`,
+      ];
+    }
+    case 'notice':
+      return ['notice', `<pre>${htmlText(e.severity)}: ${htmlText(e.message)}</pre>`];
+    case 'tx':
+      return [
+        'note',
+        `transaction ${e.state === 'begin' ? 'started' : e.state === 'failed' ? 'failed' : e.state === 'commit' ? 'committed' : 'rolled back'}`,
+      ];
+    case 'copy':
+      return [
+        'note',
+        `COPY ${e.direction === 'in' ? 'from' : 'to'} the client: ${formatBytes(e.bytes)}${e.rows === null ? '' : `, ${plural(e.rows, 'row')}`}`,
+      ];
+    case 'notification':
+      return ['note', `notification on channel ${htmlText(e.channel)}: ${htmlText(e.payload)}`];
+    case 'command':
+      return ['note', `${htmlText(e.command)}${e.detail ? `: ${htmlText(e.detail)}` : ''}`];
+    case 'denied':
+      return [
+        'denied',
+        `<pre>${htmlText(e.sql)}</pre><div>denied by policy rule ${htmlText(e.rule)}: ${htmlText(e.message)}</div>`,
+      ];
+    case 'gap':
+      return [
+        'note',
+        `${plural(e.lost, 'event')} not recorded here (the store was unavailable or the queue was full)`,
+      ];
+    case 'end':
+      return ['note', `session ended: ${htmlText(e.reason)}${e.detail ? ` (${htmlText(e.detail)})` : ''}`];
+    default:
+      return null;
+  }
+}
+
+export async function exportHtml(
+  store: SessionStore,
+  session: SessionSummary,
+  sink: TextSink,
+  progress: Progress = noProgress,
+): Promise<void> {
+  await sink.write(head(session));
+  for await (const e of sessionEvents(store, session.id)) {
+    progress.advance();
+    const body = eventBody(e, session);
+    if (!body) continue;
+    await sink.write(
+      `<li class="${body[0]}" id="e${e.seq}"><span class="t" title="${formatTimestamp(e.atUs)}">${formatOffset(e.offsetUs)}</span><div>${body[1]}</div></li>\n`,
+    );
+    if (sink.closed) break;
+  }
+  await sink.write(
+    `</ol></main><footer>Exported by dbtape. Times are offsets from the session start; hover for the wall-clock time (UTC).</footer></body></html>\n`,
+  );
+  await sink.end();
+}

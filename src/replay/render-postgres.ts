@@ -1,0 +1,64 @@
+/**
+ * A PostgreSQL session as psql shows it: the prompt `user@target=>` (`=*>` inside a transaction,
+ * `=!>` in a failed one, as psql's %x), the statement, then a result table with its `(N rows)`
+ * footer, or the command tag, errors as `ERROR:  SQLSTATE: message` (psql's VERBOSITY verbose
+ * form), notices as `NOTICE:  message`, and `Time:` as with \timing on.
+ */
+import type { SessionEvent } from '../model/session.js';
+import { formatMs, plural } from './format.js';
+import { psqlTable } from './render-table.js';
+import { safeForTerminal } from './sanitize.js';
+import { paramLiteral, SessionRenderer, safeLine } from './session-renderer.js';
+
+type EventOf<K extends SessionEvent['kind']> = Extract<SessionEvent, { kind: K }>;
+
+export class PostgresRenderer extends SessionRenderer {
+  private txState: 'idle' | 'open' | 'failed' = 'idle';
+
+  protected prompt(): string {
+    const mark = this.txState === 'open' ? '*' : this.txState === 'failed' ? '!' : '';
+    return `${this.user}@${this.target}=${mark}> `;
+  }
+
+  protected continuation(): string {
+    return `${this.user}@${this.target}-> `;
+  }
+
+  protected params(params: readonly (string | null)[]): string {
+    return `-- ${params.map((p, i) => `$${i + 1} = ${paramLiteral(p)}`).join(', ')}\n`;
+  }
+
+  protected result(e: EventOf<'result'>): string {
+    const time = this.timing ? `Time: ${formatMs(e.durationUs)}\n` : '';
+    if (e.rowData) {
+      const count = e.rows ?? e.rowData.length;
+      const lines = psqlTable(e.columns, e.rowData);
+      lines.push(`(${plural(count, 'row')})`);
+      if (e.truncated || count > e.rowData.length) {
+        lines.push(
+          `-- dbtape: only the first ${plural(e.rowData.length, 'row was', 'rows were')} recorded (store.max_rows)`,
+        );
+      }
+      return `${lines.join('\n')}\n\n${time}`;
+    }
+    if (e.columns) return `(${plural(e.rows ?? 0, 'row')})\n\n${time}`;
+    if (e.tag === '') return time; // an empty query string: psql prints nothing
+    if (e.tag === 'SUSPENDED') return `-- portal suspended after ${plural(e.rows ?? 0, 'row')}\n${time}`;
+    return `${safeLine(e.tag)}\n${time}`;
+  }
+
+  protected error(e: EventOf<'error'>): string {
+    const severity = safeLine(e.severity || 'ERROR');
+    const code = e.code ? `${safeLine(e.code)}: ` : '';
+    return `${severity}:  ${code}${safeForTerminal(e.message)}\n`;
+  }
+
+  protected notice(e: EventOf<'notice'>): string {
+    return `${safeLine(e.severity || 'NOTICE')}:  ${safeForTerminal(e.message)}\n`;
+  }
+
+  protected override tx(e: EventOf<'tx'>): string {
+    this.txState = e.state === 'begin' ? 'open' : e.state === 'failed' ? 'failed' : 'idle';
+    return super.tx(e);
+  }
+}
