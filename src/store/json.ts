@@ -29,9 +29,27 @@ export interface EventJson {
   rows?: number | null;
   duration_us?: number;
   tag?: string;
-  error?: { code: string; message: string };
+  error?: { code: string; message: string; errno?: number; severity?: string };
   /** notice text; for `end`, the end reason. Not in SPEC.md's list yet ("more kinds may be added"). */
   message?: string;
+  // Fields beyond SPEC.md's list, so that no recorded fact is lost in JSON output:
+  via?: string;
+  statement?: string;
+  columns?: readonly { name: string; type: string }[];
+  row_data?: readonly (readonly (string | null)[])[];
+  truncated?: boolean;
+  warnings?: number;
+  state?: string;
+  direction?: string;
+  bytes?: number;
+  severity?: string;
+  code?: string;
+  channel?: string;
+  payload?: string;
+  command?: string;
+  detail?: string;
+  lost?: number;
+  reason?: string;
 }
 
 export interface SearchHitJson {
@@ -75,6 +93,8 @@ export function eventToJson(e: SessionEvent): EventJson {
     case 'query':
       out.sql = e.sql;
       if (e.params !== undefined) out.params = e.params;
+      out.via = e.via;
+      if (e.statement !== undefined) out.statement = e.statement;
       break;
     case 'denied':
       out.sql = e.sql;
@@ -84,19 +104,45 @@ export function eventToJson(e: SessionEvent): EventJson {
       out.tag = e.tag;
       out.rows = e.rows;
       out.duration_us = e.durationUs;
+      if (e.columns !== undefined) out.columns = e.columns;
+      if (e.rowData !== undefined) out.row_data = e.rowData;
+      if (e.truncated !== undefined) out.truncated = e.truncated;
+      if (e.warnings !== undefined) out.warnings = e.warnings;
       break;
     case 'error':
       out.error = { code: e.code, message: e.message };
+      if (e.errno !== undefined) out.error.errno = e.errno;
+      if (e.severity !== undefined) out.error.severity = e.severity;
       if (e.durationUs !== undefined) out.duration_us = e.durationUs;
       break;
+    case 'tx':
+      out.state = e.state;
+      break;
     case 'copy':
+      out.direction = e.direction;
+      out.bytes = e.bytes;
       out.rows = e.rows;
       break;
     case 'notice':
       out.message = e.message;
+      out.severity = e.severity;
+      out.code = e.code;
+      break;
+    case 'notification':
+      out.channel = e.channel;
+      out.payload = e.payload;
+      break;
+    case 'command':
+      out.command = e.command;
+      if (e.detail !== undefined) out.detail = e.detail;
+      break;
+    case 'gap':
+      out.lost = e.lost;
       break;
     case 'end':
       out.message = e.reason;
+      out.reason = e.reason;
+      if (e.detail !== undefined) out.detail = e.detail;
       break;
     default:
       break;

@@ -175,7 +175,7 @@ describe('jsonl export', () => {
     for (const e of events) assert.equal(e.session_id, META.id);
     assert.equal(events[1].sql, `SELECT '${EVIL}' AS "${EVIL}";`);
     assert.deepEqual(events[3].params, [EVIL, null]);
-    assert.deepEqual(events[4].error, { code: '42P01', message: EVIL });
+    assert.deepEqual(events[4].error, { code: '42P01', message: EVIL, severity: 'ERROR' });
   });
 });
 
@@ -207,6 +207,7 @@ describe('show --json', () => {
       kind: 'query',
       sql: 'SELECT $1',
       params: [EVIL, null],
+      via: 'extended',
     });
     assert.equal(doc.events[2].rows, 2);
     assert.equal(doc.events[2].duration_us, 900);
