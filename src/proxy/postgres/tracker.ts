@@ -207,9 +207,13 @@ export class PgTracker {
   error(n: Notice): void {
     this.copy = null;
     const h = this.peek();
-    const started = this.startOf(h);
-    if (h?.kind === 'parse') {
-      // A statement that failed before it was executed: record it so the error has its context.
+    const extended = h !== undefined && h.kind !== 'simple' && h.kind !== 'fcall';
+    // The Execute this error stands for: a failed Parse, Bind or Describe fails the statement whose
+    // Execute follows it before the Sync, and that Execute already recorded the statement.
+    const failed = extended ? this.executeBeforeSync() : undefined;
+    const started = this.startOf(failed ?? h);
+    if (h?.kind === 'parse' && !failed) {
+      // A statement that failed before any Execute (Parse then Sync): record it so the error has its context.
       this.rec.event({ kind: 'query', sql: h.sql, params: [], via: 'extended' });
     }
     this.rec.event({
@@ -222,7 +226,7 @@ export class PgTracker {
     this.lastCompletion = now();
     this.resetResult();
     // After an error in extended mode the server discards everything up to Sync.
-    if (h && h.kind !== 'simple' && h.kind !== 'fcall') this.discardToSync();
+    if (extended) this.discardToSync(failed);
   }
 
   notice(n: Notice): void {
@@ -281,10 +285,21 @@ export class PgTracker {
     return Math.max(h.sentAt, this.lastCompletion);
   }
 
-  private discardToSync(): void {
+  /** The first Execute between the head and the next Sync. */
+  private executeBeforeSync(): Pending | undefined {
+    for (let i = this.head; i < this.queue.length; i++) {
+      const p = this.queue[i]!;
+      if (p.kind === 'execute') return p;
+      if (p.kind === 'sync') return undefined;
+    }
+    return undefined;
+  }
+
+  /** Drops what the server skips after an error; every Execute but the failed one was not run. */
+  private discardToSync(failed: Pending | undefined): void {
     for (let h = this.peek(); h && h.kind !== 'sync'; h = this.peek()) {
       this.pop();
-      if (h.kind === 'execute') {
+      if (h.kind === 'execute' && h !== failed) {
         this.rec.event({
           kind: 'error',
           code: '',
