@@ -397,11 +397,8 @@ describe('postgres.js', () => {
   });
 
   // postgres.js describes a statement once and then executes it without a Describe, so no
-  // RowDescription precedes its rows: the tracker forgets the statement's columns after the first
-  // result (tracker.ts resetResult) and records neither columns nor rows for later executions.
-  test('rows are captured for executions without a Describe', {
-    todo: "tracker.ts drops a statement's RowDescription after its first result",
-  }, () => {
+  // RowDescription precedes its rows: the tracker must remember the statement's columns.
+  test('rows are captured for executions without a Describe', () => {
     assert.ok(pipelined.length > 0, 'the pipelined batch ran');
     pipelined.forEach(({ outcome }, i) => {
       if (outcome.kind !== 'result') return;

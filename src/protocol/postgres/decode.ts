@@ -33,6 +33,8 @@ export interface Bind {
   readonly formats: readonly number[];
   /** Parameter values as views into the body; null for SQL NULL. */
   readonly values: readonly (Buffer | null)[];
+  /** Result-column format codes as sent: none (all text), one (for all), or one per column. */
+  readonly resultFormats: readonly number[];
 }
 
 export function decodeBind(body: Buffer): Bind {
@@ -50,7 +52,10 @@ export function decodeBind(body: Buffer): Bind {
     values.push(len === -1 ? null : r.bytes(len));
     formats.push(nFormats === 0 ? 0 : nFormats === 1 ? codes[0] : (codes[i] ?? 0));
   }
-  return { portal, statement, formats, values };
+  const nResult = r.i16();
+  const resultFormats: number[] = [];
+  for (let i = 0; i < nResult; i++) resultFormats.push(r.i16());
+  return { portal, statement, formats, values, resultFormats };
 }
 
 export function decodeExecute(body: Buffer): { readonly portal: string; readonly maxRows: number } {

@@ -22,22 +22,32 @@ import { renderValue, typeName } from '../../protocol/postgres/types.js';
 type Pending =
   | { kind: 'parse'; sql: string }
   | { kind: 'bind' | 'close' | 'describe' | 'sync' }
-  | { kind: 'execute'; sentAt: number }
+  | { kind: 'execute'; sentAt: number; columns: readonly Column[] | null }
   | { kind: 'simple'; sentAt: number }
   | { kind: 'fcall'; sentAt: number };
 
 interface Statement {
   readonly sql: string;
   paramTypes: readonly number[];
+  /** From a Describe of the statement: drivers that cache it never describe again. */
+  columns: readonly Column[] | null;
 }
 
 interface Portal {
   readonly sql: string;
   readonly statement: string;
   readonly params: readonly (string | null)[];
+  /** The statement's columns with this Bind's result formats, or from a Describe of the portal. */
+  columns: readonly Column[] | null;
 }
 
 const now = (): number => performance.now();
+
+/** Apply a Bind's result-format codes (none: text; one: for all; else per column). */
+function withFormats(cols: readonly Column[], formats: readonly number[]): readonly Column[] {
+  if (formats.length === 0) return cols.every((c) => c.format === 0) ? cols : cols.map((c) => ({ ...c, format: 0 }));
+  return cols.map((c, i) => ({ ...c, format: formats.length === 1 ? formats[0] : (formats[i] ?? 0) }));
+}
 const I = 0x49;
 const T = 0x54;
 const E = 0x45;
@@ -47,8 +57,9 @@ export class PgTracker {
   private head = 0;
   private readonly statements = new Map<string, Statement>();
   private readonly portals = new Map<string, Portal>();
-  /** The statement the last Describe('S') asked about, whose ParameterDescription comes next. */
+  /** What the last Describe asked about, whose ParameterDescription / RowDescription comes next. */
   private describedStatement: string | null = null;
+  private describedPortal: string | null = null;
   private txStatus = I;
   private lastTag = '';
   /** Rows seen since the current result began. */
@@ -83,7 +94,7 @@ export class PgTracker {
   }
 
   parse(p: Parse): void {
-    this.statements.set(p.name, { sql: p.sql, paramTypes: p.paramTypes });
+    this.statements.set(p.name, { sql: p.sql, paramTypes: p.paramTypes, columns: null });
     this.queue.push({ kind: 'parse', sql: p.sql });
   }
 
@@ -91,12 +102,14 @@ export class PgTracker {
     const st = this.statements.get(b.statement);
     const types = st?.paramTypes ?? [];
     const params = b.values.map((v, i) => renderValue(v, b.formats[i], types[i] ?? 0));
-    this.portals.set(b.portal, { sql: st?.sql ?? '', statement: b.statement, params });
+    const columns = st?.columns ? withFormats(st.columns, b.resultFormats) : null;
+    this.portals.set(b.portal, { sql: st?.sql ?? '', statement: b.statement, params, columns });
     this.queue.push({ kind: 'bind' });
   }
 
   describe(what: 'S' | 'P', name: string): void {
     this.describedStatement = what === 'S' ? name : null;
+    this.describedPortal = what === 'P' ? name : null;
     this.queue.push({ kind: 'describe' });
   }
 
@@ -108,7 +121,7 @@ export class PgTracker {
 
   execute(portalName: string): void {
     const portal = this.portals.get(portalName);
-    this.queue.push({ kind: 'execute', sentAt: now() });
+    this.queue.push({ kind: 'execute', sentAt: now(), columns: portal?.columns ?? null });
     this.rec.event({
       kind: 'query',
       sql: portal?.sql ?? '',
@@ -141,10 +154,19 @@ export class PgTracker {
   }
 
   rowDescription(cols: readonly Column[]): void {
+    if (this.peek()?.kind === 'describe') {
+      // Describe answers are remembered for later executions; they start no result.
+      this.pop();
+      const st = this.describedStatement === null ? undefined : this.statements.get(this.describedStatement);
+      if (st) st.columns = cols;
+      const portal = this.describedPortal === null ? undefined : this.portals.get(this.describedPortal);
+      if (portal) portal.columns = cols;
+      this.columns = cols;
+      return;
+    }
     this.columns = cols;
     this.rows = 0;
     this.captured = [];
-    if (this.peek()?.kind === 'describe') this.pop();
   }
 
   noData(): void {
@@ -152,6 +174,7 @@ export class PgTracker {
   }
 
   dataRow(body: Buffer | null): void {
+    if (this.columns === null) this.columns = this.executeColumns();
     this.rows++;
     if (body !== null && this.captured.length < this.maxRows) {
       const cols = this.columns;
@@ -249,6 +272,7 @@ export class PgTracker {
 
   private complete(tag: string): void {
     const h = this.peek();
+    if (this.columns === null && this.rows > 0) this.columns = this.executeColumns();
     const started = this.startOf(h);
     const dml = /^(INSERT|UPDATE|DELETE|MERGE)\b/.test(tag);
     // Rows returned are what we counted; rows affected are what the tag says.
@@ -268,6 +292,12 @@ export class PgTracker {
     this.resetResult();
     // A simple query or function call is popped by its ReadyForQuery.
     if (h?.kind === 'execute') this.pop();
+  }
+
+  /** Columns of the Execute whose rows are arriving, known from an earlier Describe. */
+  private executeColumns(): readonly Column[] | null {
+    const h = this.peek();
+    return h?.kind === 'execute' ? h.columns : null;
   }
 
   private describeColumns(cols: readonly Column[]): ResultColumn[] {
