@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { registerCheckConfig } from './commands/check-config.js';
+import { registerDemo } from './commands/demo.js';
 import { registerExport } from './commands/export.js';
 import { registerReplay } from './commands/replay.js';
 import { registerSearch } from './commands/search.js';
@@ -33,6 +34,7 @@ export function createProgram(): Command {
     // Throw instead of exiting, so main decides exit codes; subcommands inherit this when created.
     .exitOverride();
   registerServe(program);
+  registerDemo(program);
   registerUserHash(program);
   registerCheckConfig(program);
   registerSessions(program);

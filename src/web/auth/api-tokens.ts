@@ -1,0 +1,120 @@
+/**
+ * API tokens for scripts and the CLI (`Authorization: Bearer dbtape_...`). An admin creates one
+ * for a dbtape user; the token acts as that user with the roles the config gives the user at the
+ * time of each request (remove the user and the token stops working). Only a SHA-256 of each
+ * token is kept: in a JSON file (mode 0600) beside the SQLite store, or in memory when there is
+ * no such file. The file is replaced atomically on every change.
+ */
+import { randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { hashToken } from './sign-ins.js';
+
+export const TOKEN_PREFIX = 'dbtape_';
+
+export interface ApiToken {
+  readonly id: string;
+  readonly name: string;
+  /** The dbtape user the token acts as. */
+  readonly user: string;
+  readonly createdBy: string;
+  readonly createdAt: string;
+  /** SHA-256 of the token, base64url. */
+  readonly hash: string;
+}
+
+interface TokenFile {
+  readonly version: 1;
+  readonly tokens: ApiToken[];
+}
+
+export class TokenFileError extends Error {
+  readonly code = 'DBTAPE_TOKENS_FILE';
+  override name = 'TokenFileError';
+}
+
+export class ApiTokens {
+  private readonly byHash = new Map<string, ApiToken>();
+  private readonly lastUsed = new Map<string, string>();
+
+  /** `file` null: memory only. */
+  constructor(private readonly file: string | null) {
+    if (file && existsSync(file)) for (const t of readTokenFile(file)) this.byHash.set(t.hash, t);
+  }
+
+  /** Creates a token; the secret is returned once and never kept. */
+  create(name: string, user: string, createdBy: string): { token: string; info: ApiToken } {
+    const token = `${TOKEN_PREFIX}${randomBytes(32).toString('base64url')}`;
+    const info: ApiToken = {
+      id: randomBytes(6).toString('hex'),
+      name,
+      user,
+      createdBy,
+      createdAt: new Date().toISOString(),
+      hash: hashToken(token),
+    };
+    this.byHash.set(info.hash, info);
+    this.save();
+    return { token, info };
+  }
+
+  /** The token's record, or null for an unknown token. */
+  lookup(token: string): ApiToken | null {
+    if (!token.startsWith(TOKEN_PREFIX)) return null;
+    const info = this.byHash.get(hashToken(token)) ?? null;
+    if (info) this.lastUsed.set(info.id, new Date().toISOString());
+    return info;
+  }
+
+  list(): (ApiToken & { lastUsedAt: string | null })[] {
+    return [...this.byHash.values()].map((t) => ({ ...t, lastUsedAt: this.lastUsed.get(t.id) ?? null }));
+  }
+
+  revoke(id: string): boolean {
+    for (const [hash, t] of this.byHash) {
+      if (t.id === id) {
+        this.byHash.delete(hash);
+        this.lastUsed.delete(id);
+        this.save();
+        return true;
+      }
+    }
+    return false;
+  }
+
+  get persistent(): boolean {
+    return this.file !== null;
+  }
+
+  private save(): void {
+    if (!this.file) return;
+    const doc: TokenFile = { version: 1, tokens: [...this.byHash.values()] };
+    const tmp = `${this.file}.${process.pid}.tmp`;
+    writeFileSync(tmp, `${JSON.stringify(doc, null, 2)}\n`, { mode: 0o600 });
+    chmodSync(tmp, 0o600);
+    renameSync(tmp, this.file);
+  }
+}
+
+function readTokenFile(file: string): ApiToken[] {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new TokenFileError(
+      `dbtape: cannot read the API token file ${file}: ${(err as Error).message}; fix or remove it (removing revokes every token)`,
+    );
+  }
+  const tokens = (doc as Partial<TokenFile> | null)?.tokens;
+  if (!Array.isArray(tokens) || !tokens.every(isToken)) {
+    throw new TokenFileError(
+      `dbtape: the API token file ${file} is not in the expected form; fix or remove it (removing revokes every token)`,
+    );
+  }
+  return tokens;
+}
+
+function isToken(t: unknown): t is ApiToken {
+  if (typeof t !== 'object' || t === null) return false;
+  const r = t as Record<string, unknown>;
+  return ['id', 'name', 'user', 'createdBy', 'createdAt', 'hash'].every((k) => typeof r[k] === 'string');
+}

@@ -1,0 +1,84 @@
+/**
+ * Who is calling: an API token (`Authorization: Bearer ...`) or a dashboard sign-in cookie.
+ * State-changing requests made with the cookie must also carry the sign-in's CSRF token in
+ * `X-CSRF-Token` and, when the browser sends an Origin, come from this very origin: the cookie
+ * is SameSite=Strict already, these checks are the second lock.
+ */
+
+import type { MiddlewareHandler } from 'hono';
+import { getCookie } from 'hono/cookie';
+import type { User } from '../../model/identity.js';
+import type { WebContext, WebEnv } from '../env.js';
+import { ApiError } from '../http-errors.js';
+import type { Principal } from '../types.js';
+import type { ApiTokens } from './api-tokens.js';
+import { type SignInTable, sameSecret } from './sign-ins.js';
+
+export interface AuthDeps {
+  readonly users: ReadonlyMap<string, User>;
+  readonly signIns: SignInTable;
+  readonly tokens: ApiTokens;
+  readonly cookieName: string;
+}
+
+export const CSRF_HEADER = 'x-csrf-token';
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+export function authenticate(d: AuthDeps): MiddlewareHandler<WebEnv> {
+  return async (c, next) => {
+    const p = principalOf(c, d);
+    if (!p) {
+      throw new ApiError(
+        401,
+        'DBTAPE_AUTH_REQUIRED',
+        'sign in to the dashboard first, or send an API token as "Authorization: Bearer <token>"',
+      );
+    }
+    if (!SAFE_METHODS.has(c.req.method) && p.via === 'session') checkCsrf(c, p);
+    c.set('principal', p);
+    await next();
+  };
+}
+
+function principalOf(c: WebContext, d: AuthDeps): Principal | null {
+  const auth = c.req.header('authorization');
+  if (auth !== undefined) {
+    const m = /^Bearer\s+(\S+)\s*$/i.exec(auth);
+    const info = m ? d.tokens.lookup(m[1]!) : null;
+    const user = info ? d.users.get(info.user) : undefined;
+    // A bad token never falls back to the cookie: a script should learn its token is wrong.
+    if (!info || !user)
+      throw new ApiError(401, 'DBTAPE_TOKEN_INVALID', 'the API token is unknown or revoked');
+    return { user: user.name, roles: user.roles, via: 'token' };
+  }
+  const cookie = getCookie(c, d.cookieName);
+  if (!cookie) return null;
+  const s = d.signIns.lookup(cookie);
+  const user = s ? d.users.get(s.user) : undefined;
+  if (!s || !user) return null;
+  return { user: user.name, roles: user.roles, via: 'session', csrf: s.csrf };
+}
+
+function checkCsrf(c: WebContext, p: Principal): void {
+  const origin = c.req.header('origin');
+  if (origin !== undefined && !sameOrigin(origin, c.req.url)) {
+    throw new ApiError(403, 'DBTAPE_CSRF', 'cross-origin request refused');
+  }
+  const sent = c.req.header(CSRF_HEADER);
+  if (!sent || !p.csrf || !sameSecret(sent, p.csrf)) {
+    throw new ApiError(
+      403,
+      'DBTAPE_CSRF',
+      `missing or wrong ${CSRF_HEADER} header (read the token from GET /api/me and send it back)`,
+    );
+  }
+}
+
+/** Compares scheme, host and port of the Origin header with the URL the request was made to. */
+export function sameOrigin(origin: string, requestUrl: string): boolean {
+  try {
+    return new URL(origin).origin === new URL(requestUrl).origin;
+  } catch {
+    return false;
+  }
+}

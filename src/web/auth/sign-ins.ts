@@ -1,0 +1,92 @@
+/**
+ * Dashboard sign-ins, kept in memory: the cookie holds a random token, the table is keyed by its
+ * SHA-256 (a lookup's timing then says nothing about valid tokens). A sign-in lapses after a
+ * period without requests and, whatever the activity, after an absolute lifetime. Each sign-in
+ * has its own CSRF token, which the browser reads from the API and echoes in a header.
+ */
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+
+export interface SignIn {
+  readonly id: string;
+  readonly user: string;
+  readonly csrf: string;
+  readonly createdMs: number;
+  lastSeenMs: number;
+}
+
+export interface SignInOptions {
+  readonly idleMs: number;
+  readonly absoluteMs: number;
+  readonly now: () => number;
+}
+
+const MAX_SIGN_INS = 10_000;
+
+export class SignInTable {
+  private readonly byHash = new Map<string, SignIn>();
+
+  constructor(private readonly o: SignInOptions) {}
+
+  /** Starts a sign-in; returns the cookie value (shown once, never stored). */
+  create(user: string): { token: string; signIn: SignIn } {
+    if (this.byHash.size >= MAX_SIGN_INS) this.sweep();
+    const token = randomBytes(32).toString('base64url');
+    const now = this.o.now();
+    const signIn: SignIn = {
+      id: randomBytes(9).toString('base64url'),
+      user,
+      csrf: randomBytes(32).toString('base64url'),
+      createdMs: now,
+      lastSeenMs: now,
+    };
+    this.byHash.set(hashToken(token), signIn);
+    return { token, signIn };
+  }
+
+  /** The live sign-in for a cookie value, refreshed; null when unknown or lapsed. */
+  lookup(token: string): SignIn | null {
+    const key = hashToken(token);
+    const s = this.byHash.get(key);
+    if (!s) return null;
+    if (this.lapsed(s)) {
+      this.byHash.delete(key);
+      return null;
+    }
+    s.lastSeenMs = this.o.now();
+    return s;
+  }
+
+  end(token: string): void {
+    this.byHash.delete(hashToken(token));
+  }
+
+  get size(): number {
+    return this.byHash.size;
+  }
+
+  private lapsed(s: SignIn): boolean {
+    const now = this.o.now();
+    return now - s.lastSeenMs > this.o.idleMs || now - s.createdMs > this.o.absoluteMs;
+  }
+
+  private sweep(): void {
+    for (const [k, s] of this.byHash) if (this.lapsed(s)) this.byHash.delete(k);
+    // Still full: drop the oldest, so a flood of sign-ins cannot grow memory without bound.
+    while (this.byHash.size >= MAX_SIGN_INS) {
+      const oldest = this.byHash.keys().next().value;
+      if (oldest === undefined) break;
+      this.byHash.delete(oldest);
+    }
+  }
+}
+
+export function hashToken(token: string): string {
+  return createHash('sha256').update(token, 'utf8').digest('base64url');
+}
+
+/** Constant-time comparison of two strings (different lengths compare unequal at once). */
+export function sameSecret(a: string, b: string): boolean {
+  const x = Buffer.from(a, 'utf8');
+  const y = Buffer.from(b, 'utf8');
+  return x.length === y.length && timingSafeEqual(x, y);
+}

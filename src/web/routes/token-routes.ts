@@ -1,0 +1,70 @@
+/**
+ * API tokens, admin only: GET /api/tokens (never the secrets), POST /api/tokens
+ * {"name": "...", "user"?: "..."} (the secret is in the answer, once), DELETE /api/tokens/:id.
+ */
+import type { Hono, MiddlewareHandler } from 'hono';
+import type { User } from '../../model/identity.js';
+import type { Logger } from '../../model/logger.js';
+import type { ApiToken, ApiTokens } from '../auth/api-tokens.js';
+import type { WebContext, WebEnv } from '../env.js';
+import { ApiError } from '../http-errors.js';
+import { isAdmin } from '../types.js';
+
+export interface TokenRouteDeps {
+  readonly tokens: ApiTokens;
+  readonly users: ReadonlyMap<string, User>;
+  readonly log: Logger;
+}
+
+export function tokenRoutes(app: Hono<WebEnv>, d: TokenRouteDeps, authed: MiddlewareHandler<WebEnv>): void {
+  app.get('/api/tokens', authed, (c) => {
+    requireAdmin(c);
+    return c.json(d.tokens.list().map((t) => ({ ...tokenJson(t), last_used_at: t.lastUsedAt })));
+  });
+
+  app.post('/api/tokens', authed, async (c) => {
+    const p = requireAdmin(c);
+    let body: Record<string, unknown>;
+    try {
+      body = ((await c.req.json()) ?? {}) as Record<string, unknown>;
+    } catch {
+      throw new ApiError(400, 'DBTAPE_BAD_REQUEST', 'send JSON: {"name": "...", "user": "..."}');
+    }
+    const name = body.name;
+    const user = body.user ?? p.user;
+    if (typeof name !== 'string' || name.trim() === '' || name.length > 100) {
+      throw new ApiError(
+        400,
+        'DBTAPE_BAD_REQUEST',
+        '"name" must be a non-empty string of at most 100 characters',
+      );
+    }
+    if (typeof user !== 'string' || !d.users.has(user)) {
+      throw new ApiError(400, 'DBTAPE_BAD_REQUEST', '"user" must name a user of the config');
+    }
+    const { token, info } = d.tokens.create(name.trim(), user, p.user);
+    d.log.info(
+      { token: info.id, for: user, by: p.user, persistent: d.tokens.persistent },
+      'API token created',
+    );
+    return c.json({ ...tokenJson(info), token }, 201);
+  });
+
+  app.delete('/api/tokens/:id', authed, (c) => {
+    const p = requireAdmin(c);
+    const id = c.req.param('id');
+    if (!d.tokens.revoke(id)) throw new ApiError(404, 'DBTAPE_TOKEN_NOT_FOUND', 'no such token');
+    d.log.info({ token: id, by: p.user }, 'API token revoked');
+    return c.json({ id, revoked: true });
+  });
+}
+
+function requireAdmin(c: WebContext) {
+  const p = c.get('principal');
+  if (!isAdmin(p)) throw new ApiError(403, 'DBTAPE_FORBIDDEN', 'only an admin may manage API tokens');
+  return p;
+}
+
+function tokenJson(t: ApiToken) {
+  return { id: t.id, name: t.name, user: t.user, created_by: t.createdBy, created_at: t.createdAt };
+}

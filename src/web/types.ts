@@ -1,0 +1,101 @@
+/** What the web layer needs from the rest of the process, as small interfaces (web never imports proxy). */
+import type { Config } from '../config/types.js';
+import type { Logger } from '../model/logger.js';
+import type { SessionId } from '../model/session.js';
+import type { LiveBus } from '../recording/live-bus.js';
+import type { SessionStore } from '../store/session-store.js';
+
+/** The sessions this process is proxying now; the lead adapts proxy/SessionRegistry to it. */
+export interface LiveSessionsView {
+  /** Ids of the sessions live in this process. */
+  activeIds(): readonly SessionId[];
+  /** Ends a live session (its client receives `dbtape: <reason>`); false when it is not live here. */
+  kill(id: SessionId, reason: string): boolean;
+}
+
+/** Process-wide numbers for /metrics and /healthz that the web layer cannot see on the bus. */
+export interface MetricsSnapshot {
+  readonly sessionsActive: number;
+  /** Sessions accepted since the process started. */
+  readonly sessionsTotal: number;
+  /** Null when nothing is recorded. */
+  readonly recording: {
+    readonly queueDepth: number;
+    readonly queueLimit: number;
+    /** Failed store writes (each retried) plus recorder failures. */
+    readonly errors: number;
+    /** Gap events written: holes in some session's recording. */
+    readonly gaps: number;
+    /** Events lost (queue full or store failing). */
+    readonly lost: number;
+  } | null;
+}
+
+export interface LoginLimits {
+  /** Failures for one user name before each further attempt waits (default 5). */
+  readonly perUser?: number;
+  /** Failures from one address before it waits (default 20). */
+  readonly perIp?: number;
+  /** First wait; it doubles with each further failure (default 1 s). */
+  readonly baseDelayMs?: number;
+  /** Longest wait, and how long failures are remembered (default 15 min). */
+  readonly maxDelayMs?: number;
+}
+
+export interface WebOptions {
+  readonly config: Config;
+  readonly store: SessionStore;
+  readonly bus: LiveBus;
+  readonly registry: LiveSessionsView;
+  readonly metrics: () => MetricsSnapshot;
+  readonly log: Logger;
+  readonly host: string;
+  readonly port: number;
+  /** Serve HTTPS with this certificate; cookies are then marked Secure. */
+  readonly tls?: { readonly cert: Buffer; readonly key: Buffer };
+  /**
+   * Where API tokens are kept (only hashes). Default: `<sqlite store file>.tokens.json` when the
+   * store is a SQLite file, otherwise memory only (tokens are lost at restart).
+   */
+  readonly tokensFile?: string | null;
+  /** Folder of the built dashboard (index.html, assets/). Default: dist/web-ui of this package. */
+  readonly assetsDir?: string;
+  readonly loginLimits?: LoginLimits;
+  /** Dashboard sign-in lifetime without activity (default 8 h). */
+  readonly sessionIdleMs?: number;
+  /** SSE keep-alive comment interval (default 15 s). */
+  readonly heartbeatMs?: number;
+  /** For tests: the clock (ms since the epoch). */
+  readonly now?: () => number;
+}
+
+export interface RunningWeb {
+  /** host:port the server listens on. */
+  readonly address: string;
+  /** The base URL, e.g. http://127.0.0.1:8080. */
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+/** Who is asking: a signed-in dashboard user or an API token acting as a user. */
+export interface Principal {
+  readonly user: string;
+  readonly roles: readonly string[];
+  readonly via: 'session' | 'token';
+  /** Dashboard sign-ins only: the CSRF token the browser must echo on state-changing requests. */
+  readonly csrf?: string;
+}
+
+/** auditor and admin see every session; admin may also end sessions and manage tokens. */
+export function seesAll(p: Principal): boolean {
+  return p.roles.includes('admin') || p.roles.includes('auditor');
+}
+
+export function isAdmin(p: Principal): boolean {
+  return p.roles.includes('admin');
+}
+
+/** Whether `p` may see a session of `owner`. */
+export function canSee(p: Principal, owner: string): boolean {
+  return seesAll(p) || p.user === owner;
+}

@@ -1,0 +1,71 @@
+/** The player's list of statements: one line each, the current one marked and kept in view. */
+import { useEffect, useRef } from 'preact/hooks';
+import { formatDurationUs, plural } from '../format';
+import { safeLine } from '../safe-text';
+import { durationUsOf, type Statement } from '../statements';
+
+/** Long sessions list only the statements around the current one; the timeline reaches the rest. */
+const WINDOW = 300;
+
+export function StatementWindow(props: {
+  statements: Statement[];
+  current: number;
+  onSelect: (i: number) => void;
+}) {
+  const { statements, current, onSelect } = props;
+  const from = statements.length > 3 * WINDOW ? Math.max(0, current - WINDOW) : 0;
+  const to =
+    statements.length > 3 * WINDOW ? Math.min(statements.length, current + WINDOW + 1) : statements.length;
+  return (
+    <ol start={from + 1}>
+      {from > 0 && (
+        <li class="muted small window-note">
+          <button type="button" class="link" onClick={() => onSelect(from - 1)}>
+            {plural(from, 'earlier statement')}
+          </button>
+        </li>
+      )}
+      {statements.slice(from, to).map((st, k) => (
+        <StatementItem
+          key={st.seq}
+          st={st}
+          active={from + k === current}
+          onClick={() => onSelect(from + k)}
+        />
+      ))}
+      {to < statements.length && (
+        <li class="muted small window-note">
+          <button type="button" class="link" onClick={() => onSelect(to)}>
+            {plural(statements.length - to, 'later statement')}
+          </button>
+        </li>
+      )}
+    </ol>
+  );
+}
+
+function StatementItem({ st, active, onClick }: { st: Statement; active: boolean; onClick: () => void }) {
+  const ref = useRef<HTMLButtonElement>(null);
+  useEffect(() => {
+    if (active) ref.current?.scrollIntoView({ block: 'nearest' });
+  }, [active]);
+  const d = durationUsOf(st);
+  const text = st.outcome === 'gap' ? `(${st.query.lost ?? 0} events lost)` : (st.query.sql ?? '');
+  return (
+    <li>
+      <button
+        type="button"
+        ref={ref}
+        class={`statement-item ${st.outcome} ${active ? 'active' : ''}`}
+        onClick={onClick}
+        data-testid="statement-item"
+        data-seq={st.seq}
+        aria-current={active ? 'true' : undefined}
+      >
+        <span class="seq">#{st.seq}</span>
+        <span class="sql-line">{safeLine(text.slice(0, 300))}</span>
+        <span class="dur">{d !== null ? formatDurationUs(d) : st.outcome === 'pending' ? '…' : ''}</span>
+      </button>
+    </li>
+  );
+}

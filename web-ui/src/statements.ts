@@ -1,0 +1,108 @@
+/**
+ * Groups a session's events into statements for the player: each `query` (or `denied`) opens one,
+ * and the events after it (result, error, notices, COPY, transaction state) belong to it until the
+ * next. Gaps in the recording become their own entries, so they show on the timeline.
+ */
+import type { EventJson } from './types';
+
+export type Outcome = 'ok' | 'error' | 'denied' | 'pending' | 'gap';
+
+export interface Statement {
+  /** The seq of the event that opened it: the deep-link target (#seq=N). */
+  readonly seq: number;
+  readonly offsetMs: number;
+  readonly at: string;
+  readonly query: EventJson;
+  result: EventJson | null;
+  error: EventJson | null;
+  readonly extras: EventJson[];
+  outcome: Outcome;
+}
+
+export function addEvents(list: Statement[], events: readonly EventJson[]): Statement[] {
+  for (const e of events) {
+    const last = list[list.length - 1];
+    switch (e.kind) {
+      case 'query':
+        list.push({
+          seq: e.seq,
+          offsetMs: e.offset_ms,
+          at: e.at,
+          query: e,
+          result: null,
+          error: null,
+          extras: [],
+          outcome: 'pending',
+        });
+        break;
+      case 'denied':
+        list.push({
+          seq: e.seq,
+          offsetMs: e.offset_ms,
+          at: e.at,
+          query: e,
+          result: null,
+          error: e,
+          extras: [],
+          outcome: 'denied',
+        });
+        break;
+      case 'gap':
+        list.push({
+          seq: e.seq,
+          offsetMs: e.offset_ms,
+          at: e.at,
+          query: e,
+          result: null,
+          error: null,
+          extras: [],
+          outcome: 'gap',
+        });
+        break;
+      case 'result':
+        if (last && last.outcome === 'pending') {
+          last.result = e;
+          last.outcome = 'ok';
+        } else last?.extras.push(e);
+        break;
+      case 'error':
+        if (last && (last.outcome === 'pending' || last.outcome === 'ok')) {
+          last.error = e;
+          last.outcome = 'error';
+        } else last?.extras.push(e);
+        break;
+      case 'start':
+      case 'end':
+        break;
+      default:
+        last?.extras.push(e);
+    }
+  }
+  return list;
+}
+
+/** Index of the statement whose seq is `seq`, or of the last one at or before it. */
+export function indexOfSeq(list: readonly Statement[], seq: number): number {
+  let found = -1;
+  for (let i = 0; i < list.length && list[i]!.seq <= seq; i++) found = i;
+  return found;
+}
+
+/** Index of the last statement that started at or before `offsetMs` (0 when none). */
+export function indexAtOffset(list: readonly Statement[], offsetMs: number): number {
+  let lo = 0;
+  let hi = list.length - 1;
+  let best = 0;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    if (list[mid]!.offsetMs <= offsetMs) {
+      best = mid;
+      lo = mid + 1;
+    } else hi = mid - 1;
+  }
+  return best;
+}
+
+export function durationUsOf(s: Statement): number | null {
+  return s.result?.duration_us ?? s.error?.duration_us ?? null;
+}
