@@ -370,7 +370,11 @@ describe('dbtape show', () => {
     assert.deepEqual([outcome(SCRIPT[1]!).tag, outcome(SCRIPT[1]!).rows], ['INSERT 0 3', 3]);
     assert.deepEqual([outcome(VALUES_QUERY).tag, outcome(VALUES_QUERY).rows], ['SELECT 2', 2]);
     assert.equal(outcome(SCRIPT[3]!).rows, 20);
-    assert.deepEqual(outcome('SELECT 1/0;').error, { code: '22012', message: 'division by zero', severity: 'ERROR' });
+    assert.deepEqual(outcome('SELECT 1/0;').error, {
+      code: '22012',
+      message: 'division by zero',
+      severity: 'ERROR',
+    });
     assert.equal((outcome('SELECT * FROM no_such_table_cli_read;').error as { code: string }).code, '42P01');
     for (const e of events.filter((x) => x.kind === 'result')) assert.equal(typeof e.duration_us, 'number');
     assert.equal(events.at(-1)!.kind, 'end');

@@ -45,7 +45,8 @@ const now = (): number => performance.now();
 
 /** Apply a Bind's result-format codes (none: text; one: for all; else per column). */
 function withFormats(cols: readonly Column[], formats: readonly number[]): readonly Column[] {
-  if (formats.length === 0) return cols.every((c) => c.format === 0) ? cols : cols.map((c) => ({ ...c, format: 0 }));
+  if (formats.length === 0)
+    return cols.every((c) => c.format === 0) ? cols : cols.map((c) => ({ ...c, format: 0 }));
   return cols.map((c, i) => ({ ...c, format: formats.length === 1 ? formats[0] : (formats[i] ?? 0) }));
 }
 const I = 0x49;
