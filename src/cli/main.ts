@@ -8,12 +8,14 @@ import { Command, CommanderError } from 'commander';
 import { registerCheckConfig } from './commands/check-config.js';
 import { registerDemo } from './commands/demo.js';
 import { registerExport } from './commands/export.js';
+import { registerKeys } from './commands/keys.js';
 import { registerReplay } from './commands/replay.js';
 import { registerSearch } from './commands/search.js';
 import { registerServe } from './commands/serve.js';
 import { registerSessions } from './commands/sessions.js';
 import { registerShow } from './commands/show.js';
 import { registerUserHash } from './commands/user-hash.js';
+import { registerVerify } from './commands/verify.js';
 import { CliError } from './output.js';
 
 const USAGE_ERROR = 2;
@@ -42,6 +44,8 @@ export function createProgram(): Command {
   registerReplay(program);
   registerSearch(program);
   registerExport(program);
+  registerVerify(program);
+  registerKeys(program);
   return program;
 }
 

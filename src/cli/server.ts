@@ -3,11 +3,13 @@ import { createSecureContext, type SecureContext } from 'node:tls';
 import type { Config } from '../config/types.js';
 import type { Logger } from '../model/logger.js';
 import { nullRecorderFactory, type RecorderFactory } from '../model/recorder.js';
+import { MysqlListener } from '../proxy/mysql/listener.js';
 import { PgListener } from '../proxy/postgres/listener.js';
 import { SessionRegistry } from '../proxy/session-registry.js';
 import { Recorder } from '../recording/recorder.js';
-import { openStore } from '../store/open-store.js';
+import { loadStoreKeys, openStore } from '../store/open-store.js';
 import type { SessionStore } from '../store/session-store.js';
+import { type LiveSessionsView, type MetricsSnapshot, startWeb } from '../web/index.js';
 
 /**
  * Wires the layers into one running process: listeners, recording, and (later) the
@@ -47,13 +49,37 @@ export async function startServer(
     closers.push(() => new Promise((r) => pg.server.close(() => r())));
   }
   if (config.listen.mysql) {
-    log.warn(
-      { address: `${config.listen.mysql.host}:${config.listen.mysql.port}` },
-      'the MySQL listener is not available yet; ignoring listen.mysql',
+    const my = new MysqlListener({ config, secureContext, recorders, registry, log });
+    await my.listen(config.listen.mysql.host, config.listen.mysql.port);
+    addresses.mysql = my.address;
+    log.info(
+      { protocol: 'mysql', address: my.address, tls: secureContext !== null, version: my.serverVersion },
+      'listening',
     );
+    closers.push(() => new Promise((r) => my.server.close(() => r())));
   }
   if (config.listen.http) {
-    log.warn({}, 'the dashboard is not available yet; ignoring listen.http');
+    if (!recording) {
+      log.warn(
+        {},
+        'the dashboard shows recordings and nothing is recorded here (store.record: false); ignoring listen.http',
+      );
+    } else {
+      const rec = recording;
+      const web = await startWeb({
+        config,
+        store: rec.store,
+        bus: rec.recorder.bus,
+        registry: liveView(registry),
+        metrics: () => metricsSnapshot(registry, rec.recorder),
+        log,
+        host: config.listen.http.host,
+        port: config.listen.http.port,
+      });
+      addresses.http = web.address;
+      log.info({ protocol: 'http', address: web.address, url: web.url }, 'listening');
+      closers.push(() => web.close());
+    }
   }
 
   return {
@@ -73,26 +99,55 @@ export async function startServer(
 }
 
 /**
- * Open the config's store, close what a crash left open, and start the recorder.
- * Sessions found open belonged to a process that died without ending them.
+ * Open the config's store with its keys, close what a crash left open, sign a checkpoint over
+ * that, and start the recorder. Sessions found open belonged to a process that died without
+ * ending them. Both durability modes commit with synchronous=NORMAL: strict mode makes each
+ * batch durable with SessionStore.sync() (an fdatasync off the event loop) before the proxy
+ * forwards the statements it holds.
  */
 async function openRecording(
   config: Config,
   log: Logger,
 ): Promise<{ store: SessionStore; recorder: Recorder }> {
   const { store: sc } = config;
-  const store = openStore(sc.url, { synchronous: sc.durability === 'strict' ? 'full' : 'normal' });
-  const closed = await store.closeOpenSessions('proxy_crash', Date.now() * 1000);
-  if (closed > 0)
-    log.warn({ sessions: closed }, 'closed sessions left open by a previous crash (end reason proxy_crash)');
+  const keys = loadStoreKeys(sc);
+  const store = openStore(sc.url, { synchronous: 'normal', ...keys });
+  try {
+    const closed = await store.closeOpenSessions('proxy_crash', Date.now() * 1000);
+    if (closed > 0)
+      log.warn(
+        { sessions: closed },
+        'closed sessions left open by a previous crash (end reason proxy_crash)',
+      );
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+  if (!keys.signer) {
+    log.warn(
+      {},
+      'store.signing_key_file is not set: recordings are hash-chained and sealed but no signed checkpoints are written, so deleting whole sessions cannot be detected (create keys with dbtape keys generate)',
+    );
+  }
   const recorder = new Recorder({
     store,
     durability: sc.durability,
     capture: sc.captureResults,
     maxRows: sc.maxRows,
     logger: log,
+    checkpointIntervalMs: sc.checkpointIntervalMs,
   });
-  log.info({ store: redactUrl(sc.url), durability: sc.durability, capture: sc.captureResults }, 'recording');
+  await recorder.checkpoint();
+  log.info(
+    {
+      store: redactUrl(sc.url),
+      durability: sc.durability,
+      capture: sc.captureResults,
+      encrypted: keys.keyring !== null,
+      signed: keys.signer !== null,
+    },
+    'recording',
+  );
   return { store, recorder };
 }
 
@@ -105,4 +160,32 @@ function loadTls(config: Config): SecureContext | null {
   const { certFile, keyFile } = config.tls;
   if (!certFile || !keyFile) return null;
   return createSecureContext({ cert: readFileSync(certFile), key: readFileSync(keyFile) });
+}
+
+/** The registry as the dashboard sees it (web/ does not import proxy/). */
+function liveView(registry: SessionRegistry): LiveSessionsView {
+  return {
+    activeIds: () => registry.all().map((s) => s.meta.id),
+    kill: (id, reason) => {
+      const s = registry.get(id);
+      if (!s) return false;
+      s.kill(reason);
+      return true;
+    },
+  };
+}
+
+function metricsSnapshot(registry: SessionRegistry, recorder: Recorder): MetricsSnapshot {
+  const r = recorder.stats();
+  return {
+    sessionsActive: registry.active,
+    sessionsTotal: registry.started,
+    recording: {
+      queueDepth: r.queueDepth,
+      queueLimit: r.queueLimit,
+      errors: r.storeErrors + r.recorderErrors,
+      gaps: r.gaps,
+      lost: r.lost,
+    },
+  };
 }

@@ -19,7 +19,8 @@ export function resolveRoles(issues: IssueList, raw: RawConfig['roles'], targets
       if (!targetNames.has(t))
         issues.add(['roles', i, 'targets', j], `unknown target "${t}"${known(targetNames)}`);
     });
-    return { name: r.name, targets: [...new Set(r.targets)], access: r.access };
+    const role: Role = { name: r.name, targets: [...new Set(r.targets)], access: r.access };
+    return r.local_infile ? { ...role, localInfile: true } : role;
   });
 }
 

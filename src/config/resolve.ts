@@ -1,4 +1,6 @@
 /** From the schema-checked file to the resolved Config: defaults, absolute paths, secrets, cross-checks. */
+
+import type { Role, RoleMasking, RoleRules } from '../model/identity.js';
 import { formatKeyPath, type IssueList } from './errors.js';
 import { existingFile, type FileContext, resolvePath } from './files.js';
 import { resolveRoles, resolveUsers } from './identities.js';
@@ -26,7 +28,7 @@ export function resolveConfig(ctx: ResolveContext, raw: RawConfig): Config {
   const tls = resolveTls(ctx, raw.tls);
   const storeUrl = resolveStoreUrl(ctx, raw.store.url);
   const targets = resolveTargets(ctx, raw.targets);
-  const roles = resolveRoles(ctx.issues, raw.roles, targets);
+  const roles = withRolePolicies(raw.roles, resolveRoles(ctx.issues, raw.roles, targets));
   const users = resolveUsers(ctx.issues, raw.users, roles);
   return {
     source: ctx.source,
@@ -46,6 +48,11 @@ export function resolveConfig(ctx: ResolveContext, raw: RawConfig): Config {
       maxRows: raw.store.max_rows,
       encryptionKeyFile:
         raw.store.encryption_key_file === undefined ? null : resolvePath(ctx, raw.store.encryption_key_file),
+      // Not checked for existence here: `dbtape keys generate -c FILE` reads the config to learn
+      // where to create them. serve reports a missing file when it opens the store.
+      signingKeyFile:
+        raw.store.signing_key_file === undefined ? null : resolvePath(ctx, raw.store.signing_key_file),
+      checkpointIntervalMs: raw.store.checkpoint_interval,
     },
     targets,
     users,
@@ -112,4 +119,30 @@ function resolveStoreUrl(ctx: ResolveContext, url: string): string {
   }
   ctx.issues.add(['store', 'url'], 'expected sqlite:PATH or postgres://user@host:5432/database');
   return url;
+}
+
+/** roles[].rules and roles[].masking (docs/policy.md), in camelCase; absent sections stay absent. */
+function withRolePolicies(raw: RawConfig['roles'], roles: Role[]): Role[] {
+  return roles.map((role, i) => {
+    const r = raw[i]?.rules;
+    const m = raw[i]?.masking;
+    const out: { -readonly [K in keyof Role]: Role[K] } = { ...role };
+    if (r) {
+      const rules: RoleRules = {
+        denyKinds: r.deny_kinds,
+        denyTables: r.deny_tables,
+        allowTables: r.allow_tables ?? null,
+        requireWhere: r.require_where,
+        maxRows: r.max_rows ?? null,
+        denyFunctions: r.deny_functions,
+        allowFunctions: r.allow_functions,
+      };
+      out.rules = rules;
+    }
+    if (m && (m.columns.length > 0 || m.detectors.length > 0)) {
+      const masking: RoleMasking = { columns: m.columns, detectors: [...new Set(m.detectors)] };
+      out.masking = masking;
+    }
+    return out;
+  });
 }

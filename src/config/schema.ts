@@ -4,6 +4,7 @@
  * Objects are strict: an unknown key is an error, so a typo cannot silently drop a setting.
  */
 import { z } from 'zod';
+import { STATEMENT_COMMANDS, STATEMENT_KINDS } from '../model/identity.js';
 import type { ListenAddress } from './types.js';
 import {
   type Parsed,
@@ -63,13 +64,17 @@ const tlsShape = {
 };
 
 const storeShape = {
+  url: nonEmpty.default('sqlite:data/dbtape.db'),
   /** false: proxy without recording (access control only); also the benchmark's baseline. */
   record: scalar(parseBoolean).default(true),
-  url: nonEmpty.default('sqlite:data/dbtape.db'),
   durability: z.enum(['fast', 'strict']).default('fast'),
   capture_results: z.enum(['none', 'summary', 'rows']).default('summary'),
   max_rows: scalar((v) => parseInteger(v, 0, 1_000_000)).default(100),
   encryption_key_file: path.optional(),
+  /** Ed25519 private key (PEM) that signs checkpoints; made by `dbtape keys generate`. */
+  signing_key_file: path.optional(),
+  /** How often a signed checkpoint is written while anything is recorded. */
+  checkpoint_interval: scalar(parseDuration).default(60_000),
 };
 
 const limitsShape = {
@@ -104,10 +109,45 @@ const userShape = {
   roles: list(name).default([]),
 };
 
+/** A lower-cased `*` glob over dotted names: `payments.*`, `*.ssn`, `dblink*`. */
+function dottedPattern(maxDots: number, example: string) {
+  const re = new RegExp(`^[^\\s.]+(\\.[^\\s.]+){0,${maxDots}}$`);
+  return z
+    .string()
+    .regex(re, `expected a name pattern such as ${example}`)
+    .transform((v) => v.toLowerCase());
+}
+
+const ruleKind = z.preprocess(
+  (v) => (typeof v === 'string' ? v.toLowerCase() : v),
+  z.enum([...STATEMENT_KINDS, ...STATEMENT_COMMANDS]),
+);
+
+const rulesShape = {
+  deny_kinds: list(ruleKind).default([]),
+  deny_tables: list(dottedPattern(1, "payments.* or 'public.users'")).default([]),
+  allow_tables: list(dottedPattern(1, "'public.*'")).optional(),
+  require_where: scalar(parseBoolean).default(false),
+  max_rows: scalar((v) => parseInteger(v, 1, 1_000_000_000)).optional(),
+  deny_functions: list(dottedPattern(1, 'pg_sleep or dblink*')).default([]),
+  allow_functions: list(dottedPattern(1, 'nextval')).default([]),
+};
+
+const maskingShape = {
+  columns: list(dottedPattern(2, "email, customers.card_number or '*.ssn'")).default([]),
+  detectors: list(z.enum(['email', 'card', 'iban', 'phone'])).default([]),
+};
+
 const roleShape = {
   name,
   targets: list(name).default([]),
   access: z.enum(['read', 'write', 'admin']).default('read'),
+  /** MySQL LOAD DATA LOCAL INFILE: let the client's file reach the server (dbtape never reads files). */
+  local_infile: scalar(parseBoolean).default(false),
+  /** Statement guardrails (docs/policy.md). */
+  rules: z.strictObject(rulesShape).nullable().optional(),
+  /** Result masking (docs/policy.md). */
+  masking: z.strictObject(maskingShape).nullable().optional(),
 };
 
 const topShape = {
@@ -141,4 +181,6 @@ export const KNOWN_KEYS: Readonly<Record<string, readonly string[]>> = {
   'targets[]': Object.keys(targetShape).filter((k) => k !== 'password'),
   'users[]': Object.keys(userShape),
   'roles[]': Object.keys(roleShape),
+  'roles[].rules': Object.keys(rulesShape),
+  'roles[].masking': Object.keys(maskingShape),
 };

@@ -39,6 +39,10 @@ export interface Config {
     readonly captureResults: CaptureMode;
     readonly maxRows: number;
     readonly encryptionKeyFile: string | null;
+    /** Checkpoint signing key (Ed25519 PEM); null: no signed checkpoints. */
+    readonly signingKeyFile: string | null;
+    /** Milliseconds between signed checkpoints. */
+    readonly checkpointIntervalMs: number;
   };
   readonly targets: readonly Target[];
   readonly users: readonly User[];

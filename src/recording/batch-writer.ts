@@ -7,50 +7,25 @@
  * (with the count of lost events) takes the next number once the store writes again. `start`
  * and `end` events are never dropped: they are exempt from the queue limit and a failed batch
  * puts them back at the front of the queue.
+ *
+ * Strict mode: a batch is committed, then the store's sync() makes it durable (fsync off the
+ * event loop), and only then do durable() callers go on; events that arrive meanwhile form the
+ * next batch. While the store fails, durable() refuses at once instead of waiting for the next
+ * retry, and retries back off up to maxBackoffMs, so statements flow again within about that
+ * long once the store works.
  */
-import type { SessionEvent, SessionEventBody, SessionMeta } from '../model/session.js';
-import type { SessionStore, WriteBatch } from '../store/session-store.js';
-import { RecordingError } from './errors.js';
+import type { SessionEventBody } from '../model/session.js';
+import type { SessionStore } from '../store/session-store.js';
+import { type Built, buildBatch, type Item, isEssential, type Track, type Waiter } from './batch-build.js';
+import { RecordingError, storeFailed } from './errors.js';
 import type { LiveBus } from './live-bus.js';
 
+export type { Item, Track };
+
 export interface RecorderLogger {
+  info?(obj: object, msg: string): void;
   warn(obj: object, msg: string): void;
   error(obj: object, msg: string): void;
-}
-
-/** Writer-side state of one session. */
-export interface Track {
-  readonly meta: SessionMeta;
-  nextSeq: number;
-  /** Events lost and not yet reported by a gap event. */
-  lost: number;
-  /** Items of this session in the queue. */
-  queued: number;
-  startCommitted: boolean;
-  /** The last event() call for this session was dropped (queue full). */
-  lastDropped: boolean;
-  lastItem: Item | null;
-  lastAtUs: number;
-  lastOffsetUs: number;
-}
-
-type ItemState = 'queued' | 'committed' | 'lost';
-
-interface Waiter {
-  resolve(): void;
-  reject(err: Error): void;
-  /** flush() waiters resolve whatever the outcome. */
-  always: boolean;
-}
-
-export interface Item {
-  readonly track: Track;
-  readonly body: SessionEventBody;
-  readonly atUs: number;
-  readonly offsetUs: number;
-  state: ItemState;
-  attempts: number;
-  waiters: Waiter[] | null;
 }
 
 export interface WriterOptions {
@@ -67,6 +42,8 @@ export interface WriterOptions {
    * committing per event-loop turn would make SQLite the proxy's bottleneck.
    */
   readonly flushIntervalMs: number;
+  /** Called after each commit that ended (and so sealed) sessions, with how many. */
+  readonly onSealed?: (sessions: number) => void;
 }
 
 export interface WriterStats {
@@ -80,6 +57,12 @@ export interface WriterStats {
   batches: number;
   lastBatchMs: number;
   maxBatchMs: number;
+  /** Strict mode: fsyncs that made commits durable, and how long the last and longest took. */
+  syncs: number;
+  lastSyncMs: number;
+  maxSyncMs: number;
+  /** Strict mode: durable() calls refused because the store could not write. */
+  refused: number;
 }
 
 /** start/end are retried this many times before they, too, are given up. */
@@ -96,6 +79,10 @@ export class BatchWriter {
     batches: 0,
     lastBatchMs: 0,
     maxBatchMs: 0,
+    syncs: 0,
+    lastSyncMs: 0,
+    maxSyncMs: 0,
+    refused: 0,
   };
   private queue: Item[] = [];
   private head = 0;
@@ -109,14 +96,25 @@ export class BatchWriter {
   private draining = false;
   private retryAt = 0;
   private backoffMs = 0;
+  /** The last write or sync failed and none has succeeded since. */
   private failing = false;
+  /** Why, for the errors durable() gives meanwhile. */
+  private lastError: unknown = null;
+  /** Committed batches whose fsync failed: the next attempt must sync, even with nothing to write. */
+  private needSync = false;
   private overflowing = false;
   private stopped = false;
+  /** While failing: the one statement allowed to wait for the next retry. */
+  private probe: Item | null = null;
+  /** Strict mode with a store that can sync apart from the commit (see SessionStore.sync). */
+  private readonly separateSync: boolean;
 
   constructor(
     private readonly store: SessionStore,
     private readonly opt: WriterOptions,
-  ) {}
+  ) {
+    this.separateSync = opt.strict && typeof store.sync === 'function';
+  }
 
   get depth(): number {
     return this.queue.length - this.head;
@@ -124,14 +122,23 @@ export class BatchWriter {
 
   /** Hot path: queue one stamped event, or count it lost. Never throws, never waits. */
   accept(track: Track, body: SessionEventBody, atUs: number, offsetUs: number): void {
-    const essential = body.kind === 'start' || body.kind === 'end';
+    const essential = isEssential(body);
     track.lastAtUs = atUs;
     track.lastOffsetUs = offsetUs;
     if (!essential && (this.depth >= this.opt.queueLimit || this.stopped)) {
       this.drop(track);
       return;
     }
-    const item: Item = { track, body, atUs, offsetUs, state: 'queued', attempts: 0, waiters: null };
+    const item: Item = {
+      track,
+      body,
+      atUs,
+      offsetUs,
+      state: 'queued',
+      inFlight: false,
+      attempts: 0,
+      waiters: null,
+    };
     this.queue.push(item);
     track.queued++;
     track.lastItem = item;
@@ -143,10 +150,8 @@ export class BatchWriter {
   }
 
   private drop(track: Track): void {
-    track.lost++;
+    this.countLost(track);
     track.lastDropped = true;
-    this.lostTracks.add(track);
-    this.stats.lost++;
     if (!this.overflowing && !this.stopped) {
       this.overflowing = true;
       this.opt.logger.warn(
@@ -156,10 +161,17 @@ export class BatchWriter {
     }
   }
 
-  /** Resolves once this session's events so far are committed; rejects if the last one was lost. */
+  private countLost(track: Track): void {
+    track.lost++;
+    this.lostTracks.add(track);
+    this.stats.lost++;
+  }
+
+  /** Resolves once this session's events so far are committed (and, in strict mode, fsynced). */
   durable(track: Track): Promise<void> {
-    this.schedule(true);
     if (track.lastDropped) {
+      this.stats.refused++;
+      this.schedule(true);
       return Promise.reject(
         new RecordingError(
           'DBTAPE_RECORDING_QUEUE_FULL',
@@ -167,7 +179,24 @@ export class BatchWriter {
         ),
       );
     }
-    return this.waitFor(track.lastItem, false);
+    const item = track.lastItem;
+    const probing = this.probe !== null && this.probe.state === 'queued';
+    if (this.failing && item && item.state === 'queued' && !item.inFlight && !isEssential(item.body)) {
+      if (!probing) {
+        // One statement waits for the next retry: if the store works again, it goes through.
+        this.probe = item;
+        this.schedule(true);
+        return this.waitFor(item, false);
+      }
+      // The store failed and has not written since: refuse now rather than hold the statement
+      // until the next retry. The event counts as lost (a gap records it); retries go on.
+      this.cancel(item);
+      this.stats.refused++;
+      this.schedule();
+      return Promise.reject(storeFailed(this.lastError));
+    }
+    this.schedule(true);
+    return this.waitFor(item, false);
   }
 
   /** Resolves once everything accepted so far has been written or given up. */
@@ -178,11 +207,18 @@ export class BatchWriter {
 
   private waitFor(item: Item | null, always: boolean): Promise<void> {
     if (!item || item.state === 'committed' || (always && item.state === 'lost')) return Promise.resolve();
-    if (item.state === 'lost') return Promise.reject(storeFailed());
+    if (item.state === 'lost') return Promise.reject(storeFailed(this.lastError));
     return new Promise((resolve, reject) => {
       item.waiters ??= [];
       item.waiters.push({ resolve, reject, always });
     });
+  }
+
+  /** Gives up a queued item: it stays in the queue array but take() skips it. */
+  private cancel(item: Item): void {
+    item.track.queued--;
+    this.countLost(item.track);
+    settle(item, 'lost', this.lastError);
   }
 
   /** Stop accepting ordinary events; start/end still queue. */
@@ -192,7 +228,7 @@ export class BatchWriter {
 
   /** Gives up on whatever is still queued (after a failed shutdown flush). */
   abandon(): void {
-    for (const item of this.queue.slice(this.head)) settle(item, 'lost');
+    for (const item of this.queue.slice(this.head)) if (item.state === 'queued') settle(item, 'lost', null);
     this.queue = [];
     this.head = 0;
   }
@@ -220,7 +256,7 @@ export class BatchWriter {
   }
 
   private hasWork(): boolean {
-    if (this.depth > 0) return true;
+    if (this.depth > 0 || this.needSync) return true;
     for (const t of this.lostTracks) if (t.startCommitted) return true;
     return false;
   }
@@ -243,14 +279,20 @@ export class BatchWriter {
     if (this.hasWork()) this.schedule();
   }
 
+  /** Up to n items still queued (cancelled ones are dropped from the queue here). */
   private take(n: number): Item[] {
-    const items = this.queue.slice(this.head, this.head + n);
-    this.head += items.length;
+    const items: Item[] = [];
+    while (items.length < n && this.head < this.queue.length) {
+      const item = this.queue[this.head++]!;
+      if (item.state !== 'queued') continue;
+      item.inFlight = true;
+      item.track.queued--;
+      items.push(item);
+    }
     if (this.head > 4096 && this.head * 2 > this.queue.length) {
       this.queue = this.queue.slice(this.head);
       this.head = 0;
     }
-    for (const item of items) item.track.queued--;
     return items;
   }
 
@@ -258,17 +300,41 @@ export class BatchWriter {
     const items = this.take(this.opt.batchSize);
     const built = buildBatch(items, this.lostTracks);
     const t0 = performance.now();
-    try {
-      await this.store.writeBatch(built.batch, { durable: this.opt.strict });
-    } catch (err) {
-      this.failed(items, built, err);
-      return false;
+    if (built.batch.events.length > 0) {
+      try {
+        await this.store.writeBatch(built.batch, { durable: this.opt.strict && !this.separateSync });
+      } catch (err) {
+        this.failed(items, built, err);
+        return false;
+      }
     }
-    this.committed(items, built, performance.now() - t0);
+    const ms = performance.now() - t0;
+    if (this.separateSync) {
+      try {
+        await this.store.sync!();
+        this.needSync = false;
+      } catch (err) {
+        // Committed, so the sequence numbers stay taken; only durability is in doubt.
+        this.committed(items, built, ms, err);
+        this.syncFailed(err);
+        return false;
+      }
+      this.recordSync(performance.now() - t0 - ms);
+    }
+    this.committed(items, built, ms, null);
+    this.recovered();
     return true;
   }
 
-  private committed(items: Item[], built: Built, ms: number): void {
+  private recordSync(ms: number): void {
+    const s = this.stats;
+    s.syncs++;
+    s.lastSyncMs = ms;
+    s.maxSyncMs = Math.max(s.maxSyncMs, ms);
+  }
+
+  /** `syncError`: the batch is committed but its fsync failed, so its waiters are refused. */
+  private committed(items: Item[], built: Built, ms: number, syncError: unknown): void {
     const s = this.stats;
     s.batches++;
     s.lastBatchMs = ms;
@@ -282,121 +348,78 @@ export class BatchWriter {
       );
     }
     for (const meta of built.batch.sessions) built.tracks.get(meta.id)!.startCommitted = true;
+    for (const item of items) {
+      item.inFlight = false;
+      settle(item, 'committed', syncError);
+    }
+    if (!this.opt.bus.idle)
+      for (const { sessionId, event } of built.batch.events) this.opt.bus.publish(sessionId, event);
+    if (built.batch.ends.length > 0) this.opt.onSealed?.(built.batch.ends.length);
+  }
+
+  private recovered(): void {
     if (this.failing) {
       this.failing = false;
+      this.lastError = null;
       this.opt.logger.warn({}, 'recording store writes again');
     }
     this.backoffMs = 0;
     this.retryAt = 0;
-    for (const item of items) settle(item, 'committed');
-    if (!this.opt.bus.idle)
-      for (const { sessionId, event } of built.batch.events) this.opt.bus.publish(sessionId, event);
+  }
+
+  private syncFailed(err: unknown): void {
+    this.needSync = true;
+    this.storeFailed(err, 0);
   }
 
   private failed(items: Item[], built: Built, err: unknown): void {
-    this.stats.storeErrors++;
     for (const [track, snap] of built.snapshots) {
       track.nextSeq = snap.seqBefore;
       track.lost += snap.gapTaken;
       if (track.lost > 0) this.lostTracks.add(track);
     }
+    this.lastError = err;
     const retry: Item[] = [];
     for (const item of items) {
-      const essential = item.body.kind === 'start' || item.body.kind === 'end';
-      if (essential && ++item.attempts < MAX_ATTEMPTS) {
+      item.inFlight = false;
+      if (isEssential(item.body) && ++item.attempts < MAX_ATTEMPTS) {
         retry.push(item);
         item.track.queued++;
         continue;
       }
-      item.track.lost++;
-      this.lostTracks.add(item.track);
-      this.stats.lost++;
-      settle(item, 'lost');
+      this.countLost(item.track);
+      settle(item, 'lost', err);
     }
     this.queue = [...retry, ...this.queue.slice(this.head)];
     this.head = 0;
+    this.storeFailed(err, items.length);
+  }
+
+  private storeFailed(err: unknown, events: number): void {
+    this.stats.storeErrors++;
+    this.lastError = err;
     this.backoffMs = Math.min(Math.max(this.backoffMs * 2, 50), this.opt.maxBackoffMs);
     this.retryAt = Date.now() + this.backoffMs;
     if (!this.failing) {
       this.failing = true;
       const e = err as { code?: unknown; message?: unknown };
       this.opt.logger.error(
-        { err: String(e?.message ?? err), code: e?.code, events: items.length },
+        { err: String(e?.message ?? err), code: e?.code, events },
         'recording store write failed; sessions continue, lost events will be recorded as gaps',
       );
     }
   }
 }
 
-interface Built {
-  batch: WriteBatch;
-  tracks: Map<string, Track>;
-  snapshots: Map<Track, { seqBefore: number; gapTaken: number }>;
-  gaps: { sessionId: string; lost: number }[];
-}
-
-/** Assigns sequence numbers and places gap events; the caller undoes it if the write fails. */
-function buildBatch(items: Item[], lostTracks: Set<Track>): Built {
-  const events: { sessionId: string; event: SessionEvent }[] = [];
-  const sessions: SessionMeta[] = [];
-  const ends: WriteBatch['ends'][number][] = [];
-  const tracks = new Map<string, Track>();
-  const snapshots = new Map<Track, { seqBefore: number; gapTaken: number }>();
-  const gaps: Built['gaps'] = [];
-  const gapPlaced = new Set<Track>();
-  const touch = (t: Track): void => {
-    if (!snapshots.has(t)) snapshots.set(t, { seqBefore: t.nextSeq, gapTaken: 0 });
-    tracks.set(t.meta.id, t);
-  };
-  const gap = (t: Track, atUs: number, offsetUs: number): void => {
-    const lost = t.lost;
-    t.lost = 0;
-    lostTracks.delete(t);
-    gapPlaced.add(t);
-    snapshots.get(t)!.gapTaken += lost;
-    gaps.push({ sessionId: t.meta.id, lost });
-    events.push({ sessionId: t.meta.id, event: { seq: t.nextSeq++, atUs, offsetUs, kind: 'gap', lost } });
-  };
-  for (const item of items) {
-    const t = item.track;
-    touch(t);
-    const kind = item.body.kind;
-    if (t.lost > 0 && kind !== 'start' && !gapPlaced.has(t)) gap(t, item.atUs, item.offsetUs);
-    const event = {
-      seq: t.nextSeq++,
-      atUs: item.atUs,
-      offsetUs: item.offsetUs,
-      ...item.body,
-    } as SessionEvent;
-    events.push({ sessionId: t.meta.id, event });
-    if (kind === 'start') sessions.push(t.meta);
-    if (item.body.kind === 'end')
-      ends.push({ sessionId: t.meta.id, endedAtUs: item.atUs, reason: item.body.reason });
-    if (kind === 'start' && t.lost > 0) gap(t, item.atUs, item.offsetUs);
-  }
-  // Sessions with nothing queued that lost events: report the gap now, after their last event.
-  for (const t of [...lostTracks]) {
-    if (t.queued > 0 || gapPlaced.has(t) || !(t.startCommitted || sessions.includes(t.meta))) continue;
-    touch(t);
-    gap(t, t.lastAtUs, t.lastOffsetUs);
-  }
-  return { batch: { sessions, events, ends }, tracks, snapshots, gaps };
-}
-
-function settle(item: Item, state: 'committed' | 'lost'): void {
+/** Settles an item; waiters are refused when it was lost or its commit could not be made durable. */
+function settle(item: Item, state: 'committed' | 'lost', error: unknown): void {
   item.state = state;
-  const waiters = item.waiters;
+  const waiters: Waiter[] | null = item.waiters;
   if (!waiters) return;
   item.waiters = null;
+  const ok = state === 'committed' && !error;
   for (const w of waiters) {
-    if (state === 'committed' || w.always) w.resolve();
-    else w.reject(storeFailed());
+    if (ok || w.always) w.resolve();
+    else w.reject(storeFailed(error));
   }
-}
-
-function storeFailed(): RecordingError {
-  return new RecordingError(
-    'DBTAPE_RECORDING_STORE_FAILED',
-    'dbtape: the session store cannot write; the statement was not recorded',
-  );
 }

@@ -16,3 +16,38 @@ export class RecordingError extends Error {
     super(message, options);
   }
 }
+
+/**
+ * The error durable() gives when the store cannot write. It names the kind of failure (not
+ * paths or SQL: it may reach a database client) so that whoever reads it knows what to fix.
+ */
+export function storeFailed(cause: unknown): RecordingError {
+  const why = describeStoreFailure(cause);
+  return new RecordingError(
+    'DBTAPE_RECORDING_STORE_FAILED',
+    `dbtape: the session store cannot write${why ? ` (${why})` : ''}; the statement was not recorded`,
+    { cause },
+  );
+}
+
+/** "disk full: SQLITE_FULL", "fsync failed, I/O error: EIO", … or '' when nothing is known. */
+export function describeStoreFailure(err: unknown): string {
+  if (err === null || err === undefined) return '';
+  const e = err as { code?: unknown; errno?: unknown };
+  const code = typeof e.code === 'string' ? e.code : '';
+  const errno = typeof e.errno === 'string' ? e.errno : '';
+  const sync = code === 'DBTAPE_STORE_SYNC_FAILED';
+  const shown = [sync ? '' : code, errno].filter((c) => c !== '');
+  const kind = failureKind(shown.join(' '));
+  const what = sync ? `fsync failed${kind ? `, ${kind}` : ''}` : (kind ?? 'store error');
+  return shown.length > 0 ? `${what}: ${shown.join(', ')}` : what;
+}
+
+function failureKind(codes: string): string | null {
+  if (/SQLITE_FULL|ENOSPC|EDQUOT|EFBIG/.test(codes)) return 'disk full';
+  if (/SQLITE_READONLY|SQLITE_PERM|SQLITE_CANTOPEN|SQLITE_AUTH|EACCES|EPERM|EROFS/.test(codes))
+    return 'permission denied';
+  if (/SQLITE_IOERR|EIO|SQLITE_CORRUPT|SQLITE_NOTADB/.test(codes)) return 'I/O error';
+  if (/SQLITE_BUSY|SQLITE_LOCKED/.test(codes)) return 'store locked by another process';
+  return null;
+}

@@ -7,6 +7,7 @@ import type { CaptureMode, RecorderFactory, SessionRecorder } from '../model/rec
 import type { SessionEventBody, SessionId, SessionMeta } from '../model/session.js';
 import type { SessionStore } from '../store/session-store.js';
 import { BatchWriter, type RecorderLogger, type Track, type WriterStats } from './batch-writer.js';
+import { Checkpointer } from './checkpointer.js';
 import { RecordingError } from './errors.js';
 import { LiveBus } from './live-bus.js';
 import { EventRedactor } from './redact-event.js';
@@ -30,6 +31,13 @@ export interface RecorderOptions {
   readonly logger?: RecorderLogger;
   /** Receives every committed event; one is made if not given. */
   readonly bus?: LiveBus;
+  /**
+   * Signed checkpoints (when the store has a signing key): every this many ms (default 60,000;
+   * 0: only by session count and at shutdown) ...
+   */
+  readonly checkpointIntervalMs?: number;
+  /** ... and after this many sessions were sealed (default 1,000). */
+  readonly checkpointEverySessions?: number;
 }
 
 export interface RecorderStats extends WriterStats {
@@ -37,6 +45,10 @@ export interface RecorderStats extends WriterStats {
   openSessions: number;
   /** event() calls that failed inside the recorder (a bug if ever non-zero). */
   recorderErrors: number;
+  /** Signed checkpoints written, and failed attempts. */
+  checkpoints: number;
+  checkpointErrors: number;
+  lastCheckpoint: number;
 }
 
 const silentLogger: RecorderLogger = { warn: () => {}, error: () => {} };
@@ -48,6 +60,7 @@ export class Recorder implements RecorderFactory {
   readonly maxRows: number;
   readonly bus: LiveBus;
   private readonly writer: BatchWriter;
+  private readonly checkpointer: Checkpointer;
   private readonly logger: RecorderLogger;
   private readonly queueLimit: number;
   private readonly open_ = new Map<SessionId, TrackRecorder>();
@@ -62,6 +75,11 @@ export class Recorder implements RecorderFactory {
     this.bus =
       options.bus ?? new LiveBus((err) => this.logger.error({ err: String(err) }, 'live listener failed'));
     this.queueLimit = options.queueLimit ?? 50_000;
+    this.checkpointer = new Checkpointer(options.store, {
+      intervalMs: options.checkpointIntervalMs ?? 60_000,
+      everySessions: options.checkpointEverySessions ?? 1000,
+      logger: this.logger,
+    });
     this.writer = new BatchWriter(options.store, {
       queueLimit: this.queueLimit,
       batchSize: options.batchSize ?? 1000,
@@ -70,6 +88,7 @@ export class Recorder implements RecorderFactory {
       bus: this.bus,
       maxBackoffMs: options.maxBackoffMs ?? 1000,
       flushIntervalMs: options.flushIntervalMs ?? 100,
+      onSealed: (n) => this.checkpointer.onSealed(n),
     });
   }
 
@@ -128,12 +147,21 @@ export class Recorder implements RecorderFactory {
       queueLimit: this.queueLimit,
       openSessions: this.open_.size,
       recorderErrors: this.recorderErrors,
+      checkpoints: this.checkpointer.checkpoints,
+      checkpointErrors: this.checkpointer.errors,
+      lastCheckpoint: this.checkpointer.last?.no ?? 0,
     };
   }
 
+  /** Writes a signed checkpoint now, if the store can and anything changed. */
+  checkpoint(): Promise<void> {
+    return this.checkpointer.run();
+  }
+
   /**
-   * Ends every open session with `proxy_shutdown` and waits for the queue to drain, at most
-   * `timeoutMs` (then what is left is given up and logged). The store is not closed here.
+   * Ends every open session with `proxy_shutdown`, waits for the queue to drain, at most
+   * `timeoutMs` (then what is left is given up and logged), and writes a last signed
+   * checkpoint. The store is not closed here.
    */
   async shutdown(timeoutMs = 10_000): Promise<void> {
     if (this.shuttingDown) return;
@@ -153,6 +181,7 @@ export class Recorder implements RecorderFactory {
       );
       this.writer.abandon();
     }
+    await this.checkpointer.stop();
   }
 }
 

@@ -6,7 +6,11 @@ export type StoreErrorCode =
   | 'DBTAPE_STORE_SCHEMA_TOO_NEW'
   | 'DBTAPE_STORE_CLOSED'
   | 'DBTAPE_STORE_BAD_EVENT'
-  | 'DBTAPE_STORE_BAD_QUERY';
+  | 'DBTAPE_STORE_BAD_QUERY'
+  /** The recording is encrypted and no key (store.encryption_key_file) was given. */
+  | 'DBTAPE_STORE_ENCRYPTED'
+  /** Committed, but making the commit durable (fsync) failed. */
+  | 'DBTAPE_STORE_SYNC_FAILED';
 
 export class StoreError extends Error {
   override readonly name = 'StoreError';
@@ -18,4 +22,11 @@ export class StoreError extends Error {
   ) {
     super(message, options);
   }
+}
+
+export function encryptedStoreError(what: string): StoreError {
+  return new StoreError(
+    'DBTAPE_STORE_ENCRYPTED',
+    `dbtape: ${what} is encrypted and no key was given: use the config that names the key (store.encryption_key_file, -c FILE)`,
+  );
 }

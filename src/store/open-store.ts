@@ -3,6 +3,8 @@
  * `postgres://` is reserved for the PostgreSQL-backed store, not written yet.
  */
 import { resolve } from 'node:path';
+import { type Keyring, loadKeyring } from '../integrity/keyring.js';
+import { type CheckpointSigner, loadSigner } from '../integrity/signing-key.js';
 import { StoreError } from './errors.js';
 import type { SessionStore } from './session-store.js';
 import { type SqliteOpenOptions, SqliteSessionStore, type Synchronous } from './sqlite/sqlite-store.js';
@@ -10,14 +12,42 @@ import { type SqliteOpenOptions, SqliteSessionStore, type Synchronous } from './
 export type { Synchronous };
 
 export interface OpenStoreOptions {
-  /** 'full' for durability: strict (every commit fsynced); default 'normal'. */
+  /** 'full': every commit fsynced inside the commit (see SqliteOpenOptions); default 'normal'. */
   readonly synchronous?: Synchronous;
   /** Read-only: for read commands; the store must exist and be at the current schema. */
   readonly readonly?: boolean;
+  /** Master keyring: encrypt new recordings, read encrypted ones (integrity/keyring.ts). */
+  readonly keyring?: Keyring | null;
+  /** Checkpoint signing key (integrity/signing-key.ts). */
+  readonly signer?: CheckpointSigner | null;
 }
 
 export function openStore(url: string, options: OpenStoreOptions = {}): SessionStore {
   return openSqliteStoreFromUrl(url, options);
+}
+
+/** Key files as the config names them (store.encryption_key_file, store.signing_key_file). */
+export interface StoreKeyFiles {
+  readonly encryptionKeyFile?: string | null;
+  readonly signingKeyFile?: string | null;
+}
+
+/** The keys of the config's store, read from their files; absent files names give nulls. */
+export function loadStoreKeys(files: StoreKeyFiles): Pick<OpenStoreOptions, 'keyring' | 'signer'> {
+  return {
+    keyring: files.encryptionKeyFile ? loadKeyring(files.encryptionKeyFile) : null,
+    signer: files.signingKeyFile ? loadSigner(files.signingKeyFile) : null,
+  };
+}
+
+/**
+ * For read commands: opens the store read-only with the config's encryption key, so encrypted
+ * recordings read transparently. `keyFiles.encryptionKeyFile` may be null: encrypted sessions
+ * then fail to read with DBTAPE_STORE_ENCRYPTED, listing still works.
+ */
+export function openStoreForReading(url: string, keyFiles: StoreKeyFiles = {}): SessionStore {
+  const keyring = keyFiles.encryptionKeyFile ? loadKeyring(keyFiles.encryptionKeyFile) : null;
+  return openStore(url, { readonly: true, keyring });
 }
 
 export function sqlitePathFromUrl(url: string): string {

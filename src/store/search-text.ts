@@ -84,3 +84,22 @@ function findMatches(text: string, terms: readonly SearchTerm[]): [number, numbe
 function escapeRegExp(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
+
+/**
+ * The MATCH expression for a store that holds encrypted recordings: each term matches either
+ * its words in clear (recordings written without a key) or their blind-index tokens (see
+ * integrity/blind-index.ts). Tokens match whole words only, so a prefix term is refused.
+ */
+export function toBlindFts5Query(terms: readonly SearchTerm[], token: (text: string) => string): string {
+  return terms
+    .map((t) => {
+      if (t.prefix) {
+        throw new StoreError(
+          'DBTAPE_STORE_BAD_QUERY',
+          'dbtape: this store holds encrypted recordings, whose search index matches whole words only: search for the whole word instead of a prefix (word*)',
+        );
+      }
+      return `("${t.words.join(' ')}" OR "${token(t.words.join(' '))}")`;
+    })
+    .join(' AND ');
+}

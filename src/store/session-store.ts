@@ -3,6 +3,8 @@
  * PostgreSQL-backed store can implement it later without changing callers. Every method is
  * async for the same reason, although the SQLite implementation does its work synchronously.
  */
+import type { Keyring } from '../integrity/keyring.js';
+import type { IntegritySource } from '../integrity/source.js';
 import type {
   EndReason,
   Protocol,
@@ -126,7 +128,25 @@ export interface SearchHit {
   readonly failed: boolean | null;
 }
 
+/** What one signed checkpoint covered (integrity/checkpoint.ts). */
+export interface CheckpointInfo {
+  readonly no: number;
+  /** Its hash, hex: worth logging, so that a copy exists outside the store. */
+  readonly hash: string;
+  /** Sessions sealed since the previous checkpoint that it lists. */
+  readonly sessions: number;
+  /** Open sessions whose chain heads it records. */
+  readonly openSessions: number;
+  /** The last seal number covered. */
+  readonly sealedUpTo: number;
+}
+
 export interface SessionStore {
+  /**
+   * Writes the batch in one transaction. Each event is hash-chained to the previous one of its
+   * session and each ended session is sealed (integrity/chain.ts), and with an encryption key
+   * bodies are encrypted, inside the store, so every writer goes through the same chain.
+   */
   writeBatch(batch: WriteBatch, options?: WriteOptions): Promise<void>;
   /** Newest first. */
   listSessions(filter?: SessionFilter): Promise<SessionSummary[]>;
@@ -141,4 +161,22 @@ export interface SessionStore {
    */
   closeOpenSessions(reason: EndReason, atUs: number): Promise<number>;
   close(): Promise<void>;
+  /**
+   * Resolves once every batch committed before the call is durable (fsync). Optional: a store
+   * without it makes batches durable inside writeBatch when asked with `durable: true`.
+   * Rejects with DBTAPE_STORE_SYNC_FAILED: the batches are committed, but maybe not durable.
+   */
+  sync?(): Promise<void>;
+  /**
+   * Signs a checkpoint over the sessions sealed since the last one and the heads of the open
+   * ones, if the store has a signing key and anything changed; null otherwise.
+   */
+  checkpoint?(atUs: number): Promise<CheckpointInfo | null>;
+  /** The stored records as they are, for `dbtape verify`. */
+  integrity?(): IntegritySource;
+  /**
+   * `dbtape keys rotate`: re-wraps every data key under the keyring's current master key, in
+   * one transaction, without touching a recording. Returns how many keys were re-wrapped.
+   */
+  rewrapKeys?(keyring: Keyring): Promise<number>;
 }

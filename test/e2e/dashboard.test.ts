@@ -11,14 +11,9 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { type Browser, type BrowserContext, chromium, type Locator, type Page } from 'playwright-core';
 import { stringify } from 'yaml';
-import { loadConfig } from '../../src/config/load.js';
 import { hashPassword } from '../../src/config/verifiers.js';
-import { silentLogger } from '../../src/model/logger.js';
-import { Recorder } from '../../src/recording/recorder.js';
 import { openStore } from '../../src/store/open-store.js';
 import type { SessionStore } from '../../src/store/session-store.js';
-import { startWeb } from '../../src/web/index.js';
-import type { RunningWeb } from '../../src/web/types.js';
 import { requirePgBinary } from '../support/binaries.js';
 import { envWithoutPg, run } from '../support/exec.js';
 import { DEFAULT_TARGET, type InProcessDbtape, startInProcess } from '../support/inproc-dbtape.js';
@@ -37,9 +32,8 @@ const UI_TIMEOUT = 15_000;
 
 let dir: string;
 let store: SessionStore;
-let recorder: Recorder;
 let dbtape: InProcessDbtape;
-let web: RunningWeb;
+let web: { url: string };
 let browser: Browser;
 let admin: { context: BrowserContext; page: Page };
 const dialogs: string[] = [];
@@ -104,13 +98,12 @@ before(async () => {
   }
   mkdirSync(RESULTS, { recursive: true });
   dir = mkdtempSync(path.join(os.tmpdir(), 'dbtape-e2e-web-'));
-  const assets = path.join(dir, 'web-ui');
-  await run(process.execPath, [path.join(ROOT, 'scripts', 'build-web.mjs'), '--out', assets], { cwd: ROOT });
-
-  store = openStore(`sqlite:${path.join(dir, 'store.db')}`);
-  recorder = new Recorder({ store, capture: 'rows', maxRows: 100, flushIntervalMs: 20 });
+  // The whole of `dbtape serve` in-process (startServer): proxy, recorder, store and dashboard
+  // from one config, as a user runs it. npm test builds the dashboard into dist/web-ui first.
+  const storeUrl = `sqlite:${path.join(dir, 'store.db')}`;
   const yaml = stringify({
-    listen: { postgres: '127.0.0.1:0' },
+    listen: { postgres: '127.0.0.1:0', http: '127.0.0.1:0' },
+    store: { url: storeUrl, capture_results: 'rows', max_rows: 100 },
     targets: [DEFAULT_TARGET],
     users: [
       { name: 'ada', password: hashPassword(USERS.ada), roles: ['admin', 'app-writer'] },
@@ -119,27 +112,11 @@ before(async () => {
     ],
     roles: [{ name: 'app-writer', targets: ['app'], access: 'write' }],
   });
-  dbtape = await startInProcess({ yaml, recorders: recorder });
-  const registry = dbtape.server.registry;
-  web = await startWeb({
-    config: loadConfig(dbtape.configFile),
-    store,
-    bus: recorder.bus,
-    registry: {
-      activeIds: () => registry.all().map((s) => s.meta.id),
-      kill: (id, reason) => {
-        const s = registry.get(id);
-        s?.kill(reason);
-        return s !== undefined;
-      },
-    },
-    metrics: () => ({ sessionsActive: registry.active, sessionsTotal: registry.started, recording: null }),
-    log: silentLogger,
-    host: '127.0.0.1',
-    port: 0,
-    assetsDir: assets,
-    tokensFile: null,
-  });
+  dbtape = await startInProcess({ yaml });
+  const http = dbtape.server.addresses.http;
+  if (!http) throw new Error('dbtape e2e: startServer did not start the dashboard on listen.http');
+  web = { url: `http://${http}` };
+  store = openStore(storeUrl, { readonly: true });
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
@@ -158,9 +135,7 @@ before(async () => {
 
 after(async () => {
   await browser?.close();
-  await web?.close();
   await dbtape?.close();
-  await recorder?.shutdown();
   await store?.close();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });

@@ -56,11 +56,14 @@ describe('defaults', () => {
     });
     assert.deepEqual(c.tls, { certFile: null, keyFile: null, require: false });
     assert.deepEqual(c.store, {
+      record: true,
       url: `sqlite:${join(dir, 'data/dbtape.db')}`,
       durability: 'fast',
       captureResults: 'summary',
       maxRows: 100,
       encryptionKeyFile: null,
+      signingKeyFile: null,
+      checkpointIntervalMs: 60_000,
     });
     assert.deepEqual(c.limits, {
       maxClientConnections: 1000,

@@ -62,4 +62,64 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 2,
+    name: 'hash chain, seals, signed checkpoints, encryption at rest',
+    sql: `
+      -- Chain head (hash of the last event) of every session; its seal once it ended.
+      -- seal_no orders sealed sessions store-wide; checkpoints list them in that order.
+      ALTER TABLE sessions ADD COLUMN head_hash BLOB;
+      ALTER TABLE sessions ADD COLUMN seal BLOB;
+      ALTER TABLE sessions ADD COLUMN seal_no INTEGER;
+      CREATE UNIQUE INDEX sessions_seal_no ON sessions (seal_no) WHERE seal_no IS NOT NULL;
+
+      -- hash: integrity/chain.ts. format 1: body is v1 JSON text; 2: body is a BLOB, the v1 JSON
+      -- encrypted with the session's data key (AES-256-GCM envelope).
+      ALTER TABLE events ADD COLUMN hash BLOB;
+
+      -- One row. chain_from_sid: sessions from this sid on must be chained (older ones were
+      -- recorded before migration 2). The rest is the store's head: the last seal and the last
+      -- checkpoint, so that deleting the newest ones is noticed.
+      CREATE TABLE integrity_state (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        chain_from_sid INTEGER NOT NULL,
+        seal_no INTEGER NOT NULL DEFAULT 0,
+        seal BLOB,
+        checkpoint_no INTEGER NOT NULL DEFAULT 0,
+        checkpoint_hash BLOB,
+        encrypted INTEGER NOT NULL DEFAULT 0
+      );
+      INSERT INTO integrity_state (id, chain_from_sid) SELECT 1, coalesce(max(sid), 0) + 1 FROM sessions;
+
+      CREATE TABLE checkpoints (
+        no INTEGER PRIMARY KEY,
+        at_us INTEGER NOT NULL,
+        key_id TEXT NOT NULL,
+        body TEXT NOT NULL,
+        hash BLOB NOT NULL,
+        signature BLOB NOT NULL
+      );
+      -- Public keys that signed checkpoints (a verifier should trust its own copy, not these).
+      CREATE TABLE signing_keys (
+        key_id TEXT PRIMARY KEY,
+        public_key BLOB NOT NULL,
+        added_at_us INTEGER NOT NULL
+      );
+
+      -- Per-session data keys, wrapped by a master key version; fingerprint = SHA-256 of the key,
+      -- covered by the session's chain (its genesis).
+      CREATE TABLE session_keys (
+        session_sid INTEGER PRIMARY KEY REFERENCES sessions (sid),
+        key_version INTEGER NOT NULL,
+        wrapped BLOB NOT NULL,
+        fingerprint BLOB NOT NULL
+      );
+      -- Store-wide keys (the search index key), wrapped like data keys.
+      CREATE TABLE store_keys (
+        name TEXT PRIMARY KEY,
+        key_version INTEGER NOT NULL,
+        wrapped BLOB NOT NULL
+      );
+    `,
+  },
 ];

@@ -2,6 +2,8 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
+import type { Keyring } from '../../integrity/keyring.js';
+import type { CheckpointSigner } from '../../integrity/signing-key.js';
 import { StoreError } from '../errors.js';
 import { MIGRATIONS } from './migrations.js';
 
@@ -9,12 +11,22 @@ export type Synchronous = 'normal' | 'full';
 
 export interface SqliteOpenOptions {
   /**
-   * 'normal' (durability: fast): WAL commits are not fsynced; a power loss can lose the last
-   * commits, a process crash cannot. 'full' (durability: strict): every commit is fsynced.
+   * 'normal' (the default, for both durability modes): WAL commits are not fsynced at commit; a
+   * power loss can lose the last commits, a process crash cannot. Strict durability calls
+   * SessionStore.sync(), which fdatasyncs the WAL off the event loop (wal-sync.ts). 'full':
+   * every commit is fsynced inside the commit, blocking the event loop meanwhile.
    */
   readonly synchronous?: Synchronous;
   /** Open an existing store for reading only (the CLI's read commands). */
   readonly readonly?: boolean;
+  /**
+   * The master keyring (store.encryption_key_file): new sessions are encrypted, encrypted ones
+   * can be read. Without it, encrypted recordings cannot be read and the store refuses to be
+   * opened for writing once it holds any.
+   */
+  readonly keyring?: Keyring | null;
+  /** Signs checkpoints (store.signing_key_file); without it none are written. */
+  readonly signer?: CheckpointSigner | null;
 }
 
 export function openDatabase(path: string, options: SqliteOpenOptions): Database.Database {

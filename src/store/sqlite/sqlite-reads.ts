@@ -1,8 +1,7 @@
 /** Read queries of the SQLite store: listing, one session, its events, full-text search. */
 import type Database from 'better-sqlite3';
 import type { EndReason, Protocol, SessionEvent, SessionId } from '../../model/session.js';
-import { decodeEvent } from '../event-codec.js';
-import { buildSnippet, parseSearchText, toFts5Query } from '../search-text.js';
+import { buildSnippet, parseSearchText, type SearchTerm } from '../search-text.js';
 import type { EventQuery, SearchFilter, SearchHit, SessionFilter, SessionSummary } from '../session-store.js';
 
 interface SessionRow {
@@ -26,11 +25,27 @@ interface SessionRow {
   last_seq: number;
 }
 
+/** Decodes a stored body (decrypting it when it is encrypted). */
+export type BodyDecoder = (row: StoredBodyRow) => SessionEvent;
+
+export interface StoredBodyRow {
+  readonly sid: number;
+  readonly sessionId: SessionId;
+  readonly seq: number;
+  readonly format: number;
+  readonly body: string | Buffer;
+}
+
+/** Builds the MATCH expression for parsed terms (plain, or with blind-index alternatives). */
+export type MatchBuilder = (terms: readonly SearchTerm[]) => string;
+
 interface HitRow {
   seq: number;
   at_us: number;
   failed: number | null;
-  body: string;
+  body: string | Buffer;
+  format: number;
+  sid: number;
   id: string;
   user_name: string;
   target: string;
@@ -50,11 +65,15 @@ export class SqliteReads {
   private readonly byId: Database.Statement;
   private readonly events: Database.Statement;
 
-  constructor(private readonly db: Database.Database) {
+  constructor(
+    private readonly db: Database.Database,
+    private readonly decode: BodyDecoder,
+    private readonly match: MatchBuilder,
+  ) {
     this.byId = db.prepare(`SELECT ${SESSION_COLUMNS} FROM sessions WHERE id = ?`);
     this.events = db.prepare(
-      `SELECT body FROM events WHERE session_sid = (SELECT sid FROM sessions WHERE id = ?) AND seq > ?
-       ORDER BY seq LIMIT ?`,
+      `SELECT session_sid AS sid, seq, format, body FROM events
+       WHERE session_sid = (SELECT sid FROM sessions WHERE id = ?) AND seq > ? ORDER BY seq LIMIT ?`,
     );
   }
 
@@ -90,14 +109,19 @@ export class SqliteReads {
   }
 
   getEvents(id: SessionId, q: EventQuery): SessionEvent[] {
-    const rows = this.events.all(id, q.afterSeq ?? 0, clamp(q.limit, 1000, 100_000)) as { body: string }[];
-    return rows.map((r) => decodeEvent(r.body));
+    const rows = this.events.all(id, q.afterSeq ?? 0, clamp(q.limit, 1000, 100_000)) as {
+      sid: number;
+      seq: number;
+      format: number;
+      body: string | Buffer;
+    }[];
+    return rows.map((r) => this.decode({ ...r, sessionId: id }));
   }
 
   search(text: string, f: SearchFilter): SearchHit[] {
     const terms = parseSearchText(text);
     const { where, args, add } = conditions();
-    add('statement_fts MATCH ?', toFts5Query(terms));
+    add('statement_fts MATCH ?', this.match(terms));
     if (f.user !== undefined) add('s.user_name = ?', f.user);
     if (f.target !== undefined) add('s.target = ?', f.target);
     if (f.protocol !== undefined) add('s.protocol = ?', f.protocol);
@@ -106,10 +130,16 @@ export class SqliteReads {
     if (f.untilUs !== undefined) add('e.at_us < ?', f.untilUs);
     if (f.errors) add('e.failed = 1');
     args.push(clamp(f.limit, 50, 1000));
-    const sql = `SELECT e.seq, e.at_us, e.failed, e.body, s.id, s.user_name, s.target
+    const sql = `SELECT e.seq, e.at_us, e.failed, e.body, e.format, e.session_sid AS sid, s.id, s.user_name, s.target
       FROM statement_fts JOIN events e ON e.id = statement_fts.rowid JOIN sessions s ON s.sid = e.session_sid
       WHERE ${where.join(' AND ')} ORDER BY bm25(statement_fts), e.at_us DESC LIMIT ?`;
-    return (this.db.prepare(sql).all(...args) as HitRow[]).map((r) => toHit(r, terms));
+    return (this.db.prepare(sql).all(...args) as HitRow[]).map((r) =>
+      toHit(
+        r,
+        this.decode({ sid: r.sid, sessionId: r.id, seq: r.seq, format: r.format, body: r.body }),
+        terms,
+      ),
+    );
   }
 
   openSessions(): OpenSessionRow[] {
@@ -135,8 +165,7 @@ export class SqliteReads {
   }
 }
 
-function toHit(r: HitRow, terms: ReturnType<typeof parseSearchText>): SearchHit {
-  const event = decodeEvent(r.body);
+function toHit(r: HitRow, event: SessionEvent, terms: readonly SearchTerm[]): SearchHit {
   const sql = event.kind === 'query' || event.kind === 'denied' ? event.sql : '';
   const params = event.kind === 'query' ? event.params : undefined;
   let snippet = buildSnippet(sql, terms);

@@ -1,13 +1,19 @@
 /**
  * SessionStore on an embedded SQLite file (better-sqlite3, synchronous). A batch is one
- * transaction: that is the group commit. Reads are in sqlite-reads.ts.
+ * transaction: that is the group commit. Each event is chained and each ended session sealed
+ * inside that transaction (sqlite-chain.ts); with a keyring, bodies are encrypted and the search
+ * index holds blind tokens (sqlite-crypto.ts). Reads are in sqlite-reads.ts.
  */
-import type Database from 'better-sqlite3';
+import Database from 'better-sqlite3';
+import type { Keyring } from '../../integrity/keyring.js';
+import type { IntegritySource } from '../../integrity/source.js';
 import type { EndReason, SessionEvent, SessionId, SessionMeta } from '../../model/session.js';
-import { StoreError } from '../errors.js';
-import { encodeEvent } from '../event-codec.js';
+import { encryptedStoreError, StoreError } from '../errors.js';
+import { decodeEvent } from '../event-codec.js';
 import { OutcomeTracker } from '../outcome-tracker.js';
+import { toBlindFts5Query, toFts5Query } from '../search-text.js';
 import type {
+  CheckpointInfo,
   EventQuery,
   SearchFilter,
   SearchHit,
@@ -17,12 +23,16 @@ import type {
   WriteBatch,
   WriteOptions,
 } from '../session-store.js';
+import { ChainWriter, type SessionState } from './sqlite-chain.js';
+import { checkpointDue, writeCheckpoint } from './sqlite-checkpoint.js';
+import { FORMAT_ENCRYPTED, StoreCrypto } from './sqlite-crypto.js';
+import { SqliteIntegritySource } from './sqlite-integrity.js';
 import { openDatabase, type SqliteOpenOptions, type Synchronous } from './sqlite-open.js';
-import { SqliteReads } from './sqlite-reads.js';
+import { SqliteReads, type StoredBodyRow } from './sqlite-reads.js';
+import { WalSync } from './wal-sync.js';
 
 interface Statements {
   insertSession: Database.Statement;
-  sidOf: Database.Statement;
   insertEvent: Database.Statement;
   insertFts: Database.Statement;
   markOutcome: Database.Statement;
@@ -31,10 +41,10 @@ interface Statements {
 }
 
 interface Counts {
+  state: SessionState;
   statements: number;
   errors: number;
   events: number;
-  lastSeq: number;
 }
 
 export type { SqliteOpenOptions, Synchronous };
@@ -44,9 +54,14 @@ export class SqliteSessionStore implements SessionStore {
   private readonly st: Statements;
   private readonly reads: SqliteReads;
   private readonly tracker = new OutcomeTracker();
-  private readonly sids = new Map<SessionId, number>();
+  private readonly crypto: StoreCrypto;
+  private readonly chain: ChainWriter | null;
+  private readonly wal: WalSync | null;
   private readonly full: boolean;
   private readonly readonly: boolean;
+  private readonly signer: SqliteOpenOptions['signer'];
+  /** Something was written since the last checkpoint. */
+  private dirty: boolean;
   private closed = false;
 
   constructor(
@@ -56,59 +71,114 @@ export class SqliteSessionStore implements SessionStore {
     this.db = openDatabase(path, options);
     this.full = options.synchronous === 'full';
     this.readonly = options.readonly ?? false;
-    this.reads = new SqliteReads(this.db);
-    this.st = options.readonly ? ({} as Statements) : prepareWrites(this.db);
+    this.signer = options.signer ?? null;
+    try {
+      this.crypto = new StoreCrypto(this.db, options.keyring ?? null, !this.readonly);
+      if (!this.readonly && this.crypto.encrypted && !this.crypto.writesEncrypted) {
+        throw encryptedStoreError(`the session store at ${path}`);
+      }
+    } catch (err) {
+      this.db.close();
+      throw err;
+    }
+    this.reads = new SqliteReads(
+      this.db,
+      (row) => this.decode(row),
+      (terms) => {
+        if (!this.crypto.encrypted) return toFts5Query(terms);
+        const index = this.crypto.index;
+        if (!index) throw encryptedStoreError(`the session store at ${path}`);
+        return toBlindFts5Query(terms, (text) => index.text(text));
+      },
+    );
+    this.st = this.readonly ? ({} as Statements) : prepareWrites(this.db);
+    this.chain = this.readonly ? null : new ChainWriter(this.db, this.crypto);
+    this.wal = this.readonly || path === ':memory:' || this.full ? null : new WalSync(path);
+    this.dirty = !this.readonly && checkpointDue(this.db);
   }
 
   async writeBatch(batch: WriteBatch, options: WriteOptions = {}): Promise<void> {
     this.open();
     if (this.readonly)
       throw new StoreError('DBTAPE_STORE_CLOSED', 'dbtape: this session store was opened read-only');
-    const sync = options.durable === true && !this.full;
-    if (sync) this.db.pragma('synchronous = FULL');
     try {
       this.db.transaction(() => this.apply(batch)).immediate();
     } catch (err) {
       for (const { sessionId } of batch.events) this.tracker.forget(sessionId);
-      for (const s of batch.sessions) this.sids.delete(s.id);
+      this.chain!.reset();
       throw err;
-    } finally {
-      if (sync) this.db.pragma('synchronous = NORMAL');
     }
-    for (const e of batch.ends) this.sids.delete(e.sessionId);
+    this.dirty = true;
+    for (const e of batch.ends) this.chain!.ended(e.sessionId);
+    if (options.durable === true) await this.sync();
+  }
+
+  /** See SessionStore.sync: fdatasync of the WAL, shared by every caller waiting meanwhile. */
+  async sync(): Promise<void> {
+    this.open();
+    if (this.wal) await this.wal.sync();
   }
 
   private apply(batch: WriteBatch): void {
-    for (const meta of batch.sessions) this.insertSession(meta);
+    const chain = this.chain!;
+    for (const meta of batch.sessions) {
+      const sid = this.insertSession(meta);
+      if (sid !== null) chain.created(sid, meta);
+    }
     const counts = new Map<number, Counts>();
     for (const { sessionId, event } of batch.events) {
-      const sid = this.sid(sessionId);
+      const state = chain.state(sessionId);
+      const stored = chain.append(state, event);
       const id = Number(
-        this.st.insertEvent.run(sid, event.seq, event.atUs, event.offsetUs, event.kind, encodeEvent(event))
-          .lastInsertRowid,
+        this.st.insertEvent.run(
+          state.sid,
+          event.seq,
+          event.atUs,
+          event.offsetUs,
+          event.kind,
+          stored.format,
+          stored.body,
+          stored.hash,
+        ).lastInsertRowid,
       );
-      if (event.kind === 'query' || event.kind === 'denied') {
-        const params = event.kind === 'query' ? paramsText(event.params) : null;
-        this.st.insertFts.run(id, event.sql, params);
-      }
+      if (event.kind === 'query' || event.kind === 'denied') this.index(id, state, event);
       const mark = this.tracker.observe(sessionId, event);
-      if (mark) this.st.markOutcome.run(mark.failed ? 1 : 0, sid, mark.querySeq);
-      let c = counts.get(sid);
+      if (mark) this.st.markOutcome.run(mark.failed ? 1 : 0, state.sid, mark.querySeq);
+      let c = counts.get(state.sid);
       if (!c) {
-        c = { statements: 0, errors: 0, events: 0, lastSeq: 0 };
-        counts.set(sid, c);
+        c = { state, statements: 0, errors: 0, events: 0 };
+        counts.set(state.sid, c);
       }
       c.events++;
-      c.lastSeq = Math.max(c.lastSeq, event.seq);
       if (event.kind === 'query') c.statements++;
       else if (event.kind === 'error') c.errors++;
     }
-    for (const [sid, c] of counts) this.st.bump.run(c.statements, c.errors, c.events, c.lastSeq, sid);
-    for (const end of batch.ends) this.st.end.run(end.endedAtUs, end.reason, this.sid(end.sessionId));
+    for (const [sid, c] of counts) {
+      this.st.bump.run(c.statements, c.errors, c.events, c.state.lastSeq, c.state.head, sid);
+    }
+    for (const end of batch.ends) {
+      const state = chain.state(end.sessionId);
+      const seal = chain.sealSession(state, end.endedAtUs, end.reason);
+      this.st.end.run(end.endedAtUs, end.reason, seal?.seal ?? null, seal?.sealNo ?? null, state.sid);
+    }
+    chain.finishBatch();
   }
 
-  private insertSession(m: SessionMeta): void {
-    this.st.insertSession.run(
+  private index(
+    rowid: number,
+    state: SessionState,
+    event: SessionEvent & { kind: 'query' | 'denied' },
+  ): void {
+    const params = event.kind === 'query' ? paramsText(event.params) : null;
+    const blind = state.dataKey ? this.crypto.index : null;
+    if (blind)
+      this.st.insertFts.run(rowid, blind.text(event.sql), params === null ? null : blind.text(params));
+    else this.st.insertFts.run(rowid, event.sql, params);
+  }
+
+  /** Inserts a session row; null when the session already existed (it is left as it is). */
+  private insertSession(m: SessionMeta): number | null {
+    const r = this.st.insertSession.run(
       m.id,
       m.protocol,
       m.user,
@@ -122,22 +192,15 @@ export class SqliteSessionStore implements SessionStore {
       m.upstreamUser,
       m.startedAtUs,
     );
+    return r.changes === 0 ? null : Number(r.lastInsertRowid);
   }
 
-  private sid(id: SessionId): number {
-    let sid = this.sids.get(id);
-    if (sid === undefined) {
-      const row = this.st.sidOf.get(id) as { sid: number } | undefined;
-      if (!row) {
-        throw new StoreError(
-          'DBTAPE_STORE_BAD_EVENT',
-          `dbtape: event for unknown session ${id} (no start recorded)`,
-        );
-      }
-      sid = row.sid;
-      this.sids.set(id, sid);
+  private decode(row: StoredBodyRow): SessionEvent {
+    if (row.format === FORMAT_ENCRYPTED || Buffer.isBuffer(row.body)) {
+      const envelope = Buffer.isBuffer(row.body) ? row.body : Buffer.from(row.body);
+      return decodeEvent(this.crypto.decryptBody(row.sid, row.sessionId, row.seq, envelope));
     }
-    return sid;
+    return decodeEvent(row.body);
   }
 
   async listSessions(filter: SessionFilter = {}): Promise<SessionSummary[]> {
@@ -184,9 +247,44 @@ export class SqliteSessionStore implements SessionStore {
     return open.length;
   }
 
+  async checkpoint(atUs: number): Promise<CheckpointInfo | null> {
+    this.open();
+    if (!this.signer || this.readonly || !this.dirty) return null;
+    let last: CheckpointInfo;
+    for (;;) {
+      const { info, more } = writeCheckpoint(this.db, this.signer, atUs);
+      last = info;
+      if (!more) break;
+    }
+    this.dirty = false;
+    await this.sync();
+    return last;
+  }
+
+  /**
+   * A store being written reads its integrity records through a connection of their own, so that
+   * verify's read transaction never holds the writer's connection.
+   */
+  integrity(): IntegritySource {
+    this.open();
+    if (this.readonly || this.path === ':memory:') return new SqliteIntegritySource(this.db);
+    return new SqliteIntegritySource(new Database(this.path, { readonly: true, fileMustExist: true }), true);
+  }
+
+  /** See SessionStore.rewrapKeys. */
+  async rewrapKeys(keyring: Keyring): Promise<number> {
+    this.open();
+    if (this.readonly)
+      throw new StoreError('DBTAPE_STORE_CLOSED', 'dbtape: this session store was opened read-only');
+    const n = this.db.transaction(() => this.crypto.rewrap(keyring)).immediate();
+    await this.sync();
+    return n;
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.wal?.close();
     this.db.close();
   }
 
@@ -207,18 +305,19 @@ function prepareWrites(db: Database.Database): Statements {
          target, upstream_database, upstream_user, started_at_us)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
     ),
-    sidOf: db.prepare('SELECT sid FROM sessions WHERE id = ?'),
     insertEvent: db.prepare(
-      'INSERT INTO events (session_sid, seq, at_us, offset_us, kind, body) VALUES (?, ?, ?, ?, ?, ?)',
+      `INSERT INTO events (session_sid, seq, at_us, offset_us, kind, format, body, hash)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
     ),
     insertFts: db.prepare('INSERT INTO statement_fts (rowid, sql, params) VALUES (?, ?, ?)'),
     markOutcome: db.prepare('UPDATE events SET failed = ? WHERE session_sid = ? AND seq = ?'),
     bump: db.prepare(
       `UPDATE sessions SET statements = statements + ?, errors = errors + ?, events = events + ?,
-         last_seq = max(last_seq, ?) WHERE sid = ?`,
+         last_seq = max(last_seq, ?), head_hash = ? WHERE sid = ?`,
     ),
     end: db.prepare(
-      'UPDATE sessions SET ended_at_us = ?, end_reason = ? WHERE sid = ? AND ended_at_us IS NULL',
+      `UPDATE sessions SET ended_at_us = ?, end_reason = ?, seal = ?, seal_no = ?
+       WHERE sid = ? AND ended_at_us IS NULL`,
     ),
   };
 }

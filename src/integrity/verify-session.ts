@@ -1,0 +1,356 @@
+/**
+ * Checks one session as its events stream past: every event's link in the hash chain, dense
+ * sequence numbers, the session row's counters and head, its seal, what the signed checkpoints
+ * say about it, and (with the keyring) its data key. Damage is reported where it starts, once:
+ * an event whose hash breaks the chain drags its successor's link down with it, so consecutive
+ * broken links are reported as one run.
+ */
+import { ENVELOPE_OVERHEAD } from './aead.js';
+import { eventHash, genesisHash, sealHash, ZERO_HASH } from './chain.js';
+import type { FindingList } from './findings.js';
+import type { Keyring } from './keyring.js';
+import type { StoredEvent, StoredSession } from './source.js';
+import type { SignedHead, SignedSeal } from './verify-checkpoints.js';
+import { checkDataKey } from './verify-keys.js';
+
+export interface SessionContext {
+  readonly findings: FindingList;
+  /** Seal number → session, as stored. */
+  readonly sealsByNo: ReadonlyMap<number, StoredSession>;
+  /** What checkpoints signed: by seal number, by session id, and heads of open sessions. */
+  readonly signedSeals: ReadonlyMap<number, SignedSeal>;
+  readonly signedById: ReadonlyMap<string, { sealNo: number } & SignedSeal>;
+  readonly openHeads: ReadonlyMap<string, SignedHead>;
+  readonly chainFromSid: number;
+  readonly keyring: Keyring | null;
+}
+
+/** A broken link, kept to tell modified from reordered events when the session is done. */
+interface Broken {
+  readonly event: StoredEvent;
+  /** The stored hash of the event before it. */
+  readonly prev: Buffer;
+  /** Its hash computed from that. */
+  readonly computed: Buffer;
+}
+
+const KEEP_BROKEN = 64;
+const FORMAT_CLEAR = 1;
+const FORMAT_ENCRYPTED = 2;
+
+export class SessionChecker {
+  readonly id: string;
+  events = 0;
+  private readonly chained: boolean;
+  private prev: Buffer;
+  private expectSeq = 1;
+  private maxSeq = 0;
+  private statements = 0;
+  private errors = 0;
+  private last: StoredEvent | null = null;
+  private afterGap = false;
+  private readonly broken: Broken[] = [];
+  private brokenCount = 0;
+  private encryptedEvents = 0;
+  private headSeen = false;
+
+  constructor(
+    private readonly s: StoredSession,
+    private readonly ctx: SessionContext,
+  ) {
+    this.id = s.meta.id;
+    // A session recorded before chaining existed holds no integrity data at all: one that does
+    // is chained whatever the store's head says (else moving the head would hide damage).
+    const hasIntegrity = s.headHash !== null || s.seal !== null || s.sealNo !== null || s.dataKey !== null;
+    this.chained = s.sid >= ctx.chainFromSid || hasIntegrity;
+    if (s.sid < ctx.chainFromSid && hasIntegrity) {
+      ctx.findings.add('modified', "the store's integrity head was moved: it exempts this chained session", {
+        session: this.id,
+      });
+    }
+    this.prev = genesisHash(s.meta, s.dataKey?.fingerprint ?? null);
+  }
+
+  private add(kind: Parameters<FindingList['add']>[0], detail: string, seq: number | null = null): void {
+    this.ctx.findings.add(kind, detail, { session: this.id, seq });
+  }
+
+  feed(e: StoredEvent): void {
+    this.events++;
+    if (e.seq < this.expectSeq) {
+      this.add('inserted', `a second event with seq ${e.seq}`, e.seq);
+      return;
+    }
+    if (e.seq > this.expectSeq) {
+      const range =
+        e.seq - 1 > this.expectSeq ? `seqs ${this.expectSeq}–${e.seq - 1}` : `seq ${this.expectSeq}`;
+      this.add('deleted', `${range} deleted: the sequence jumps to ${e.seq}`, this.expectSeq);
+      this.afterGap = true;
+    }
+    this.expectSeq = e.seq + 1;
+    this.maxSeq = e.seq;
+    this.last = e;
+    if (e.kind === 'query') this.statements++;
+    else if (e.kind === 'error') this.errors++;
+    if (e.format === FORMAT_ENCRYPTED) this.encryptedEvents++;
+    if (!validHeader(e)) {
+      this.add('modified', `seq ${e.seq}: its columns hold values dbtape never writes`, e.seq);
+      this.prev = Buffer.isBuffer(e.hash) ? e.hash : this.prev;
+      this.afterGap = false;
+      return;
+    }
+    this.checkForm(e);
+    if (this.chained) this.link(e);
+    this.afterGap = false;
+    const head = this.ctx.openHeads.get(this.id);
+    if (head && head.seq === e.seq) {
+      this.headSeen = true;
+      if (!(Buffer.isBuffer(e.hash) && e.hash.equals(head.hash))) {
+        this.add('modified', `seq ${e.seq} differs from what checkpoint #${head.checkpoint} signed`, e.seq);
+      }
+    }
+  }
+
+  private checkForm(e: StoredEvent): void {
+    const clear = e.format === FORMAT_CLEAR && typeof e.body === 'string';
+    const sealed =
+      e.format === FORMAT_ENCRYPTED && Buffer.isBuffer(e.body) && e.body.length >= ENVELOPE_OVERHEAD;
+    if (!clear && !sealed)
+      this.add('modified', `seq ${e.seq} is stored in the wrong form (format ${e.format})`, e.seq);
+  }
+
+  private link(e: StoredEvent): void {
+    const header = { seq: e.seq, atUs: e.atUs, offsetUs: e.offsetUs, format: e.format, kind: e.kind };
+    const computed = eventHash(this.prev, header, bodyOf(e));
+    const stored = Buffer.isBuffer(e.hash) ? e.hash : null;
+    if (!stored) {
+      this.add('modified', `seq ${e.seq} has no hash: it was removed`, e.seq);
+    } else if (!computed.equals(stored) && !this.afterGap) {
+      this.brokenCount++;
+      if (this.broken.length < KEEP_BROKEN) this.broken.push({ event: e, prev: this.prev, computed });
+    }
+    this.prev = stored ?? computed;
+  }
+
+  finish(): void {
+    if (this.chained) this.reportBroken();
+    this.checkRow();
+    if (this.chained) {
+      this.checkEnd();
+      this.checkSigned();
+    }
+    if (this.s.dataKey && this.ctx.keyring) {
+      const problem = checkDataKey(this.s, this.ctx.keyring);
+      if (problem) this.add('bad-key', problem);
+    } else if (!this.s.dataKey && this.encryptedEvents > 0) {
+      this.add('deleted', "the session's data key was deleted: its events can no longer be decrypted");
+    }
+  }
+
+  private reportBroken(): void {
+    const runs: Broken[][] = [];
+    for (const b of this.broken) {
+      const run = runs[runs.length - 1];
+      if (run && run[run.length - 1]!.event.seq === b.event.seq - 1) run.push(b);
+      else runs.push([b]);
+    }
+    for (const run of runs) this.reportRun(run);
+    if (this.brokenCount > this.broken.length) {
+      this.add('modified', `${this.brokenCount - this.broken.length} more events do not match their hashes`);
+    }
+  }
+
+  private reportRun(run: Broken[]): void {
+    const first = run[0]!;
+    const seq = first.event.seq;
+    const moved = this.recordedAt(first);
+    if (moved !== null) {
+      this.add('reordered', `the event stored as seq ${seq} was recorded as seq ${moved}`, seq);
+      for (const b of run.slice(1)) {
+        const m = this.recordedAt(b);
+        if (m !== null)
+          this.add(
+            'reordered',
+            `the event stored as seq ${b.event.seq} was recorded as seq ${m}`,
+            b.event.seq,
+          );
+      }
+      return;
+    }
+    const next = run[1];
+    if (next && linksFrom(first.computed, next.event)) {
+      this.add('modified', `seq ${seq}: its stored hash was changed`, seq);
+      return;
+    }
+    const tail = run.length > 1 ? `; the chain stays broken up to seq ${run[run.length - 1]!.event.seq}` : '';
+    this.add(
+      'modified',
+      `seq ${seq} does not match its hash: its content or columns were changed${tail}`,
+      seq,
+    );
+  }
+
+  /** The seq an event was recorded at, when it is stored at another one (else null). */
+  private recordedAt(b: Broken): number | null {
+    const e = b.event;
+    if (typeof e.body === 'string') {
+      const claimed = claimedSeq(e.body);
+      if (claimed !== null && claimed !== e.seq) return claimed;
+    }
+    for (const other of this.broken) {
+      if (other === b || !Buffer.isBuffer(e.hash)) continue;
+      const header = {
+        seq: other.event.seq,
+        atUs: e.atUs,
+        offsetUs: e.offsetUs,
+        format: e.format,
+        kind: e.kind,
+      };
+      if (eventHash(other.prev, header, bodyOf(e)).equals(e.hash)) return other.event.seq;
+    }
+    return null;
+  }
+
+  private checkRow(): void {
+    const s = this.s;
+    if (this.events === 0 && this.chained) {
+      this.add('truncated', 'all its events were deleted');
+      return;
+    }
+    if (s.lastSeq > this.maxSeq) {
+      this.add(
+        'truncated',
+        `events after seq ${this.maxSeq} were deleted (the session row records ${s.lastSeq})`,
+        this.maxSeq + 1,
+      );
+    } else if (s.lastSeq < this.maxSeq) {
+      this.add(
+        'inserted',
+        `events were added after seq ${s.lastSeq} (the session row records ${s.lastSeq})`,
+        s.lastSeq + 1,
+      );
+    } else if (s.events !== this.events || s.statements !== this.statements || s.errors !== this.errors) {
+      this.add('modified', "the session row's counters do not match its events");
+    }
+    if (this.chained && this.last) {
+      const lastHash = this.last.hash;
+      if (!(Buffer.isBuffer(s.headHash) && Buffer.isBuffer(lastHash) && s.headHash.equals(lastHash))) {
+        this.add('modified', "the session row's chain head does not match its last event");
+      }
+    }
+  }
+
+  private checkEnd(): void {
+    const s = this.s;
+    const lastKind = this.last?.kind;
+    if (s.endedAtUs === null) {
+      if (s.seal !== null || s.sealNo !== null)
+        this.add('unsealed', 'the session is marked open but carries a seal');
+      if (lastKind === 'end') this.add('modified', 'the session has its end event but is marked open');
+      return;
+    }
+    if (lastKind !== 'end') {
+      this.add(
+        'truncated',
+        `the session ended but its last event (seq ${this.maxSeq}) is not its end`,
+        this.maxSeq,
+      );
+    } else if (this.last!.atUs !== s.endedAtUs) {
+      this.add('modified', "the session row's end time does not match its end event", this.maxSeq);
+    }
+    if (!Buffer.isBuffer(s.seal) || s.sealNo === null) {
+      this.add('unsealed', 'the session ended but has no seal');
+      return;
+    }
+    if (!Number.isSafeInteger(s.sealNo) || s.sealNo < 1 || !Number.isSafeInteger(s.endedAtUs)) {
+      this.add('modified', "the session row's seal number or end time hold values dbtape never writes");
+      return;
+    }
+    const prevSeal = this.prevSeal(s.sealNo);
+    if (!prevSeal) return; // The missing predecessor is reported store-wide.
+    const seal = sealHash({
+      prevSeal,
+      sealNo: s.sealNo,
+      sessionId: this.id,
+      lastHash: this.prev,
+      count: this.maxSeq,
+      endedAtUs: s.endedAtUs,
+      reason: s.endReason ?? '',
+    });
+    if (!seal.equals(s.seal)) {
+      this.add(
+        'modified',
+        `the seal (#${s.sealNo}) does not match the session: its end, events or order changed`,
+      );
+    }
+  }
+
+  /** The previous session's seal: as signed if a checkpoint has it (so damage there is not blamed here). */
+  private prevSeal(sealNo: number): Buffer | null {
+    if (sealNo === 1) return ZERO_HASH;
+    const signed = this.ctx.signedSeals.get(sealNo - 1)?.seal;
+    if (signed) return signed;
+    const stored = this.ctx.sealsByNo.get(sealNo - 1)?.seal;
+    return Buffer.isBuffer(stored) ? stored : null;
+  }
+
+  private checkSigned(): void {
+    const signed = this.ctx.signedById.get(this.id);
+    if (signed) {
+      const s = this.s;
+      if (!Buffer.isBuffer(s.seal) || s.sealNo === null) {
+        this.add(
+          'unsealed',
+          `checkpoint #${signed.checkpoint} signed this session as sealed, but it has no seal now`,
+        );
+      } else if (s.sealNo !== signed.sealNo) {
+        this.add(
+          'reordered',
+          `sealed as #${s.sealNo}, but checkpoint #${signed.checkpoint} signed it as #${signed.sealNo}`,
+        );
+      } else if (!s.seal.equals(signed.seal)) {
+        this.add('modified', `its seal differs from what checkpoint #${signed.checkpoint} signed`);
+      }
+    }
+    const head = this.ctx.openHeads.get(this.id);
+    if (head && !this.headSeen && !signed) {
+      this.add(
+        'truncated',
+        `seq ${head.seq}, signed by checkpoint #${head.checkpoint}, is missing`,
+        head.seq,
+      );
+    }
+  }
+}
+
+function validHeader(e: StoredEvent): boolean {
+  return (
+    Number.isSafeInteger(e.seq) &&
+    Number.isSafeInteger(e.atUs) &&
+    Number.isSafeInteger(e.offsetUs) &&
+    Number.isInteger(e.format) &&
+    e.format >= 0 &&
+    e.format <= 255 &&
+    typeof e.kind === 'string'
+  );
+}
+
+function bodyOf(e: StoredEvent): string | Buffer {
+  return typeof e.body === 'string' || Buffer.isBuffer(e.body) ? e.body : String(e.body);
+}
+
+function linksFrom(prev: Buffer, e: StoredEvent): boolean {
+  if (!Buffer.isBuffer(e.hash)) return false;
+  const header = { seq: e.seq, atUs: e.atUs, offsetUs: e.offsetUs, format: e.format, kind: e.kind };
+  return eventHash(prev, header, bodyOf(e)).equals(e.hash);
+}
+
+/** The `seq` a v1 JSON body says it has, or null when unreadable. */
+function claimedSeq(body: string): number | null {
+  try {
+    const v = JSON.parse(body) as { seq?: unknown };
+    return typeof v.seq === 'number' ? v.seq : null;
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,218 @@
+/**
+ * The policy engine for one user on one target: `decide(sql)` allows a text only if every statement
+ * in it is allowed. With several roles granting the target, roles are alternatives (as for `access`
+ * in access.ts): a text is allowed when any one role allows all of it; the denial shown is that of
+ * the role with the strongest access.
+ */
+import type { AccessLevel, Role } from '../model/identity.js';
+import type { Grant } from './access.js';
+import type { Classification } from './classification.js';
+import { classify } from './classify.js';
+import { RANK } from './effects.js';
+import { FAST_PATH_FUNCTIONS } from './function-rules.js';
+import { MaskingRules } from './masking.js';
+import { type Denial, type PreparedNames, RolePolicy } from './role-policy.js';
+import type { Dialect } from './sql-lexer.js';
+
+/** Stable code on every denial; the proxy answers with SQLSTATE 42501 / MySQL error 1142. */
+export const POLICY_DENIED = 'DBTAPE_POLICY_DENIED';
+
+export type Decision =
+  | { readonly allow: true }
+  | {
+      readonly allow: false;
+      readonly code: typeof POLICY_DENIED;
+      /** `access=read`, `access=write`, `deny_kinds`, `deny_tables`, `allow_tables`, `require_where`, `deny_functions`, `fail_closed`. */
+      readonly rule: string;
+      /** `dbtape: denied by rule access=read: UPDATE changes data` */
+      readonly message: string;
+      /** Which statement of a multi-statement text (0-based). */
+      readonly statementIndex: number;
+    };
+
+const ALLOW: Decision = { allow: true };
+
+export interface EngineRole {
+  readonly name: string;
+  readonly access: AccessLevel;
+  readonly rules?: Role['rules'];
+  readonly masking?: Role['masking'];
+}
+
+export class PolicyEngine {
+  /** Nothing to check: admin access without statement rules on some granting role. */
+  readonly unrestricted: boolean;
+  /** Row cap for results; null: none. */
+  readonly maxRows: number | null;
+  /** Null: results pass unchanged (no cost). */
+  readonly masking: MaskingRules | null;
+  private readonly policies: RolePolicy[];
+  private readonly decisions = new WeakMap<Classification, Decision>();
+
+  constructor(
+    readonly dialect: Dialect,
+    roles: readonly EngineRole[],
+    /** Where unqualified table names resolve: `public` (PostgreSQL) or the target's database (MySQL). */
+    defaultSchema: string,
+  ) {
+    const sorted = [...roles].sort((a, b) => RANK[b.access] - RANK[a.access]);
+    this.policies = sorted.map(
+      (r) => new RolePolicy(r.access, r.rules, dialect, defaultSchema.toLowerCase()),
+    );
+    this.unrestricted = this.policies.some((p) => !p.restricted);
+    const caps = roles.map((r) => r.rules?.maxRows ?? null);
+    this.maxRows = caps.length === 0 || caps.includes(null) ? null : Math.max(...(caps as number[]));
+    this.masking = MaskingRules.forRoles(roles.map((r) => r.masking));
+  }
+
+  /** The engine for a user's grant (access.ts `grantFor`), built from the roles that grant it. */
+  static forGrant(grant: Grant, roles: readonly Role[]): PolicyEngine {
+    const granting = roles.filter(
+      (r) => grant.roles.includes(r.name) && r.targets.includes(grant.target.name),
+    );
+    const dialect: Dialect = grant.target.protocol;
+    const defaultSchema = dialect === 'postgres' ? 'public' : grant.target.database;
+    return new PolicyEngine(dialect, granting, defaultSchema);
+  }
+
+  /** One client connection's policy state (prepared statement names). */
+  openSession(): PolicySession {
+    return new PolicySession(this);
+  }
+
+  /** Decides a text of one or more statements. Without a session, every EXECUTE of a name is unknown. */
+  decide(sql: string, session?: PolicySession): Decision {
+    if (this.unrestricted) return ALLOW;
+    const c = classify(sql, this.dialect, { noBackslashEscapes: session?.noBackslashEscapes === true });
+    if (!c.parsed) {
+      return deny(
+        {
+          rule: 'fail_closed',
+          why: `the statement could not be parsed (${c.reason}), so it cannot be checked`,
+        },
+        0,
+      );
+    }
+    const stateful = c.statements.some(
+      (s) =>
+        s.execute !== undefined ||
+        s.prepare !== undefined ||
+        s.deallocate !== undefined ||
+        s.command === 'discard',
+    );
+    if (!stateful) {
+      const cached = this.decisions.get(c);
+      if (cached) return cached;
+    }
+    const d = this.evaluate(c, session);
+    if (!stateful) this.decisions.set(c, d);
+    else if (d.allow && session) session.apply(c);
+    return d;
+  }
+
+  /** PostgreSQL FunctionCall ('F'): a function by OID. Only the large-object API's are known. */
+  decideFunctionCall(oid: number): Decision {
+    if (this.unrestricted) return ALLOW;
+    const known = FAST_PATH_FUNCTIONS.get(oid);
+    if (known && this.policies.some((p) => RANK[p.access] >= RANK[known.level])) return ALLOW;
+    if (known) {
+      const access = this.policies[0]?.access ?? 'read';
+      return deny({ rule: `access=${access}`, why: `${known.name}() changes a large object` }, 0);
+    }
+    return deny({ rule: 'fail_closed', why: `a fast-path call of function OID ${oid} cannot be checked` }, 0);
+  }
+
+  private evaluate(
+    c: Extract<Classification, { parsed: true }>,
+    prepared: PreparedNames | undefined,
+  ): Decision {
+    let first: Decision | null = null;
+    for (const policy of this.policies) {
+      const d = evaluateRole(policy, c, prepared);
+      if (d.allow) return d;
+      first ??= d;
+    }
+    return first ?? deny({ rule: 'fail_closed', why: 'no role grants this target' }, 0);
+  }
+}
+
+function evaluateRole(
+  policy: RolePolicy,
+  c: Extract<Classification, { parsed: true }>,
+  prepared: PreparedNames | undefined,
+): Decision {
+  // EXECUTE may name a statement PREPAREd earlier in the same text.
+  const local = new Set<string>();
+  const names: PreparedNames = { has: (n) => local.has(n) || prepared?.has(n) === true };
+  for (let i = 0; i < c.statements.length; i++) {
+    const s = c.statements[i]!;
+    const denial = policy.check(s, names);
+    if (denial) return deny(denial, i);
+    if (s.prepare) local.add(s.prepare.name);
+  }
+  return ALLOW;
+}
+
+function deny(d: Denial, statementIndex: number): Decision {
+  return {
+    allow: false,
+    code: POLICY_DENIED,
+    rule: d.rule,
+    message: `dbtape: denied by rule ${d.rule}: ${d.why}`,
+    statementIndex,
+  };
+}
+
+/** Per-connection state: which prepared statement names hold text the policy allowed. */
+export class PolicySession implements PreparedNames {
+  /**
+   * MySQL: the server reports NO_BACKSLASH_ESCAPES (status flag 0x0200 in OK packets); set it so that
+   * texts with backslashes fail closed instead of being read differently.
+   */
+  noBackslashEscapes = false;
+  private readonly prepared = new Set<string>();
+
+  constructor(readonly engine: PolicyEngine) {}
+
+  decide(sql: string): Decision {
+    return this.engine.decide(sql, this);
+  }
+
+  /**
+   * A protocol-level prepare (PostgreSQL Parse, MySQL COM_STMT_PREPARE): decides its text now, since
+   * Bind/Execute carry only parameters. Pass the name for PostgreSQL named statements: SQL EXECUTE
+   * may run them later.
+   */
+  decidePrepare(sql: string, name?: string): Decision {
+    const d = this.decide(sql);
+    if (d.allow && name) this.prepared.add(this.norm(name));
+    return d;
+  }
+
+  decideFunctionCall(oid: number): Decision {
+    return this.engine.decideFunctionCall(oid);
+  }
+
+  /** PostgreSQL Close of a named statement / MySQL COM_STMT_CLOSE does not need this; SQL DEALLOCATE is tracked. */
+  forgetPrepared(name: string): void {
+    this.prepared.delete(this.norm(name));
+  }
+
+  has(name: string): boolean {
+    return this.prepared.has(this.norm(name));
+  }
+
+  /** Records what an allowed text did to prepared names. */
+  apply(c: Extract<Classification, { parsed: true }>): void {
+    for (const s of c.statements) {
+      if (s.prepare) this.prepared.add(this.norm(s.prepare.name));
+      else if (s.deallocate === '*' || s.command === 'discard') this.prepared.clear();
+      else if (s.deallocate !== undefined) this.prepared.delete(this.norm(s.deallocate));
+    }
+  }
+
+  /** MySQL prepared statement names are case-insensitive; PostgreSQL's parser already folded them. */
+  private norm(name: string): string {
+    return this.engine.dialect === 'mysql' ? name.toLowerCase() : name;
+  }
+}

@@ -1,0 +1,279 @@
+import {
+  type ClientCommand,
+  COM_CHANGE_USER,
+  COM_DEBUG,
+  COM_FIELD_LIST,
+  COM_INIT_DB,
+  COM_PING,
+  COM_PROCESS_INFO,
+  COM_PROCESS_KILL,
+  COM_QUERY,
+  COM_QUIT,
+  COM_REFRESH,
+  COM_RESET_CONNECTION,
+  COM_SET_OPTION,
+  COM_STATISTICS,
+  COM_STMT_CLOSE,
+  COM_STMT_EXECUTE,
+  COM_STMT_FETCH,
+  COM_STMT_PREPARE,
+  COM_STMT_RESET,
+  COM_STMT_SEND_LONG_DATA,
+  commandName,
+  decodeCommand,
+  ER_MALFORMED_PACKET,
+  ER_NO_SUCH_THREAD,
+  ER_NOT_SUPPORTED_YET,
+  ER_UNKNOWN_COM_ERROR,
+  type ServerError,
+  type StatementRegistry,
+} from '../../protocol/mysql/index.js';
+import { errPacket } from './errors.js';
+import { hidesKill, killText, mayBeKill, parseKill } from './kill-statement.js';
+import { type Pending, pending } from './pending.js';
+import { PreparedCommands } from './prepared-commands.js';
+import type { ResponseStream } from './responses.js';
+import { frame } from './segments.js';
+import type { SessionEvents } from './session-events.js';
+
+/**
+ * What dbtape does with each client command (MySQL "Command Phase"): forward it as it came
+ * (nearly always), record it, and queue what its response will be. The few commands dbtape
+ * changes or answers itself: KILL (the connection id is mapped to the upstream's),
+ * COM_CHANGE_USER (refused: it would switch identity behind the proxy's back), commands it
+ * does not carry (refused like a server refuses an unknown command), and malformed prepared
+ * statement executes.
+ */
+
+export interface CommandOptions {
+  readonly capabilities: number;
+  /** Decode statements and parameters for the recording (false: nothing is recorded). */
+  readonly observe: boolean;
+  readonly events: SessionEvents;
+  readonly statements: StatementRegistry;
+  readonly responses: ResponseStream;
+  /** Send bytes upstream, in order with forwarded ones. */
+  readonly toUpstream: (bytes: Buffer) => void;
+  /** The upstream thread id a KILL [QUERY] of dbtape connection `id` may name, or null. */
+  readonly resolveKill: (id: number, query: boolean) => number | null;
+}
+
+/** Commands forwarded with a 'command' event (their outcome matters only when it is an error). */
+const PLAIN_COMMANDS = new Set([
+  COM_INIT_DB,
+  COM_PING,
+  COM_SET_OPTION,
+  COM_FIELD_LIST,
+  COM_STATISTICS,
+  COM_RESET_CONNECTION,
+  COM_PROCESS_INFO,
+  COM_DEBUG,
+  COM_REFRESH,
+]);
+
+/** Commands that may be sent as packets too big to hold (their data is streamed through). */
+export const STREAMABLE = new Set([COM_QUERY, COM_STMT_PREPARE, COM_STMT_EXECUTE, COM_STMT_SEND_LONG_DATA]);
+
+export class CommandHandler {
+  /** The client sent COM_QUIT. */
+  quit = false;
+
+  private readonly prepared: PreparedCommands;
+
+  constructor(private readonly o: CommandOptions) {
+    this.prepared = new PreparedCommands(o, (e, message, respSeq, command) =>
+      this.refuse(e, message, respSeq, command),
+    );
+  }
+
+  /** Decode a pipelined execute once its statement's prepare has been answered. */
+  decodeDeferred(p: Pending): void {
+    this.prepared.decodeDeferred(p);
+  }
+
+  /**
+   * A whole command. `raw` is its packet as received (header included) when it arrived in one
+   * piece, else null (it is re-framed). `respSeq` is the sequence id a response starts at.
+   */
+  handle(payload: Buffer, raw: Buffer | null, respSeq: number): void {
+    const code = payload[0];
+    const forward = (): void => this.o.toUpstream(raw ?? frame(payload, 0));
+    switch (code) {
+      case COM_QUERY:
+        this.query(payload, forward, respSeq);
+        return;
+      case COM_STMT_PREPARE:
+      case COM_STMT_EXECUTE:
+      case COM_STMT_SEND_LONG_DATA:
+      case COM_STMT_CLOSE:
+      case COM_STMT_RESET:
+      case COM_STMT_FETCH:
+        this.prepared.handle(payload, forward, respSeq);
+        return;
+      case COM_PROCESS_KILL:
+        this.processKill(payload, respSeq);
+        return;
+      case COM_CHANGE_USER:
+        this.changeUser(payload, respSeq);
+        return;
+      case COM_QUIT:
+        this.quit = true;
+        forward();
+        return;
+      default:
+        if (PLAIN_COMMANDS.has(code)) {
+          this.plain(payload);
+          if (code === COM_RESET_CONNECTION) this.o.statements.clear();
+          forward();
+          this.o.responses.enqueue(pending(code, 'command'));
+          return;
+        }
+        this.unsupported(code, respSeq);
+    }
+  }
+
+  /** A command too big to hold, streamed through; `head` holds its first bytes (copied). */
+  streamed(code: number, head: Buffer, total: number): void {
+    const note = `... [dbtape: truncated, ${total} bytes]`;
+    switch (code) {
+      case COM_QUERY:
+        if (this.o.observe) this.o.events.statement(`${head.toString('utf8', 1)}${note}`, 'simple');
+        this.o.responses.enqueue(pending(code, 'statement'));
+        return;
+      default:
+        this.prepared.streamed(code, head, total, note);
+    }
+  }
+
+  /** A command refused before it was read whole (too big and not one that carries data). */
+  refuseStreamed(code: number, respSeq: number): void {
+    this.unsupported(code, respSeq);
+  }
+
+  private query(payload: Buffer, forward: () => void, respSeq: number): void {
+    if (!this.o.observe && !mayBeKill(payload)) {
+      forward();
+      this.o.responses.enqueue(pending(COM_QUERY, 'statement'));
+      return;
+    }
+    const cmd = decodeCommand(payload, { capabilities: this.o.capabilities });
+    const sql = cmd.ok && cmd.value.name === 'COM_QUERY' ? cmd.value.sql : payload.toString('utf8', 1);
+    const kill = parseKill(sql);
+    if (kill?.kind === 'kill') {
+      this.mappedKill(sql, kill.id, kill.query, (id) => killText(kill, id), respSeq);
+      return;
+    }
+    // Checked whatever the capabilities say: COM_SET_OPTION can turn multi-statements on later.
+    if (kill !== null || hidesKill(sql)) {
+      this.o.events.statement(sql, 'simple');
+      this.refuse(
+        ER_NOT_SUPPORTED_YET,
+        'dbtape: this KILL form is not supported through dbtape: send KILL [QUERY] <connection id> as a statement of its own',
+        respSeq,
+        COM_QUERY,
+      );
+      return;
+    }
+    this.o.events.statement(sql, 'simple');
+    forward();
+    this.o.responses.enqueue(pending(COM_QUERY, 'statement'));
+  }
+
+  private processKill(payload: Buffer, respSeq: number): void {
+    if (payload.length < 5) {
+      this.refuse(ER_MALFORMED_PACKET, 'dbtape: malformed COM_PROCESS_KILL', respSeq, COM_PROCESS_KILL);
+      return;
+    }
+    const id = payload.readUInt32LE(1);
+    const upstreamId = this.o.resolveKill(id, false);
+    this.o.events.command(
+      'COM_PROCESS_KILL',
+      `connection ${id}${upstreamId === null ? '' : ` (upstream thread ${upstreamId})`}`,
+    );
+    if (upstreamId === null) {
+      this.refuse(ER_NO_SUCH_THREAD, `Unknown thread id: ${id}`, respSeq, COM_PROCESS_KILL);
+      return;
+    }
+    const rewritten = Buffer.alloc(5);
+    rewritten[0] = COM_PROCESS_KILL;
+    rewritten.writeUInt32LE(upstreamId, 1);
+    this.o.toUpstream(frame(rewritten, 0));
+    this.o.responses.enqueue(pending(COM_PROCESS_KILL, 'command'));
+  }
+
+  /** KILL [QUERY] <dbtape id> as SQL: sent upstream naming the server's thread id instead. */
+  private mappedKill(
+    sql: string,
+    id: number,
+    query: boolean,
+    text: (upstreamId: number) => string,
+    respSeq: number,
+  ): void {
+    const upstreamId = this.o.resolveKill(id, query);
+    if (upstreamId === null) {
+      this.o.events.statement(sql, 'simple');
+      this.refuse(ER_NO_SUCH_THREAD, `Unknown thread id: ${id}`, respSeq, COM_QUERY);
+      return;
+    }
+    const rewritten = text(upstreamId);
+    this.o.events.command('KILL', `dbtape connection ${id} is upstream thread ${upstreamId}`);
+    this.o.events.statement(rewritten, 'simple');
+    this.o.toUpstream(frame(Buffer.concat([Buffer.from([COM_QUERY]), Buffer.from(rewritten)]), 0));
+    this.o.responses.enqueue(pending(COM_QUERY, 'statement'));
+  }
+
+  private changeUser(payload: Buffer, respSeq: number): void {
+    const cmd = decodeCommand(payload, { capabilities: this.o.capabilities });
+    const user = cmd.ok && cmd.value.name === 'COM_CHANGE_USER' ? cmd.value.username : null;
+    this.o.events.command('COM_CHANGE_USER', `refused${user ? ` (user ${JSON.stringify(user)})` : ''}`);
+    this.refuse(
+      ER_NOT_SUPPORTED_YET,
+      'dbtape: COM_CHANGE_USER is not supported: it would switch identity behind the proxy; connect again as the other user',
+      respSeq,
+      COM_CHANGE_USER,
+    );
+  }
+
+  private unsupported(code: number, respSeq: number): void {
+    const name = commandName(code);
+    this.o.events.command(name, 'refused');
+    const known = !name.startsWith('COM_0x');
+    this.refuse(
+      ER_UNKNOWN_COM_ERROR,
+      known
+        ? `dbtape: ${name} is not supported through dbtape`
+        : `dbtape: unknown command 0x${code.toString(16).padStart(2, '0')}`,
+      respSeq,
+      code,
+    );
+  }
+
+  private plain(payload: Buffer): void {
+    if (!this.o.events.active) return;
+    const cmd = decodeCommand(payload, { capabilities: this.o.capabilities });
+    this.o.events.command(commandName(payload[0]), cmd.ok ? detailOf(cmd.value) : undefined);
+  }
+
+  /** Answer in the server's place, in turn with responses still to come. */
+  refuse(e: ServerError, message: string, respSeq: number, command: number): void {
+    this.o.events.refusal(e.errno, e.sqlState, message);
+    this.o.responses.enqueue(pending(command, 'none', { local: errPacket(e, message, respSeq) }));
+  }
+}
+
+function detailOf(c: ClientCommand): string | undefined {
+  switch (c.name) {
+    case 'COM_INIT_DB':
+      return c.schema;
+    case 'COM_FIELD_LIST':
+      return c.wildcard ? `${c.table} ${c.wildcard}` : c.table;
+    case 'COM_SET_OPTION':
+      return c.option === 0
+        ? 'MULTI_STATEMENTS_ON'
+        : c.option === 1
+          ? 'MULTI_STATEMENTS_OFF'
+          : String(c.option);
+    default:
+      return undefined;
+  }
+}

@@ -1,0 +1,306 @@
+import { randomBytes } from 'node:crypto';
+import { createServer, type Server, type Socket } from 'node:net';
+import type { SecureContext } from 'node:tls';
+import type { Config } from '../../config/types.js';
+import type { Role, User } from '../../model/identity.js';
+import { newSessionId } from '../../model/ids.js';
+import type { Logger } from '../../model/logger.js';
+import type { RecorderFactory } from '../../model/recorder.js';
+import type { EndReason, SessionMeta } from '../../model/session.js';
+import { type Grant, grantFor } from '../../policy/access.js';
+import {
+  CHARSET_UTF8MB4_GENERAL_CI,
+  ER_CON_COUNT_ERROR,
+  ER_DBACCESS_DENIED_ERROR,
+  encodeOk,
+  SERVER_STATUS_AUTOCOMMIT,
+} from '../../protocol/mysql/index.js';
+import type { SessionRegistry } from '../session-registry.js';
+import { type ClientHandshake, clientHandshake } from './client-handshake.js';
+import { runControlSession } from './control-session.js';
+import { errPacket, MysqlProxyError, upstreamFailure } from './errors.js';
+import { type Killer, KillRouter, sameServer } from './kill-router.js';
+import { MysqlPipeline } from './pipeline.js';
+import { sideKill } from './side-kill.js';
+import { connectUpstream, type MysqlUpstream, probeGreeting } from './upstream.js';
+
+/** Accepts MySQL/MariaDB clients and runs each through handshake, upstream login and the pipeline. */
+
+type Authenticated = Extract<ClientHandshake, { kind: 'authenticated' }>;
+
+export interface MysqlListenerDeps {
+  readonly config: Config;
+  readonly secureContext: SecureContext | null;
+  readonly recorders: RecorderFactory;
+  readonly registry: SessionRegistry;
+  readonly log: Logger;
+}
+
+/** Shown to clients when no MySQL target answers at start-up. */
+export const FALLBACK_SERVER_VERSION = '8.0.36-dbtape';
+const PROBE_TIMEOUT_MS = 3000;
+
+export class MysqlListener {
+  readonly server: Server;
+  readonly kills = new KillRouter();
+  /** The version string of the greeting (the first MySQL target's, read at start-up). */
+  serverVersion = FALLBACK_SERVER_VERSION;
+  private charset = CHARSET_UTF8MB4_GENERAL_CI;
+  private readonly users: Map<string, User>;
+  private readonly mockSecret = randomBytes(32);
+  private connections = 0;
+
+  constructor(private readonly d: MysqlListenerDeps) {
+    this.users = new Map(d.config.users.map((u) => [u.name, u]));
+    this.server = createServer({ noDelay: true }, (s) => this.accept(s));
+  }
+
+  /** Read the server version to show clients, then listen. */
+  async listen(host: string, port: number): Promise<void> {
+    await this.probeVersion();
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, host, () => {
+        this.server.off('error', reject);
+        resolve();
+      });
+    });
+  }
+
+  get address(): string {
+    const a = this.server.address();
+    return a && typeof a === 'object' ? `${a.address}:${a.port}` : String(a);
+  }
+
+  /** Clients adapt to the server version (MariaDB vs MySQL features): show them the real one. */
+  private async probeVersion(): Promise<void> {
+    const target = this.d.config.targets.find((t) => t.protocol === 'mysql');
+    if (!target) return;
+    try {
+      const g = await probeGreeting(
+        target,
+        Math.min(PROBE_TIMEOUT_MS, this.d.config.limits.connectTimeoutMs),
+      );
+      this.serverVersion = g.serverVersion;
+      this.charset = g.charset || CHARSET_UTF8MB4_GENERAL_CI;
+    } catch (err) {
+      this.d.log.warn(
+        { target: target.name, err: (err as Error).message, version: FALLBACK_SERVER_VERSION },
+        'could not read the MySQL server version at start-up; showing a default',
+      );
+    }
+  }
+
+  private accept(socket: Socket): void {
+    const { limits } = this.d.config;
+    socket.on('error', () => {}); // errors surface as 'close'; the handshake and pipeline log what matters
+    if (this.connections >= limits.maxClientConnections) {
+      this.d.log.warn(
+        { remote: socket.remoteAddress, limit: limits.maxClientConnections },
+        'connection limit reached',
+      );
+      // MySQL refuses with an ERR in place of the greeting (sequence id 0).
+      socket.end(errPacket(ER_CON_COUNT_ERROR, 'dbtape: too many connections', 0));
+      return;
+    }
+    this.connections++;
+    const id = this.kills.allocate();
+    socket.once('close', () => {
+      this.connections--;
+      this.kills.release(id);
+    });
+    this.serve(socket, id).catch((err: Error) => {
+      this.d.log.error({ err: err.message, stack: err.stack }, 'unexpected error serving a client');
+      socket.destroy();
+    });
+  }
+
+  private async serve(socket: Socket, connectionId: number): Promise<void> {
+    const { config, log } = this.d;
+    const remote = { addr: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 };
+    const timer = setTimeout(() => {
+      log.info({ remote: remote.addr }, 'authentication timeout');
+      socket.destroy();
+    }, config.limits.authTimeoutMs);
+    const hs = await clientHandshake(socket, {
+      connectionId,
+      serverVersion: this.serverVersion,
+      charset: this.charset,
+      secureContext: this.d.secureContext,
+      requireTls: config.tls.require,
+      users: this.users,
+      mockSecret: this.mockSecret,
+      log,
+    }).finally(() => clearTimeout(timer));
+    if (hs.kind === 'rejected') return;
+
+    const client = hs.socket;
+    const fail = (e: MysqlProxyError): void => {
+      log.info(
+        { user: hs.user.name, target: hs.database, errno: e.error.errno, reason: e.message },
+        'session refused',
+      );
+      hs.reply((seq) => e.packet(seq));
+      client.end();
+      client.resume(); // read the client's FIN, so the socket closes
+    };
+    if (hs.database === null) {
+      this.controlSession(hs);
+      return;
+    }
+    const grant = grantFor(hs.user, hs.database, config.targets, config.roles);
+    if (grant?.target.protocol !== 'mysql') {
+      fail(
+        new MysqlProxyError(
+          ER_DBACCESS_DENIED_ERROR,
+          `dbtape: target "${hs.database}" does not exist or you may not use it`,
+        ),
+      );
+      return;
+    }
+
+    let upstream: MysqlUpstream;
+    try {
+      upstream = await connectUpstream(
+        grant.target,
+        {
+          capabilities: hs.capabilities,
+          charset: hs.charset,
+          maxPacketSize: hs.maxPacketSize,
+          attributes: hs.attributes,
+        },
+        config.limits.connectTimeoutMs,
+      );
+    } catch (err) {
+      fail(err instanceof MysqlProxyError ? err : upstreamFailure(`dbtape: ${(err as Error).message}`));
+      return;
+    }
+    if (client.destroyed) {
+      upstream.socket.destroy();
+      return;
+    }
+    this.startSession(hs, grant, upstream, remote, connectionId);
+  }
+
+  /** Who may kill what: the user's own sessions, and any on targets where they are admin. */
+  private killer(user: User): Killer {
+    const { config } = this.d;
+    return {
+      user: user.name,
+      mayKillOthers: (t) =>
+        user.roles.includes('admin') ||
+        grantFor(user, t.name, config.targets, config.roles)?.access === 'admin',
+    };
+  }
+
+  /** No database named: a connection for KILL only (the mysql client's Ctrl-C connects so). */
+  private controlSession(hs: Authenticated): void {
+    const { config, log } = this.d;
+    hs.reply((seq) => encodeOk({ statusFlags: SERVER_STATUS_AUTOCOMMIT }, hs.capabilities, seq));
+    const killer = this.killer(hs.user);
+    log.info(
+      { user: hs.user.name, client: hs.socket.remoteAddress },
+      'connection without a target (KILL only)',
+    );
+    runControlSession({
+      socket: hs.socket,
+      leftover: hs.leftover,
+      capabilities: hs.capabilities,
+      resolve: (id) => this.kills.resolve(id, killer),
+      kill: async (victim, query) => {
+        victim.notify(`KILL ${query ? 'QUERY ' : ''}by ${hs.user.name} (a connection without a target)`);
+        log.info({ user: hs.user.name, upstreamThread: victim.upstreamThreadId, query }, 'KILL relayed');
+        return sideKill(victim.target, victim.upstreamThreadId, query, config.limits.connectTimeoutMs);
+      },
+      log,
+    });
+  }
+
+  private startSession(
+    hs: Authenticated,
+    grant: Grant,
+    upstream: MysqlUpstream,
+    remote: { addr: string; port: number },
+    connectionId: number,
+  ): void {
+    const { config, log, recorders } = this.d;
+    const target = grant.target;
+    const meta: SessionMeta = {
+      id: newSessionId(),
+      protocol: 'mysql',
+      user: hs.user.name,
+      roles: grant.roles,
+      clientAddr: remote.addr,
+      clientPort: remote.port,
+      application: hs.attributes?.get('program_name') ?? null,
+      clientTls: hs.tlsVersion,
+      target: target.name,
+      upstreamDatabase: target.database,
+      upstreamUser: target.user,
+      startedAtUs: Date.now() * 1000,
+    };
+    const slog = log.child({ session: meta.id });
+    hs.reply((seq) => encodeOk({ statusFlags: upstream.statusFlags }, hs.capabilities, seq));
+    const recorder = recorders.open(meta);
+    this.kills.register(connectionId, {
+      user: hs.user.name,
+      target,
+      upstreamThreadId: upstream.threadId,
+      notify: (detail) => recorder.event({ kind: 'command', command: 'KILL', detail }),
+    });
+    const stopStatement = (): void => {
+      sideKill(target, upstream.threadId, true, config.limits.connectTimeoutMs).catch((err: Error) =>
+        slog.warn({ err: err.message }, 'could not stop the upstream statement'),
+      );
+    };
+    const killer = this.killer(hs.user);
+    const pipeline = new MysqlPipeline({
+      client: hs.socket,
+      upstream: upstream.socket,
+      clientLeftover: hs.leftover,
+      upstreamLeftover: upstream.leftover,
+      clientCapabilities: hs.capabilities,
+      upstreamCapabilities: upstream.capabilities,
+      recorder,
+      observe: recorders.active,
+      strict: recorders.strict,
+      capture: recorders.capture,
+      maxRows: recorders.maxRows,
+      maxMessageSize: config.limits.maxMessageSize,
+      localInfile: allowsLocalInfile(grant, config.roles),
+      resolveKill: (id, query) => {
+        const victim = this.kills.resolve(id, killer);
+        if (victim === null || !sameServer(victim.target, target)) return null;
+        victim.notify(`KILL ${query ? 'QUERY ' : ''}by ${hs.user.name} (dbtape connection ${connectionId})`);
+        return victim.upstreamThreadId;
+      },
+      killUpstreamQuery: stopStatement,
+      log: slog,
+      onEnd: (reason: EndReason, detail?: string) => {
+        this.d.registry.remove(meta.id);
+        recorder.event({ kind: 'end', reason, detail });
+        slog.info({ reason, detail }, 'session ended');
+      },
+    });
+    this.d.registry.add({ meta, kill: (reason) => pipeline.kill(reason) });
+    slog.info(
+      {
+        user: meta.user,
+        target: meta.target,
+        client: `${remote.addr}:${remote.port}`,
+        tls: meta.clientTls,
+        application: meta.application,
+        connectionId,
+        upstreamThread: upstream.threadId,
+        upstreamTls: upstream.tls,
+      },
+      'session started',
+    );
+    pipeline.start();
+  }
+}
+
+/** LOAD DATA LOCAL INFILE passes the client's file only when a role granting the target allows it. */
+function allowsLocalInfile(grant: Grant, roles: readonly Role[]): boolean {
+  return grant.roles.some((name) => roles.find((r) => r.name === name)?.localInfile === true);
+}

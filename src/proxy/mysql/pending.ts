@@ -1,0 +1,36 @@
+/** One client command awaiting its response, in the order the server answers them. */
+export interface Pending {
+  /** The COM_* byte. */
+  readonly command: number;
+  /** performance.now() when the command went upstream. */
+  readonly sentAt: number;
+  /** How the outcome is recorded. */
+  readonly record: 'statement' | 'prepare' | 'fetch' | 'command' | 'none';
+  /** dbtape's own answer (an ERR), sent to the client when this entry's turn comes. */
+  readonly local: Buffer | null;
+  /** COM_STMT_PREPARE: the statement text, kept for its executes. */
+  readonly sql: string;
+  /** COM_STMT_EXECUTE asked for a cursor. */
+  readonly cursor: boolean;
+  /**
+   * A COM_STMT_EXECUTE sent before the response to its COM_STMT_PREPARE came back (MariaDB's
+   * pipelined PREPARE + EXECUTE(-1)): decoded when its own response begins.
+   */
+  readonly deferred: Buffer | null;
+  /** dbtape answered in the server's place (refused LOCAL INFILE): the rest of the response is dropped. */
+  swallow: boolean;
+}
+
+export function pending(command: number, record: Pending['record'], extra: Partial<Pending> = {}): Pending {
+  return {
+    command,
+    sentAt: performance.now(),
+    record,
+    local: null,
+    sql: '',
+    cursor: false,
+    deferred: null,
+    swallow: false,
+    ...extra,
+  };
+}

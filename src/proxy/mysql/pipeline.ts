@@ -1,0 +1,323 @@
+import type { Socket } from 'node:net';
+import type { Logger } from '../../model/logger.js';
+import type { CaptureMode, SessionRecorder } from '../../model/recorder.js';
+import type { EndReason } from '../../model/session.js';
+import {
+  COM_QUERY,
+  COM_STMT_EXECUTE,
+  ER_NET_READ_ERROR,
+  ER_UNKNOWN_ERROR,
+  PacketFramer,
+  type ServerError,
+  StatementRegistry,
+} from '../../protocol/mysql/index.js';
+import { Forwarder } from '../forwarder.js';
+import { ClientStream } from './client-stream.js';
+import { CommandHandler } from './commands.js';
+import { errPacket } from './errors.js';
+import { ResponseStream } from './responses.js';
+import { SessionEvents } from './session-events.js';
+
+/**
+ * The forwarding phase of one MySQL session: client bytes go through ClientStream and
+ * CommandHandler, server bytes through ResponseStream, both forwarded as views of the sockets'
+ * chunks. Backpressure is per direction: when one side's socket buffer is full, the other side
+ * is paused until it drains. In `durability: strict` a statement waits for its record first.
+ */
+
+export interface MysqlPipelineOptions {
+  readonly client: Socket;
+  readonly upstream: Socket;
+  readonly clientLeftover: Buffer;
+  readonly upstreamLeftover: Buffer;
+  readonly clientCapabilities: number;
+  readonly upstreamCapabilities: number;
+  readonly recorder: SessionRecorder;
+  /** False when nothing is recorded: statements and rows are then not decoded. */
+  readonly observe: boolean;
+  /** durability: strict: a statement goes upstream only once its record is durable. */
+  readonly strict: boolean;
+  readonly capture: CaptureMode;
+  readonly maxRows: number;
+  readonly maxMessageSize: number;
+  readonly localInfile: boolean;
+  readonly resolveKill: (id: number, query: boolean) => number | null;
+  /** Stop the upstream's running statement from a side connection (client vanished, session killed). */
+  readonly killUpstreamQuery: () => void;
+  readonly log: Logger;
+  readonly onEnd: (reason: EndReason, detail?: string) => void;
+}
+
+/** Commands up to this size are held until whole (and can be changed); bigger ones stream through. */
+const HOLD_LIMIT = 1 << 20;
+/** MariaDB's ER_CONNECTION_KILLED, for a session an administrator ends. */
+const ER_CONNECTION_KILLED: ServerError = { errno: 1927, sqlState: '70100' };
+
+/** What `durability: strict` holds back until recorded. */
+const STATEMENTS = new Set([COM_QUERY, COM_STMT_EXECUTE]);
+
+export class MysqlPipeline {
+  private readonly events: SessionEvents;
+  private readonly responses: ResponseStream;
+  private readonly commands: CommandHandler;
+  private readonly framer = new PacketFramer();
+  private readonly stream: ClientStream;
+  private readonly toUpstream: Forwarder;
+  private readonly toClient: Forwarder;
+  private inClientChunk = false;
+  private inServerChunk = false;
+  private ended = false;
+  /** The client is paused while a strict-mode statement waits for its record... */
+  private waiting = false;
+  /** ...or while the upstream's socket buffer is full. */
+  private backpressured = false;
+  /** Strict mode: bytes a statement sends upstream, held until its record is durable. */
+  private captured: Buffer[] | null = null;
+  private readonly queued: Buffer[] = [];
+
+  constructor(private readonly o: MysqlPipelineOptions) {
+    this.events = new SessionEvents(o.recorder, o.observe, o.capture, o.maxRows);
+    this.toUpstream = new Forwarder(o.upstream);
+    this.toClient = new Forwarder(o.client);
+    const statements = new StatementRegistry();
+    this.responses = new ResponseStream({
+      clientCapabilities: o.clientCapabilities,
+      upstreamCapabilities: o.upstreamCapabilities,
+      localInfile: o.localInfile,
+      events: this.events,
+      statements,
+      log: o.log,
+      toClient: (b) => this.sendClient(b),
+      toUpstream: (b) => this.sendUpstream(b),
+      decodeDeferred: (p) => this.commands.decodeDeferred(p),
+      infileRequested: (clientSeq, shift) => this.stream.expectInfile(clientSeq, shift),
+    });
+    this.commands = new CommandHandler({
+      capabilities: o.clientCapabilities,
+      observe: o.observe,
+      events: this.events,
+      statements,
+      responses: this.responses,
+      toUpstream: (b) => this.sendUpstream(b),
+      resolveKill: o.resolveKill,
+    });
+    this.stream = new ClientStream(
+      {
+        forward: (part) => this.toUpstream.add(part),
+        command: (payload, raw, respSeq) => this.command(payload, raw, respSeq),
+        streamed: (code, head, total) => this.commands.streamed(code, head, total),
+        refuse: (code, respSeq) => this.commands.refuseStreamed(code, respSeq),
+        infileDone: (bytes) => this.events.localInfile(bytes),
+        violation: (e, message, seq) => this.protocolError(e, message, seq),
+      },
+      {
+        maxMessageSize: o.maxMessageSize,
+        // Strict mode holds every command: its record must be durable before any of it goes on.
+        holdLimit: o.strict ? o.maxMessageSize + 1 : HOLD_LIMIT,
+        keepHead: o.observe,
+      },
+    );
+  }
+
+  start(): void {
+    const { client, upstream } = this.o;
+    client.setNoDelay(true);
+    upstream.setNoDelay(true);
+    client.on('data', (chunk: Buffer) => this.guard('client_lost', () => this.fromClient(chunk)));
+    upstream.on('data', (chunk: Buffer) => this.guard('upstream_lost', () => this.fromUpstream(chunk)));
+    client.on('drain', () => upstream.resume());
+    upstream.on('drain', () => {
+      this.backpressured = false;
+      this.clientFlow();
+    });
+    client.on('error', (err) => this.o.log.debug({ err: err.message }, 'client socket error'));
+    upstream.on('error', (err) => this.o.log.debug({ err: err.message }, 'upstream socket error'));
+    client.on('close', () => this.clientGone());
+    upstream.on('close', () => this.upstreamGone());
+    client.resume();
+    if (this.o.upstreamLeftover.length) this.fromUpstream(this.o.upstreamLeftover);
+    if (this.o.clientLeftover.length) this.fromClient(this.o.clientLeftover);
+  }
+
+  /**
+   * A bug met while handling one session's bytes ends that session only, never the process
+   * (every decoder returns errors as values; this is the last line of defence).
+   */
+  private guard(reason: EndReason, work: () => void): void {
+    try {
+      work();
+    } catch (err) {
+      this.o.log.error(
+        { err: (err as Error).message, stack: (err as Error).stack },
+        'internal error; closing the session',
+      );
+      this.finish(reason, `dbtape: internal error: ${(err as Error).message}`);
+    }
+  }
+
+  /** End the session on an administrator's request; the client gets a clear error. */
+  kill(reason: string): void {
+    if (this.ended) return;
+    const seq = this.responses.busy ? this.responses.nextClientSeq : 0;
+    this.sendClient(errPacket(ER_CONNECTION_KILLED, `dbtape: ${reason}`, seq));
+    if (this.responses.busy) this.o.killUpstreamQuery();
+    this.finish('killed', reason);
+  }
+
+  // ---- client → server -------------------------------------------------------------
+
+  private fromClient(chunk: Buffer): void {
+    if (this.ended) return;
+    if (this.waiting) {
+      this.queued.push(chunk); // arrived before the pause took effect
+      return;
+    }
+    this.framer.push(chunk);
+    this.pump();
+  }
+
+  /** Go through the current client chunk; stops early while a strict-mode statement waits. */
+  private pump(): void {
+    const chunk = this.framer.current;
+    const fwd = this.toUpstream;
+    this.inClientChunk = true;
+    fwd.begin(chunk);
+    while (!this.ended && !this.waiting && this.framer.next()) {
+      if (!this.stream.segment(chunk, this.framer.segment)) break;
+    }
+    fwd.finish();
+    this.inClientChunk = false;
+    if (!fwd.ok) {
+      fwd.ok = true;
+      this.backpressured = true;
+    }
+    this.clientFlow();
+  }
+
+  private clientFlow(): void {
+    if (this.waiting || this.backpressured) this.o.client.pause();
+    else this.o.client.resume();
+  }
+
+  /**
+   * A whole held command. In strict mode a statement's bytes go upstream only once its record
+   * is durable; the client is paused meanwhile (the framer keeps the chunk, so views stay valid).
+   */
+  private command(payload: Buffer, raw: Buffer | null, respSeq: number): void {
+    if (!(this.o.strict && this.o.observe && STATEMENTS.has(payload[0]))) {
+      this.commands.handle(payload, raw, respSeq);
+      return;
+    }
+    const captured: Buffer[] = [];
+    this.captured = captured;
+    this.commands.handle(payload, raw, respSeq);
+    this.captured = null;
+    if (captured.length === 0) return; // dbtape answered it itself
+    this.waiting = true;
+    this.o.recorder
+      .durable()
+      .then(
+        () => {
+          if (!this.ended) this.o.upstream.write(Buffer.concat(captured));
+        },
+        (err: Error) => {
+          const message = `dbtape: the statement was not run: its record could not be stored (${err.message})`;
+          this.o.log.warn({ err: err.message }, 'statement refused: its record could not be made durable');
+          this.events.refusal(ER_UNKNOWN_ERROR.errno, ER_UNKNOWN_ERROR.sqlState, message);
+          this.responses.replaceLast(errPacket(ER_UNKNOWN_ERROR, message, respSeq));
+        },
+      )
+      .finally(() => {
+        this.waiting = false;
+        if (this.ended) return;
+        this.guard('client_lost', () => {
+          this.pump();
+          while (!this.waiting && !this.ended && this.queued.length > 0) {
+            this.framer.push(this.queued.shift()!);
+            this.pump();
+          }
+        });
+      });
+  }
+
+  // ---- server → client -------------------------------------------------------------
+
+  private fromUpstream(chunk: Buffer): void {
+    if (this.ended) return;
+    const fwd = this.toClient;
+    this.inServerChunk = true;
+    fwd.begin(chunk);
+    this.responses.feed(chunk);
+    fwd.finish();
+    this.inServerChunk = false;
+    if (!fwd.ok) {
+      fwd.ok = true;
+      this.o.upstream.pause();
+    }
+  }
+
+  private sendClient(b: Buffer): void {
+    if (this.inServerChunk) this.toClient.add(b);
+    else if (!this.o.client.destroyed) this.o.client.write(b);
+  }
+
+  private sendUpstream(b: Buffer): void {
+    if (this.captured !== null) this.captured.push(b);
+    else if (this.inClientChunk) this.toUpstream.add(b);
+    else if (!this.o.upstream.destroyed) this.o.upstream.write(b);
+  }
+
+  // ---- endings ---------------------------------------------------------------------
+
+  private protocolError(e: ServerError, message: string, seq: number): void {
+    if (this.ended) return;
+    this.o.log.warn({ reason: message }, 'client protocol violation; closing');
+    this.events.refusal(e.errno, e.sqlState, message);
+    this.sendClient(errPacket(e, message, seq));
+    this.finish('protocol_error', message);
+  }
+
+  private clientGone(): void {
+    if (this.ended) return;
+    // A server busy with a long statement would not notice the closed socket until it writes.
+    if (!this.commands.quit && this.responses.busy) this.o.killUpstreamQuery();
+    this.finish(this.commands.quit ? 'client_closed' : 'client_lost');
+  }
+
+  private upstreamGone(): void {
+    if (this.ended) return;
+    if (this.commands.quit) {
+      this.finish('client_closed');
+      return;
+    }
+    if (this.responses.upstreamSentError) {
+      this.finish('upstream_closed');
+      return;
+    }
+    // Only a client waiting for a response can take an ERR in turn; an idle one sees the close.
+    if (this.responses.busy) {
+      this.sendClient(
+        errPacket(
+          ER_NET_READ_ERROR,
+          'dbtape: lost the connection to the database server',
+          this.responses.nextClientSeq,
+        ),
+      );
+    }
+    this.finish('upstream_lost');
+  }
+
+  private finish(reason: EndReason, detail?: string): void {
+    if (this.ended) return;
+    this.ended = true;
+    const { client, upstream } = this.o;
+    client.end();
+    upstream.end();
+    // Give the peers a moment to read the last bytes, then make sure nothing lingers.
+    setTimeout(() => {
+      client.destroy();
+      upstream.destroy();
+    }, 1000).unref();
+    this.o.onEnd(reason, detail);
+  }
+}

@@ -1,0 +1,187 @@
+import {
+  COM_STMT_CLOSE,
+  COM_STMT_EXECUTE,
+  COM_STMT_FETCH,
+  COM_STMT_PREPARE,
+  COM_STMT_RESET,
+  COM_STMT_SEND_LONG_DATA,
+  decodeCommand,
+  decodeStmtExecute,
+  ER_MALFORMED_PACKET,
+  ER_UNKNOWN_STMT_HANDLER,
+  LAST_PREPARED_STATEMENT_ID,
+  peekStatementId,
+  type ServerError,
+} from '../../protocol/mysql/index.js';
+import type { CommandOptions } from './commands.js';
+import { type Pending, pending } from './pending.js';
+
+/**
+ * The binary protocol's commands (MySQL "Prepared Statements"; MariaDB "Binary protocol"):
+ * PREPARE remembered with its text, EXECUTE recorded with its parameters decoded per type
+ * (later, when pipelined behind its PREPARE), SEND_LONG_DATA kept for the next execute,
+ * CLOSE / RESET / FETCH tracked. An execute naming no known statement, or too malformed to
+ * read, is answered by dbtape and never forwarded.
+ */
+
+export type Refuse = (e: ServerError, message: string, respSeq: number, command: number) => void;
+
+/** Values longer than this are cut in recorded parameters. */
+const MAX_PARAM_BYTES = 64 * 1024;
+
+export class PreparedCommands {
+  constructor(
+    private readonly o: CommandOptions,
+    private readonly refuse: Refuse,
+  ) {}
+
+  handle(payload: Buffer, forward: () => void, respSeq: number): void {
+    const code = payload[0];
+    switch (code) {
+      case COM_STMT_PREPARE:
+        forward();
+        this.o.responses.enqueue(
+          pending(code, 'prepare', { sql: this.o.observe ? payload.toString('utf8', 1) : '' }),
+        );
+        return;
+      case COM_STMT_EXECUTE:
+        this.execute(payload, forward, respSeq);
+        return;
+      case COM_STMT_SEND_LONG_DATA:
+        this.longData(payload);
+        forward();
+        return;
+      case COM_STMT_CLOSE: {
+        const id = peekStatementId(payload);
+        if (id !== null) this.o.statements.delete(id);
+        forward();
+        return;
+      }
+      case COM_STMT_RESET:
+        this.o.statements.get(peekStatementId(payload) ?? -1)?.clearLongData();
+        forward();
+        this.o.responses.enqueue(pending(code, 'none'));
+        return;
+      case COM_STMT_FETCH:
+        forward();
+        this.o.responses.enqueue(pending(code, 'fetch'));
+        return;
+    }
+  }
+
+  /** A PREPARE, EXECUTE or SEND_LONG_DATA too big to hold went through; `head` is its start. */
+  streamed(code: number, head: Buffer, total: number, note: string): void {
+    switch (code) {
+      case COM_STMT_PREPARE:
+        this.o.responses.enqueue(
+          pending(code, 'prepare', { sql: this.o.observe ? `${head.toString('utf8', 1)}${note}` : '' }),
+        );
+        return;
+      case COM_STMT_EXECUTE: {
+        const stmt = this.o.statements.get(peekStatementId(head) ?? -1);
+        stmt?.clearLongData();
+        if (this.o.observe)
+          this.o.events.statement(
+            stmt?.sql ?? '',
+            'prepared',
+            [`[dbtape: parameters not recorded: ${total} bytes]`],
+            stmt ? String(stmt.id) : undefined,
+          );
+        this.o.responses.enqueue(pending(code, 'statement', { cursor: head.length > 5 && head[5] !== 0 }));
+        return;
+      }
+      case COM_STMT_SEND_LONG_DATA:
+        this.longData(head);
+        return;
+    }
+  }
+
+  private execute(payload: Buffer, forward: () => void, respSeq: number): void {
+    const cursor = payload.length > 5 && payload[5] !== 0;
+    const id = peekStatementId(payload);
+    if (id === null) {
+      this.refuse(
+        ER_MALFORMED_PACKET,
+        'dbtape: malformed COM_STMT_EXECUTE: packet too short',
+        respSeq,
+        COM_STMT_EXECUTE,
+      );
+      return;
+    }
+    const stmt = this.o.statements.get(id);
+    const waiting = this.o.responses.preparesInFlight > 0;
+    if (stmt === undefined && !waiting) {
+      const shown = id === LAST_PREPARED_STATEMENT_ID ? '-1' : String(id);
+      this.refuse(
+        ER_UNKNOWN_STMT_HANDLER,
+        `Unknown prepared statement handler (${shown}) given to mysqld_stmt_execute`,
+        respSeq,
+        COM_STMT_EXECUTE,
+      );
+      return;
+    }
+    if (!this.o.observe) {
+      forward();
+      this.o.responses.enqueue(pending(COM_STMT_EXECUTE, 'statement', { cursor }));
+      return;
+    }
+    if (stmt === undefined || (waiting && id === LAST_PREPARED_STATEMENT_ID)) {
+      forward();
+      this.o.responses.enqueue(
+        pending(COM_STMT_EXECUTE, 'statement', { cursor, deferred: Buffer.from(payload) }),
+      );
+      return;
+    }
+    const d = decodeStmtExecute(payload, stmt, {
+      capabilities: this.o.capabilities,
+      maxValueBytes: MAX_PARAM_BYTES,
+    });
+    if (!d.ok && d.error.code === 'DBTAPE_MYSQL_UNSUPPORTED') {
+      // A value type dbtape cannot render is no reason to stop the statement.
+      this.o.events.statement(
+        stmt.sql,
+        'prepared',
+        [`[dbtape: parameters not decoded: ${d.error.message}]`],
+        String(stmt.id),
+      );
+      forward();
+      this.o.responses.enqueue(pending(COM_STMT_EXECUTE, 'statement', { cursor }));
+      return;
+    }
+    if (!d.ok) {
+      this.o.events.statement(stmt.sql, 'prepared', [], String(stmt.id));
+      this.refuse(
+        ER_MALFORMED_PACKET,
+        `dbtape: malformed COM_STMT_EXECUTE: ${d.error.message.replace(/^dbtape: /, '')}`,
+        respSeq,
+        COM_STMT_EXECUTE,
+      );
+      return;
+    }
+    this.o.events.statement(stmt.sql, 'prepared', d.value.params, String(stmt.id));
+    forward();
+    this.o.responses.enqueue(pending(COM_STMT_EXECUTE, 'statement', { cursor }));
+  }
+
+  private longData(payload: Buffer): void {
+    if (!this.o.observe) return;
+    const cmd = decodeCommand(payload, { capabilities: this.o.capabilities });
+    if (!cmd.ok || cmd.value.name !== 'COM_STMT_SEND_LONG_DATA') return;
+    this.o.statements.get(cmd.value.statementId)?.addLongData(cmd.value.paramId, cmd.value.data);
+  }
+
+  /** Decode a pipelined execute once its statement's prepare has been answered. */
+  decodeDeferred(p: Pending): void {
+    const payload = p.deferred!;
+    const stmt = this.o.statements.get(peekStatementId(payload) ?? -1);
+    if (!stmt) {
+      this.o.events.statement('', 'prepared', [], String(peekStatementId(payload)));
+      return;
+    }
+    const d = decodeStmtExecute(payload, stmt, {
+      capabilities: this.o.capabilities,
+      maxValueBytes: MAX_PARAM_BYTES,
+    });
+    this.o.events.statement(stmt.sql, 'prepared', d.ok ? d.value.params : [], String(stmt.id));
+  }
+}

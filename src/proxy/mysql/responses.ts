@@ -1,0 +1,320 @@
+import type { Logger } from '../../model/logger.js';
+import {
+  COM_QUERY,
+  COM_STMT_FETCH,
+  decodeErr,
+  ER_NOT_ALLOWED_COMMAND,
+  ERR_HEADER,
+  LOCAL_INFILE_HEADER,
+  PACKET_HEADER_SIZE,
+  PacketAssembler,
+  PacketFramer,
+  type PacketSegment,
+  type ResponsePacketKind,
+  ResponseTracker,
+  type StatementRegistry,
+} from '../../protocol/mysql/index.js';
+import { errPacket } from './errors.js';
+import type { Pending } from './pending.js';
+import { ResponseTranslation } from './response-translation.js';
+import { forwardSegment, frame } from './segments.js';
+import type { SessionEvents } from './session-events.js';
+
+/**
+ * The server → client direction of a MySQL session. Bytes are forwarded as they arrive, as
+ * views of the socket's chunks; a ResponseTracker follows each command's response (from each
+ * packet's first bytes; OK/ERR/EOF and definitions are read whole), so outcomes are recorded
+ * and the next queued command's response is recognised. A packet is held back only when dbtape
+ * must change it: a LOCAL INFILE request it refuses, or, when client and server disagree on
+ * DEPRECATE_EOF / SESSION_TRACK, the terminators it translates (rows then get renumbered headers).
+ */
+
+export interface ResponseOptions {
+  readonly clientCapabilities: number;
+  readonly upstreamCapabilities: number;
+  /** The user's role lets LOAD DATA LOCAL INFILE pass the client's file. */
+  readonly localInfile: boolean;
+  readonly events: SessionEvents;
+  readonly statements: StatementRegistry;
+  readonly log: Logger;
+  /** Bytes for the client, in order with forwarded ones. */
+  readonly toClient: (part: Buffer) => void;
+  readonly toUpstream: (bytes: Buffer) => void;
+  /** A pipelined COM_STMT_EXECUTE's turn came: decode and record it now. */
+  readonly decodeDeferred: (p: Pending) => void;
+  /** The server asked for the client's file; the client's data packets follow from `clientSeq + 1`. */
+  readonly infileRequested: (clientSeq: number, seqShift: number) => void;
+}
+
+/** Packets assembled whole: definitions, OK/ERR/EOF, and rows being captured. */
+const MAX_ASSEMBLED = 16 << 20;
+/** Rows bigger than this are not captured (capture_results: rows), only counted. */
+const MAX_CAPTURED_ROW = 1 << 20;
+
+export class ResponseStream {
+  readonly tracker: ResponseTracker;
+  /** The upstream sent an ERR outside any command (a kill or shutdown notice). */
+  upstreamSentError = false;
+  /** The sequence id the client expects next in the current response (for dbtape's own ERR). */
+  nextClientSeq = 1;
+  private readonly framer = new PacketFramer();
+  private readonly asm = new PacketAssembler(MAX_ASSEMBLED);
+  private readonly translation: ResponseTranslation;
+  private readonly queue: Pending[] = [];
+  private head = 0;
+  private current: Pending | null = null;
+  private prepares = 0;
+  // The logical packet being read.
+  private kind: ResponsePacketKind = 'row';
+  private forward = true;
+  private assemble = false;
+  private hold = false;
+  private pktSeq = 0;
+  // The current response.
+  private packets = 0;
+  private completed = 0;
+  private lastCompletion = 0;
+  private warned = false;
+
+  constructor(private readonly o: ResponseOptions) {
+    this.tracker = new ResponseTracker({ capabilities: o.upstreamCapabilities });
+    this.translation = new ResponseTranslation(o.clientCapabilities, o.upstreamCapabilities);
+  }
+
+  /** A command is awaiting (part of) its response. */
+  get busy(): boolean {
+    return this.current !== null;
+  }
+
+  /** COM_STMT_PREPAREs sent whose response has not completed. */
+  get preparesInFlight(): number {
+    return this.prepares;
+  }
+
+  enqueue(p: Pending): void {
+    if (p.record === 'prepare') this.prepares++;
+    this.queue.push(p);
+    this.advance();
+  }
+
+  /**
+   * The last queued command was not sent after all (strict mode could not record it): the client
+   * gets `local` in its place.
+   */
+  replaceLast(local: Buffer): void {
+    const i = this.queue.length - 1;
+    const last = this.queue[i];
+    if (last === undefined) return;
+    if (last.record === 'prepare') this.prepares--;
+    if (last === this.current) {
+      this.current = null;
+      this.o.toClient(local);
+      this.advance();
+      return;
+    }
+    this.queue[i] = { ...last, local, record: 'none' };
+  }
+
+  feed(chunk: Buffer): void {
+    this.framer.push(chunk);
+    while (this.framer.next()) this.segment(chunk, this.framer.segment);
+  }
+
+  private segment(chunk: Buffer, seg: PacketSegment): void {
+    if (seg.first && seg.logicalOffset === 0) this.startPacket(chunk, seg);
+    if (this.forward) forwardSegment(this.o.toClient, chunk, seg, this.translation.shift);
+    if (this.assemble) {
+      const st = this.asm.add(chunk, seg);
+      if (st === 'complete') this.assembled(this.asm.payload);
+      else if (st === 'too-large') this.tooLarge();
+    }
+    if (seg.complete && seg.lastOfLogical) this.endPacket(seg);
+  }
+
+  private startPacket(chunk: Buffer, seg: PacketSegment): void {
+    this.pktSeq = seg.seq;
+    this.packets++;
+    this.forward = true;
+    this.assemble = false;
+    this.hold = false;
+    const p = this.current;
+    const first = seg.payloadEnd > seg.payloadStart ? chunk[seg.payloadStart] : -1;
+    if (p === null) {
+      // Nothing was asked: a kill or shutdown notice, forwarded as it is.
+      this.kind = 'unexpected';
+      this.assemble = first === ERR_HEADER;
+      if (this.assemble) this.asm.reset();
+      return;
+    }
+    const expectingFirst = this.packets === 1 || this.tracker.moreResults;
+    const kind = this.tracker.feedHead(chunk, seg.payloadStart, seg.payloadEnd, seg.length);
+    this.kind = kind;
+    if (kind === 'need-full') {
+      this.assemble = true;
+      this.asm.reset();
+      const infile = first === LOCAL_INFILE_HEADER && p.command === COM_QUERY && expectingFirst;
+      this.hold = p.swallow || this.translation.active || infile;
+      this.forward = !this.hold;
+      return;
+    }
+    if (p.swallow) {
+      this.forward = false;
+      this.outcome(kind);
+      return;
+    }
+    if (kind === 'row') {
+      const eof = this.translation.active ? this.translation.beforeRow(this.tracker) : null;
+      if (eof !== null) this.emit([eof], true);
+      if (this.o.events.capturingRows) {
+        // Captured rows are read whole; a huge one is only counted (never held in memory).
+        this.assemble = seg.length < MAX_CAPTURED_ROW;
+        if (this.assemble) this.asm.reset();
+        else this.o.events.stopCapture();
+      }
+      return;
+    }
+    // A whole packet, classified from its first segment.
+    this.decide(kind, chunk.subarray(seg.payloadStart, seg.payloadEnd));
+  }
+
+  private assembled(payload: Buffer): void {
+    if (this.current === null) {
+      const err = decodeErr(payload);
+      if (err.ok) {
+        this.upstreamSentError = true;
+        this.o.events.error(err.value);
+      }
+      return;
+    }
+    if (this.kind === 'row') {
+      this.o.events.row(this.tracker, payload);
+      return;
+    }
+    const kind = this.tracker.feed(payload);
+    this.kind = kind;
+    if (this.current.swallow) {
+      this.outcome(kind);
+      return;
+    }
+    this.decide(kind, payload);
+  }
+
+  /** What to send for a whole packet (`payload`), and what it means for the recording. */
+  private decide(kind: ResponsePacketKind, payload: Buffer): void {
+    if (kind === 'local-infile') {
+      if (!this.o.localInfile) {
+        this.refuseInfile();
+        return;
+      }
+      this.o.infileRequested(this.pktSeq + this.translation.shift, this.translation.shift);
+    }
+    if (this.translation.active) {
+      this.forward = false;
+      this.emit(this.translation.replace(this.tracker, kind, payload));
+    } else if (this.hold) {
+      this.emit([payload]);
+    }
+    this.outcome(kind);
+  }
+
+  /** Record what a classified packet ends or carries. */
+  private outcome(kind: ResponsePacketKind): void {
+    const t = this.tracker;
+    const p = this.current!;
+    const ev = this.o.events;
+    const recording = !p.swallow;
+    if (kind === 'err' && t.err && recording) {
+      if (p.record === 'prepare') ev.statement(p.sql, 'prepared');
+      ev.error(t.err, this.duration(p));
+    } else if (kind === 'prepare-ok' && t.prepareOk) {
+      this.o.statements.add(t.prepareOk, p.sql);
+    } else if (kind === 'unexpected' && !this.warned) {
+      this.warned = true;
+      this.o.log.warn(
+        { err: t.protocolError?.message },
+        'could not follow a server response; recording may be incomplete',
+      );
+    }
+    if (t.resultsCompleted > this.completed) {
+      this.completed = t.resultsCompleted;
+      if (recording && (p.record === 'statement' || p.record === 'fetch')) {
+        ev.result(t, this.duration(p), p.command === COM_STMT_FETCH);
+      } else ev.transaction(t.statusFlags);
+      // The next result of a multi-statement starts its clock here.
+      this.lastCompletion = performance.now();
+    }
+  }
+
+  private endPacket(seg: PacketSegment): void {
+    this.nextClientSeq = (seg.seq + this.translation.shift + 1) & 0xff;
+    if (this.current !== null && this.tracker.done) this.finishCurrent();
+  }
+
+  private finishCurrent(): void {
+    const p = this.current!;
+    if (p.record === 'prepare') this.prepares--;
+    this.current = null;
+    this.lastCompletion = performance.now();
+    this.advance();
+  }
+
+  /** Start the next queued response; dbtape's own answers go out as soon as their turn comes. */
+  private advance(): void {
+    while (this.current === null && this.head < this.queue.length) {
+      const p = this.queue[this.head++];
+      if (this.head > 1024 && this.head * 2 > this.queue.length) {
+        this.queue.splice(0, this.head);
+        this.head = 0;
+      }
+      if (p.local !== null) {
+        this.o.toClient(p.local);
+        continue;
+      }
+      this.current = p;
+      this.tracker.begin(p.command, { cursor: p.cursor });
+      this.translation.shift = 0;
+      this.packets = 0;
+      this.completed = 0;
+      this.nextClientSeq = 1;
+      if (p.deferred !== null) this.o.decodeDeferred(p);
+    }
+  }
+
+  /**
+   * Answer the server's file request with an empty file (the statement then ends on its own)
+   * and tell the client why; the server's own outcome is dropped.
+   */
+  private refuseInfile(): void {
+    const p = this.current!;
+    p.swallow = true;
+    this.forward = false;
+    const empty = Buffer.alloc(PACKET_HEADER_SIZE);
+    empty[3] = (this.pktSeq + 1) & 0xff;
+    this.o.toUpstream(empty);
+    const message =
+      'dbtape: LOAD DATA LOCAL INFILE is not allowed for your role (roles[].local_infile); no file was sent';
+    this.o.toClient(errPacket(ER_NOT_ALLOWED_COMMAND, message, this.pktSeq + this.translation.shift));
+    this.o.events.refusal(ER_NOT_ALLOWED_COMMAND.errno, ER_NOT_ALLOWED_COMMAND.sqlState, message);
+  }
+
+  /**
+   * Send `payloads` in place of the current packet, renumbered; `before` when they come in
+   * front of it (the packet itself still follows).
+   */
+  private emit(payloads: readonly Buffer[], before = false): void {
+    const t = this.translation;
+    for (let i = 0; i < payloads.length; i++) this.o.toClient(frame(payloads[i], this.pktSeq + t.shift + i));
+    t.shift += before ? payloads.length : payloads.length - 1;
+  }
+
+  private tooLarge(): void {
+    this.assemble = false;
+    if (this.kind === 'row') return; // too big to capture: counted only
+    this.o.log.warn({}, 'a server packet that dbtape must read whole is over 16 MiB; forwarding it unread');
+    if (this.hold) this.forward = true;
+  }
+
+  private duration(p: Pending): number {
+    return Math.round((performance.now() - Math.max(p.sentAt, this.lastCompletion)) * 1000);
+  }
+}

@@ -1,0 +1,248 @@
+// The binary protocol's less common paths through dbtape against the machine's MariaDB, with
+// hand-built packets: cursors (COM_STMT_FETCH), COM_STMT_SEND_LONG_DATA, MariaDB's pipelined
+// PREPARE + EXECUTE(-1), and the protocol commands (COM_FIELD_LIST, COM_STATISTICS, COM_INIT_DB,
+// COM_SET_OPTION, COM_RESET_CONNECTION, COM_PING): each answered as the server answers it, each
+// recorded. Then the CLI reads the recordings back (replay, search).
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import type { SessionEvent } from '../../src/model/session.js';
+import * as M from '../../src/protocol/mysql/index.js';
+import { DBTAPE_BIN } from '../support/dbtape-process.js';
+import { run } from '../support/exec.js';
+import {
+  type MysqlProxy,
+  queryPayload,
+  RawMysql,
+  type RawPacket,
+  Recorded,
+  requireMachineMariaDb,
+  startMysqlProxy,
+  uniqueName,
+} from '../support/mysql-fixtures.js';
+import { waitFor } from '../support/wait.js';
+
+let proxy: MysqlProxy;
+let recorded: Recorded;
+
+before(async () => {
+  await requireMachineMariaDb();
+  proxy = await startMysqlProxy({ capture: 'rows' });
+  recorded = new Recorded(proxy.storeUrl);
+});
+
+after(async () => {
+  await recorded?.close();
+  await proxy?.close();
+});
+
+async function loggedIn(): Promise<{ raw: RawMysql; id: number }> {
+  const raw = await RawMysql.connect(proxy.port);
+  const { greeting, answer } = await raw.login();
+  assert.equal(answer.payload[0], M.OK_HEADER);
+  return { raw, id: greeting.connectionId };
+}
+
+async function prepare(raw: RawMysql, sql: string): Promise<M.PrepareOk> {
+  raw.command(Buffer.concat([Buffer.from([M.COM_STMT_PREPARE]), Buffer.from(sql)]));
+  const packets = await raw.response(M.COM_STMT_PREPARE);
+  const ok = M.decodePrepareOk(packets[0].payload);
+  assert.ok(ok.ok, `prepare failed: ${packets[0].payload.toString('latin1', 9)}`);
+  return ok.value;
+}
+
+/** COM_STMT_EXECUTE with VAR_STRING parameters (null: SQL NULL; undefined: sent as long data). */
+function execute(id: number, params: readonly (string | null | undefined)[], flags = 0): Buffer {
+  const w = new M.PacketWriter(64).u8(M.COM_STMT_EXECUTE).u32(id).u8(flags).u32(1);
+  if (params.length > 0) {
+    const bitmap = Buffer.alloc((params.length + 7) >> 3);
+    params.forEach((p, i) => {
+      if (p === null) bitmap[i >> 3] |= 1 << (i & 7);
+    });
+    w.bytes(bitmap).u8(1);
+    for (let i = 0; i < params.length; i++) w.u8(M.MYSQL_TYPE_VAR_STRING).u8(0);
+    for (const p of params) if (typeof p === 'string') w.lenencString(p);
+  }
+  return w.payload();
+}
+
+/** The values of binary rows among `packets` (all columns as VAR_STRING-ish text, NULL as null). */
+function textOfBinaryRows(packets: readonly RawPacket[], columns: number): string[][] {
+  return packets
+    .filter((p) => p.payload[0] === 0x00 && p.payload.length > 1 && !M.isEofPacket(p.payload))
+    .map((p) => {
+      const types = Array.from({ length: columns }, () => ({
+        type: M.MYSQL_TYPE_LONGLONG,
+        flags: M.UNSIGNED_FLAG,
+        charset: 63,
+        decimals: 0,
+      }));
+      const r = M.decodeBinaryRow(p.payload, types);
+      assert.ok(r.ok);
+      return r.value as string[];
+    });
+}
+
+async function sessionEvents(id: string): Promise<SessionEvent[]> {
+  return waitFor(
+    async () => {
+      const events = await recorded.events(id);
+      return events.some((e) => e.kind === 'end') ? events : null;
+    },
+    { what: 'the session to be recorded to its end' },
+  );
+}
+
+async function sessionOf(marker: string): Promise<string> {
+  const { id } = await recorded.sessionWith(marker);
+  return id;
+}
+
+test('a cursor: the execute opens it, COM_STMT_FETCH reads it in pieces; all recorded', async () => {
+  const { raw } = await loggedIn();
+  const marker = uniqueName('cursor');
+  const stmt = await prepare(raw, `SELECT seq FROM seq_1_to_10 WHERE '${marker}' <> ''`);
+  raw.command(execute(stmt.statementId, [], M.CURSOR_TYPE_READ_ONLY));
+  const opened = await raw.response(M.COM_STMT_EXECUTE, { cursor: true });
+  const last = opened.at(-1)!;
+  assert.ok(last.payload[0] === M.EOF_HEADER, 'the execute ends after the metadata');
+  const got: string[] = [];
+  for (let i = 0; i < 3; i++) {
+    raw.command(new M.PacketWriter(16).u8(M.COM_STMT_FETCH).u32(stmt.statementId).u32(4).payload());
+    const packets = await raw.response(M.COM_STMT_FETCH);
+    for (const row of textOfBinaryRows(packets, 1)) got.push(row[0]);
+  }
+  assert.deepEqual(got, ['1', '2', '3', '4', '5', '6', '7', '8', '9', '10']);
+  raw.command(Buffer.from([M.COM_QUIT]));
+  await raw.waitClosed();
+
+  const events = await sessionEvents(await sessionOf(marker));
+  const results = events
+    .filter((e) => e.kind === 'result')
+    .map((e) => (e.kind === 'result' ? [e.tag, e.rows] : []));
+  assert.deepEqual(results, [
+    ['CURSOR', null],
+    ['FETCH', 4],
+    ['FETCH', 4],
+    ['FETCH', 2],
+  ]);
+});
+
+test('COM_STMT_SEND_LONG_DATA: the parameter is recorded as sent in pieces', async () => {
+  const { raw } = await loggedIn();
+  const marker = uniqueName('long');
+  const stmt = await prepare(raw, `SELECT CONCAT(?, '${marker}') AS v`);
+  for (const piece of ['hello ', 'long ', 'world ']) {
+    raw.command(
+      Buffer.concat([
+        new M.PacketWriter(8).u8(M.COM_STMT_SEND_LONG_DATA).u32(stmt.statementId).u16(0).payload(),
+        Buffer.from(piece),
+      ]),
+    );
+  }
+  raw.command(execute(stmt.statementId, [undefined]));
+  const packets = await raw.response(M.COM_STMT_EXECUTE);
+  assert.ok(packets.some((p) => p.payload.includes(Buffer.from(`hello long world ${marker}`))));
+  raw.close();
+  const events = await sessionEvents(await sessionOf(marker));
+  const q = events.find((e) => e.kind === 'query' && e.sql.includes(marker));
+  assert.deepEqual(q?.kind === 'query' && q.params, ['hello long world ']);
+});
+
+test("MariaDB's pipelined PREPARE + EXECUTE(-1) is decoded once the prepare is answered", async () => {
+  const { raw } = await loggedIn();
+  const marker = uniqueName('pipelined');
+  const sql = `SELECT CONCAT(?, ?) AS v, '${marker}' AS m`;
+  raw.write(
+    Buffer.concat([
+      M.framePayload(Buffer.concat([Buffer.from([M.COM_STMT_PREPARE]), Buffer.from(sql)]), 0).bytes,
+      M.framePayload(execute(0xffffffff, ['4', '2']), 0).bytes,
+    ]),
+  );
+  await raw.response(M.COM_STMT_PREPARE);
+  const packets = await raw.response(M.COM_STMT_EXECUTE);
+  assert.ok(packets.some((p) => p.payload.includes(Buffer.from('42'))));
+  raw.close();
+  const events = await sessionEvents(await sessionOf(marker));
+  const q = events.find((e) => e.kind === 'query' && e.sql === sql);
+  assert.ok(q?.kind === 'query');
+  assert.deepEqual(q.params, ['4', '2']);
+  assert.equal(q.via, 'prepared');
+});
+
+test('protocol commands are answered by the server and recorded as commands', async () => {
+  const { raw } = await loggedIn();
+  const table = uniqueName('fl');
+  raw.command(queryPayload(`CREATE TEMPORARY TABLE ${table} (a INT, b TEXT)`));
+  await raw.response(M.COM_QUERY);
+
+  raw.command(Buffer.concat([Buffer.from([M.COM_FIELD_LIST]), Buffer.from(`${table}\0`)]));
+  const fields = await raw.response(M.COM_FIELD_LIST);
+  assert.equal(fields.length, 3, 'two column definitions and an EOF');
+
+  raw.command(Buffer.from([M.COM_STATISTICS]));
+  const [stats] = await raw.response(M.COM_STATISTICS);
+  assert.match(stats.payload.toString(), /^Uptime: \d+/);
+
+  for (const payload of [
+    Buffer.from([M.COM_SET_OPTION, 0, 0]),
+    Buffer.concat([Buffer.from([M.COM_INIT_DB]), Buffer.from('test')]),
+    Buffer.from([M.COM_PING]),
+    Buffer.from([M.COM_RESET_CONNECTION]),
+  ]) {
+    raw.command(payload);
+    const [answer] = await raw.response(payload[0]);
+    assert.notEqual(answer.payload[0], M.ERR_HEADER, `${M.commandName(payload[0])} failed`);
+  }
+  raw.command(Buffer.from([M.COM_QUIT]));
+  await raw.waitClosed();
+
+  const events = await sessionEvents(await sessionOf(table));
+  const commands = events
+    .filter((e) => e.kind === 'command')
+    .map((e) => (e.kind === 'command' ? [e.command, e.detail] : []));
+  assert.deepEqual(commands, [
+    ['COM_FIELD_LIST', table],
+    ['COM_STATISTICS', undefined],
+    ['COM_SET_OPTION', 'MULTI_STATEMENTS_ON'],
+    ['COM_INIT_DB', 'test'],
+    ['COM_PING', undefined],
+    ['COM_RESET_CONNECTION', undefined],
+  ]);
+  assert.equal(events.at(-1)?.kind === 'end' && events.at(-1)?.kind, 'end');
+  const end = events.at(-1);
+  assert.equal(end?.kind === 'end' && end.reason, 'client_closed');
+});
+
+test('the recordings replay like the mysql client and search finds them', async () => {
+  const { raw } = await loggedIn();
+  const marker = uniqueName('replayed');
+  raw.command(queryPayload(`SELECT '${marker}' AS m, 42 AS answer`));
+  await raw.response(M.COM_QUERY);
+  raw.command(Buffer.from([M.COM_QUIT]));
+  await raw.waitClosed();
+  const id = await sessionOf(marker);
+  await sessionEvents(id);
+
+  const { stdout: replay } = await run(process.execPath, [
+    DBTAPE_BIN,
+    'replay',
+    id,
+    '--instant',
+    '--store',
+    proxy.storeUrl,
+  ]);
+  assert.match(replay, new RegExp(`alice@app mysql> SELECT '${marker}' AS m, 42 AS answer`));
+  assert.match(replay, /\| +42 \|/);
+  assert.match(replay, /1 row in set/);
+
+  const { stdout: found } = await run(process.execPath, [
+    DBTAPE_BIN,
+    'search',
+    marker,
+    '--json',
+    '--store',
+    proxy.storeUrl,
+  ]);
+  const hits = JSON.parse(found) as { session_id: string; sql: string }[];
+  assert.ok(hits.some((h) => h.session_id === id && h.sql.includes(marker)));
+});

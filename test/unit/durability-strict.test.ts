@@ -1,0 +1,290 @@
+/**
+ * Durability modes when the store fails: strict refuses statements quickly with a clear error
+ * and lets them through again once the store works, without a restart; fast keeps sessions going
+ * and records gaps. Failures are injected with a wrapper store, and, for real SQLITE_FULL, with
+ * SQLite's max_page_count on a real store file.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, mock, test } from 'node:test';
+import type Database from 'better-sqlite3';
+import { verifyStore } from '../../src/integrity/verify.js';
+import type { SessionMeta } from '../../src/model/session.js';
+import { Recorder, type RecorderOptions } from '../../src/recording/recorder.js';
+import { openStore } from '../../src/store/open-store.js';
+import type { SessionStore, WriteBatch, WriteOptions } from '../../src/store/session-store.js';
+import { WalSync } from '../../src/store/sqlite/wal-sync.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'dbtape-durability-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+let n = 0;
+function meta(): SessionMeta {
+  return {
+    id: `d${++n}`,
+    protocol: 'postgres',
+    user: 'alice',
+    roles: [],
+    clientAddr: '127.0.0.1',
+    clientPort: 1,
+    application: null,
+    clientTls: null,
+    target: 'app',
+    upstreamDatabase: 'app',
+    upstreamUser: 'u',
+    startedAtUs: 1_700_000_000_000_000 + n,
+  };
+}
+
+const query = (sql: string) => ({ kind: 'query', sql, via: 'simple' }) as const;
+
+/** Fails commits (like a full disk) or fsyncs on demand, counting calls. */
+class FailingStore implements SessionStore {
+  failWrites = false;
+  failSyncs = false;
+  writes = 0;
+  syncs = 0;
+  constructor(readonly inner: SessionStore) {}
+  async writeBatch(batch: WriteBatch, options?: WriteOptions): Promise<void> {
+    this.writes++;
+    if (this.failWrites) throw Object.assign(new Error('database or disk is full'), { code: 'SQLITE_FULL' });
+    return this.inner.writeBatch(batch, options);
+  }
+  async sync(): Promise<void> {
+    this.syncs++;
+    if (this.failSyncs) {
+      throw Object.assign(new Error('fsync failed'), { code: 'DBTAPE_STORE_SYNC_FAILED', errno: 'EIO' });
+    }
+    return this.inner.sync?.();
+  }
+  listSessions = (...a: Parameters<SessionStore['listSessions']>) => this.inner.listSessions(...a);
+  getSession = (id: string) => this.inner.getSession(id);
+  getEvents = (...a: Parameters<SessionStore['getEvents']>) => this.inner.getEvents(...a);
+  search = (...a: Parameters<SessionStore['search']>) => this.inner.search(...a);
+  closeOpenSessions = (...a: Parameters<SessionStore['closeOpenSessions']>) =>
+    this.inner.closeOpenSessions(...a);
+  integrity = () => this.inner.integrity!();
+  close = () => this.inner.close();
+}
+
+function logger() {
+  const lines: { level: string; obj: object; msg: string }[] = [];
+  return {
+    lines,
+    info: (obj: object, msg: string) => lines.push({ level: 'info', obj, msg }),
+    warn: (obj: object, msg: string) => lines.push({ level: 'warn', obj, msg }),
+    error: (obj: object, msg: string) => lines.push({ level: 'error', obj, msg }),
+  };
+}
+
+function setup(options: Partial<RecorderOptions> = {}, file = false) {
+  const inner = openStore(file ? `sqlite:${join(dir, `s${++n}.db`)}` : 'sqlite::memory:');
+  const store = new FailingStore(inner);
+  const log = logger();
+  const recorder = new Recorder({ store, logger: log, durability: 'strict', ...options });
+  return { store, log, recorder };
+}
+
+async function assertVerifies(store: SessionStore): Promise<void> {
+  const report = await verifyStore(store.integrity!());
+  assert.deepEqual(report.findings, []);
+}
+
+describe('strict durability with a failing store', () => {
+  test('durable() refuses at once with a clear, coded error while the store fails', async () => {
+    const { store, recorder, log } = setup({ maxBackoffMs: 60_000 });
+    const rec = recorder.open(meta());
+    rec.event(query('SELECT 1'));
+    await rec.durable();
+    store.failWrites = true;
+    rec.event(query('SELECT refused'));
+    await assert.rejects(rec.durable(), (err: Error & { code?: string }) => {
+      assert.equal(err.code, 'DBTAPE_RECORDING_STORE_FAILED');
+      assert.match(err.message, /^dbtape: the session store cannot write \(disk full: SQLITE_FULL\)/);
+      return true;
+    });
+    // One statement may wait for the next retry; every other is refused without waiting for it.
+    rec.event(query('SELECT probe'));
+    const probe = rec.durable();
+    const writes = store.writes;
+    for (let i = 0; i < 5; i++) {
+      rec.event(query(`SELECT refused ${i}`));
+      await assert.rejects(rec.durable(), { code: 'DBTAPE_RECORDING_STORE_FAILED' });
+    }
+    assert.equal(store.writes, writes, 'refusals did not wait for a write attempt');
+    assert.ok(recorder.stats().refused >= 5);
+    assert.ok(log.lines.some((l) => l.level === 'error' && /store write failed/.test(l.msg)));
+    await recorder.shutdown(0);
+    probe.catch(() => {});
+  });
+
+  test('statements flow again once the store works, within the 1 s backoff cap, without a restart', async () => {
+    mock.timers.enable({ apis: ['setTimeout', 'Date'] });
+    try {
+      const { store, recorder } = setup();
+      const m = meta();
+      const rec = recorder.open(m);
+      rec.event(query('SELECT before'));
+      const first = rec.durable();
+      await drainMicrotasks();
+      await first;
+      store.failWrites = true;
+      // Thirty seconds of failure: the backoff doubles, then stays at the 1 s cap.
+      for (let t = 0; t < 30; t++) {
+        rec.event(query(`SELECT during ${t}`));
+        rec.durable().catch(() => {});
+        await drainMicrotasks();
+        mock.timers.tick(1000);
+        await drainMicrotasks();
+      }
+      store.failWrites = false;
+      rec.event(query('SELECT after'));
+      let done = false;
+      const after = rec.durable().then(() => {
+        done = true;
+      });
+      mock.timers.tick(1000);
+      await drainMicrotasks();
+      assert.equal(done, true, 'durable() resolved within one backoff period of the store recovering');
+      await after;
+      rec.event(query('SELECT flowing'));
+      const flowing = rec.durable();
+      await drainMicrotasks();
+      await flowing;
+      const kinds = (await store.getEvents(m.id)).map((e) => e.kind);
+      assert.deepEqual(kinds.slice(0, 3), ['start', 'query', 'gap']);
+      assert.deepEqual(kinds.slice(-2), ['query', 'query']);
+      await assertVerifies(store);
+    } finally {
+      mock.timers.reset();
+    }
+  });
+
+  test('a failed fsync refuses the statement but keeps the committed events and a dense sequence', async () => {
+    const { store, recorder } = setup({ maxBackoffMs: 5 });
+    const m = meta();
+    const rec = recorder.open(m);
+    await rec.durable();
+    store.failSyncs = true;
+    rec.event(query('SELECT committed but not synced'));
+    await assert.rejects(rec.durable(), /\(fsync failed, I\/O error: EIO\)/);
+    store.failSyncs = false;
+    rec.event(query('SELECT next'));
+    await rec.durable();
+    const events = await store.getEvents(m.id);
+    assert.deepEqual(
+      events.map((e) => [e.seq, e.kind]),
+      [
+        [1, 'start'],
+        [2, 'query'],
+        [3, 'query'],
+      ],
+    );
+    await assertVerifies(store);
+  });
+
+  test('group commit: one fsync serves many sessions waiting at once', async () => {
+    const { store, recorder } = setup({}, true);
+    const recs = Array.from({ length: 50 }, () => recorder.open(meta()));
+    await Promise.all(recs.map((r) => r.durable()));
+    const before = store.syncs;
+    for (const r of recs) r.event(query('SELECT 1'));
+    await Promise.all(recs.map((r) => r.durable()));
+    assert.ok(store.syncs - before < 10, `fsyncs for 50 sessions: ${store.syncs - before}`);
+    assert.ok(recorder.stats().syncs > 0);
+  });
+});
+
+describe('a real full disk (SQLITE_FULL from SQLite)', () => {
+  /** Caps the store file at its current size, like a full disk; `null` lifts the cap. */
+  function capDisk(store: SessionStore, full: boolean): void {
+    // The test reaches into the store for its connection: that is what a full disk acts on.
+    const db = (store as unknown as { db: Database.Database }).db;
+    const pages = db.pragma('page_count', { simple: true }) as number;
+    db.pragma(`max_page_count = ${full ? pages : 1_000_000_000}`);
+  }
+  const big = (i: number) => query(`INSERT INTO t VALUES ('${'x'.repeat(4000)}', ${i})`);
+
+  test('strict: statements are refused while full, and flow again once there is room', async () => {
+    const inner = openStore(`sqlite:${join(dir, 'full-strict.db')}`);
+    const recorder = new Recorder({ store: inner, durability: 'strict', maxBackoffMs: 5 });
+    const m = meta();
+    const rec = recorder.open(m);
+    await rec.durable();
+    capDisk(inner, true);
+    let refused = 0;
+    for (let i = 0; i < 20; i++) {
+      rec.event(big(i));
+      try {
+        await rec.durable();
+      } catch (err) {
+        assert.match((err as Error).message, /disk full: SQLITE_FULL/);
+        refused++;
+      }
+    }
+    assert.ok(refused > 0, 'some statements were refused');
+    capDisk(inner, false);
+    rec.event(big(99));
+    await rec.durable();
+    rec.event({ kind: 'end', reason: 'client_closed' });
+    await recorder.shutdown();
+    const events = await inner.getEvents(m.id);
+    assert.ok(events.some((e) => e.kind === 'gap'));
+    assert.deepEqual(
+      events.map((e) => e.seq),
+      events.map((_, i) => i + 1),
+    );
+    await assertVerifies(inner);
+    await inner.close();
+  });
+
+  test('fast: sessions go on, and a gap with the lost count, a metric and a log line follow', async () => {
+    const inner = openStore(`sqlite:${join(dir, 'full-fast.db')}`);
+    const log = logger();
+    const recorder = new Recorder({ store: inner, logger: log, maxBackoffMs: 5 });
+    const m = meta();
+    const rec = recorder.open(m);
+    await recorder.flush();
+    capDisk(inner, true);
+    for (let i = 0; i < 20; i++) rec.event(big(i));
+    await recorder.flush();
+    const lost = recorder.stats().lost;
+    assert.ok(lost > 0, 'events were lost while the disk was full');
+    capDisk(inner, false);
+    rec.event(query('SELECT after'));
+    await recorder.flush();
+    const events = await inner.getEvents(m.id);
+    const gaps = events.filter((e) => e.kind === 'gap');
+    assert.equal(
+      gaps.reduce((sum, g) => sum + (g.kind === 'gap' ? g.lost : 0), 0),
+      lost,
+    );
+    assert.equal(recorder.stats().gaps, gaps.length);
+    assert.ok(
+      log.lines.some((l) => l.level === 'warn' && (l.obj as { sessionId?: string }).sessionId === m.id),
+    );
+    await recorder.shutdown();
+    await assertVerifies(inner);
+    await inner.close();
+  });
+});
+
+describe('WalSync', () => {
+  test('callers that arrive during an fsync share the next one', async () => {
+    const store = openStore(`sqlite:${join(dir, 'wal.db')}`);
+    await store.writeBatch({ sessions: [meta()], events: [], ends: [] });
+    const wal = new WalSync(join(dir, 'wal.db'));
+    await Promise.all(Array.from({ length: 20 }, () => wal.sync()));
+    assert.ok(wal.syncs <= 2, `fsyncs: ${wal.syncs}`);
+    wal.close();
+    await store.close();
+  });
+});
+
+/** Lets pending promise callbacks (store writes, waiters) run under mocked timers. */
+async function drainMicrotasks(): Promise<void> {
+  for (let i = 0; i < 20; i++) await new Promise<void>((r) => queueMicrotask(r));
+  await new Promise<void>((r) => setImmediate(r));
+}
