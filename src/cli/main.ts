@@ -9,6 +9,7 @@ import { registerCheckConfig } from './commands/check-config.js';
 import { registerDemo } from './commands/demo.js';
 import { registerExport } from './commands/export.js';
 import { registerKeys } from './commands/keys.js';
+import { registerKill } from './commands/kill.js';
 import { registerReplay } from './commands/replay.js';
 import { registerSearch } from './commands/search.js';
 import { registerServe } from './commands/serve.js';
@@ -46,6 +47,7 @@ export function createProgram(): Command {
   registerExport(program);
   registerVerify(program);
   registerKeys(program);
+  registerKill(program);
   return program;
 }
 
