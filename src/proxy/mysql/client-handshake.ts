@@ -14,12 +14,12 @@ import {
   SERVER_STATUS_AUTOCOMMIT,
 } from '../../protocol/mysql/index.js';
 import { SocketClosedError } from '../socket-reader.js';
+import { acceptTls } from '../tls.js';
 import { negotiatedWithClient, OFFERED_CAPABILITIES } from './capabilities.js';
 import { HandshakeChannel } from './channel.js';
 import { authenticateClient } from './client-auth.js';
 import { accessDenied, ER_SECURE_TRANSPORT_REQUIRED, MysqlProxyError } from './errors.js';
 import { PacketTooLargeError } from './packet-io.js';
-import { acceptTls } from './tls.js';
 
 /**
  * The client side of a MySQL connection up to a verified identity (MySQL "Connection Phase"):

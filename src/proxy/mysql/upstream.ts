@@ -10,10 +10,10 @@ import {
   hasCap,
   type InitialHandshake,
 } from '../../protocol/mysql/index.js';
+import { startTls } from '../tls.js';
 import { upstreamCapabilities } from './capabilities.js';
 import { HandshakeChannel } from './channel.js';
 import { CR_CONN_HOST_ERROR, MysqlProxyError, upstreamFailure } from './errors.js';
-import { startTls } from './tls.js';
 import { finishLogin, firstResponse, initialPlugin, type LoginState } from './upstream-auth.js';
 
 /**

@@ -7,7 +7,6 @@ import { decodeSaslInitialResponse } from '../../protocol/postgres/decode.js';
 import {
   authenticationSasl,
   authenticationSaslContinue,
-  authenticationSaslFinal,
   errorResponse,
   negotiateProtocolVersion,
 } from '../../protocol/postgres/encode.js';
@@ -15,6 +14,7 @@ import { SCRAM_MECHANISM, ScramServer } from '../../protocol/postgres/scram.js';
 import { SqlState } from '../../protocol/postgres/sqlstate.js';
 import { checkStartupLength, decodeStartup } from '../../protocol/postgres/startup.js';
 import { readTyped, SocketReader } from '../socket-reader.js';
+import { acceptTls } from '../tls.js';
 
 /**
  * The client side of a PostgreSQL connection up to a verified identity
@@ -98,7 +98,7 @@ export async function clientHandshake(raw: Socket, ctx: ClientHandshakeContext):
         }
         socket.write('S');
         reader.detach();
-        socket = await upgradeToTls(socket, ctx.secureContext);
+        socket = await acceptTls(socket, ctx.secureContext, Buffer.alloc(0));
         reader = new SocketReader(socket, MAX_STARTUP_PACKET_LENGTH + MAX_SASL_MESSAGE);
         continue;
       }
@@ -230,24 +230,4 @@ async function readSaslMessage(reader: SocketReader): Promise<Buffer> {
     );
   }
   return body;
-}
-
-function upgradeToTls(socket: Socket, secureContext: SecureContext): Promise<Socket> {
-  return new Promise((resolve, reject) => {
-    const tls = new TLSSocket(socket, { isServer: true, secureContext });
-    const onError = (err: Error): void => {
-      tls.destroy();
-      reject(err);
-    };
-    tls.once('secure', () => {
-      tls.off('error', onError);
-      resolve(tls);
-    });
-    tls.once('error', onError);
-  });
-}
-
-/** SASLFinal as sent to the client once the session may proceed. */
-export function saslFinalMessage(data: Buffer): Buffer {
-  return authenticationSaslFinal(data);
 }

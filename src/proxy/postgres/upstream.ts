@@ -1,6 +1,4 @@
-import { readFileSync } from 'node:fs';
-import { isIP, connect as netConnect, type Socket } from 'node:net';
-import { connect as tlsConnect } from 'node:tls';
+import { connect as netConnect, type Socket } from 'node:net';
 import type { Target } from '../../model/identity.js';
 import { Auth, B } from '../../protocol/postgres/codes.js';
 import { decodeAuthentication, decodeNotice, decodeSaslMechanisms } from '../../protocol/postgres/decode.js';
@@ -15,6 +13,7 @@ import { md5Response } from '../../protocol/postgres/md5.js';
 import { SCRAM_MECHANISM, ScramClient } from '../../protocol/postgres/scram.js';
 import { SqlState } from '../../protocol/postgres/sqlstate.js';
 import { readTyped, SocketReader } from '../socket-reader.js';
+import { startTls } from '../tls.js';
 
 /**
  * Opens an authenticated connection to a target with the injected credentials
@@ -95,28 +94,7 @@ async function negotiateTls(socket: Socket, target: Target): Promise<{ socket: S
   if (answer !== 0x53 /* 'S' */) {
     throw new Error(`unexpected answer to SSLRequest: 0x${answer.toString(16)}`);
   }
-  const verify = target.tls === 'verify-full';
-  const tls = tlsConnect({
-    socket,
-    // The name checked against the certificate when there is no SNI name (an IP address):
-    // without it Node checks "localhost", whatever the target's address.
-    host: target.host,
-    servername: isIP(target.host) ? undefined : target.host,
-    rejectUnauthorized: verify,
-    ca: verify && target.caFile ? readFileSync(target.caFile) : undefined,
-    // verify-full checks the host name too; Node's default checkServerIdentity does that
-    // for names and for IP addresses in subjectAltName. The key must be absent, not undefined:
-    // an explicit undefined replaces Node's default and trips an internal assertion.
-    ...(verify ? {} : { checkServerIdentity: () => undefined }),
-  });
-  await new Promise<void>((resolve, reject) => {
-    tls.once('secureConnect', () => {
-      tls.off('error', reject);
-      resolve();
-    });
-    tls.once('error', reject);
-  });
-  return { socket: tls, tls: true };
+  return { socket: await startTls(socket, target), tls: true };
 }
 
 async function login(

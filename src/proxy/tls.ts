@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { isIP, type Socket } from 'node:net';
 import { type SecureContext, TLSSocket, connect as tlsConnect } from 'node:tls';
-import type { Target } from '../../model/identity.js';
+import type { Target } from '../model/identity.js';
 
-/** TLS on an open MySQL connection, after an SSLRequest (MySQL "Protocol::SSLRequest"). */
+/** TLS on an open connection, after the protocol's own request for it (PostgreSQL SSLRequest, MySQL Protocol::SSLRequest). */
 
 /**
  * Server side: the client sent an SSLRequest; the TLS handshake starts now. `early` holds bytes
