@@ -9,6 +9,7 @@ import { decodeEvent, encodeEvent } from '../../src/store/event-codec.js';
 import { eventToJson, isoFromUs, sessionToJson } from '../../src/store/json.js';
 import { openStore } from '../../src/store/open-store.js';
 import type { SessionStore } from '../../src/store/session-store.js';
+import { MIGRATIONS } from '../../src/store/sqlite/migrations.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'dbtape-store-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -62,8 +63,12 @@ describe('openStore', () => {
     const again = openStore(`sqlite:${path}`);
     await again.close();
     const db = new Database(path, { readonly: true });
-    const versions = db.prepare('SELECT version FROM schema_version').all();
-    assert.deepEqual(versions, [{ version: 1 }]);
+    const versions = db.prepare('SELECT version FROM schema_version ORDER BY version').all();
+    assert.deepEqual(
+      versions,
+      MIGRATIONS.map((m) => ({ version: m.version })),
+      'each migration applied exactly once',
+    );
     assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
     db.close();
   });
