@@ -127,6 +127,10 @@ export class PgListener {
       fail(SqlState.FeatureNotSupported, startup.message);
       return;
     }
+    // A read-only grant starts the upstream session read-only (clients cannot set this at
+    // startup: upstreamStartupParams refuses it). Statement-level policy is not wired yet, so a
+    // client can still switch it off with SET; this is the first line, not the whole defence.
+    if (grant.access === 'read') startup.params.set('default_transaction_read_only', 'on');
     client.write(authenticationSaslFinal(hs.saslFinal));
 
     let upstream: Awaited<ReturnType<typeof connectUpstream>>;
