@@ -12,6 +12,7 @@ import type { Keyring } from './keyring.js';
 import type { StoredEvent, StoredSession } from './source.js';
 import type { SignedHead, SignedSeal } from './verify-checkpoints.js';
 import { checkDataKey } from './verify-keys.js';
+import { BrokenLinks, bodyOf } from './verify-links.js';
 
 export interface SessionContext {
   readonly findings: FindingList;
@@ -25,16 +26,6 @@ export interface SessionContext {
   readonly keyring: Keyring | null;
 }
 
-/** A broken link, kept to tell modified from reordered events when the session is done. */
-interface Broken {
-  readonly event: StoredEvent;
-  /** The stored hash of the event before it. */
-  readonly prev: Buffer;
-  /** Its hash computed from that. */
-  readonly computed: Buffer;
-}
-
-const KEEP_BROKEN = 64;
 const FORMAT_CLEAR = 1;
 const FORMAT_ENCRYPTED = 2;
 
@@ -49,8 +40,7 @@ export class SessionChecker {
   private errors = 0;
   private last: StoredEvent | null = null;
   private afterGap = false;
-  private readonly broken: Broken[] = [];
-  private brokenCount = 0;
+  private readonly broken = new BrokenLinks();
   private encryptedEvents = 0;
   private headSeen = false;
 
@@ -126,14 +116,13 @@ export class SessionChecker {
     if (!stored) {
       this.add('modified', `seq ${e.seq} has no hash: it was removed`, e.seq);
     } else if (!computed.equals(stored) && !this.afterGap) {
-      this.brokenCount++;
-      if (this.broken.length < KEEP_BROKEN) this.broken.push({ event: e, prev: this.prev, computed });
+      this.broken.add({ event: e, prev: this.prev, computed });
     }
     this.prev = stored ?? computed;
   }
 
   finish(): void {
-    if (this.chained) this.reportBroken();
+    if (this.chained) this.broken.report((kind, detail, seq) => this.add(kind, detail, seq));
     this.checkRow();
     if (this.chained) {
       this.checkEnd();
@@ -145,70 +134,6 @@ export class SessionChecker {
     } else if (!this.s.dataKey && this.encryptedEvents > 0) {
       this.add('deleted', "the session's data key was deleted: its events can no longer be decrypted");
     }
-  }
-
-  private reportBroken(): void {
-    const runs: Broken[][] = [];
-    for (const b of this.broken) {
-      const run = runs[runs.length - 1];
-      if (run && run[run.length - 1]!.event.seq === b.event.seq - 1) run.push(b);
-      else runs.push([b]);
-    }
-    for (const run of runs) this.reportRun(run);
-    if (this.brokenCount > this.broken.length) {
-      this.add('modified', `${this.brokenCount - this.broken.length} more events do not match their hashes`);
-    }
-  }
-
-  private reportRun(run: Broken[]): void {
-    const first = run[0]!;
-    const seq = first.event.seq;
-    const moved = this.recordedAt(first);
-    if (moved !== null) {
-      this.add('reordered', `the event stored as seq ${seq} was recorded as seq ${moved}`, seq);
-      for (const b of run.slice(1)) {
-        const m = this.recordedAt(b);
-        if (m !== null)
-          this.add(
-            'reordered',
-            `the event stored as seq ${b.event.seq} was recorded as seq ${m}`,
-            b.event.seq,
-          );
-      }
-      return;
-    }
-    const next = run[1];
-    if (next && linksFrom(first.computed, next.event)) {
-      this.add('modified', `seq ${seq}: its stored hash was changed`, seq);
-      return;
-    }
-    const tail = run.length > 1 ? `; the chain stays broken up to seq ${run[run.length - 1]!.event.seq}` : '';
-    this.add(
-      'modified',
-      `seq ${seq} does not match its hash: its content or columns were changed${tail}`,
-      seq,
-    );
-  }
-
-  /** The seq an event was recorded at, when it is stored at another one (else null). */
-  private recordedAt(b: Broken): number | null {
-    const e = b.event;
-    if (typeof e.body === 'string') {
-      const claimed = claimedSeq(e.body);
-      if (claimed !== null && claimed !== e.seq) return claimed;
-    }
-    for (const other of this.broken) {
-      if (other === b || !Buffer.isBuffer(e.hash)) continue;
-      const header = {
-        seq: other.event.seq,
-        atUs: e.atUs,
-        offsetUs: e.offsetUs,
-        format: e.format,
-        kind: e.kind,
-      };
-      if (eventHash(other.prev, header, bodyOf(e)).equals(e.hash)) return other.event.seq;
-    }
-    return null;
   }
 
   private checkRow(): void {
@@ -333,24 +258,4 @@ function validHeader(e: StoredEvent): boolean {
     e.format <= 255 &&
     typeof e.kind === 'string'
   );
-}
-
-function bodyOf(e: StoredEvent): string | Buffer {
-  return typeof e.body === 'string' || Buffer.isBuffer(e.body) ? e.body : String(e.body);
-}
-
-function linksFrom(prev: Buffer, e: StoredEvent): boolean {
-  if (!Buffer.isBuffer(e.hash)) return false;
-  const header = { seq: e.seq, atUs: e.atUs, offsetUs: e.offsetUs, format: e.format, kind: e.kind };
-  return eventHash(prev, header, bodyOf(e)).equals(e.hash);
-}
-
-/** The `seq` a v1 JSON body says it has, or null when unreadable. */
-function claimedSeq(body: string): number | null {
-  try {
-    const v = JSON.parse(body) as { seq?: unknown };
-    return typeof v.seq === 'number' ? v.seq : null;
-  } catch {
-    return null;
-  }
 }

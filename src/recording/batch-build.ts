@@ -5,6 +5,7 @@
  */
 import type { SessionEvent, SessionEventBody, SessionMeta } from '../model/session.js';
 import type { WriteBatch } from '../store/session-store.js';
+import { storeFailed } from './errors.js';
 
 /** Writer-side state of one session. */
 export interface Track {
@@ -100,4 +101,17 @@ export function buildBatch(items: Item[], lostTracks: Set<Track>): Built {
     gap(t, t.lastAtUs, t.lastOffsetUs);
   }
   return { batch: { sessions, events, ends }, tracks, snapshots, gaps };
+}
+
+/** Settles an item; waiters are refused when it was lost or its commit could not be made durable. */
+export function settle(item: Item, state: 'committed' | 'lost', error: unknown): void {
+  item.state = state;
+  const waiters = item.waiters;
+  if (!waiters) return;
+  item.waiters = null;
+  const ok = state === 'committed' && !error;
+  for (const w of waiters) {
+    if (ok || w.always) w.resolve();
+    else w.reject(storeFailed(error));
+  }
 }

@@ -16,9 +16,10 @@
  */
 import type { SessionEventBody } from '../model/session.js';
 import type { SessionStore } from '../store/session-store.js';
-import { type Built, buildBatch, type Item, isEssential, type Track, type Waiter } from './batch-build.js';
+import { type Built, buildBatch, type Item, isEssential, settle, type Track } from './batch-build.js';
 import { RecordingError, storeFailed } from './errors.js';
 import type { LiveBus } from './live-bus.js';
+import { StoreHealth } from './store-health.js';
 
 export type { Item, Track };
 
@@ -94,14 +95,7 @@ export class BatchWriter {
   /** Someone waits for a commit (flush, durable): drain everything without waiting for the window. */
   private urgent = false;
   private draining = false;
-  private retryAt = 0;
-  private backoffMs = 0;
-  /** The last write or sync failed and none has succeeded since. */
-  private failing = false;
-  /** Why, for the errors durable() gives meanwhile. */
-  private lastError: unknown = null;
-  /** Committed batches whose fsync failed: the next attempt must sync, even with nothing to write. */
-  private needSync = false;
+  private readonly health: StoreHealth;
   private overflowing = false;
   private stopped = false;
   /** While failing: the one statement allowed to wait for the next retry. */
@@ -114,6 +108,7 @@ export class BatchWriter {
     private readonly opt: WriterOptions,
   ) {
     this.separateSync = opt.strict && typeof store.sync === 'function';
+    this.health = new StoreHealth(opt.maxBackoffMs, opt.logger);
   }
 
   get depth(): number {
@@ -181,7 +176,7 @@ export class BatchWriter {
     }
     const item = track.lastItem;
     const probing = this.probe !== null && this.probe.state === 'queued';
-    if (this.failing && item && item.state === 'queued' && !item.inFlight && !isEssential(item.body)) {
+    if (this.health.failing && item && item.state === 'queued' && !item.inFlight && !isEssential(item.body)) {
       if (!probing) {
         // One statement waits for the next retry: if the store works again, it goes through.
         this.probe = item;
@@ -193,7 +188,7 @@ export class BatchWriter {
       this.cancel(item);
       this.stats.refused++;
       this.schedule();
-      return Promise.reject(storeFailed(this.lastError));
+      return Promise.reject(storeFailed(this.health.lastError));
     }
     this.schedule(true);
     return this.waitFor(item, false);
@@ -207,7 +202,7 @@ export class BatchWriter {
 
   private waitFor(item: Item | null, always: boolean): Promise<void> {
     if (!item || item.state === 'committed' || (always && item.state === 'lost')) return Promise.resolve();
-    if (item.state === 'lost') return Promise.reject(storeFailed(this.lastError));
+    if (item.state === 'lost') return Promise.reject(storeFailed(this.health.lastError));
     return new Promise((resolve, reject) => {
       item.waiters ??= [];
       item.waiters.push({ resolve, reject, always });
@@ -218,7 +213,7 @@ export class BatchWriter {
   private cancel(item: Item): void {
     item.track.queued--;
     this.countLost(item.track);
-    settle(item, 'lost', this.lastError);
+    settle(item, 'lost', this.health.lastError);
   }
 
   /** Stop accepting ordinary events; start/end still queue. */
@@ -237,14 +232,14 @@ export class BatchWriter {
   private schedule(urgent = false): void {
     if (urgent) this.urgent = true;
     const now = this.urgent || this.opt.strict || this.depth >= this.opt.batchSize;
-    if (now && this.windowTimer !== null && this.retryAt <= Date.now()) {
+    if (now && this.windowTimer !== null && this.health.retryAt <= Date.now()) {
       clearTimeout(this.windowTimer);
       this.windowTimer = null;
       this.scheduled = false;
     }
     if (this.scheduled || this.draining) return;
     this.scheduled = true;
-    const retryWait = this.retryAt - Date.now();
+    const retryWait = this.health.retryAt - Date.now();
     const run = (): void => {
       this.scheduled = false;
       this.windowTimer = null;
@@ -256,7 +251,7 @@ export class BatchWriter {
   }
 
   private hasWork(): boolean {
-    if (this.depth > 0 || this.needSync) return true;
+    if (this.depth > 0 || this.health.needSync) return true;
     for (const t of this.lostTracks) if (t.startCommitted) return true;
     return false;
   }
@@ -265,7 +260,7 @@ export class BatchWriter {
     if (this.draining) return;
     this.draining = true;
     try {
-      while (this.hasWork() && Date.now() >= this.retryAt) {
+      while (this.hasWork() && Date.now() >= this.health.retryAt) {
         if (!(await this.writeOne())) break;
         // Under steady load keep gathering: a partial batch waits for the next window.
         if (!this.urgent && !this.opt.strict && this.depth < this.opt.batchSize) break;
@@ -312,17 +307,17 @@ export class BatchWriter {
     if (this.separateSync) {
       try {
         await this.store.sync!();
-        this.needSync = false;
       } catch (err) {
         // Committed, so the sequence numbers stay taken; only durability is in doubt.
         this.committed(items, built, ms, err);
-        this.syncFailed(err);
+        this.health.syncFailed(err);
+        this.stats.storeErrors = this.health.errors;
         return false;
       }
       this.recordSync(performance.now() - t0 - ms);
     }
     this.committed(items, built, ms, null);
-    this.recovered();
+    this.health.recovered();
     return true;
   }
 
@@ -357,28 +352,12 @@ export class BatchWriter {
     if (built.batch.ends.length > 0) this.opt.onSealed?.(built.batch.ends.length);
   }
 
-  private recovered(): void {
-    if (this.failing) {
-      this.failing = false;
-      this.lastError = null;
-      this.opt.logger.warn({}, 'recording store writes again');
-    }
-    this.backoffMs = 0;
-    this.retryAt = 0;
-  }
-
-  private syncFailed(err: unknown): void {
-    this.needSync = true;
-    this.storeFailed(err, 0);
-  }
-
   private failed(items: Item[], built: Built, err: unknown): void {
     for (const [track, snap] of built.snapshots) {
       track.nextSeq = snap.seqBefore;
       track.lost += snap.gapTaken;
       if (track.lost > 0) this.lostTracks.add(track);
     }
-    this.lastError = err;
     const retry: Item[] = [];
     for (const item of items) {
       item.inFlight = false;
@@ -392,34 +371,7 @@ export class BatchWriter {
     }
     this.queue = [...retry, ...this.queue.slice(this.head)];
     this.head = 0;
-    this.storeFailed(err, items.length);
-  }
-
-  private storeFailed(err: unknown, events: number): void {
-    this.stats.storeErrors++;
-    this.lastError = err;
-    this.backoffMs = Math.min(Math.max(this.backoffMs * 2, 50), this.opt.maxBackoffMs);
-    this.retryAt = Date.now() + this.backoffMs;
-    if (!this.failing) {
-      this.failing = true;
-      const e = err as { code?: unknown; message?: unknown };
-      this.opt.logger.error(
-        { err: String(e?.message ?? err), code: e?.code, events },
-        'recording store write failed; sessions continue, lost events will be recorded as gaps',
-      );
-    }
-  }
-}
-
-/** Settles an item; waiters are refused when it was lost or its commit could not be made durable. */
-function settle(item: Item, state: 'committed' | 'lost', error: unknown): void {
-  item.state = state;
-  const waiters: Waiter[] | null = item.waiters;
-  if (!waiters) return;
-  item.waiters = null;
-  const ok = state === 'committed' && !error;
-  for (const w of waiters) {
-    if (ok || w.always) w.resolve();
-    else w.reject(storeFailed(error));
+    this.health.failed(err, items.length);
+    this.stats.storeErrors = this.health.errors;
   }
 }

@@ -53,7 +53,14 @@ export class ChainWriter {
     this.crypto.forgetAll();
     const row = this.db
       .prepare('SELECT chain_from_sid, seal_no, seal FROM integrity_state WHERE id = 1')
-      .get() as { chain_from_sid: number; seal_no: number; seal: Buffer | null };
+      .get() as { chain_from_sid: number; seal_no: number; seal: Buffer | null } | undefined;
+    if (!row) {
+      // Recreating it would paper over the damage: refuse, and let verify say what else is wrong.
+      throw new StoreError(
+        'DBTAPE_STORE_OPEN_FAILED',
+        "dbtape: the session store's integrity head (table integrity_state) is missing, so the store was damaged or tampered with; run dbtape verify --all, and record into a new store",
+      );
+    }
     this.chainFromSid = row.chain_from_sid;
     this.sealNo = row.seal_no;
     this.seal = row.seal ?? ZERO_HASH;

@@ -77,6 +77,7 @@ export class SqliteSessionStore implements SessionStore {
       if (!this.readonly && this.crypto.encrypted && !this.crypto.writesEncrypted) {
         throw encryptedStoreError(`the session store at ${path}`);
       }
+      this.chain = this.readonly ? null : new ChainWriter(this.db, this.crypto);
     } catch (err) {
       this.db.close();
       throw err;
@@ -92,7 +93,6 @@ export class SqliteSessionStore implements SessionStore {
       },
     );
     this.st = this.readonly ? ({} as Statements) : prepareWrites(this.db);
-    this.chain = this.readonly ? null : new ChainWriter(this.db, this.crypto);
     this.wal = this.readonly || path === ':memory:' || this.full ? null : new WalSync(path);
     this.dirty = !this.readonly && checkpointDue(this.db);
   }
