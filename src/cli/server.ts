@@ -7,8 +7,9 @@ import { MysqlListener } from '../proxy/mysql/listener.js';
 import { PgListener } from '../proxy/postgres/listener.js';
 import { SessionRegistry } from '../proxy/session-registry.js';
 import { Recorder } from '../recording/recorder.js';
-import { loadStoreKeys, openStore } from '../store/open-store.js';
+import { loadStoreKeys } from '../store/open-store.js';
 import type { SessionStore } from '../store/session-store.js';
+import { WorkerSessionStore } from '../store/sqlite/worker-store.js';
 import { type LiveSessionsView, type MetricsSnapshot, startWeb } from '../web/index.js';
 
 /**
@@ -110,8 +111,13 @@ async function openRecording(
   log: Logger,
 ): Promise<{ store: SessionStore; recorder: Recorder }> {
   const { store: sc } = config;
+  // Read here too, so a bad key file fails at start with its own message, and for the log line.
   const keys = loadStoreKeys(sc);
-  const store = openStore(sc.url, { synchronous: 'normal', ...keys });
+  // SQLite runs in its own thread: a commit on the proxy's event loop would stall every session.
+  const store = await WorkerSessionStore.open(sc.url, 'normal', {
+    encryptionKeyFile: sc.encryptionKeyFile,
+    signingKeyFile: sc.signingKeyFile,
+  });
   try {
     const closed = await store.closeOpenSessions('proxy_crash', Date.now() * 1000);
     if (closed > 0)

@@ -1,0 +1,42 @@
+/**
+ * The thread that owns the SQLite store for `dbtape serve` (worker-store.ts is its other end).
+ * SQLite commits are synchronous; here they block only this thread, never the proxy's event loop.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { loadStoreKeys, openStore, type StoreKeyFiles, type Synchronous } from '../open-store.js';
+import type { SessionStore } from '../session-store.js';
+import type { WorkerReply, WorkerRequest } from './worker-protocol.js';
+import { serializeError } from './worker-protocol.js';
+
+interface WorkerInit {
+  readonly url: string;
+  readonly synchronous: Synchronous;
+  readonly keyFiles: StoreKeyFiles;
+}
+
+const init = workerData as WorkerInit;
+const port = parentPort!;
+let store: SessionStore | null = null;
+try {
+  store = openStore(init.url, { synchronous: init.synchronous, ...loadStoreKeys(init.keyFiles) });
+  port.postMessage({ id: 0, ok: true, value: null } satisfies WorkerReply);
+} catch (err) {
+  port.postMessage({ id: 0, ok: false, error: serializeError(err) } satisfies WorkerReply);
+}
+
+port.on('message', (req: WorkerRequest) => {
+  void handle(req).then((reply) => port.postMessage(reply));
+});
+
+async function handle(req: WorkerRequest): Promise<WorkerReply> {
+  try {
+    if (!store) throw new Error('dbtape: the session store did not open');
+    // The method table is the SessionStore interface; a missing optional method answers null.
+    const fn = (store as unknown as Record<string, ((...a: unknown[]) => unknown) | undefined>)[req.method];
+    const value = fn ? await fn.apply(store, [...req.args]) : null;
+    if (req.method === 'close') setImmediate(() => process.exit(0));
+    return { id: req.id, ok: true, value };
+  } catch (err) {
+    return { id: req.id, ok: false, error: serializeError(err) };
+  }
+}

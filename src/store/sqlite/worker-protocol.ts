@@ -1,0 +1,46 @@
+/** Messages between the proxy's thread and the store worker (store-worker.ts). */
+
+export type StoreMethod =
+  | 'writeBatch'
+  | 'sync'
+  | 'checkpoint'
+  | 'closeOpenSessions'
+  | 'listSessions'
+  | 'getSession'
+  | 'getEvents'
+  | 'search'
+  | 'close';
+
+export interface WorkerRequest {
+  readonly id: number;
+  readonly method: StoreMethod;
+  readonly args: readonly unknown[];
+}
+
+export interface SerializedError {
+  readonly name: string;
+  readonly message: string;
+  /** Own properties such as `code` (SQLITE_FULL, DBTAPE_…), which error handling relies on. */
+  readonly props: Record<string, unknown>;
+}
+
+export type WorkerReply =
+  | { readonly id: number; readonly ok: true; readonly value: unknown }
+  | { readonly id: number; readonly ok: false; readonly error: SerializedError };
+
+/** Errors cross threads as plain data: structured clone would drop `code`. */
+export function serializeError(err: unknown): SerializedError {
+  if (!(err instanceof Error)) return { name: 'Error', message: String(err), props: {} };
+  const props: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(err)) {
+    if (v === null || ['string', 'number', 'boolean'].includes(typeof v)) props[k] = v;
+  }
+  return { name: err.name, message: err.message, props };
+}
+
+export function deserializeError(e: SerializedError): Error {
+  const err = new Error(e.message);
+  err.name = e.name;
+  Object.assign(err, e.props);
+  return err;
+}
