@@ -168,7 +168,7 @@ async function trial(
   const env = { CRASH_UPSTREAM_PASSWORD: 'unused' };
   const logFile = path.join(pg.dir, 'server.log');
   const startOffset = fileSize(logFile);
-  let dbtape: Dbtape = await startDbtape({ config, dir, env });
+  let dbtape = await start({ config, dir, env }, o.log);
   const bench = runBench(pgbench, port, o);
   const killAfter = o.minMs + Math.floor(Math.random() * (o.maxMs - o.minMs));
   await new Promise((r) => setTimeout(r, killAfter));
@@ -176,7 +176,7 @@ async function trial(
   await dbtape.process.exited;
   await bench;
   // Restart: crash recovery closes the killed sessions (proxy_crash) and signs a checkpoint.
-  dbtape = await startDbtape({ config, dir, env });
+  dbtape = await start({ config, dir, env }, o.log);
   await dbtape.stop();
   const marker = `crash-proof marker ${n} ${Date.now()}`;
   await pg.psql(`SELECT '${marker}';`);
@@ -196,6 +196,25 @@ async function trial(
     rate: seconds > 0 ? total / seconds : 0,
     killedAfterMs: killAfter,
   };
+}
+
+/**
+ * Starts dbtape, again if something else on a shared machine signalled it before it listened (a
+ * real failure to start, such as a recovery bug, fails every attempt the same way and is thrown).
+ */
+async function start(
+  options: Parameters<typeof startDbtape>[0],
+  log: (line: string) => void,
+): Promise<Dbtape> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startDbtape(options);
+    } catch (err) {
+      const signalled = /exited \(signal SIG(TERM|INT|HUP)\) before listening/.test(String(err));
+      if (!signalled || attempt >= 3) throw err;
+      log(`  dbtape was signalled by someone else before it listened; starting it again (${attempt})`);
+    }
+  }
 }
 
 /** pgbench through dbtape until dbtape dies; its failure then is expected. */
