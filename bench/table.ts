@@ -1,4 +1,4 @@
-/** One pgbench run of one mode against one target in one round. */
+/** One benchmark run (pgbench or sysbench) of one mode against one target in one round. */
 export interface Sample {
   readonly round: number;
   readonly mode: string;
@@ -20,8 +20,14 @@ export interface Row {
   readonly ratios: Record<string, number | null>;
 }
 
-/** Targets every other is compared with, in column order. */
-export const BASELINES = ['direct', 'pgbouncer', 'node-relay', 'dbtape-norecord', 'dbtape'] as const;
+/** Targets every other is compared with, in column order (the PostgreSQL bench's). */
+export const BASELINES: readonly string[] = [
+  'direct',
+  'pgbouncer',
+  'node-relay',
+  'dbtape-norecord',
+  'dbtape',
+];
 
 export function median(values: readonly number[]): number | null {
   if (values.length === 0) return null;
@@ -34,6 +40,7 @@ export function summarize(
   samples: readonly Sample[],
   modes: readonly string[],
   targets: readonly string[],
+  baselines: readonly string[] = BASELINES,
 ): Row[] {
   const rows: Row[] = [];
   for (const mode of modes) {
@@ -54,7 +61,7 @@ export function summarize(
     });
     for (const row of modeRows) {
       const ratios: Record<string, number | null> = {};
-      for (const b of BASELINES) {
+      for (const b of baselines) {
         const denom = base[b];
         ratios[b] = row.medianTps !== null && denom ? row.medianTps / denom : null;
       }
@@ -65,13 +72,13 @@ export function summarize(
 }
 
 /** A markdown table; the same text is printed and written to bench/results/. */
-export function renderMarkdown(rows: readonly Row[]): string {
+export function renderMarkdown(rows: readonly Row[], baselines: readonly string[] = BASELINES): string {
   const header = [
     'mode',
     'target',
     'TPS (median)',
     'latency ms (median)',
-    ...BASELINES.map((b) => `× ${b}`),
+    ...baselines.map((b) => `× ${b}`),
     'TPS per round',
   ];
   const lines = [
@@ -84,7 +91,7 @@ export function renderMarkdown(rows: readonly Row[]): string {
       r.target,
       r.medianTps === null ? 'n/a' : r.medianTps.toFixed(0),
       r.medianLatencyMs === null ? 'n/a' : r.medianLatencyMs.toFixed(3),
-      ...BASELINES.map((b) => fmtRatio(r.ratios[b] ?? null)),
+      ...baselines.map((b) => fmtRatio(r.ratios[b] ?? null)),
       r.tpsPerRound.map((t) => t.toFixed(0)).join(', '),
     ];
     lines.push(`| ${cells.join(' | ')} |`);
