@@ -40,6 +40,8 @@ before(async () => {
   const base = { protocol: 'mysql', host: '127.0.0.1', port: server.port, database: 'test' };
   proxy = await startMysqlProxy({
     tls: true,
+    // These tests create tables: an admin role, which the access policy does not check.
+    role: { access: 'admin' },
     targets: [
       { name: 'app', ...base, user: 'root', tls: 'verify-full', ca_file: server.certs!.caFile },
       { name: 'ed', ...base, user: 'ed', password_file: secrets, tls: 'disable' },

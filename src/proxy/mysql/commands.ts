@@ -24,6 +24,7 @@ import {
   ER_MALFORMED_PACKET,
   ER_NO_SUCH_THREAD,
   ER_NOT_SUPPORTED_YET,
+  ER_TABLEACCESS_DENIED_ERROR,
   ER_UNKNOWN_COM_ERROR,
   type ServerError,
   type StatementRegistry,
@@ -31,6 +32,8 @@ import {
 import { errPacket } from './errors.js';
 import { hidesKill, killText, mayBeKill, parseKill } from './kill-statement.js';
 import { type Pending, pending } from './pending.js';
+import { type Denied, mayChangeSqlMode, type PolicyGate } from './policy-gate.js';
+import type { ResultShaper } from './policy-results.js';
 import { PreparedCommands } from './prepared-commands.js';
 import type { ResponseStream } from './responses.js';
 import { frame } from './segments.js';
@@ -56,6 +59,10 @@ export interface CommandOptions {
   readonly toUpstream: (bytes: Buffer) => void;
   /** The upstream thread id a KILL [QUERY] of dbtape connection `id` may name, or null. */
   readonly resolveKill: (id: number, query: boolean) => number | null;
+  /** The statement policy; null when the session's roles need no checks (nothing is parsed). */
+  readonly policy: PolicyGate | null;
+  /** max_rows / masking state (cursors are forgotten on COM_STMT_CLOSE). */
+  readonly shaper: ResultShaper | null;
 }
 
 /** Commands forwarded with a 'command' event (their outcome matters only when it is an error). */
@@ -81,8 +88,10 @@ export class CommandHandler {
   private readonly prepared: PreparedCommands;
 
   constructor(private readonly o: CommandOptions) {
-    this.prepared = new PreparedCommands(o, (e, message, respSeq, command) =>
-      this.refuse(e, message, respSeq, command),
+    this.prepared = new PreparedCommands(
+      o,
+      (e, message, respSeq, command) => this.refuse(e, message, respSeq, command),
+      (sql, d, respSeq) => this.deny(sql, d, respSeq, COM_STMT_PREPARE),
     );
   }
 
@@ -122,6 +131,7 @@ export class CommandHandler {
         return;
       default:
         if (PLAIN_COMMANDS.has(code)) {
+          if (this.o.policy !== null && !this.allowedCommand(payload, respSeq)) return;
           this.plain(payload);
           if (code === COM_RESET_CONNECTION) this.o.statements.clear();
           forward();
@@ -151,20 +161,18 @@ export class CommandHandler {
   }
 
   private query(payload: Buffer, forward: () => void, respSeq: number): void {
-    if (!this.o.observe && !mayBeKill(payload)) {
+    const policy = this.o.policy;
+    if (policy === null && !this.o.observe && !mayBeKill(payload)) {
       forward();
       this.o.responses.enqueue(pending(COM_QUERY, 'statement'));
       return;
     }
     const cmd = decodeCommand(payload, { capabilities: this.o.capabilities });
     const sql = cmd.ok && cmd.value.name === 'COM_QUERY' ? cmd.value.sql : payload.toString('utf8', 1);
+    let modeChange = false;
     const kill = parseKill(sql);
-    if (kill?.kind === 'kill') {
-      this.mappedKill(sql, kill.id, kill.query, (id) => killText(kill, id), respSeq);
-      return;
-    }
     // Checked whatever the capabilities say: COM_SET_OPTION can turn multi-statements on later.
-    if (kill !== null || hidesKill(sql)) {
+    if ((kill !== null && kill.kind !== 'kill') || hidesKill(sql)) {
       this.o.events.statement(sql, 'simple');
       this.refuse(
         ER_NOT_SUPPORTED_YET,
@@ -174,9 +182,30 @@ export class CommandHandler {
       );
       return;
     }
+    // A mappable KILL names a dbtape connection id, judged by dbtape's kill rules (your own sessions,
+    // or admin on the target), not by access levels: a read-only user may stop their own statement.
+    if (policy !== null && kill?.kind !== 'kill') {
+      // Query attributes the text does not show are not understood: fail closed.
+      const d = cmd.ok ? policy.query(sql) : policy.opaque('a malformed COM_QUERY');
+      if (!d.allow) {
+        this.deny(sql, d, respSeq, COM_QUERY);
+        return;
+      }
+      modeChange = mayChangeSqlMode(sql);
+      if (modeChange) policy.modeChangeSent();
+    }
+    if (!this.o.observe && !mayBeKill(payload)) {
+      forward();
+      this.o.responses.enqueue(pending(COM_QUERY, 'statement', { modeChange }));
+      return;
+    }
+    if (kill?.kind === 'kill') {
+      this.mappedKill(sql, kill.id, kill.query, (id) => killText(kill, id), respSeq);
+      return;
+    }
     this.o.events.statement(sql, 'simple');
     forward();
-    this.o.responses.enqueue(pending(COM_QUERY, 'statement'));
+    this.o.responses.enqueue(pending(COM_QUERY, 'statement', { modeChange }));
   }
 
   private processKill(payload: Buffer, respSeq: number): void {
@@ -184,6 +213,7 @@ export class CommandHandler {
       this.refuse(ER_MALFORMED_PACKET, 'dbtape: malformed COM_PROCESS_KILL', respSeq, COM_PROCESS_KILL);
       return;
     }
+    // Not asked of the policy: dbtape's kill rules (your own sessions, or admin) decide, as for SQL KILL.
     const id = payload.readUInt32LE(1);
     const upstreamId = this.o.resolveKill(id, false);
     this.o.events.command(
@@ -252,6 +282,41 @@ export class CommandHandler {
     if (!this.o.events.active) return;
     const cmd = decodeCommand(payload, { capabilities: this.o.capabilities });
     this.o.events.command(commandName(payload[0]), cmd.ok ? detailOf(cmd.value) : undefined);
+  }
+
+  /**
+   * The policy's word on a protocol command that acts like a statement (COM_INIT_DB is `USE`...).
+   * False when it was denied and answered.
+   */
+  private allowedCommand(payload: Buffer, respSeq: number): boolean {
+    const policy = this.o.policy!;
+    const code = payload[0];
+    if (code === COM_RESET_CONNECTION) policy.reset();
+    if (code !== COM_INIT_DB && code !== COM_FIELD_LIST && code !== COM_REFRESH && code !== COM_DEBUG)
+      return true;
+    const cmd = decodeCommand(payload, { capabilities: this.o.capabilities });
+    const name = commandName(code);
+    let d: ReturnType<PolicyGate['query']>;
+    let shown = name;
+    if (!cmd.ok || code === COM_DEBUG) d = policy.opaque(name);
+    else if (cmd.value.name === 'COM_INIT_DB') {
+      d = policy.initDb(cmd.value.schema);
+      shown = `${name} ${cmd.value.schema}`;
+    } else if (cmd.value.name === 'COM_FIELD_LIST') {
+      d = policy.fieldList(cmd.value.table);
+      shown = `${name} ${cmd.value.table}`;
+    } else d = policy.refresh(payload.length > 1 ? payload[1] : 0);
+    if (d.allow) return true;
+    this.deny(shown, d, respSeq, code);
+    return false;
+  }
+
+  /** A denial by the access policy: ERR 1142 in turn, nothing sent upstream, a `denied` event. */
+  deny(sql: string, d: Denied, respSeq: number, command: number): void {
+    this.o.events.denied(d.rule, sql, d.message);
+    this.o.responses.enqueue(
+      pending(command, 'none', { local: errPacket(ER_TABLEACCESS_DENIED_ERROR, d.message, respSeq) }),
+    );
   }
 
   /** Answer in the server's place, in turn with responses still to come. */

@@ -8,12 +8,14 @@ import type { Logger } from '../../model/logger.js';
 import type { RecorderFactory } from '../../model/recorder.js';
 import type { EndReason, SessionMeta } from '../../model/session.js';
 import { type Grant, grantFor } from '../../policy/access.js';
+import { PolicyEngine } from '../../policy/index.js';
 import {
   CHARSET_UTF8MB4_GENERAL_CI,
   ER_CON_COUNT_ERROR,
   ER_DBACCESS_DENIED_ERROR,
   encodeOk,
   SERVER_STATUS_AUTOCOMMIT,
+  SERVER_STATUS_NO_BACKSLASH_ESCAPES,
 } from '../../protocol/mysql/index.js';
 import type { SessionRegistry } from '../session-registry.js';
 import { type ClientHandshake, clientHandshake } from './client-handshake.js';
@@ -21,6 +23,8 @@ import { runControlSession } from './control-session.js';
 import { errPacket, MysqlProxyError, upstreamFailure } from './errors.js';
 import { type Killer, KillRouter, sameServer } from './kill-router.js';
 import { MysqlPipeline } from './pipeline.js';
+import { PolicyGate } from './policy-gate.js';
+import { ResultShaper } from './policy-results.js';
 import { sideKill } from './side-kill.js';
 import { connectUpstream, type MysqlUpstream, probeGreeting } from './upstream.js';
 
@@ -254,6 +258,7 @@ export class MysqlListener {
       );
     };
     const killer = this.killer(hs.user);
+    const { policy, shaper } = policyFor(grant, config.roles, upstream.statusFlags);
     const pipeline = new MysqlPipeline({
       client: hs.socket,
       upstream: upstream.socket,
@@ -268,6 +273,8 @@ export class MysqlListener {
       maxRows: recorders.maxRows,
       maxMessageSize: config.limits.maxMessageSize,
       localInfile: allowsLocalInfile(grant, config.roles),
+      policy,
+      shaper,
       resolveKill: (id, query) => {
         const victim = this.kills.resolve(id, killer);
         if (victim === null || !sameServer(victim.target, target)) return null;
@@ -298,6 +305,25 @@ export class MysqlListener {
     );
     pipeline.start();
   }
+}
+
+/**
+ * The session's policy from the roles that grant the target. An admin role without rules, masking
+ * or max_rows gets neither (no parsing, no per-row work).
+ */
+function policyFor(
+  grant: Grant,
+  roles: readonly Role[],
+  upstreamStatus: number,
+): { policy: PolicyGate | null; shaper: ResultShaper | null } {
+  const engine = PolicyEngine.forGrant(grant, roles);
+  const policy = engine.unrestricted ? null : new PolicyGate(engine);
+  policy?.serverStatus((upstreamStatus & SERVER_STATUS_NO_BACKSLASH_ESCAPES) !== 0);
+  const shaper =
+    engine.maxRows !== null || engine.masking !== null
+      ? new ResultShaper(engine.maxRows, engine.masking)
+      : null;
+  return { policy, shaper };
 }
 
 /** LOAD DATA LOCAL INFILE passes the client's file only when a role granting the target allows it. */

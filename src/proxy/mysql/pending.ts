@@ -17,6 +17,10 @@ export interface Pending {
    * pipelined PREPARE + EXECUTE(-1)): decoded when its own response begins.
    */
   readonly deferred: Buffer | null;
+  /** COM_STMT_EXECUTE / COM_STMT_FETCH: the statement id (cursor state for max_rows and masking); else -1. */
+  readonly statement: number;
+  /** An allowed text that may change sql_mode: the policy learns the new mode from its answer. */
+  readonly modeChange: boolean;
   /** dbtape answered in the server's place (refused LOCAL INFILE): the rest of the response is dropped. */
   swallow: boolean;
 }
@@ -30,6 +34,8 @@ export function pending(command: number, record: Pending['record'], extra: Parti
     sql: '',
     cursor: false,
     deferred: null,
+    statement: -1,
+    modeChange: false,
     swallow: false,
     ...extra,
   };

@@ -15,6 +15,8 @@ import { Forwarder } from '../forwarder.js';
 import { ClientStream } from './client-stream.js';
 import { CommandHandler } from './commands.js';
 import { errPacket } from './errors.js';
+import type { PolicyGate } from './policy-gate.js';
+import type { ResultShaper } from './policy-results.js';
 import { ResponseStream } from './responses.js';
 import { SessionEvents } from './session-events.js';
 
@@ -41,6 +43,10 @@ export interface MysqlPipelineOptions {
   readonly maxRows: number;
   readonly maxMessageSize: number;
   readonly localInfile: boolean;
+  /** The access policy's statement checks; null: the session's roles need none. */
+  readonly policy: PolicyGate | null;
+  /** max_rows / masking of results; null: rows pass untouched. */
+  readonly shaper: ResultShaper | null;
   readonly resolveKill: (id: number, query: boolean) => number | null;
   /** Stop the upstream's running statement from a side connection (client vanished, session killed). */
   readonly killUpstreamQuery: () => void;
@@ -91,6 +97,8 @@ export class MysqlPipeline {
       toUpstream: (b) => this.sendUpstream(b),
       decodeDeferred: (p) => this.commands.decodeDeferred(p),
       infileRequested: (clientSeq, shift) => this.stream.expectInfile(clientSeq, shift),
+      policy: o.policy,
+      shaper: o.shaper,
     });
     this.commands = new CommandHandler({
       capabilities: o.clientCapabilities,
@@ -100,6 +108,8 @@ export class MysqlPipeline {
       responses: this.responses,
       toUpstream: (b) => this.sendUpstream(b),
       resolveKill: o.resolveKill,
+      policy: o.policy,
+      shaper: o.shaper,
     });
     this.stream = new ClientStream(
       {
@@ -112,8 +122,9 @@ export class MysqlPipeline {
       },
       {
         maxMessageSize: o.maxMessageSize,
-        // Strict mode holds every command: its record must be durable before any of it goes on.
-        holdLimit: o.strict ? o.maxMessageSize + 1 : HOLD_LIMIT,
+        // Strict mode holds every command: its record must be durable before any of it goes on. So
+        // does the policy: a statement is decided from its whole text before any of it goes on.
+        holdLimit: o.strict || o.policy !== null ? o.maxMessageSize + 1 : HOLD_LIMIT,
         keepHead: o.observe,
       },
     );

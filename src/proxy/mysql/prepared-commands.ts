@@ -15,6 +15,7 @@ import {
 } from '../../protocol/mysql/index.js';
 import type { CommandOptions } from './commands.js';
 import { type Pending, pending } from './pending.js';
+import type { Denied } from './policy-gate.js';
 
 /**
  * The binary protocol's commands (MySQL "Prepared Statements"; MariaDB "Binary protocol"):
@@ -25,25 +26,42 @@ import { type Pending, pending } from './pending.js';
  */
 
 export type Refuse = (e: ServerError, message: string, respSeq: number, command: number) => void;
+export type Deny = (sql: string, d: Denied, respSeq: number) => void;
 
 /** Values longer than this are cut in recorded parameters. */
 const MAX_PARAM_BYTES = 64 * 1024;
 
 export class PreparedCommands {
+  /**
+   * The policy denied the last COM_STMT_PREPARE: the server's "last prepared statement" (id -1, which
+   * MariaDB clients pipeline right behind a prepare) is then not the one the client means.
+   */
+  private lastPrepareDenied = false;
+
   constructor(
     private readonly o: CommandOptions,
     private readonly refuse: Refuse,
+    private readonly deny: Deny,
   ) {}
 
   handle(payload: Buffer, forward: () => void, respSeq: number): void {
     const code = payload[0];
+    if (code !== COM_STMT_PREPARE && this.lastPrepareDenied && this.namesDenied(payload, respSeq)) return;
     switch (code) {
-      case COM_STMT_PREPARE:
+      case COM_STMT_PREPARE: {
+        const sql = this.o.observe || this.o.policy !== null ? payload.toString('utf8', 1) : '';
+        if (this.o.policy !== null) {
+          const d = this.o.policy.prepare(sql);
+          this.lastPrepareDenied = !d.allow;
+          if (!d.allow) {
+            this.deny(sql, d, respSeq);
+            return;
+          }
+        }
         forward();
-        this.o.responses.enqueue(
-          pending(code, 'prepare', { sql: this.o.observe ? payload.toString('utf8', 1) : '' }),
-        );
+        this.o.responses.enqueue(pending(code, 'prepare', { sql: this.o.observe ? sql : '' }));
         return;
+      }
       case COM_STMT_EXECUTE:
         this.execute(payload, forward, respSeq);
         return;
@@ -53,7 +71,10 @@ export class PreparedCommands {
         return;
       case COM_STMT_CLOSE: {
         const id = peekStatementId(payload);
-        if (id !== null) this.o.statements.delete(id);
+        if (id !== null) {
+          this.o.statements.delete(id);
+          this.o.shaper?.forgetCursor(id);
+        }
         forward();
         return;
       }
@@ -64,9 +85,27 @@ export class PreparedCommands {
         return;
       case COM_STMT_FETCH:
         forward();
-        this.o.responses.enqueue(pending(code, 'fetch'));
+        this.o.responses.enqueue(pending(code, 'fetch', { statement: peekStatementId(payload) ?? -1 }));
         return;
     }
+  }
+
+  /**
+   * A command naming id -1 right after a denied prepare: answered as the server answers an unknown
+   * statement (CLOSE and SEND_LONG_DATA have no answer and are dropped). True when handled.
+   */
+  private namesDenied(payload: Buffer, respSeq: number): boolean {
+    if (peekStatementId(payload) !== LAST_PREPARED_STATEMENT_ID) return false;
+    const code = payload[0];
+    if (code === COM_STMT_EXECUTE || code === COM_STMT_RESET || code === COM_STMT_FETCH) {
+      this.refuse(
+        ER_UNKNOWN_STMT_HANDLER,
+        'Unknown prepared statement handler (-1): its prepare was denied by dbtape',
+        respSeq,
+        code,
+      );
+    }
+    return true;
   }
 
   /** A PREPARE, EXECUTE or SEND_LONG_DATA too big to hold went through; `head` is its start. */
@@ -122,13 +161,13 @@ export class PreparedCommands {
     }
     if (!this.o.observe) {
       forward();
-      this.o.responses.enqueue(pending(COM_STMT_EXECUTE, 'statement', { cursor }));
+      this.o.responses.enqueue(pending(COM_STMT_EXECUTE, 'statement', { cursor, statement: id }));
       return;
     }
     if (stmt === undefined || (waiting && id === LAST_PREPARED_STATEMENT_ID)) {
       forward();
       this.o.responses.enqueue(
-        pending(COM_STMT_EXECUTE, 'statement', { cursor, deferred: Buffer.from(payload) }),
+        pending(COM_STMT_EXECUTE, 'statement', { cursor, statement: id, deferred: Buffer.from(payload) }),
       );
       return;
     }
@@ -145,7 +184,7 @@ export class PreparedCommands {
         String(stmt.id),
       );
       forward();
-      this.o.responses.enqueue(pending(COM_STMT_EXECUTE, 'statement', { cursor }));
+      this.o.responses.enqueue(pending(COM_STMT_EXECUTE, 'statement', { cursor, statement: id }));
       return;
     }
     if (!d.ok) {
@@ -160,7 +199,7 @@ export class PreparedCommands {
     }
     this.o.events.statement(stmt.sql, 'prepared', d.value.params, String(stmt.id));
     forward();
-    this.o.responses.enqueue(pending(COM_STMT_EXECUTE, 'statement', { cursor }));
+    this.o.responses.enqueue(pending(COM_STMT_EXECUTE, 'statement', { cursor, statement: id }));
   }
 
   private longData(payload: Buffer): void {

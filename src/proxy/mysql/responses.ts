@@ -2,20 +2,26 @@ import type { Logger } from '../../model/logger.js';
 import {
   COM_QUERY,
   COM_STMT_FETCH,
+  COM_STMT_PREPARE,
   decodeErr,
   ER_NOT_ALLOWED_COMMAND,
   ERR_HEADER,
+  framePayload,
   LOCAL_INFILE_HEADER,
   PACKET_HEADER_SIZE,
   PacketAssembler,
   PacketFramer,
   type PacketSegment,
+  physicalPacketCount,
   type ResponsePacketKind,
   ResponseTracker,
+  SERVER_STATUS_NO_BACKSLASH_ESCAPES,
   type StatementRegistry,
 } from '../../protocol/mysql/index.js';
 import { errPacket } from './errors.js';
 import type { Pending } from './pending.js';
+import type { PolicyGate } from './policy-gate.js';
+import type { ResultShaper } from './policy-results.js';
 import { ResponseTranslation } from './response-translation.js';
 import { forwardSegment, frame } from './segments.js';
 import type { SessionEvents } from './session-events.js';
@@ -44,12 +50,18 @@ export interface ResponseOptions {
   readonly decodeDeferred: (p: Pending) => void;
   /** The server asked for the client's file; the client's data packets follow from `clientSeq + 1`. */
   readonly infileRequested: (clientSeq: number, seqShift: number) => void;
+  /** The statement policy, told the server's NO_BACKSLASH_ESCAPES status (null: no restriction). */
+  readonly policy: PolicyGate | null;
+  /** max_rows and masking (null: rows pass untouched, at no cost). */
+  readonly shaper: ResultShaper | null;
 }
 
 /** Packets assembled whole: definitions, OK/ERR/EOF, and rows being captured. */
 const MAX_ASSEMBLED = 16 << 20;
 /** Rows bigger than this are not captured (capture_results: rows), only counted. */
 const MAX_CAPTURED_ROW = 1 << 20;
+/** A row being masked is read whole whatever its size: no byte of it may pass unmasked. */
+const MAX_MASKED_ROW = 1 << 30;
 
 export class ResponseStream {
   readonly tracker: ResponseTracker;
@@ -69,6 +81,10 @@ export class ResponseStream {
   private forward = true;
   private assemble = false;
   private hold = false;
+  /** The row being read is past max_rows (dropped) / is being masked (held whole). */
+  private dropRow = false;
+  private maskRow = false;
+  private maskAsm: PacketAssembler | null = null;
   private pktSeq = 0;
   // The current response.
   private packets = 0;
@@ -122,6 +138,15 @@ export class ResponseStream {
 
   private segment(chunk: Buffer, seg: PacketSegment): void {
     if (seg.first && seg.logicalOffset === 0) this.startPacket(chunk, seg);
+    if (this.dropRow) {
+      // Every physical packet not sent moves the rest of the response's sequence ids down by one.
+      if (seg.first) this.translation.shift--;
+    } else if (this.maskRow) {
+      const asm = this.maskAsm!;
+      const st = asm.add(chunk, seg);
+      if (st === 'complete') this.maskedRow(asm.payload);
+      else if (st === 'too-large') throw new Error('a row to mask is over 1 GiB');
+    }
     if (this.forward) forwardSegment(this.o.toClient, chunk, seg, this.translation.shift);
     if (this.assemble) {
       const st = this.asm.add(chunk, seg);
@@ -137,6 +162,8 @@ export class ResponseStream {
     this.forward = true;
     this.assemble = false;
     this.hold = false;
+    this.dropRow = false;
+    this.maskRow = false;
     const p = this.current;
     const first = seg.payloadEnd > seg.payloadStart ? chunk[seg.payloadStart] : -1;
     if (p === null) {
@@ -153,7 +180,8 @@ export class ResponseStream {
       this.assemble = true;
       this.asm.reset();
       const infile = first === LOCAL_INFILE_HEADER && p.command === COM_QUERY && expectingFirst;
-      this.hold = p.swallow || this.translation.active || infile;
+      const cut = this.o.shaper?.truncated === true;
+      this.hold = p.swallow || this.translation.active || infile || cut;
       this.forward = !this.hold;
       return;
     }
@@ -165,6 +193,7 @@ export class ResponseStream {
     if (kind === 'row') {
       const eof = this.translation.active ? this.translation.beforeRow(this.tracker) : null;
       if (eof !== null) this.emit([eof], true);
+      if (this.o.shaper !== null && this.shapeRow(this.o.shaper)) return;
       if (this.o.events.capturingRows) {
         // Captured rows are read whole; a huge one is only counted (never held in memory).
         this.assemble = seg.length < MAX_CAPTURED_ROW;
@@ -201,6 +230,27 @@ export class ResponseStream {
 
   /** What to send for a whole packet (`payload`), and what it means for the recording. */
   private decide(kind: ResponsePacketKind, payload: Buffer): void {
+    const shaper = this.o.shaper;
+    if (shaper !== null) {
+      if (kind === 'column-count') shaper.beginResult();
+      else if (
+        kind === 'column-def' &&
+        this.tracker.lastOfMetadata &&
+        this.current!.command !== COM_STMT_PREPARE
+      )
+        shaper.columnsReady(this.tracker, this.current!);
+      else if (shaper.patches(kind)) {
+        const out = this.translation.active
+          ? this.translation.replace(this.tracker, kind, payload)
+          : [payload];
+        const fetch = this.current!.command === COM_STMT_FETCH;
+        if (out.length > 0) out[out.length - 1] = shaper.terminator(out[out.length - 1]!, fetch);
+        this.forward = false;
+        this.emit(out);
+        this.outcome(kind);
+        return;
+      }
+    }
     if (kind === 'local-infile') {
       if (!this.o.localInfile) {
         this.refuseInfile();
@@ -238,8 +288,10 @@ export class ResponseStream {
     if (t.resultsCompleted > this.completed) {
       this.completed = t.resultsCompleted;
       if (recording && (p.record === 'statement' || p.record === 'fetch')) {
-        ev.result(t, this.duration(p), p.command === COM_STMT_FETCH);
+        const shown = this.o.shaper?.truncated ? this.o.shaper.shown : undefined;
+        ev.result(t, this.duration(p), p.command === COM_STMT_FETCH, shown);
       } else ev.transaction(t.statusFlags);
+      this.o.policy?.serverStatus((t.statusFlags & SERVER_STATUS_NO_BACKSLASH_ESCAPES) !== 0);
       // The next result of a multi-statement starts its clock here.
       this.lastCompletion = performance.now();
     }
@@ -253,6 +305,7 @@ export class ResponseStream {
   private finishCurrent(): void {
     const p = this.current!;
     if (p.record === 'prepare') this.prepares--;
+    if (p.modeChange) this.o.policy?.modeChangeAnswered();
     this.current = null;
     this.lastCompletion = performance.now();
     this.advance();
@@ -272,6 +325,7 @@ export class ResponseStream {
       }
       this.current = p;
       this.tracker.begin(p.command, { cursor: p.cursor });
+      this.o.shaper?.beginResponse(p);
       this.translation.shift = 0;
       this.packets = 0;
       this.completed = 0;
@@ -305,6 +359,40 @@ export class ResponseStream {
     const t = this.translation;
     for (let i = 0; i < payloads.length; i++) this.o.toClient(frame(payloads[i], this.pktSeq + t.shift + i));
     t.shift += before ? payloads.length : payloads.length - 1;
+  }
+
+  /** max_rows and masking for a row that starts now; true when the row is dropped or held for masking. */
+  private shapeRow(shaper: ResultShaper): boolean {
+    const action = shaper.row();
+    if (action === 'pass') return false;
+    this.forward = false;
+    if (action === 'drop') {
+      this.dropRow = true;
+      return true;
+    }
+    this.maskRow = true;
+    this.maskAsm ??= new PacketAssembler(MAX_MASKED_ROW);
+    this.maskAsm.reset();
+    return true;
+  }
+
+  /** A whole row to mask: the client (and the recording) get the masked row only. */
+  private maskedRow(payload: Buffer): void {
+    const masked = this.o.shaper!.mask(this.tracker, payload);
+    const before = physicalPacketCount(payload.length);
+    const t = this.translation;
+    if (masked === null) {
+      // Unreadable, so unmaskable: the row is dropped rather than sent as it is.
+      this.o.log.warn({}, 'a result row could not be read for masking; dropped');
+      t.shift -= before;
+      return;
+    }
+    if (this.o.events.capturingRows && masked.length < MAX_CAPTURED_ROW)
+      this.o.events.row(this.tracker, masked);
+    else if (this.o.events.capturingRows) this.o.events.stopCapture();
+    const framed = framePayload(masked, this.pktSeq + t.shift);
+    this.o.toClient(framed.bytes);
+    t.shift += physicalPacketCount(masked.length) - before;
   }
 
   private tooLarge(): void {

@@ -93,8 +93,11 @@ export class SessionEvents {
     }
   }
 
-  /** A result set or OK just ended (the tracker still holds it). */
-  result(t: ResponseTracker, durationUs: number, fetch: boolean): void {
+  /**
+   * A result set or OK just ended (the tracker still holds it). `shown`: rows the client got, when
+   * max_rows cut the result.
+   */
+  result(t: ResponseTracker, durationUs: number, fetch: boolean, shown?: number): void {
     if (!this.active) return;
     const rows = this.rows;
     this.rows = [];
@@ -111,13 +114,15 @@ export class SessionEvents {
     const body: SessionEventBody = {
       kind: 'result',
       tag,
-      rows: cursor ? null : isSet || fetch ? t.rowCount : (t.ok?.affectedRows ?? 0),
+      rows: cursor ? null : isSet || fetch ? (shown ?? t.rowCount) : (t.ok?.affectedRows ?? 0),
       durationUs,
       ...(isSet && this.capture !== 'none' ? { columns: this.columns(t) } : {}),
       ...(isSet && this.capture === 'rows'
-        ? { rowData: rows, truncated: t.rowCount > rows.length || undefined }
+        ? { rowData: rows, truncated: (shown ?? t.rowCount) > rows.length || undefined }
         : {}),
-      ...(t.warnings > 0 ? { warnings: t.warnings } : {}),
+      ...(t.warnings > 0 || shown !== undefined
+        ? { warnings: t.warnings + (shown === undefined ? 0 : 1) }
+        : {}),
     };
     this.rec.event(body);
     this.transaction(t.statusFlags);
@@ -134,6 +139,11 @@ export class SessionEvents {
       errno: err.errno,
       ...(durationUs === undefined ? {} : { durationUs }),
     });
+  }
+
+  /** A statement the access policy refused (it was not sent upstream). */
+  denied(rule: string, sql: string, message: string): void {
+    if (this.active) this.rec.event({ kind: 'denied', rule, sql, message });
   }
 
   /** An error dbtape itself answered with. */
