@@ -15,7 +15,7 @@
  *
  * Needs the build (`npm run build`) and the PostgreSQL server binaries and pgbench.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, fstatSync, mkdtempSync, openSync, readSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -58,6 +58,7 @@ export interface TrialResult {
   readonly findings: number;
   /** Statements per second, from the first statement the server logged to the last. */
   readonly rate: number;
+  /** dbtape was SIGKILLed this long after the server ran the trial's first statement through it. */
   readonly killedAfterMs: number;
 }
 
@@ -91,7 +92,7 @@ export async function runCrashProof(o: CrashProofOptions): Promise<CrashProofSum
       results.push(r);
       const status = r.lost.length === 0 && r.findings === 0 ? 'ok' : 'FAILED';
       o.log(
-        `trial ${i}/${o.trials}: killed after ${r.killedAfterMs} ms; server executed ${r.executed} statements ` +
+        `trial ${i}/${o.trials}: killed ${r.killedAfterMs} ms after the first statement; server executed ${r.executed} statements ` +
           `through dbtape (${Math.round(r.rate)}/s), recording holds ${r.recorded}; lost ${r.lost.length}; ` +
           `verify findings ${r.findings}: ${status}`,
       );
@@ -170,6 +171,10 @@ async function trial(
   const startOffset = fileSize(logFile);
   let dbtape = await start({ config, dir, env }, o.log);
   const bench = runBench(pgbench, port, o);
+  // The random moment counts from the first statement the server ran through dbtape, not from
+  // dbtape's start: on a busy machine pgbench's logins alone can outlast a short kill window,
+  // and a kill before any statement proves nothing.
+  await firstStatement(logFile, startOffset);
   const killAfter = o.minMs + Math.floor(Math.random() * (o.maxMs - o.minMs));
   await new Promise((r) => setTimeout(r, killAfter));
   dbtape.kill('SIGKILL');
@@ -226,11 +231,39 @@ async function runBench(pgbench: string, port: number, o: CrashProofOptions): Pr
   );
 }
 
+/** Waits (up to 60 s) until the server log shows a statement of dbtape's upstream user. */
+async function firstStatement(file: string, offset: number): Promise<void> {
+  const re = new RegExp(` ${UPSTREAM_USER}@bench LOG:  (statement|execute [^:]*):`);
+  for (const deadline = Date.now() + 60_000; Date.now() < deadline; ) {
+    if (re.test(readFrom(file, offset))) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error('pgbench ran no statement through dbtape within 60 s');
+}
+
 function fileSize(file: string): number {
   try {
-    return readFileSync(file).length;
+    return statSync(file).size;
   } catch {
     return 0;
+  }
+}
+
+/** The file's text from `offset` on (the server log grows by ~100 MB over 200 trials). */
+function readFrom(file: string, offset: number): string {
+  const fd = openSync(file, 'r');
+  try {
+    const length = Math.max(0, fstatSync(fd).size - offset);
+    const buf = Buffer.alloc(length);
+    let got = 0;
+    while (got < length) {
+      const n = readSync(fd, buf, got, length - got, offset + got);
+      if (n === 0) break;
+      got += n;
+    }
+    return buf.subarray(0, got).toString('utf8');
+  } finally {
+    closeSync(fd);
   }
 }
 
@@ -246,7 +279,7 @@ async function executedStatements(
 ): Promise<{ statements: Map<string, number>; seconds: number }> {
   let text = '';
   for (let i = 0; i < 200 && !text.includes(marker); i++) {
-    text = readFileSync(file).subarray(offset).toString('utf8');
+    text = readFrom(file, offset);
     if (!text.includes(marker)) await new Promise((r) => setTimeout(r, 50));
   }
   if (!text.includes(marker)) throw new Error('the server log never showed the trial marker');

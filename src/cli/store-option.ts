@@ -1,13 +1,18 @@
 /**
- * What the read commands (sessions, show, replay, search, export) share: where the store is
- * (`--store URL`, else the config's store.url from `-c FILE`, default ./dbtape.yaml), opening it
- * read-only, finding a session by id or unique id prefix, and parsing --since / --limit.
+ * What the read commands (sessions, show, replay, search, export, verify) share: where the store
+ * is (`--store URL`, else the config's store.url from `-c FILE`, default ./dbtape.yaml), opening
+ * it read-only with the config's encryption key, finding a session by id or unique id prefix, and
+ * parsing --since / --limit.
+ *
+ * Read commands never connect to a target, so the config is loaded without target passwords
+ * (loadConfigForReading): their environment variables need not be set here.
  */
 import { existsSync } from 'node:fs';
 import { type Command, InvalidArgumentError } from 'commander';
-import { loadConfig } from '../config/load.js';
+import { loadConfigForReading } from '../config/load.js';
+import type { Config } from '../config/types.js';
 import { safeLine } from '../replay/session-renderer.js';
-import { openStore, sqlitePathFromUrl } from '../store/open-store.js';
+import { openStoreForReading, sqlitePathFromUrl } from '../store/open-store.js';
 import type { SessionStore, SessionSummary } from '../store/session-store.js';
 import { CliError } from './output.js';
 
@@ -36,13 +41,39 @@ export function storeUrlFrom(opts: StoreOptions): { url: string; from: string } 
       `no session store given and no ${DEFAULT_CONFIG} here: pass --store sqlite:PATH, or -c FILE to read the store of that config`,
     );
   }
-  // A broken config is reported by loadConfig: file, key path, problem.
-  return { url: loadConfig(file).store.url, from: `store.url in ${file}` };
+  return { url: readConfig(file).store.url, from: `store.url in ${file}` };
 }
 
-/** Opens the store read-only for `fn` and closes it afterwards. */
+/**
+ * The config a read command takes keys from: `-c FILE`, or ./dbtape.yaml when neither -c nor
+ * --store was given (with only --store, no config is read: the store may be another machine's).
+ */
+export function readCommandConfig(opts: StoreOptions): Config | null {
+  if (opts.config) return readConfig(opts.config);
+  if (!opts.store && existsSync(DEFAULT_CONFIG)) return readConfig(DEFAULT_CONFIG);
+  return null;
+}
+
+const loaded = new Map<string, Config>();
+
+/** A broken config is reported by loadConfig: file, key path, problem. Loaded once per file. */
+function readConfig(file: string): Config {
+  let config = loaded.get(file);
+  if (!config) {
+    config = loadConfigForReading(file);
+    loaded.set(file, config);
+  }
+  return config;
+}
+
+/**
+ * Opens the store read-only for `fn` and closes it afterwards. With the config's
+ * store.encryption_key_file, encrypted recordings read transparently; without it they fail
+ * with DBTAPE_STORE_ENCRYPTED, naming the key to give.
+ */
 export async function withStore<T>(opts: StoreOptions, fn: (store: SessionStore) => Promise<T>): Promise<T> {
   const { url, from } = storeUrlFrom(opts);
+  const encryptionKeyFile = readCommandConfig(opts)?.store.encryptionKeyFile ?? null;
   if (/^sqlite:/i.test(url) && !/^sqlite:(\/\/)?:memory:$/i.test(url)) {
     const path = sqlitePathFromUrl(url);
     if (!existsSync(path)) {
@@ -51,7 +82,7 @@ export async function withStore<T>(opts: StoreOptions, fn: (store: SessionStore)
       );
     }
   }
-  const store = openStore(url, { readonly: true });
+  const store = openStoreForReading(url, { encryptionKeyFile });
   try {
     return await fn(store);
   } finally {

@@ -23,9 +23,24 @@ export interface ParseOptions {
   readonly env?: NodeJS.ProcessEnv;
   /** Absolute path for Config.source; defaults to baseDir/file. */
   readonly source?: string;
+  /**
+   * For commands that read the store and never connect to a target (sessions, show, verify, …):
+   * target passwords are not read, so their environment variables and files need not exist.
+   * Their `password` is null. serve, demo and check-config leave this off.
+   */
+  readonly forReading?: boolean;
 }
 
-export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): Config {
+export interface LoadOptions {
+  /** See ParseOptions.forReading. */
+  readonly forReading?: boolean;
+}
+
+export function loadConfig(
+  file: string,
+  env: NodeJS.ProcessEnv = process.env,
+  options: LoadOptions = {},
+): Config {
   const abs = resolve(file);
   let text: string;
   try {
@@ -39,7 +54,18 @@ export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): 
     issues.throwIfAny(file);
     throw err;
   }
-  return parseConfigText(text, { file, baseDir: dirname(abs), env, source: abs });
+  return parseConfigText(text, {
+    file,
+    baseDir: dirname(abs),
+    env,
+    source: abs,
+    forReading: options.forReading,
+  });
+}
+
+/** The config for a read command: as loadConfig, without reading target passwords. */
+export function loadConfigForReading(file: string, env: NodeJS.ProcessEnv = process.env): Config {
+  return loadConfig(file, env, { forReading: true });
 }
 
 /** Parse a config from YAML text (tests, and callers that build the text themselves). */
@@ -80,7 +106,8 @@ export function parseConfigObject(data: unknown, opts: ParseOptions): Config {
     issues.throwIfAny(opts.file);
   }
   const source = opts.source ?? resolve(opts.baseDir, opts.file);
-  const config = resolveConfig({ baseDir: opts.baseDir, env, issues, source }, parsed.data!);
+  const context = { baseDir: opts.baseDir, env, issues, source, forReading: opts.forReading ?? false };
+  const config = resolveConfig(context, parsed.data!);
   issues.throwIfAny(opts.file);
   return config;
 }

@@ -13,6 +13,8 @@ export interface ResolveContext extends FileContext {
   readonly source: string;
   readonly env: NodeJS.ProcessEnv;
   readonly issues: IssueList;
+  /** Read commands: target passwords are not read (see ParseOptions.forReading). */
+  readonly forReading: boolean;
 }
 
 /** Without a `listen` key at all: the PostgreSQL listener and the dashboard, on loopback. */

@@ -11,6 +11,8 @@ const SAFE_TO_SHOW = /^[A-Z_][A-Z0-9_]*$/;
 
 export interface TargetContext extends FileContext {
   readonly env: NodeJS.ProcessEnv;
+  /** Don't read passwords (read commands never connect to a target): they resolve to null. */
+  readonly forReading?: boolean;
 }
 
 export function resolveTargets(ctx: TargetContext, raw: readonly RawTarget[]): Target[] {
@@ -52,6 +54,7 @@ function targetPassword(ctx: TargetContext, t: RawTarget, at: KeyPath): string |
     ctx.issues.add(at, 'set password_env or password_file, not both');
     return null;
   }
+  if (ctx.forReading) return null;
   if (t.password_env !== undefined) return passwordFromEnv(ctx, t.password_env, [...at, 'password_env']);
   if (t.password_file !== undefined) return readSecretFile(ctx, t.password_file, [...at, 'password_file']);
   return null;

@@ -57,6 +57,12 @@ function settingRows(config: Config): string[][] {
       store.encryptionKeyFile ? `encrypted at rest, key ${store.encryptionKeyFile}` : 'not encrypted at rest',
     ],
     [
+      '',
+      store.signingKeyFile
+        ? `signed checkpoints every ${formatDuration(store.checkpointIntervalMs)}, key ${store.signingKeyFile}`
+        : 'no signed checkpoints (no store.signing_key_file): hash chains only',
+    ],
+    [
       'limits',
       `max_client_connections ${limits.maxClientConnections}, auth_timeout ${formatDuration(limits.authTimeoutMs)}, ` +
         `max_message_size ${formatSize(limits.maxMessageSize)}, connect_timeout ${formatDuration(limits.connectTimeoutMs)}`,

@@ -7,7 +7,7 @@
 import { existsSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import type { Command } from 'commander';
-import { loadConfig } from '../../config/load.js';
+import { loadConfigForReading } from '../../config/load.js';
 import type { Config } from '../../config/types.js';
 import { createSecretFile } from '../../integrity/key-files.js';
 import { createKeyringFile, rotateKeyringFile } from '../../integrity/keyring.js';
@@ -56,8 +56,8 @@ export function registerKeys(program: Command): void {
 }
 
 function configIfAny(file: string | undefined): Config | null {
-  if (file) return loadConfig(file);
-  return existsSync(DEFAULT_CONFIG) ? loadConfig(DEFAULT_CONFIG) : null;
+  if (file) return loadConfigForReading(file);
+  return existsSync(DEFAULT_CONFIG) ? loadConfigForReading(DEFAULT_CONFIG) : null;
 }
 
 function generate(opts: GenerateOptions): void {

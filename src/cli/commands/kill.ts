@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { loadConfig } from '../../config/load.js';
+import { loadConfigForReading } from '../../config/load.js';
 import { CliError } from '../output.js';
 
 /**
@@ -41,7 +41,7 @@ export function registerKill(program: Command): void {
 }
 
 function apiUrlFromConfig(file: string): string {
-  const http = loadConfig(file).listen.http;
+  const http = loadConfigForReading(file).listen.http;
   if (!http) throw new CliError(`dbtape: ${file} has no listen.http; pass --url`, 2);
   const host = http.host.includes(':') ? `[${http.host}]` : http.host;
   return `http://${host}:${http.port}`;

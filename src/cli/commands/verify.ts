@@ -9,7 +9,6 @@
  */
 import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
-import { loadConfig } from '../../config/load.js';
 import type { Config } from '../../config/types.js';
 import type { Finding } from '../../integrity/findings.js';
 import { type Keyring, loadKeyring } from '../../integrity/keyring.js';
@@ -20,15 +19,19 @@ import { safeLine } from '../../replay/session-renderer.js';
 import { isoFromUs } from '../../store/json.js';
 import { openStore, sqlitePathFromUrl } from '../../store/open-store.js';
 import { CliError, columns } from '../output.js';
-import { addStoreOptions, findSession, type StoreOptions, storeUrlFrom } from '../store-option.js';
+import {
+  addStoreOptions,
+  findSession,
+  readCommandConfig,
+  type StoreOptions,
+  storeUrlFrom,
+} from '../store-option.js';
 
 interface VerifyOptions extends StoreOptions {
   readonly all?: boolean;
   readonly publicKey?: string[];
   readonly json?: boolean;
 }
-
-const DEFAULT_CONFIG = 'dbtape.yaml';
 
 export function registerVerify(program: Command): void {
   const cmd = program
@@ -50,7 +53,7 @@ async function runVerify(id: string | undefined, opts: VerifyOptions): Promise<v
     throw new CliError('give a session ID or --all (not both)', 2);
   }
   const { url, from } = storeUrlFrom(opts);
-  const config = configFor(opts);
+  const config = readCommandConfig(opts);
   const trustedKeys = trustedKeysFrom(opts, config);
   const keyring = keyringFrom(config);
   if (/^sqlite:/i.test(url) && !/:memory:$/i.test(url)) {
@@ -82,13 +85,6 @@ async function runVerify(id: string | undefined, opts: VerifyOptions): Promise<v
   } finally {
     await store.close();
   }
-}
-
-/** The config to take keys from: -c FILE, or ./dbtape.yaml when no --store was given. */
-function configFor(opts: VerifyOptions): Config | null {
-  if (opts.config) return loadConfig(opts.config);
-  if (!opts.store && existsSync(DEFAULT_CONFIG)) return loadConfig(DEFAULT_CONFIG);
-  return null;
 }
 
 function trustedKeysFrom(opts: VerifyOptions, config: Config | null): TrustedKey[] {

@@ -1,0 +1,239 @@
+/**
+ * Fault: the session store's disk is full (issue 5), in both durability modes, through a spawned
+ * `dbtape serve` in front of the machine's PostgreSQL.
+ *
+ * "Full" is the process's file-size limit (RLIMIT_FSIZE, what `ulimit -f` sets), lowered to one
+ * byte on the running dbtape with `prlimit --pid` and lifted again the same way: no root, no
+ * special filesystem, and the store's files cannot grow, exactly as on a full disk. Node ignores
+ * SIGXFSZ, so a write past the limit fails with EFBIG (SQLite: SQLITE_FULL or SQLITE_IOERR_WRITE)
+ * instead of killing the process. SQLite rewrites its WAL from the start after a checkpoint, and
+ * writes inside a file's current size still succeed, so the tests send large statements until
+ * the store runs past its files' sizes and fails.
+ *
+ *  - fast: every statement still runs; once the limit is lifted a `gap` event with the number of
+ *    lost events is recorded, /metrics counts it, and a log line names the session.
+ *  - strict: statements are refused with a clear `dbtape:` error (SQLSTATE 58030) and are not
+ *    run; the session stays usable, and once the limit is lifted statements flow again within
+ *    5 s, without a restart. Every statement the server ran is in the recording.
+ * Needs `npm run build` (npm test does it), prlimit (util-linux) and PostgreSQL on 127.0.0.1:5432.
+ */
+import assert from 'node:assert/strict';
+import { after, test } from 'node:test';
+import pg from 'pg';
+import { parse, stringify } from 'yaml';
+import { type Dbtape, startDbtape } from '../support/dbtape-process.js';
+import { run } from '../support/exec.js';
+import { ALICE, proxyYaml, uniqueName } from '../support/pg-fixtures.js';
+import { freePort } from '../support/ports.js';
+import { cli, endedSessions, storedEvents } from '../support/recording-fixtures.js';
+import { requireMachinePg } from '../support/servers.js';
+import { waitFor } from '../support/wait.js';
+
+/** Statements of ~64 KB: each one's record makes the store's files grow quickly. */
+const PAD = 'x'.repeat(64 * 1024);
+/** Enough to run far past any WAL or database size a fresh store has (~25 MB of records). */
+const MAX_STATEMENTS = 400;
+/** The issue's figure for strict mode: statements flow again within 5 s of the store working. */
+const RECOVERS_WITHIN_MS = 5000;
+
+interface DiskProxy {
+  readonly dbtape: Dbtape;
+  readonly port: number;
+  readonly metricsUrl: string;
+  readonly storeUrl: string;
+  readonly pid: number;
+}
+
+const started: Dbtape[] = [];
+const limited = new Set<number>();
+
+after(async () => {
+  for (const pid of limited) await setFileSizeLimit(pid, 'unlimited').catch(() => {});
+  for (const d of started) await d.stop();
+});
+
+async function startDiskProxy(durability: 'fast' | 'strict'): Promise<DiskProxy> {
+  await requireMachinePg();
+  const port = await freePort();
+  const httpPort = await freePort();
+  const doc = parse(proxyYaml({}, port, null)) as Record<string, unknown> & {
+    listen: Record<string, string>;
+  };
+  doc.listen.http = `127.0.0.1:${httpPort}`;
+  doc.store = { url: 'sqlite:store.db', durability, capture_results: 'summary' };
+  // A minute to start: a busy shared machine has kept dbtape from listening within the default 20 s.
+  const dbtape = await startDbtape({ config: stringify(doc), startTimeoutMs: 60_000 });
+  started.push(dbtape);
+  return {
+    dbtape,
+    port,
+    metricsUrl: `http://127.0.0.1:${httpPort}/metrics`,
+    storeUrl: `sqlite:${dbtape.dir}/store.db`,
+    pid: dbtape.process.pid!,
+  };
+}
+
+/** Sets the soft RLIMIT_FSIZE of a running process (prlimit(1), util-linux). */
+async function setFileSizeLimit(pid: number, soft: number | 'unlimited'): Promise<void> {
+  await run('prlimit', ['--pid', String(pid), `--fsize=${soft}:`]).catch((err: Error) => {
+    throw new Error(`prlimit failed (install util-linux for this test): ${err.message}`);
+  });
+  if (soft === 'unlimited') limited.delete(pid);
+  else limited.add(pid);
+}
+
+async function metrics(url: string): Promise<Record<string, number>> {
+  const text = await (await fetch(url)).text();
+  const out: Record<string, number> = {};
+  for (const m of text.matchAll(/^(dbtape_recording_\w+) (\d+)$/gm)) out[m[1]!] = Number(m[2]);
+  return out;
+}
+
+async function connect(proxy: DiskProxy, application: string): Promise<pg.Client> {
+  const client = new pg.Client({
+    host: '127.0.0.1',
+    port: proxy.port,
+    user: ALICE.name,
+    password: ALICE.password,
+    database: 'app',
+    application_name: application,
+  });
+  await client.connect();
+  return client;
+}
+
+const insert = (i: number) => `INSERT INTO disk_full_t VALUES (${i}, '${PAD}')`;
+
+test('fast: with the disk full sessions go on; then a gap with the lost count, a metric and a log line', async (t) => {
+  const proxy = await startDiskProxy('fast');
+  const application = uniqueName('faults_disk_fast');
+  const client = await connect(proxy, application);
+  await client.query('CREATE TEMP TABLE disk_full_t (id int, pad text)');
+  await waitFor(async () => (await metrics(proxy.metricsUrl)).dbtape_recording_queue_depth === 0, {
+    what: 'the recording queue to drain',
+  });
+
+  await setFileSizeLimit(proxy.pid, 1);
+  let sent = 0;
+  for (; sent < MAX_STATEMENTS; sent++) {
+    // Every statement runs: in fast mode the store never holds a session up.
+    await client.query(insert(sent));
+    if (sent % 10 === 9 && (await metrics(proxy.metricsUrl)).dbtape_recording_lost_events_total! > 0) break;
+  }
+  const during = await metrics(proxy.metricsUrl);
+  assert.ok(
+    during.dbtape_recording_lost_events_total! > 0,
+    `no event was lost after ${sent} statements of 64 KB with a 1-byte file size limit: ${JSON.stringify(during)}`,
+  );
+  assert.ok(during.dbtape_recording_errors_total! > 0, 'the failed writes are counted');
+  const failedLog = await proxy.dbtape.waitForLog(/recording store write failed/);
+  t.diagnostic(`store failed after ${sent + 1} statements of 64 KB: ${failedLog}`);
+
+  await setFileSizeLimit(proxy.pid, 'unlimited');
+  assert.equal((await client.query('SELECT count(*)::int AS n FROM disk_full_t')).rows[0].n, sent + 1);
+  await waitFor(async () => (await metrics(proxy.metricsUrl)).dbtape_recording_gaps_total! >= 1, {
+    timeoutMs: 20_000,
+    what: 'dbtape_recording_gaps_total to count the gap',
+  });
+  const gapLog = await proxy.dbtape.waitForLog(/recorded a gap/);
+  await client.end();
+
+  const [session] = await endedSessions(proxy.storeUrl, (s) => s.application === application, 1);
+  assert.ok(gapLog.includes(session!.id), `the gap log line names the session: ${gapLog}`);
+  const events = await storedEvents(proxy.storeUrl, session!.id);
+  const gaps = events.filter((e) => e.kind === 'gap');
+  assert.ok(gaps.length >= 1, 'a gap event in the recording');
+  const after = await metrics(proxy.metricsUrl);
+  assert.equal(
+    gaps.reduce((sum, g) => sum + (g.kind === 'gap' ? g.lost : 0), 0),
+    after.dbtape_recording_lost_events_total,
+    'the gaps hold every lost event',
+  );
+  assert.deepEqual(
+    events.map((e) => e.seq),
+    events.map((_, i) => i + 1),
+    'the stored sequence is dense',
+  );
+  assert.equal(events.at(-1)?.kind, 'end');
+  const verify = await cli(proxy.storeUrl, ['verify', '--all']);
+  assert.equal(verify.code, 0, `verify --all: ${verify.stdout}${verify.stderr}`);
+});
+
+test('strict: with the disk full statements are refused clearly, and flow again within 5 s once it is not', async (t) => {
+  const proxy = await startDiskProxy('strict');
+  const application = uniqueName('faults_disk_strict');
+  const client = await connect(proxy, application);
+  await client.query('CREATE TEMP TABLE disk_full_t (id int, pad text)');
+
+  await setFileSizeLimit(proxy.pid, 1);
+  let refusal: (Error & { code?: string; severity?: string }) | null = null;
+  const ran: number[] = [];
+  for (let i = 0; i < MAX_STATEMENTS && !refusal; i++) {
+    try {
+      await client.query(insert(i));
+      ran.push(i);
+    } catch (err) {
+      refusal = err as Error & { code?: string };
+    }
+  }
+  assert.ok(
+    refusal,
+    `no statement was refused after ${MAX_STATEMENTS} of 64 KB with a 1-byte file size limit`,
+  );
+  t.diagnostic(`statement ${ran.length + 1} refused: ${refusal.message}`);
+  assert.equal(refusal.code, '58030', refusal.message);
+  assert.equal(refusal.severity, 'ERROR', 'an ERROR, not FATAL: the session stays');
+  assert.match(
+    refusal.message,
+    /^dbtape: the statement was not run because it could not be recorded: .*the session store cannot write \((disk full|I\/O error): SQLITE_\w+\)/,
+  );
+  // Still refused, promptly, while the disk stays full; the connection stays open.
+  await assert.rejects(client.query('SELECT 1'), (err: Error & { code?: string }) => err.code === '58030');
+
+  await setFileSizeLimit(proxy.pid, 'unlimited');
+  const liftedAt = performance.now();
+  // Retry as an application would; each refused attempt is answered at once (see durability docs).
+  await waitFor(
+    async () => {
+      await client.query('SELECT 1');
+      return true;
+    },
+    { timeoutMs: 30_000, intervalMs: 50, what: 'a statement to run again after the disk was freed' },
+  );
+  const flowedAfterMs = performance.now() - liftedAt;
+  t.diagnostic(`statements flowed again ${Math.round(flowedAfterMs)} ms after the disk was freed`);
+  assert.ok(
+    flowedAfterMs <= RECOVERS_WITHIN_MS,
+    `statements flowed again only ${Math.round(flowedAfterMs)} ms after the disk was freed (limit ${RECOVERS_WITHIN_MS} ms)`,
+  );
+
+  // The same session: refused statements did not run, the others did.
+  const rows = (await client.query('SELECT id FROM disk_full_t ORDER BY id')).rows.map((r) => r.id as number);
+  assert.deepEqual(rows, ran, 'exactly the statements that were not refused ran');
+  await client.end();
+  assert.ok(proxy.dbtape.process.running, 'dbtape is still running: no restart');
+
+  const [session] = await endedSessions(proxy.storeUrl, (s) => s.application === application, 1);
+  const events = await storedEvents(proxy.storeUrl, session!.id);
+  const recorded = new Set(
+    events.flatMap((e) => {
+      const m = e.kind === 'query' ? /^INSERT INTO disk_full_t VALUES \((\d+),/.exec(e.sql) : null;
+      return m ? [Number(m[1])] : [];
+    }),
+  );
+  const unrecorded = ran.filter((i) => !recorded.has(i));
+  assert.deepEqual(unrecorded, [], 'statements the server ran but the recording lacks');
+  // What could not be written while the disk was full (the refused statements, and their
+  // refusals when they came before the disk was freed) is accounted for by a gap.
+  const lost = events.reduce((sum, e) => sum + (e.kind === 'gap' ? e.lost : 0), 0);
+  assert.ok(lost > 0, 'a gap records the events lost while the disk was full');
+  const refusals = events.filter((e) => e.kind === 'error' && /could not be recorded/.test(e.message));
+  t.diagnostic(`recording: ${lost} events lost (in gaps), ${refusals.length} refusal(s) recorded`);
+  assert.deepEqual(
+    events.map((e) => e.seq),
+    events.map((_, i) => i + 1),
+    'the stored sequence is dense',
+  );
+  const verify = await cli(proxy.storeUrl, ['verify', '--all']);
+  assert.equal(verify.code, 0, `verify --all: ${verify.stdout}${verify.stderr}`);
+});
