@@ -12,8 +12,11 @@
  *    53300 (too_many_connections) and the sessions already open are unaffected; once one ends, a
  *    new client gets in again.
  *
- * Every connection counts against max_client_connections from accept on (default 1,000), so the
- * first test raises it to hold 2,000 stalled connections and still let a real user in.
+ *  - At the limit, the oldest connection that has not logged in gives up its slot to a newcomer, so
+ *    stalled connections never lock out a real login; logged-in sessions are never closed for room.
+ *
+ * The first test raises max_client_connections (default 1,000) above 2,000 so that all stalled
+ * connections stay open until the authentication timeout, which is what it measures.
  * Needs `npm run build` (npm test does it), PostgreSQL on 127.0.0.1:5432, and at least 2,500 open
  * files for the test process and dbtape (node raises its soft limit to the hard one; see ulimit -Hn).
  */
@@ -198,12 +201,12 @@ test('2,000 stalled connections and a slow drip: a login still completes, memory
       `a stalled connection was closed ${Math.round(firstClose - openedAt)} ms after it opened, before the ${AUTH_TIMEOUT_MS} ms timeout`,
     );
     assert.ok(dripped < dripBytes.length, 'the slow drip finished its StartupMessage: drip slower');
-    const timeouts = proxy.dbtape.logs.filter((l) => l.includes('authentication timeout')).length;
-    assert.ok(
-      timeouts >= IDLE,
-      `${timeouts} "authentication timeout" log lines for ${IDLE + 1} stalled connections`,
-    );
-
+    // dbtape logs before it closes, but its log reaches us through a pipe, possibly after the close.
+    const timeoutLines = () => proxy.dbtape.logs.filter((l) => l.includes('authentication timeout')).length;
+    await waitFor(() => timeoutLines() >= IDLE, {
+      timeoutMs: 30_000,
+      what: `an "authentication timeout" log line for each of the ${IDLE + 1} stalled connections`,
+    });
     // Logged-in sessions are not touched by the timeout.
     assert.equal((await client.query('select 2 as two')).rows[0].two, 2);
     assert.equal((await warm.query('select 3 as three')).rows[0].three, 3);
@@ -262,4 +265,33 @@ test('max_client_connections: the connection past the limit gets 53300, the othe
   );
   assert.equal((await next.query('select 1 as one')).rows[0].one, 1);
   assert.ok(proxy.dbtape.logs.some((l) => l.includes('connection limit reached')));
+});
+
+test('at the connection limit, stalled connections give up their slots to a real login; logged-in sessions never do', async () => {
+  const LIMIT = 20;
+  const proxy = await startLimitedProxy({ max_client_connections: LIMIT, auth_timeout: '60s' });
+  const session = new pg.Client(viaProxy(proxy, { application_name: uniqueName('faults_evict') }));
+  clients.push(session);
+  await session.connect();
+
+  // Fill every other slot with connections that never log in (the timeout is far away).
+  const stalled = await Promise.all(Array.from({ length: LIMIT * 3 }, () => connectTcp(proxy.port)));
+  await waitFor(() => stalled.filter((s) => s.closedAt !== undefined).length >= LIMIT * 2, {
+    what: 'the stalled connections beyond the limit to be closed, oldest first',
+  });
+  const survivors = stalled.filter((s) => s.closedAt === undefined);
+  assert.equal(survivors.length, LIMIT - 1, 'one slot is the logged-in session');
+  assert.deepEqual(survivors, stalled.slice(-(LIMIT - 1)), 'the newest stalled connections keep their slots');
+
+  // A real login still gets in, and the logged-in session is untouched.
+  const login = new pg.Client(viaProxy(proxy, { application_name: uniqueName('faults_evict_login') }));
+  clients.push(login);
+  await login.connect();
+  assert.equal((await login.query('select 1 as one')).rows[0].one, 1);
+  assert.equal((await session.query('select 2 as two')).rows[0].two, 2);
+  assert.ok(
+    proxy.dbtape.logs.some((l) =>
+      l.includes('closed the oldest connection that had not finished logging in'),
+    ),
+  );
 });

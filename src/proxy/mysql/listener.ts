@@ -17,6 +17,7 @@ import {
   SERVER_STATUS_AUTOCOMMIT,
   SERVER_STATUS_NO_BACKSLASH_ESCAPES,
 } from '../../protocol/mysql/index.js';
+import { ConnectionSlots, logEviction } from '../connection-slots.js';
 import type { SessionRegistry } from '../session-registry.js';
 import { type ClientHandshake, clientHandshake } from './client-handshake.js';
 import { runControlSession } from './control-session.js';
@@ -52,10 +53,11 @@ export class MysqlListener {
   private charset = CHARSET_UTF8MB4_GENERAL_CI;
   private readonly users: Map<string, User>;
   private readonly mockSecret = randomBytes(32);
-  private connections = 0;
+  private readonly slots: ConnectionSlots;
 
   constructor(private readonly d: MysqlListenerDeps) {
     this.users = new Map(d.config.users.map((u) => [u.name, u]));
+    this.slots = new ConnectionSlots(d.config.limits.maxClientConnections);
     this.server = createServer({ noDelay: true }, (s) => this.accept(s));
   }
 
@@ -98,7 +100,8 @@ export class MysqlListener {
   private accept(socket: Socket): void {
     const { limits } = this.d.config;
     socket.on('error', () => {}); // errors surface as 'close'; the handshake and pipeline log what matters
-    if (this.connections >= limits.maxClientConnections) {
+    const admission = this.slots.admit(socket);
+    if (admission.kind === 'full') {
       this.d.log.warn(
         { remote: socket.remoteAddress, limit: limits.maxClientConnections },
         'connection limit reached',
@@ -107,12 +110,10 @@ export class MysqlListener {
       socket.end(errPacket(ER_CON_COUNT_ERROR, 'dbtape: too many connections', 0));
       return;
     }
-    this.connections++;
+    if (admission.kind === 'admitted-evicting')
+      logEviction(this.d.log, admission.evicted, limits.maxClientConnections);
     const id = this.kills.allocate();
-    socket.once('close', () => {
-      this.connections--;
-      this.kills.release(id);
-    });
+    socket.once('close', () => this.kills.release(id));
     this.serve(socket, id).catch((err: Error) => {
       this.d.log.error({ err: err.message, stack: err.stack }, 'unexpected error serving a client');
       socket.destroy();
@@ -135,7 +136,10 @@ export class MysqlListener {
       users: this.users,
       mockSecret: this.mockSecret,
       log,
-    }).finally(() => clearTimeout(timer));
+    }).finally(() => {
+      clearTimeout(timer);
+      this.slots.authenticated(socket);
+    });
     if (hs.kind === 'rejected') return;
 
     const client = hs.socket;
