@@ -1,5 +1,6 @@
 // `npm run bench`: pgbench against a throwaway PostgreSQL directly and through pgbouncer, a bare Node
-// relay and dbtape, rounds interleaved, medians and ratios printed and written to bench/results/.
+// relay and dbtape, rounds interleaved, medians and ratios printed and written to bench/results/, with
+// the dbtape process's CPU time per transaction (steadier than TPS on a shared machine).
 // Settings (flag, or environment variable): --seconds BENCH_SECONDS (10), --rounds BENCH_ROUNDS (3),
 // --targets BENCH_TARGETS (comma list), --modes BENCH_MODES (comma list), --dbtape-yaml BENCH_DBTAPE_YAML
 // (a YAML file, or YAML text, deep-merged over every dbtape target's generated config).
@@ -107,6 +108,59 @@ async function buildDbtape(): Promise<string | null> {
   }
 }
 
+/**
+ * CPU time the proxy process spends per transaction. On a machine shared with other work, TPS swings
+ * with the neighbours' load; the proxy's own CPU per transaction is far steadier, so it is what shows
+ * the cost of a feature (the policy, recording) in the proxy.
+ */
+interface CpuSample {
+  readonly round: number;
+  readonly mode: string;
+  readonly target: string;
+  readonly cpuUsPerTx: number;
+}
+const cpuSamples: CpuSample[] = [];
+
+/** utime + stime of a process in seconds (/proc/PID/stat fields 14 and 15, in clock ticks of 1/100 s). */
+function cpuSeconds(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+function renderCpu(modes: readonly string[], targets: readonly string[]): string {
+  const median = (xs: number[]) => {
+    const s = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+    if (s.length === 0) return null;
+    const m = Math.floor(s.length / 2);
+    return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+  };
+  const base = targets.includes('dbtape-norecord') ? 'dbtape-norecord' : null;
+  const lines = [
+    `| mode | target | proxy CPU µs per transaction (median) | ${base ? `× ${base}` : ''} | per round |`,
+    '|---|---|---:|---:|---:|',
+  ];
+  for (const mode of modes) {
+    const of = (t: string) =>
+      cpuSamples.filter((c) => c.mode === mode && c.target === t).map((c) => c.cpuUsPerTx);
+    const baseMedian = base ? median(of(base)) : null;
+    for (const t of targets) {
+      const xs = of(t);
+      const m = median(xs);
+      if (m === null) continue;
+      const ratio = baseMedian ? `${(m / baseMedian).toFixed(2)}×` : '';
+      lines.push(
+        `| ${mode} | ${t} | ${m.toFixed(0)} | ${ratio} | ${xs.map((x) => x.toFixed(0)).join(', ')} |`,
+      );
+    }
+  }
+  return lines.join('\n');
+}
+
 /** Warm-up, then rounds interleaved: round → mode → target, so drift over time hits all targets alike. */
 async function measure(pgbench: string, running: RunningTarget[], settings: Settings): Promise<Sample[]> {
   if (settings.warmupSeconds > 0) {
@@ -114,13 +168,19 @@ async function measure(pgbench: string, running: RunningTarget[], settings: Sett
     for (const t of running) await runPgbench(pgbench, t.endpoint, MODES[0]!, warm).catch(() => undefined);
   }
   const samples: Sample[] = [];
+  cpuSamples.length = 0;
   for (let round = 1; round <= settings.rounds; round++) {
     for (const mode of settings.modes) {
       for (const target of running) {
         const base = { round, mode: mode.name, target: target.spec.name };
         try {
+          const cpuBefore = target.pid ? cpuSeconds(target.pid) : null;
           const result = await runPgbench(pgbench, target.endpoint, mode, settings.load);
           samples.push({ ...base, ...result });
+          if (target.pid && cpuBefore !== null) {
+            const used = cpuSeconds(target.pid) - cpuBefore;
+            cpuSamples.push({ ...base, cpuUsPerTx: (used * 1e6) / (result.tps * settings.seconds) });
+          }
           console.log(
             `bench: round ${round} ${mode.name.padEnd(16)} ${target.spec.name.padEnd(12)} ` +
               `${result.tps.toFixed(0).padStart(7)} tps ${result.latencyMs.toFixed(3)} ms`,
@@ -180,6 +240,11 @@ async function report(
     '',
     table,
     '',
+    renderCpu(
+      settings.modes.map((m) => m.name),
+      targetNames,
+    ),
+    '',
     `- ${search}`,
     '',
   ].join('\n');
@@ -198,6 +263,7 @@ async function report(
     unavailable,
     rows,
     samples,
+    cpuSamples,
   };
   writeFileSync(`${base}.json`, `${JSON.stringify(json, null, 2)}\n`);
   console.log(`bench: wrote ${path.relative(REPO_ROOT, base)}.md and .json`);

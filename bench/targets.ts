@@ -31,6 +31,28 @@ export const TARGETS: readonly TargetSpec[] = [
   { name: 'dbtape-norecord', kind: 'dbtape', dbtapeYaml: { store: { record: false } } },
   // Every statement durable (fsync) before it is forwarded: strict ÷ dbtape is its cost.
   { name: 'dbtape-strict', kind: 'dbtape', dbtapeYaml: { store: { durability: 'strict' } } },
+  // The statement policy on, recording off: dbtape-policy ÷ dbtape-norecord is the policy's cost.
+  // A write role (tpcb writes) with typical guardrails, so every statement is parsed and checked.
+  {
+    name: 'dbtape-policy',
+    kind: 'dbtape',
+    dbtapeYaml: {
+      store: { record: false },
+      roles: [
+        {
+          name: 'bench',
+          targets: ['bench'],
+          access: 'write',
+          rules: {
+            deny_kinds: ['drop', 'truncate', 'alter'],
+            deny_tables: ['public.secrets'],
+            require_where: true,
+            deny_functions: ['pg_sleep'],
+          },
+        },
+      ],
+    },
+  },
 ];
 
 /** The throwaway PostgreSQL every target reaches. */
@@ -55,6 +77,8 @@ export interface RunningTarget {
   readonly endpoint: Endpoint;
   /** Extra detail for the report (versions, config). */
   readonly note: string;
+  /** The proxy's process (dbtape targets), whose CPU time per transaction the report shows. */
+  readonly pid?: number;
   stop(): Promise<void>;
 }
 
@@ -131,6 +155,7 @@ async function startDbtapeTarget(spec: TargetSpec, ctx: TargetContext): Promise<
       password: BENCH_PASSWORD,
     },
     note: `store ${JSON.stringify(config.store)}`,
+    pid: dbtape.process.pid,
     stop: async () => {
       await dbtape.stop();
     },

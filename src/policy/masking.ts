@@ -58,6 +58,20 @@ export class MaskingRules {
     return plan.some((m) => m !== null) ? plan : null;
   }
 
+  /** Whether any column could be masked by name (every granting role has column rules). */
+  get hasColumnRules(): boolean {
+    return this.columnRules.length > 0 && this.columnRules.every((rules) => rules.length > 0);
+  }
+
+  /** Whether a column rule (not a detector) covers `c`. Not cached: for scanning a catalog. */
+  coversColumn(c: MaskColumn): boolean {
+    const names = [c.name, c.sourceName].filter((n): n is string => !!n).map((n) => n.toLowerCase());
+    return (
+      this.columnRules.length > 0 &&
+      this.columnRules.every((rules) => rules.some((p) => names.some((n) => matches(p, c, n))))
+    );
+  }
+
   /** Masks one value of `column`; null: unchanged. */
   maskValue(value: string, column: MaskColumn): string | null {
     return this.maskerFor(column)?.(value) ?? null;
@@ -73,11 +87,7 @@ export class MaskingRules {
   }
 
   private buildMasker(c: MaskColumn): ValueMasker | null {
-    const names = [c.name, c.sourceName].filter((n): n is string => !!n).map((n) => n.toLowerCase());
-    const byName =
-      this.columnRules.length > 0 &&
-      this.columnRules.every((rules) => rules.some((p) => names.some((n) => matches(p, c, n))));
-    if (byName) return c.textual === false ? zeroDigits : maskWithShape(this.detectors);
+    if (this.coversColumn(c)) return c.textual === false ? zeroDigits : maskWithShape(this.detectors);
     if (this.detectors.length === 0 || c.textual === false) return null;
     const detectors = this.detectors;
     return (v) => detectAndMask(v, detectors);

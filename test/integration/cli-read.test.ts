@@ -239,6 +239,8 @@ before(async () => {
   await requireMachinePg();
   const doc = parse(defaultYaml()) as Record<string, unknown>;
   doc.store = { url: `sqlite:${proxyStore}`, capture_results: 'rows', max_rows: 5 };
+  // The psql script creates a temp table: DDL, which only `admin` may run.
+  doc.roles = [{ name: 'app-writer', targets: ['app'], access: 'admin' }];
   proxy = await startInProcess({ yaml: stringify(doc) });
 
   const scriptFile = join(dir, 'session.sql');

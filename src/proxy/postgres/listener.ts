@@ -8,6 +8,7 @@ import type { Logger } from '../../model/logger.js';
 import type { RecorderFactory } from '../../model/recorder.js';
 import type { EndReason, SessionMeta } from '../../model/session.js';
 import { grantFor } from '../../policy/access.js';
+import { loadPolicyParsers, PolicyEngine } from '../../policy/index.js';
 import { upstreamStartupParams } from '../../policy/startup-params.js';
 import {
   authenticationOk,
@@ -17,6 +18,7 @@ import {
   readyForQuery,
 } from '../../protocol/postgres/encode.js';
 import { SqlState } from '../../protocol/postgres/sqlstate.js';
+import { ConnectionSlots, logEviction } from '../connection-slots.js';
 import type { SessionRegistry } from '../session-registry.js';
 import { CancelRouter } from './cancel-router.js';
 import { clientHandshake } from './client-handshake.js';
@@ -39,15 +41,20 @@ export class PgListener {
   private readonly cancels: CancelRouter;
   /** Per-process secret for fake SCRAM salts of unknown users. */
   private readonly mockSecret = randomBytes(32);
-  private connections = 0;
+  private readonly slots: ConnectionSlots;
 
   constructor(private readonly d: PgListenerDeps) {
     this.users = new Map(d.config.users.map((u) => [u.name, u]));
     this.cancels = new CancelRouter(d.log);
+    this.slots = new ConnectionSlots(d.config.limits.maxClientConnections);
     this.server = createServer({ noDelay: true }, (s) => this.accept(s));
   }
 
-  listen(host: string, port: number): Promise<void> {
+  async listen(host: string, port: number): Promise<void> {
+    // The SQL parser is loaded only where some role has statements to check.
+    const roles = this.d.config.roles;
+    if (roles.some((r) => !new PolicyEngine('postgres', [r], 'public').unrestricted))
+      await loadPolicyParsers();
     return new Promise((resolve, reject) => {
       this.server.once('error', reject);
       this.server.listen(port, host, () => {
@@ -65,7 +72,8 @@ export class PgListener {
   private accept(socket: Socket): void {
     const { limits } = this.d.config;
     socket.on('error', () => {}); // errors surface as 'close'; the handshake and pipeline log what matters
-    if (this.connections >= limits.maxClientConnections) {
+    const admission = this.slots.admit(socket);
+    if (admission.kind === 'full') {
       this.d.log.warn(
         { remote: socket.remoteAddress, limit: limits.maxClientConnections },
         'connection limit reached',
@@ -79,8 +87,8 @@ export class PgListener {
       );
       return;
     }
-    this.connections++;
-    socket.once('close', () => this.connections--);
+    if (admission.kind === 'admitted-evicting')
+      logEviction(this.d.log, admission.evicted, limits.maxClientConnections);
     this.serve(socket).catch((err: Error) => {
       this.d.log.error({ err: err.message, stack: err.stack }, 'unexpected error serving a client');
       socket.destroy();
@@ -100,7 +108,10 @@ export class PgListener {
       users: this.users,
       mockSecret: this.mockSecret,
       log,
-    }).finally(() => clearTimeout(timer));
+    }).finally(() => {
+      clearTimeout(timer);
+      this.slots.authenticated(socket);
+    });
 
     if (hs.kind === 'rejected') return;
     if (hs.kind === 'cancel') {
@@ -128,8 +139,8 @@ export class PgListener {
       return;
     }
     // A read-only grant starts the upstream session read-only (clients cannot set this at
-    // startup: upstreamStartupParams refuses it). Statement-level policy is not wired yet, so a
-    // client can still switch it off with SET; this is the first line, not the whole defence.
+    // startup: upstreamStartupParams refuses it), behind the statement policy, which denies
+    // switching it off: defence in depth for what no parse tree shows (a function that writes).
     if (grant.access === 'read') startup.params.set('default_transaction_read_only', 'on');
     client.write(authenticationSaslFinal(hs.saslFinal));
 
@@ -183,6 +194,7 @@ export class PgListener {
       capture: this.d.recorders.capture,
       maxRows: this.d.recorders.maxRows,
       maxMessageSize: config.limits.maxMessageSize,
+      policy: PolicyEngine.forGrant(grant, config.roles),
       log: slog,
       cancelUpstream: () => this.cancels.sendCancel(grant.target, upstream.pid, upstream.secret),
       onEnd: (reason: EndReason, detail?: string) => {

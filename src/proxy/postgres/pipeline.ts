@@ -2,6 +2,7 @@ import type { Socket } from 'node:net';
 import type { Logger } from '../../model/logger.js';
 import type { CaptureMode, SessionRecorder } from '../../model/recorder.js';
 import type { EndReason } from '../../model/session.js';
+import type { Decision, PolicyEngine } from '../../policy/index.js';
 import { B, F } from '../../protocol/postgres/codes.js';
 import {
   decodeBind,
@@ -15,11 +16,17 @@ import {
   decodeQuery,
   decodeRowDescription,
   decodeTarget,
+  type Notice,
 } from '../../protocol/postgres/decode.js';
 import { errorResponse, readyForQuery } from '../../protocol/postgres/encode.js';
 import { type FrameHandler, Framer, Mode, modeTable } from '../../protocol/postgres/framer.js';
 import { SqlState } from '../../protocol/postgres/sqlstate.js';
+import { WireError } from '../../wire/reader.js';
 import { Forwarder } from '../forwarder.js';
+import { decodeRowDescriptionWithOrigins, readMaskedOrigins } from './mask-catalog.js';
+import { type Denied, PgPolicyGate } from './policy-gate.js';
+import { PgResultPolicy } from './policy-results.js';
+import { StreamEditor } from './stream-editor.js';
 import { StrictGate } from './strict-gate.js';
 import { PgTracker } from './tracker.js';
 
@@ -47,6 +54,8 @@ export interface PipelineOptions {
   readonly capture: CaptureMode;
   readonly maxRows: number;
   readonly maxMessageSize: number;
+  /** The session's access policy; null (or unrestricted, without max_rows and masking): nothing to check. */
+  readonly policy: PolicyEngine | null;
   readonly log: Logger;
   /** Cancel the upstream's running query (used when the client vanishes mid-query). */
   readonly cancelUpstream: () => void;
@@ -95,11 +104,47 @@ const CLIENT_MODES_UNOBSERVED = modeTable(Mode.Invalid, [
   [F.Terminate, Mode.Inspect],
 ]);
 
+/**
+ * Checked but unrecorded sessions: only the messages the policy judges are assembled; the rest
+ * streams through the client-side editor untouched.
+ */
+const CLIENT_MODES_CHECKED = modeTable(Mode.Invalid, [
+  ...[...CLIENT_MODES_UNOBSERVED.entries()]
+    .filter(([, m]) => m !== Mode.Invalid)
+    .map(([t]) => [t, Mode.Skip] as const),
+  [F.Query, Mode.Inspect],
+  [F.Parse, Mode.Inspect],
+  [F.FunctionCall, Mode.Inspect],
+  [F.Terminate, Mode.Inspect],
+]);
+
+const CATALOG_TIMEOUT_MS = 10_000;
+
+/**
+ * A statement's text as the policy reads it: bytes that are not UTF-8 become U+FFFD, which the
+ * classifier fails closed on (the server might read those bytes differently). The recording keeps
+ * its own lossless decoding (decodeQuery/decodeParse).
+ */
+function policyText(body: Buffer, from: number): string {
+  const end = from < 0 ? -1 : body.indexOf(0, from);
+  if (end < 0) throw new WireError('string without terminating NUL');
+  return body.toString('utf8', from, end);
+}
+
 /** Servers are trusted to frame correctly; we never hold a server message for its size. */
 const SERVER_MAX_BODY = 0x7fff_ffff;
 
 export class PgPipeline {
   private readonly tracker: PgTracker;
+  /** Whether the tracker follows the session: for the recording, or for max_rows and masking. */
+  private readonly track: boolean;
+  private readonly policyGate: PgPolicyGate | null;
+  private readonly results: PgResultPolicy | null;
+  /** Server → client edits (stand-in errors, dropped and masked rows); null without policy. */
+  private readonly replies: StreamEditor | null;
+  /** Client → server edits for checked sessions that are not recorded (no per-message forwarding). */
+  private readonly requests: StreamEditor | null;
+  private readonly toClient: Forwarder;
   private readonly clientFramer: Framer;
   private readonly serverFramer: Framer;
   private readonly toUpstream: Forwarder;
@@ -113,22 +158,60 @@ export class PgPipeline {
   private idleWaiter: { below: number; resolve: () => void } | null = null;
 
   constructor(private readonly o: PipelineOptions) {
+    const engine = o.policy;
+    this.policyGate = engine && !engine.unrestricted ? new PgPolicyGate(engine.openSession()) : null;
+    this.results =
+      engine && (engine.maxRows !== null || engine.masking !== null)
+        ? new PgResultPolicy(engine.maxRows, engine.masking)
+        : null;
+    this.track = o.observe || this.results !== null;
     this.gate = o.observe && o.strict ? this.strictGate() : null;
     this.tracker = new PgTracker(o.recorder, o.capture, o.maxRows);
     this.toUpstream = new Forwarder(o.upstream);
-    const clientModes = new Uint8Array(o.observe ? CLIENT_MODES : CLIENT_MODES_UNOBSERVED);
+    this.toClient = new Forwarder(o.client);
+    const checked = !this.track && this.policyGate !== null;
+    this.requests = checked ? new StreamEditor(this.toUpstream) : null;
+    this.replies = this.policyGate || this.results ? new StreamEditor(this.toClient) : null;
+    const clientModes = new Uint8Array(
+      this.track ? CLIENT_MODES : checked ? CLIENT_MODES_CHECKED : CLIENT_MODES_UNOBSERVED,
+    );
     this.clientFramer = new Framer(clientModes, o.maxMessageSize, this.clientHandler());
-    const inspected = o.observe ? SERVER_INSPECT : [B.ErrorResponse];
+    const inspected = this.track ? SERVER_INSPECT : [B.ErrorResponse];
     const serverModes = modeTable(
       Mode.Skip,
       inspected.map((t) => [t, Mode.Inspect] as const),
     );
-    if (o.observe && o.capture === 'rows') serverModes[B.DataRow] = Mode.Inspect;
+    if ((o.observe && o.capture === 'rows') || this.results?.masking) serverModes[B.DataRow] = Mode.Inspect;
     this.serverFramer = new Framer(serverModes, SERVER_MAX_BODY, this.serverHandler());
   }
 
   start(): void {
+    const masking = this.results?.masking;
+    if (!masking?.hasColumnRules) {
+      this.begin(this.o.upstreamLeftover);
+      return;
+    }
+    readMaskedOrigins(this.o.upstream, this.o.upstreamLeftover, masking, CATALOG_TIMEOUT_MS).then(
+      ({ origins, leftover }) => {
+        this.results!.origins = origins;
+        if (!this.ended) this.begin(leftover);
+      },
+      (err: Error) => {
+        // Without the origins, column rules would miss aliased columns: refuse rather than leak.
+        this.o.log.warn({ err: err.message }, 'could not read the table columns masking rules cover');
+        this.sendFatal(SqlState.InternalError, `dbtape: masking rules could not be prepared: ${err.message}`);
+        this.finish('upstream_lost', err.message);
+      },
+    );
+  }
+
+  private begin(upstreamLeftover: Buffer): void {
     const { client, upstream } = this.o;
+    if (client.destroyed) {
+      // The client left while the session was being prepared.
+      this.clientGone();
+      return;
+    }
     client.setNoDelay(true);
     upstream.setNoDelay(true);
     client.on('data', (chunk: Buffer) => this.fromClient(chunk));
@@ -141,7 +224,8 @@ export class PgPipeline {
     upstream.on('close', () => this.upstreamGone());
     // The handshake left the client paused; resume before the leftovers, which may pause it again.
     client.resume();
-    if (this.o.upstreamLeftover.length) this.fromUpstream(this.o.upstreamLeftover);
+    upstream.resume();
+    if (upstreamLeftover.length) this.fromUpstream(upstreamLeftover);
     if (this.o.clientLeftover.length) this.fromClient(this.o.clientLeftover);
   }
 
@@ -154,7 +238,16 @@ export class PgPipeline {
   }
 
   private fromClient(chunk: Buffer): void {
-    if (!this.o.observe) {
+    const ed = this.requests;
+    if (ed !== null) {
+      // Checked, not recorded: a statement is forwarded only once the policy has allowed it.
+      ed.begin(chunk, true);
+      this.clientFramer.feed(chunk);
+      ed.end();
+      this.pauseIfFull(this.toUpstream, this.o.client);
+      return;
+    }
+    if (!this.track) {
       // Nothing to record: forward the chunk whole, as for server bytes, and let the
       // framer check it; a violation still ends the session (after PostgreSQL saw it).
       if (!this.o.upstream.write(chunk)) this.o.client.pause();
@@ -165,16 +258,28 @@ export class PgPipeline {
     fwd.begin(chunk);
     this.clientFramer.feed(chunk);
     fwd.finish();
-    if (!fwd.ok) {
-      fwd.ok = true;
-      this.o.client.pause();
-    }
+    this.pauseIfFull(fwd, this.o.client);
   }
 
   private fromUpstream(chunk: Buffer): void {
+    const ed = this.replies;
+    if (ed?.begin(chunk, this.results !== null || this.policyGate!.substituting)) {
+      this.serverFramer.feed(chunk);
+      ed.end();
+      this.pauseIfFull(this.toClient, this.o.upstream);
+      return;
+    }
     // Server → client bytes are forwarded whole before they are looked at.
     if (!this.o.client.write(chunk)) this.o.upstream.pause();
     this.serverFramer.feed(chunk);
+    ed?.end();
+  }
+
+  private pauseIfFull(fwd: Forwarder, source: Socket): void {
+    if (!fwd.ok) {
+      fwd.ok = true;
+      source.pause();
+    }
   }
 
   private clientHandler(): FrameHandler {
@@ -185,16 +290,35 @@ export class PgPipeline {
           this.gate.push(type, raw, true);
           return;
         }
+        const at = this.requests?.inspected(raw) ?? 0;
+        let out: Buffer | null;
         try {
-          this.onClientMessage(type, body);
+          out = this.onClientMessage(type, body, raw);
         } catch (err) {
           this.protocolError(`malformed ${String.fromCharCode(type)} message: ${(err as Error).message}`);
           return;
         }
-        if (this.o.observe) this.toUpstream.add(raw);
+        if (this.requests) {
+          if (out !== raw) this.requests.replace(at, raw.length, out);
+        } else if (this.track && out) this.toUpstream.add(out);
       },
-      skipped: (type) => {
-        if (type === F.Query || type === F.Sync || type === F.FunctionCall) this.busy++;
+      skipped: (type, bodyLength) => {
+        const ed = this.requests;
+        if (ed) {
+          const at = ed.skipped(type, bodyLength);
+          if (this.policyGate!.discarding) {
+            if (type === F.Flush) return;
+            if (type !== F.Sync) {
+              ed.replace(at, 5 + bodyLength, null);
+              return;
+            }
+            this.policyGate!.discarding = false;
+          }
+        }
+        if (type === F.Query || type === F.Sync || type === F.FunctionCall) {
+          this.busy++;
+          this.policyGate?.unitSent();
+        }
       },
       pass: (type, bytes, first) => {
         t.copyDataIn(first ? bytes.length - 5 : bytes.length);
@@ -205,52 +329,107 @@ export class PgPipeline {
     };
   }
 
-  private onClientMessage(type: number, body: Buffer): void {
+  /**
+   * Decode, check and track one client message; returns the bytes to forward in its place (`raw`
+   * itself, a denied statement's stand-in, or null for nothing).
+   */
+  private onClientMessage(type: number, body: Buffer, raw: Buffer): Buffer | null {
     const t = this.tracker;
+    const gate = this.policyGate;
+    const track = this.track;
+    if (gate?.discarding) {
+      // After a denied Parse the server skips to Sync; what it would skip is not sent at all.
+      if (type === F.Flush || type === F.Terminate) {
+        if (type === F.Terminate) this.terminated = true;
+        return raw;
+      }
+      if (type !== F.Sync) return null;
+      gate.discarding = false;
+    }
     switch (type) {
-      case F.Query:
+      case F.Query: {
         this.busy++;
-        t.query(decodeQuery(body));
-        return;
-      case F.Parse:
-        t.parse(decodeParse(body));
-        return;
+        gate?.unitSent();
+        if (gate) {
+          const sql = policyText(body, 0);
+          const d = gate.session.decide(sql);
+          if (!d.allow) return this.deny(gate, type, track ? decodeQuery(body) : sql, d);
+        }
+        if (track) t.query(decodeQuery(body));
+        return raw;
+      }
+      case F.Parse: {
+        if (gate) {
+          const nameEnd = body.indexOf(0);
+          const sql = policyText(body, nameEnd < 0 ? -1 : nameEnd + 1);
+          const name = body.toString('utf8', 0, nameEnd);
+          const d = gate.session.decidePrepare(sql, name);
+          if (!d.allow) return this.deny(gate, type, track ? decodeParse(body).sql : sql, d, name);
+        }
+        if (track) t.parse(decodeParse(body));
+        return raw;
+      }
+      case F.FunctionCall: {
+        this.busy++;
+        gate?.unitSent();
+        const fc = decodeFunctionCall(body);
+        if (gate) {
+          const d = gate.session.decideFunctionCall(fc.oid);
+          if (!d.allow) return this.deny(gate, type, `-- function call: oid ${fc.oid}`, d);
+        }
+        if (track) t.functionCall(fc);
+        return raw;
+      }
+      case F.Sync:
+        this.busy++;
+        gate?.unitSent();
+        if (track) t.sync();
+        return raw;
+      case F.Terminate:
+        this.terminated = true;
+        return raw;
+    }
+    if (!track) return raw;
+    switch (type) {
       case F.Bind:
         t.bind(decodeBind(body));
-        return;
+        break;
       case F.Execute:
         t.execute(decodeExecute(body).portal);
-        return;
+        break;
       case F.Describe: {
         const d = decodeTarget(body);
         t.describe(d.what, d.name);
-        return;
+        break;
       }
       case F.Close: {
         const c = decodeTarget(body);
         t.close(c.what, c.name);
-        return;
+        break;
       }
-      case F.Sync:
-        this.busy++;
-        t.sync();
-        return;
-      case F.FunctionCall:
-        this.busy++;
-        t.functionCall(decodeFunctionCall(body));
-        return;
-      case F.Terminate:
-        this.terminated = true;
-        return;
     }
+    return raw;
+  }
+
+  /** Record a denial and return the stand-in that goes upstream instead (see policy-gate.ts). */
+  private deny(gate: PgPolicyGate, type: number, sql: string, d: Decision, name?: string): Buffer {
+    const denied = d as Denied;
+    this.o.recorder.event({ kind: 'denied', rule: denied.rule, sql, message: denied.message });
+    this.o.log.info(
+      { rule: denied.rule, statement: denied.statementIndex, message: String.fromCharCode(type) },
+      'statement denied by policy',
+    );
+    if (this.track) this.tracker.denial(type === F.Parse);
+    return gate.standIn(type, denied, name);
   }
 
   private serverHandler(): FrameHandler {
     const t = this.tracker;
     return {
-      message: (type, body) => {
+      message: (type, body, raw) => {
+        const at = this.replies?.inspected(raw) ?? 0;
         try {
-          this.onServerMessage(type, body);
+          this.onServerMessage(type, body, raw, at);
         } catch (err) {
           // The bytes were already forwarded; a message we cannot decode only costs its record.
           this.o.log.warn(
@@ -260,12 +439,18 @@ export class PgPipeline {
         }
       },
       skipped: (type, bodyLength) => {
-        if (!this.o.observe) {
-          if (type === B.ReadyForQuery && this.busy > 0) this.busy--;
+        const at = this.replies?.skipped(type, bodyLength) ?? 0;
+        if (!this.track) {
+          if (type === B.ReadyForQuery) {
+            if (this.busy > 0) this.busy--;
+            this.policyGate?.unitDone();
+          }
           return;
         }
-        if (type === B.DataRow) t.dataRow(null);
-        else if (type === B.CopyData) t.copyDataOut(bodyLength);
+        if (type === B.DataRow) {
+          if (this.results && !this.admitRow(at, 5 + bodyLength)) return;
+          t.dataRow(null);
+        } else if (type === B.CopyData) t.copyDataOut(bodyLength);
       },
       pass: () => {},
       invalid: (reason) => {
@@ -275,30 +460,65 @@ export class PgPipeline {
     };
   }
 
-  private onServerMessage(type: number, body: Buffer): void {
+  private onServerMessage(type: number, body: Buffer, raw: Buffer, at: number): void {
     const t = this.tracker;
+    const results = this.results;
     switch (type) {
-      case B.DataRow:
+      case B.DataRow: {
+        if (results) {
+          if (!this.admitRow(at, raw.length)) return;
+          const masked = results.mask(body);
+          if (masked) {
+            this.replies!.replace(at, raw.length, masked);
+            t.dataRow(masked.subarray(5));
+            return;
+          }
+        }
         t.dataRow(body);
         return;
-      case B.CommandComplete:
-        t.commandComplete(decodeCommandComplete(body));
+      }
+      case B.CommandComplete: {
+        let tag = decodeCommandComplete(body);
+        if (results?.active) {
+          const cut = results.complete(tag);
+          if (cut) {
+            tag = cut.tag;
+            this.replies!.insertBefore(at, cut.notice);
+            if (cut.commandComplete) this.replies!.replace(at, raw.length, cut.commandComplete);
+            t.notice({ severity: 'WARNING', code: '01000', message: cut.noticeText });
+          }
+        }
+        t.commandComplete(tag);
         return;
+      }
       case B.ReadyForQuery:
         if (this.busy > 0) this.busy--;
+        this.policyGate?.unitDone();
+        if (results) {
+          results.abort();
+          if (body[0] === 0x49) results.idle();
+        }
         t.readyForQuery(body[0]);
         if (this.idleWaiter && this.busy <= this.idleWaiter.below) {
           this.idleWaiter.resolve();
           this.idleWaiter = null;
         }
         return;
-      case B.RowDescription:
-        t.rowDescription(this.o.capture === 'none' ? [] : decodeRowDescription(body));
+      case B.RowDescription: {
+        const cols = results?.masking
+          ? decodeRowDescriptionWithOrigins(body)
+          : this.o.capture === 'none' && !results
+            ? []
+            : decodeRowDescription(body);
+        if (t.rowDescription(cols) && results) results.start(cols, null);
         return;
+      }
       case B.ErrorResponse: {
         const n = decodeNotice(body);
         if (n.severity === 'FATAL' || n.severity === 'PANIC') this.upstreamSaidFatal = true;
-        if (this.o.observe) t.error(n);
+        results?.abort();
+        if (this.policyGate?.substituting && this.substituteError(n, raw, at)) return;
+        if (this.track) t.error(n);
         return;
       }
       case B.ParseComplete:
@@ -317,11 +537,18 @@ export class PgPipeline {
         t.parameterDescription(decodeParameterDescription(body));
         return;
       case B.EmptyQueryResponse:
+        results?.abort();
         t.emptyQuery();
         return;
-      case B.PortalSuspended:
+      case B.PortalSuspended: {
+        const cut = results?.active ? results.suspend() : null;
+        if (cut) {
+          this.replies!.insertBefore(at, cut.notice);
+          t.notice({ severity: 'WARNING', code: '01000', message: cut.noticeText });
+        }
         t.portalSuspended();
         return;
+      }
       case B.FunctionCallResponse:
         t.functionResult();
         return;
@@ -342,9 +569,32 @@ export class PgPipeline {
     }
   }
 
+  /** max_rows: whether the DataRow at `at` is sent; a row over the cap is dropped here. */
+  private admitRow(at: number, length: number): boolean {
+    const results = this.results!;
+    if (!results.active) results.start(this.tracker.currentColumns(), this.tracker.currentPortal());
+    if (results.admit()) return true;
+    this.replies!.replace(at, length, null);
+    return false;
+  }
+
+  /** The server's error for a denied statement's stand-in becomes dbtape's own. */
+  private substituteError(n: Notice, raw: Buffer, at: number): boolean {
+    const error = this.policyGate!.replacement(n);
+    if (!error) return false;
+    const ed = this.replies!;
+    if (!ed.editable(at)) {
+      this.o.log.warn({}, 'a policy denial error could not be substituted');
+      return false;
+    }
+    ed.replace(at, raw.length, error);
+    if (this.track) this.tracker.deniedReply();
+    return true;
+  }
+
   private strictGate(): StrictGate {
     return new StrictGate({
-      handle: (type, body) => this.onClientMessage(type, body),
+      handle: (type, body, raw) => this.onClientMessage(type, body, raw),
       malformed: (type, err) =>
         this.protocolError(`malformed ${String.fromCharCode(type)} message: ${err.message}`),
       forward: (parts) => {
@@ -376,7 +626,9 @@ export class PgPipeline {
     }
     if (this.ended) return;
     this.o.log.warn({ err: err.message }, 'statement refused: its record could not be made durable');
-    const message = `dbtape: the statement was not run because it could not be recorded: ${err.message}`;
+    // The store's errors often carry dbtape's prefix already; say it once.
+    const reason = err.message.replace(/^dbtape:\s*/, '');
+    const message = `dbtape: the statement was not run because it could not be recorded: ${reason}`;
     const client = this.o.client;
     if (batch.length > 0) {
       client.write(errorResponse({ severity: 'ERROR', code: SqlState.IoError, message }));
@@ -384,6 +636,7 @@ export class PgPipeline {
     }
     if (last === F.Query || last === F.Sync || last === F.FunctionCall) {
       this.busy -= own;
+      for (let i = 0; i < own; i++) this.policyGate?.unitDone();
       const status = this.tracker.status;
       client.write(readyForQuery(status));
       this.tracker.readyForQuery(status.charCodeAt(0));

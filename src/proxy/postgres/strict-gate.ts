@@ -11,8 +11,12 @@ import { F } from '../../protocol/postgres/codes.js';
  */
 
 export interface GateHooks {
-  /** Decode and track one message (emits its events); throws if it is malformed. */
-  handle(type: number, body: Buffer): void;
+  /**
+   * Decode, check and track one message (emits its events); throws if it is malformed. Returns the
+   * bytes to forward in its place: `raw` itself, a replacement (a denied statement's stand-in), or
+   * null when nothing is to be sent.
+   */
+  handle(type: number, body: Buffer, raw: Buffer): Buffer | null;
   /** Called with a malformed message's error: the session ends. */
   malformed(type: number, err: Error): void;
   forward(parts: readonly Buffer[]): void;
@@ -86,16 +90,18 @@ export class StrictGate {
       await this.hooks.refuse(new Error('skipped after an earlier refusal'), F.Sync, []);
       return;
     }
+    let out: Buffer | null = raw;
     if (whole) {
       try {
-        this.hooks.handle(type, raw.subarray(5));
+        out = this.hooks.handle(type, raw.subarray(5), raw);
       } catch (err) {
         this.hooks.malformed(type, err as Error);
         this.stop();
         return;
       }
     }
-    this.batch.push(raw);
+    if (out === null) return;
+    this.batch.push(out);
     if (STATEMENTS.has(type)) this.statements++;
     const boundary = BOUNDARIES.has(type) || (COPY_IN.has(type) && this.statements === 0);
     if (!boundary) return;

@@ -22,7 +22,9 @@ import { renderValue, typeName } from '../../protocol/postgres/types.js';
 type Pending =
   | { kind: 'parse'; sql: string }
   | { kind: 'bind' | 'close' | 'describe' | 'sync' }
-  | { kind: 'execute'; sentAt: number; columns: readonly Column[] | null }
+  | { kind: 'execute'; sentAt: number; portal: string; columns: readonly Column[] | null }
+  /** A statement the policy denied; its stand-in's error is dbtape's, recorded as a `denied` event. */
+  | { kind: 'denied'; extended: boolean }
   | { kind: 'simple'; sentAt: number }
   | { kind: 'fcall'; sentAt: number };
 
@@ -122,7 +124,7 @@ export class PgTracker {
 
   execute(portalName: string): void {
     const portal = this.portals.get(portalName);
-    this.queue.push({ kind: 'execute', sentAt: now(), columns: portal?.columns ?? null });
+    this.queue.push({ kind: 'execute', sentAt: now(), portal: portalName, columns: portal?.columns ?? null });
     this.rec.event({
       kind: 'query',
       sql: portal?.sql ?? '',
@@ -134,6 +136,11 @@ export class PgTracker {
 
   sync(): void {
     this.queue.push({ kind: 'sync' });
+  }
+
+  /** A denied Query, FunctionCall (`extended` false) or Parse went upstream as a stand-in. */
+  denial(extended: boolean): void {
+    this.queue.push({ kind: 'denied', extended });
   }
 
   functionCall(fc: FunctionCall): void {
@@ -154,7 +161,8 @@ export class PgTracker {
     if (st?.paramTypes.every((t) => t === 0)) st.paramTypes = oids;
   }
 
-  rowDescription(cols: readonly Column[]): void {
+  /** Returns true when the description starts a result (false: it answers a Describe). */
+  rowDescription(cols: readonly Column[]): boolean {
     if (this.peek()?.kind === 'describe') {
       // Describe answers are remembered for later executions; they start no result.
       this.pop();
@@ -163,11 +171,24 @@ export class PgTracker {
       const portal = this.describedPortal === null ? undefined : this.portals.get(this.describedPortal);
       if (portal) portal.columns = cols;
       this.columns = cols;
-      return;
+      return false;
     }
     this.columns = cols;
     this.rows = 0;
     this.captured = [];
+    return true;
+  }
+
+  /** The columns of the Execute whose rows arrive now, when a Describe told them. */
+  currentColumns(): readonly Column[] | null {
+    // An Execute's own columns carry its Bind's result formats; a statement Describe's do not.
+    return this.executeColumns() ?? this.columns;
+  }
+
+  /** The portal of the Execute being answered; null for a simple query. */
+  currentPortal(): string | null {
+    const h = this.peek();
+    return h?.kind === 'execute' ? h.portal : null;
   }
 
   noData(): void {
@@ -177,7 +198,7 @@ export class PgTracker {
   dataRow(body: Buffer | null): void {
     if (this.columns === null) this.columns = this.executeColumns();
     this.rows++;
-    if (body !== null && this.captured.length < this.maxRows) {
+    if (body !== null && this.capture === 'rows' && this.captured.length < this.maxRows) {
       const cols = this.columns;
       const values = decodeDataRow(body);
       this.captured.push(
@@ -228,10 +249,19 @@ export class PgTracker {
     this.complete('FUNCTION CALL');
   }
 
+  /** The server's error for a denied statement's stand-in: the `denied` event already tells it. */
+  deniedReply(): void {
+    this.copy = null;
+    if (this.peek()?.kind === 'denied') this.pop();
+    this.lastCompletion = now();
+    this.resetResult();
+  }
+
   error(n: Notice): void {
     this.copy = null;
     const h = this.peek();
-    const extended = h !== undefined && h.kind !== 'simple' && h.kind !== 'fcall';
+    const extended =
+      h !== undefined && h.kind !== 'simple' && h.kind !== 'fcall' && !(h.kind === 'denied' && !h.extended);
     // The Execute this error stands for: a failed Parse, Bind or Describe fails the statement whose
     // Execute follows it before the Sync, and that Execute already recorded the statement.
     const failed = extended ? this.executeBeforeSync() : undefined;
@@ -265,6 +295,7 @@ export class PgTracker {
     for (let h = this.peek(); h; h = this.peek()) {
       this.pop();
       if (h.kind === 'sync' || h.kind === 'simple' || h.kind === 'fcall') break;
+      if (h.kind === 'denied' && !h.extended) break;
     }
     this.transition(status);
   }

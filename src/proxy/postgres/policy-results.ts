@@ -1,0 +1,131 @@
+import { isTextualPgType, type MaskingRules, type ValueMasker } from '../../policy/index.js';
+import { B } from '../../protocol/postgres/codes.js';
+import type { Column } from '../../protocol/postgres/decode.js';
+import { noticeResponse } from '../../protocol/postgres/encode.js';
+import { type MaskedOrigins, type OriginColumn, originKey } from './mask-catalog.js';
+import { maskDataRow } from './mask-row.js';
+
+/**
+ * What a role's `max_rows` and `masking` do to results on one PostgreSQL session. A result runs
+ * from its RowDescription (simple query) or its first DataRow (Execute) to CommandComplete,
+ * PortalSuspended, EmptyQueryResponse or an error. A portal read in pages (Execute with a row
+ * limit, PortalSuspended) keeps its count across pages, so paging does not lift the cap.
+ */
+
+/** A column whose type and name are unknown (an Execute dbtape saw no Describe for): masked as NULL. */
+const UNKNOWN_COLUMNS: readonly (ValueMasker | null)[] = new Array<ValueMasker>(1664).fill(() => null);
+
+export interface Truncation {
+  /** A WARNING telling the client how many rows were not sent. */
+  readonly notice: Buffer;
+  readonly noticeText: string;
+  /** The CommandComplete to send instead (SELECT/FETCH/MOVE tags count the rows sent), or null to keep it. */
+  readonly commandComplete: Buffer | null;
+  readonly tag: string;
+}
+
+export class PgResultPolicy {
+  private inResult = false;
+  private rows = 0;
+  private dropped = 0;
+  private portal: string | null = null;
+  private columns: readonly Column[] | null = null;
+  private plan: readonly (ValueMasker | null)[] | null = null;
+  /** Rows sent so far from portals that are suspended (read in pages). */
+  private readonly suspended = new Map<string, number>();
+  /** Table columns the masking rules cover, by origin (mask-catalog.ts). */
+  origins: MaskedOrigins = new Map();
+
+  constructor(
+    readonly maxRows: number | null,
+    readonly masking: MaskingRules | null,
+  ) {}
+
+  get active(): boolean {
+    return this.inResult;
+  }
+
+  /** A result begins; `portal`: the Execute's portal (null for a simple query). */
+  start(columns: readonly Column[] | null, portal: string | null): void {
+    this.inResult = true;
+    this.portal = portal;
+    this.columns = columns;
+    this.rows = portal === null ? 0 : (this.suspended.get(portal) ?? 0);
+    this.dropped = 0;
+    this.plan = this.masking ? this.planFor(columns) : null;
+  }
+
+  /** Whether the next DataRow is sent (false: over the cap, dropped). */
+  admit(): boolean {
+    if (this.maxRows !== null && this.rows >= this.maxRows) {
+      this.dropped++;
+      return false;
+    }
+    this.rows++;
+    return true;
+  }
+
+  /** The DataRow message to send instead of this body's, or null to send it unchanged. */
+  mask(body: Buffer): Buffer | null {
+    return this.plan ? maskDataRow(body, this.plan, this.columns) : null;
+  }
+
+  /** CommandComplete ends the result: what to send instead when rows were dropped. */
+  complete(tag: string): Truncation | null {
+    if (this.portal !== null) this.suspended.delete(this.portal);
+    const t = this.truncation(tag);
+    this.inResult = false;
+    return t;
+  }
+
+  /** PortalSuspended: the portal's count carries over to its next Execute. */
+  suspend(): Truncation | null {
+    if (this.portal !== null) this.suspended.set(this.portal, this.rows);
+    const t = this.truncation(null);
+    this.inResult = false;
+    return t;
+  }
+
+  /** The result ended without a count (error, empty query). */
+  abort(): void {
+    this.inResult = false;
+  }
+
+  /** Portals end with their transaction. */
+  idle(): void {
+    this.suspended.clear();
+  }
+
+  private truncation(tag: string | null): Truncation | null {
+    if (this.dropped === 0) return null;
+    const noticeText = `dbtape: result truncated to ${this.maxRows} rows by rule max_rows (${this.dropped} more ${this.dropped === 1 ? 'row' : 'rows'} not sent)`;
+    const notice = noticeResponse({ severity: 'WARNING', code: '01000', message: noticeText });
+    const m = tag === null ? null : /^(SELECT|FETCH|MOVE) \d+$/.exec(tag);
+    const newTag = m ? `${m[1]} ${this.rows}` : (tag ?? '');
+    return { notice, noticeText, commandComplete: m ? commandComplete(newTag) : null, tag: newTag };
+  }
+
+  private planFor(columns: readonly Column[] | null): readonly (ValueMasker | null)[] | null {
+    if (columns === null) return UNKNOWN_COLUMNS;
+    return this.masking!.planColumns(
+      columns.map((c) => {
+        const { tableOid, attnum } = c as Partial<OriginColumn>;
+        const o = tableOid ? this.origins.get(originKey(tableOid, attnum ?? 0)) : undefined;
+        const textual = isTextualPgType(c.typeOid);
+        return o
+          ? { name: c.name, sourceName: o.column, table: o.table, schema: o.schema, textual }
+          : { name: c.name, textual };
+      }),
+    );
+  }
+}
+
+function commandComplete(tag: string): Buffer {
+  const len = Buffer.byteLength(tag);
+  const b = Buffer.allocUnsafe(6 + len);
+  b[0] = B.CommandComplete;
+  b.writeInt32BE(5 + len, 1);
+  b.write(tag, 5);
+  b[5 + len] = 0;
+  return b;
+}

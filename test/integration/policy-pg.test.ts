@@ -1,0 +1,511 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import pg from 'pg';
+import postgres from 'postgres';
+import { stringify } from 'yaml';
+import { hashPassword } from '../../src/config/verifiers.js';
+import type { SessionEvent } from '../../src/model/session.js';
+import { run } from '../support/exec.js';
+import {
+  cstr,
+  DEFAULT_TARGET,
+  dataRows,
+  errorFields,
+  type InProcessDbtape,
+  int32,
+  type PgMessage,
+  type PgRaw,
+  pgRaw,
+  scramLogin,
+  simpleQuery,
+  startInProcess,
+  typedMessage,
+} from '../support/inproc-dbtape.js';
+import { aliceEnv, connectDirect, uniqueName } from '../support/pg-fixtures.js';
+import { cliOk, endedSessions, showJson, storedEvents } from '../support/recording-fixtures.js';
+import { waitFor } from '../support/wait.js';
+
+// The access policy enforced by the PostgreSQL proxy, against the machine's server through real
+// clients: denials (simple, extended, prepared, FunctionCall), the session's state after them, the
+// `denied` events in the recording, max_rows and masking in text and binary results.
+
+const USERS = {
+  reader: { password: 'reader-pw-1', roles: ['r'] },
+  writer: { password: 'writer-pw-1', roles: ['w'] },
+  capped: { password: 'capped-pw-1', roles: ['c'] },
+  masked: { password: 'masked-pw-1', roles: ['m'] },
+} as const;
+type UserName = keyof typeof USERS;
+
+const T = uniqueName('policy_pg');
+const PEOPLE = `${T}_people`;
+const NUMS = `${T}_nums`;
+let dbtape: InProcessDbtape;
+let storeDir: string;
+let storeUrl: string;
+let direct: pg.Client;
+
+before(async () => {
+  direct = await connectDirect();
+  await direct.query(
+    `create table ${PEOPLE} (id int primary key, name text, email text, card text, salary int)`,
+  );
+  await direct.query(
+    `insert into ${PEOPLE} values (1, 'Ann', 'ann.lee@example.com', 'card 4111 1111 1111 1111 on file', 52000),
+                                  (2, 'Bob', 'bob@example.org', 'none', 61000)`,
+  );
+  await direct.query(`create table ${NUMS} (n int)`);
+  await direct.query(`insert into ${NUMS} select g from generate_series(1, 10) g`);
+  storeDir = mkdtempSync(path.join(os.tmpdir(), 'dbtape-policy-pg-'));
+  storeUrl = `sqlite:${path.join(storeDir, 'store.db')}`;
+  dbtape = await startInProcess({
+    yaml: stringify({
+      listen: { postgres: '127.0.0.1:0' },
+      store: { url: storeUrl, capture_results: 'rows', max_rows: 50 },
+      targets: [DEFAULT_TARGET],
+      users: Object.entries(USERS).map(([name, u]) => ({
+        name,
+        password: hashPassword(u.password),
+        roles: [...u.roles],
+      })),
+      roles: [
+        { name: 'r', targets: ['app'], access: 'read' },
+        {
+          name: 'w',
+          targets: ['app'],
+          access: 'write',
+          rules: { deny_kinds: ['delete'], require_where: true },
+        },
+        { name: 'c', targets: ['app'], access: 'read', rules: { max_rows: 3 } },
+        {
+          name: 'm',
+          targets: ['app'],
+          access: 'read',
+          masking: { columns: ['email', `public.${PEOPLE}.salary`], detectors: ['card'] },
+        },
+      ],
+    }),
+  });
+});
+
+after(async () => {
+  await dbtape?.close();
+  await direct?.query(`drop table if exists ${PEOPLE}, ${NUMS}`);
+  await direct?.end();
+  if (storeDir) rmSync(storeDir, { recursive: true, force: true });
+});
+
+function clientConfig(user: UserName, extra: pg.ClientConfig = {}): pg.ClientConfig {
+  return {
+    host: '127.0.0.1',
+    port: dbtape.port,
+    user,
+    password: USERS[user].password,
+    database: 'app',
+    application_name: uniqueName(`policy_${user}`),
+    ...extra,
+  };
+}
+
+async function connect(user: UserName, extra: pg.ClientConfig = {}): Promise<pg.Client> {
+  const c = new pg.Client(clientConfig(user, extra));
+  await c.connect();
+  return c;
+}
+
+type PgError = Error & { code?: string };
+
+function denied(rule: RegExp): (err: PgError) => boolean {
+  return (err) => {
+    assert.equal(err.code, '42501', `expected SQLSTATE 42501, got ${err.code}: ${err.message}`);
+    assert.match(err.message, /^dbtape: denied by rule /);
+    assert.match(err.message, rule);
+    return true;
+  };
+}
+
+/** psql without ON_ERROR_STOP: it reports each error and goes on, as a person's session would. */
+async function psql(user: UserName, sql: string, app: string): Promise<{ out: string }> {
+  const env = { ...aliceEnv(), PGPASSWORD: USERS[user].password, PGAPPNAME: app };
+  const r = await run(
+    'psql',
+    ['-X', '-h', '127.0.0.1', '-p', String(dbtape.port), '-U', user, '-d', 'app', '-v', 'VERBOSITY=verbose'],
+    { env, input: sql },
+  );
+  return { out: `${r.stdout}${r.stderr}` };
+}
+
+async function rawLogin(user: UserName): Promise<PgRaw> {
+  const raw = await pgRaw(dbtape.port);
+  const r = await scramLogin(raw, { user, password: USERS[user].password });
+  assert.equal(r.error, null, `login of ${user} refused`);
+  return raw;
+}
+
+function parse(name: string, sql: string): Buffer {
+  return typedMessage('P', Buffer.concat([cstr(name), cstr(sql), Buffer.from([0, 0])]));
+}
+function bind(portal = '', statement = '', resultFormat?: number): Buffer {
+  const formats = resultFormat === undefined ? [0, 0] : [0, 1, 0, resultFormat];
+  return typedMessage(
+    'B',
+    Buffer.concat([cstr(portal), cstr(statement), Buffer.from([0, 0, 0, 0]), Buffer.from(formats)]),
+  );
+}
+function execute(portal = '', maxRows = 0): Buffer {
+  return typedMessage('E', Buffer.concat([cstr(portal), int32(maxRows)]));
+}
+const SYNC = typedMessage('S');
+const types = (ms: readonly PgMessage[]) => ms.map((m) => m.type).join('');
+
+async function count(table: string): Promise<number> {
+  return Number((await direct.query(`select count(*)::int as n from ${table}`)).rows[0].n);
+}
+
+describe('denials', () => {
+  test('psql: a denied statement errors with 42501 naming the rule; nothing runs; the session goes on', async () => {
+    const app = uniqueName('psql_deny');
+    const r = await psql(
+      'reader',
+      `select 'before' as step;\nupdate ${PEOPLE} set name = 'x' where id = 1;\nselect 'after' as step;\n`,
+      app,
+    );
+    assert.match(r.out, /ERROR: {2}42501: dbtape: denied by rule access=read/);
+    assert.match(r.out, /before/);
+    assert.match(r.out, /after/);
+    assert.doesNotMatch(r.out, /syntax error|dbtape_policy_denial/);
+    assert.equal((await direct.query(`select name from ${PEOPLE} where id = 1`)).rows[0].name, 'Ann');
+  });
+
+  test('a denial inside BEGIN aborts the transaction, as a server error would; ROLLBACK recovers', async () => {
+    const c = await connect('writer');
+    try {
+      await c.query('begin');
+      await c.query(`insert into ${PEOPLE} values (10, 'Tx', null, null, 1)`);
+      await assert.rejects(c.query(`delete from ${PEOPLE} where id = 1`), denied(/deny_kinds/));
+      await assert.rejects(c.query('select 1'), (err: PgError) => {
+        assert.equal(err.code, '25P02', 'in_failed_sql_transaction');
+        return true;
+      });
+      await c.query('rollback');
+      assert.equal((await c.query('select 2 as two')).rows[0].two, 2);
+      assert.equal(await count(`${PEOPLE} where id = 10`), 0, 'the insert before the denial was rolled back');
+      assert.equal(await count(PEOPLE), 2);
+    } finally {
+      await c.end();
+    }
+  });
+
+  test('node-postgres: simple, multi-statement, extended and named prepared statements', async () => {
+    const c = await connect('reader');
+    try {
+      await assert.rejects(c.query(`delete from ${PEOPLE} where id = 2`), denied(/access=read/));
+      await assert.rejects(c.query(`select 1; delete from ${PEOPLE} where id = 2`), denied(/access=read/));
+      await assert.rejects(
+        c.query({ text: `update ${PEOPLE} set salary = $1 where id = 1`, values: [1] }),
+        denied(/access=read/),
+      );
+      await assert.rejects(
+        c.query({ name: 'wipe', text: `delete from ${PEOPLE} where id = $1`, values: [1] }),
+        denied(/access=read/),
+      );
+      await assert.rejects(c.query('set default_transaction_read_only = off'), denied(/access=read/));
+      await assert.rejects(
+        c.query("select set_config('default_transaction_read_only', 'off', false)"),
+        denied(/access=read/),
+      );
+      const q = { name: 'get', text: `select name from ${PEOPLE} where id = $1`, values: [1] };
+      assert.equal((await c.query(q)).rows[0].name, 'Ann');
+      assert.equal((await c.query({ ...q, values: [2] })).rows[0].name, 'Bob');
+      assert.equal((await c.query('show transaction_read_only')).rows[0].transaction_read_only, 'on');
+      assert.equal(await count(PEOPLE), 2);
+    } finally {
+      await c.end();
+    }
+  });
+
+  test('postgres.js: tagged and unsafe statements are denied; the connection stays usable', async () => {
+    const sql = postgres({
+      host: '127.0.0.1',
+      port: dbtape.port,
+      user: 'writer',
+      password: USERS.writer.password,
+      database: 'app',
+      max: 1,
+      onnotice: () => {},
+    });
+    try {
+      await assert.rejects(sql`update ${sql(PEOPLE)} set salary = 0`, (err: PgError) => {
+        assert.equal(err.code, '42501');
+        assert.match(err.message, /require_where/);
+        return true;
+      });
+      await assert.rejects(sql.unsafe(`drop table ${PEOPLE}`), (err: PgError) => err.code === '42501');
+      const rows = await sql`select count(*)::int as n from ${sql(PEOPLE)} where id = ${1}`;
+      assert.equal(rows[0]!.n, 1);
+      await sql`update ${sql(PEOPLE)} set salary = salary where id = ${1}`;
+    } finally {
+      await sql.end();
+    }
+    assert.equal(await count(PEOPLE), 2);
+  });
+
+  test('extended batch: a denied Parse rolls back the batch, skips to Sync, and the Sync answers', async () => {
+    const raw = await rawLogin('writer');
+    try {
+      await raw.send(
+        Buffer.concat([
+          parse('', `insert into ${PEOPLE} values (20, 'Batch', null, null, 1)`),
+          bind(),
+          execute(),
+          parse('s_bad', `delete from ${PEOPLE} where id = 1`),
+          bind('', 's_bad'),
+          execute(),
+          SYNC,
+        ]),
+      );
+      const ms = await raw.readUntil('Z');
+      assert.equal(types(ms), '12CEZ');
+      const e = errorFields(ms[3]!);
+      assert.equal(e.C, '42501');
+      assert.match(e.M!, /deny_kinds/);
+      assert.equal(ms[4]!.body.toString(), 'I');
+      assert.equal(await count(`${PEOPLE} where id = 20`), 0, 'the implicit transaction was rolled back');
+      // Pipelined: an allowed batch, a denied one, an allowed one, answered in order.
+      await raw.send(
+        Buffer.concat([
+          parse('', 'select 1'),
+          bind(),
+          execute(),
+          SYNC,
+          parse('', `drop table ${PEOPLE}`),
+          bind(),
+          execute(),
+          SYNC,
+          parse('', 'select 3'),
+          bind(),
+          execute(),
+          SYNC,
+        ]),
+      );
+      const first = await raw.readUntil('Z');
+      const second = await raw.readUntil('Z');
+      const third = await raw.readUntil('Z');
+      assert.deepEqual(dataRows(first), [['1']]);
+      assert.equal(types(second), 'EZ');
+      assert.deepEqual(dataRows(third), [['3']]);
+      const q = await simpleQuery(raw, 'select 4');
+      assert.deepEqual(dataRows(q), [['4']]);
+    } finally {
+      raw.destroy();
+    }
+  });
+
+  test('FunctionCall: large-object writes under read and unknown OIDs are denied; the session goes on', async () => {
+    const raw = await rawLogin('reader');
+    try {
+      // lo_creat(-1): OID 957; one int4 argument in binary.
+      const call = (oid: number) =>
+        typedMessage(
+          'F',
+          Buffer.concat([
+            int32(oid),
+            Buffer.from([0, 1, 0, 1, 0, 1]),
+            int32(4),
+            int32(-1),
+            Buffer.from([0, 1]),
+          ]),
+        );
+      await raw.send(call(957));
+      let ms = await raw.readUntil('Z');
+      assert.equal(types(ms), 'EZ');
+      assert.equal(errorFields(ms[0]!).C, '42501');
+      assert.match(errorFields(ms[0]!).M!, /lo_creat/);
+      await raw.send(call(1242));
+      ms = await raw.readUntil('Z');
+      assert.equal(errorFields(ms[0]!).C, '42501');
+      assert.match(errorFields(ms[0]!).M!, /fail_closed/);
+      assert.deepEqual(dataRows(await simpleQuery(raw, 'select 5')), [['5']]);
+    } finally {
+      raw.destroy();
+    }
+  });
+
+  test('denials are recorded as denied events, shown by `dbtape show`', async () => {
+    const app = uniqueName('show_deny');
+    const c = await connect('reader', { application_name: app });
+    await assert.rejects(c.query(`update ${PEOPLE} set name = 'zz' where id = 1`), denied(/access=read/));
+    await assert.rejects(c.query("alter role reader password 'hunter2-very-secret'"), denied(/access=read/));
+    await c.query('select 1');
+    await c.end();
+    const [s] = await endedSessions(storeUrl, (x) => x.application === app, 1);
+    const shown = await showJson(storeUrl, s!.id);
+    const d = shown.events.find((e) => e.kind === 'denied');
+    assert.ok(d, 'a denied event');
+    assert.equal(d.sql, `update ${PEOPLE} set name = 'zz' where id = 1`);
+    assert.deepEqual(d.error, {
+      code: 'access=read',
+      message: 'dbtape: denied by rule access=read: UPDATE changes data',
+    });
+    assert.ok(!shown.events.some((e) => e.kind === 'error'), 'the stand-in error is not recorded');
+    const secret = shown.events.filter((e) => e.kind === 'denied')[1];
+    assert.match(String(secret?.sql), /^alter role reader password /);
+    assert.doesNotMatch(JSON.stringify(shown), /hunter2/, 'a denied statement is redacted like any other');
+    const text = (await cliOk(storeUrl, ['show', s!.id])).stdout;
+    assert.match(text, /denied/);
+    assert.match(text, /access=read/);
+  });
+});
+
+describe('max_rows', () => {
+  test('psql gets the first N rows, a warning, and a tag counting the rows sent', async () => {
+    const r = await psql('capped', `select n from ${NUMS} order by n;\n`, uniqueName('psql_cap'));
+    assert.match(r.out, /\(3 rows\)/);
+    assert.match(
+      r.out,
+      /WARNING: {2}01000: dbtape: result truncated to 3 rows by rule max_rows \(7 more rows not sent\)/,
+    );
+  });
+
+  test('node-postgres simple and extended results are capped', async () => {
+    const c = await connect('capped');
+    try {
+      const a = await c.query(`select n from ${NUMS} order by n`);
+      assert.deepEqual(
+        a.rows.map((r) => r.n),
+        [1, 2, 3],
+      );
+      assert.equal(a.rowCount, 3);
+      const b = await c.query({ text: `select n from ${NUMS} where n > $1 order by n`, values: [2] });
+      assert.deepEqual(
+        b.rows.map((r) => r.n),
+        [3, 4, 5],
+      );
+      const small = await c.query(`select n from ${NUMS} where n <= 2`);
+      assert.equal(small.rowCount, 2);
+    } finally {
+      await c.end();
+    }
+  });
+
+  test('a portal read in pages (Execute with a row limit) is capped across pages', async () => {
+    const raw = await rawLogin('capped');
+    try {
+      await simpleQuery(raw, 'begin');
+      await raw.send(
+        Buffer.concat([
+          parse('', `select n from ${NUMS} order by n`),
+          bind('pg1'),
+          execute('pg1', 2),
+          execute('pg1', 2),
+          execute('pg1', 0),
+          SYNC,
+        ]),
+      );
+      const ms = await raw.readUntil('Z');
+      assert.deepEqual(dataRows(ms), [['1'], ['2'], ['3']]);
+      assert.ok(ms.some((m) => m.type === 'N'));
+      const cc = ms.find((m) => m.type === 'C')!;
+      assert.equal(cc.body.toString('utf8', 0, cc.body.length - 1), 'SELECT 3');
+      await simpleQuery(raw, 'commit');
+    } finally {
+      raw.destroy();
+    }
+  });
+});
+
+describe('masking', () => {
+  test('psql (text results): columns by name, card numbers by detector', async () => {
+    const r = await psql(
+      'masked',
+      `select id, name, email, card, salary from ${PEOPLE} order by id;\n`,
+      uniqueName('psql_mask'),
+    );
+    assert.doesNotMatch(r.out, /ann\.lee@example\.com|4111 1111 1111 1111|52000|61000/);
+    assert.match(r.out, /Ann/);
+    assert.match(r.out, /\*\*\*\* \*\*\*\* \*\*\*\* 1111/);
+    assert.match(r.out, /50000|00000/);
+  });
+
+  test('node-postgres binary results: text masked, masked numbers sent as NULL; recording holds masked values', async () => {
+    const app = uniqueName('bin_mask');
+    const c = await connect('masked', { application_name: app, binary: true } as pg.ClientConfig);
+    let rows: Record<string, unknown>[];
+    try {
+      const aliased = await c.query(
+        `select email as contact, salary as pay, 7 as salary from ${PEOPLE} order by id`,
+      );
+      assert.match(String(aliased.rows[0].contact), /^\*+\.\*+@/, 'an alias does not escape a column rule');
+      // A simple query: text results, the number's digits zeroed.
+      assert.equal(aliased.rows[0].pay, 0, 'nor a table.column rule');
+      assert.equal(
+        aliased.rows[0].salary,
+        7,
+        'a table.column rule does not match a computed column of that name',
+      );
+      rows = (
+        await c.query({
+          text: `select id, name, email, card, salary from ${PEOPLE} where id > $1 order by id`,
+          values: [0],
+        })
+      ).rows;
+    } finally {
+      await c.end();
+    }
+    assert.equal(rows.length, 2);
+    assert.equal(rows[0]!.id, 1);
+    assert.equal(rows[0]!.name, 'Ann');
+    assert.notEqual(rows[0]!.email, 'ann.lee@example.com');
+    assert.match(String(rows[0]!.email), /^\*+\.\*+@\*+\.\*+$/);
+    assert.match(String(rows[0]!.card), /\*\*\*\* \*\*\*\* \*\*\*\* 1111/);
+    assert.equal(rows[0]!.salary, null);
+    const [s] = await endedSessions(storeUrl, (x) => x.application === app, 1);
+    const events: SessionEvent[] = await waitFor(
+      async () => {
+        const ev = await storedEvents(storeUrl, s!.id);
+        return ev.some((e) => e.kind === 'result' && e.rowData) ? ev : null;
+      },
+      { what: 'recorded rows' },
+    );
+    const recorded = JSON.stringify(events);
+    assert.doesNotMatch(recorded, /ann\.lee@example\.com|4111 1111 1111 1111/);
+    assert.match(recorded, /\*\*\*\* \*\*\*\* \*\*\*\* 1111/);
+  });
+});
+
+describe('with durability: strict', () => {
+  test('denials go through the strict gate in order; the session goes on', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'dbtape-policy-strict-'));
+    const strict = await startInProcess({
+      yaml: stringify({
+        listen: { postgres: '127.0.0.1:0' },
+        store: { url: `sqlite:${path.join(dir, 'store.db')}`, durability: 'strict' },
+        targets: [DEFAULT_TARGET],
+        users: [{ name: 'reader', password: hashPassword(USERS.reader.password), roles: ['r'] }],
+        roles: [{ name: 'r', targets: ['app'], access: 'read' }],
+      }),
+    });
+    const c = new pg.Client({ ...clientConfig('reader'), port: strict.port });
+    try {
+      await c.connect();
+      const results = await Promise.allSettled([
+        c.query('select 1 as one'),
+        c.query(`delete from ${PEOPLE} where id = 1`),
+        c.query({ text: `update ${PEOPLE} set name = $1 where id = 1`, values: ['x'] }),
+        c.query({ text: 'select $1::int as two', values: [2] }),
+      ]);
+      assert.equal(results[0].status === 'fulfilled' && results[0].value.rows[0].one, 1);
+      assert.equal(results[1].status === 'rejected' && (results[1].reason as PgError).code, '42501');
+      assert.equal(results[2].status === 'rejected' && (results[2].reason as PgError).code, '42501');
+      assert.equal(results[3].status === 'fulfilled' && results[3].value.rows[0].two, 2);
+      assert.equal(await count(PEOPLE), 2);
+    } finally {
+      await c.end().catch(() => {});
+      await strict.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -1,0 +1,92 @@
+/**
+ * The stream editor behind policy denials, max_rows and masking: whatever the chunking, the bytes
+ * that come out are the messages in order with the edited ones dropped, replaced or preceded.
+ */
+import assert from 'node:assert/strict';
+import type { Socket } from 'node:net';
+import { test } from 'node:test';
+import { type FrameHandler, Framer, Mode, modeTable } from '../../src/protocol/postgres/framer.js';
+import { Forwarder } from '../../src/proxy/forwarder.js';
+import { StreamEditor } from '../../src/proxy/postgres/stream-editor.js';
+
+function msg(type: string, body: Buffer | string): Buffer {
+  const b = typeof body === 'string' ? Buffer.from(body) : body;
+  const out = Buffer.alloc(5 + b.length);
+  out.write(type, 0, 'latin1');
+  out.writeInt32BE(4 + b.length, 1);
+  b.copy(out, 5);
+  return out;
+}
+
+const ROWDESC = msg('T', 'columns');
+const ROW1 = msg('D', 'row one');
+const ROW2 = msg('D', Buffer.alloc(300, 0x61)); // dropped
+const ROW3 = msg('D', 'row three');
+const ERROR = msg('E', 'the stand-in error'); // replaced
+const DONE = msg('C', 'SELECT 2'); // a notice goes before it
+const READY = msg('Z', 'I');
+const STREAM = Buffer.concat([ROWDESC, ROW1, ROW2, ROW3, ERROR, DONE, READY]);
+const OURS = msg('E', "dbtape's error");
+const NOTICE = msg('N', 'a notice');
+const EXPECTED = Buffer.concat([ROWDESC, ROW1, ROW3, OURS, NOTICE, DONE, READY]);
+
+/** Runs `chunks` through a framer (D and Z skipped, the rest inspected) and an editor. */
+function edit(chunks: readonly Buffer[], editFrom = 0): Buffer {
+  const out: Buffer[] = [];
+  const sink = { write: (b: Buffer) => out.push(Buffer.from(b)) > 0 } as unknown as Socket;
+  const ed = new StreamEditor(new Forwarder(sink));
+  let rows = 0;
+  const handler: FrameHandler = {
+    message: (type, _body, raw) => {
+      const at = ed.inspected(raw);
+      if (type === 0x45 && ed.editable(at)) ed.replace(at, raw.length, OURS);
+      if (type === 0x43 && ed.editable(at)) ed.insertBefore(at, NOTICE);
+    },
+    skipped: (type, bodyLength) => {
+      const at = ed.skipped(type, bodyLength);
+      if (type === 0x44 && ++rows === 2 && ed.editable(at)) ed.replace(at, 5 + bodyLength, null);
+    },
+    pass: () => assert.fail('no pass-mode messages here'),
+    invalid: (reason) => assert.fail(reason),
+  };
+  const framer = new Framer(
+    modeTable(Mode.Inspect, [
+      [0x44, Mode.Skip],
+      [0x5a, Mode.Skip],
+    ]),
+    1 << 20,
+    handler,
+  );
+  chunks.forEach((chunk, i) => {
+    if (!ed.begin(chunk, i >= editFrom)) out.push(Buffer.from(chunk));
+    framer.feed(chunk);
+    ed.end();
+  });
+  return Buffer.concat(out);
+}
+
+test('one chunk', () => {
+  assert.deepEqual(edit([STREAM]), EXPECTED);
+});
+
+test('split into three chunks at every pair of offsets', () => {
+  for (let i = 1; i < STREAM.length; i++) {
+    for (let j = i; j < STREAM.length; j += 7) {
+      const got = edit([STREAM.subarray(0, i), STREAM.subarray(i, j), STREAM.subarray(j)]);
+      assert.deepEqual(got, EXPECTED, `split at ${i} and ${j}`);
+    }
+  }
+});
+
+test('byte by byte', () => {
+  const chunks = [...STREAM].map((b) => Buffer.from([b]));
+  assert.deepEqual(edit(chunks), EXPECTED);
+});
+
+test('editing that starts at a later chunk leaves earlier messages whole and edits the rest', () => {
+  // The first chunk is written whole (no edits wanted yet); edits apply from the second chunk on to
+  // messages that started there, and a message whose head was already written is left alone.
+  const cut = ROWDESC.length + ROW1.length + 3; // inside ROW2: its head went out unedited
+  const got = edit([STREAM.subarray(0, cut), STREAM.subarray(cut)], 1);
+  assert.deepEqual(got, Buffer.concat([ROWDESC, ROW1, ROW2, ROW3, OURS, NOTICE, DONE, READY]));
+});
