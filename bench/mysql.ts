@@ -1,6 +1,6 @@
 // `npm run bench:mysql` (also part of `npm run bench`): sysbench oltp_read_only against a throwaway
-// MariaDB directly and through HAProxy (mode tcp), a bare Node relay and dbtape (recording off and on),
-// rounds interleaved, medians and ratios printed and written to bench/results/.
+// MariaDB directly and through HAProxy (mode tcp), a bare Node relay and dbtape (recording off, on, and
+// with an access policy), rounds interleaved, medians and ratios printed and written to bench/results/.
 // Settings (flag, or environment variable): --seconds BENCH_SECONDS (10), --rounds BENCH_ROUNDS (3),
 // --targets BENCH_MYSQL_TARGETS, --modes BENCH_MYSQL_MODES (comma lists), BENCH_MYSQL_THREADS (8).
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
@@ -39,6 +39,8 @@ interface TargetSpec {
   readonly name: string;
   readonly kind: 'direct' | 'haproxy' | 'relay' | 'dbtape';
   readonly record?: boolean;
+  /** The bench role's access rules (a `write` role; none: no rules). */
+  readonly rules?: Record<string, unknown>;
 }
 
 const TARGETS: readonly TargetSpec[] = [
@@ -47,6 +49,18 @@ const TARGETS: readonly TargetSpec[] = [
   { name: 'node-relay', kind: 'relay' },
   { name: 'dbtape-norecord', kind: 'dbtape', record: false },
   { name: 'dbtape', kind: 'dbtape', record: true },
+  // The statement policy on, recording off: dbtape-policy ÷ dbtape-norecord is the policy's cost.
+  {
+    name: 'dbtape-policy',
+    kind: 'dbtape',
+    record: false,
+    rules: {
+      deny_kinds: ['drop', 'truncate', 'alter'],
+      deny_tables: ['bench.secrets'],
+      require_where: true,
+      deny_functions: ['sleep'],
+    },
+  },
 ];
 
 interface Running {
@@ -180,13 +194,17 @@ async function startDbtapeTarget(
       },
     ],
     users: [{ name: 'bench', password: hash.stdout.trim(), roles: ['bench'] }],
-    roles: [{ name: 'bench', targets: [DATABASE], access: 'write' }],
+    roles: [
+      { name: 'bench', targets: [DATABASE], access: 'write', ...(spec.rules ? { rules: spec.rules } : {}) },
+    ],
   };
   const dbtape = await startDbtape({ config: toYaml(config), dir });
   return {
     spec,
     endpoint: { host: '127.0.0.1', port, user: 'bench', password: BENCH_PASSWORD, database: DATABASE },
-    note: `store ${JSON.stringify({ record: store.record, durability: store.durability, capture_results: store.capture_results })}`,
+    note:
+      `store ${JSON.stringify({ record: store.record, durability: store.durability, capture_results: store.capture_results })}` +
+      (spec.rules ? `, role rules ${JSON.stringify(spec.rules)}` : ''),
     stop: async () => {
       await dbtape.stop();
     },
