@@ -24,6 +24,7 @@ import {
 } from './pgbench.js';
 import { ensureInstalled, pgbouncerVersion } from './pgbouncer.js';
 import { benchSearch, renderSearch } from './search.js';
+import { list, pick, positiveInt } from './settings.js';
 import { renderMarkdown, type Sample, summarize } from './table.js';
 import { type RunningTarget, startTarget, TARGETS, type TargetContext, type TargetSpec } from './targets.js';
 
@@ -299,15 +300,6 @@ function readSettings(): Settings {
   };
 }
 
-function pick<T extends { name: string }>(all: readonly T[], wanted: string[] | null, what: string): T[] {
-  if (!wanted) return [...all];
-  return wanted.map((name) => {
-    const found = all.find((x) => x.name === name);
-    if (!found) throw new Error(`unknown ${what} '${name}'; known: ${all.map((x) => x.name).join(', ')}`);
-    return found;
-  });
-}
-
 function readYamlOverlay(source: string | undefined): Record<string, unknown> {
   if (!source) return {};
   const text = existsSync(source) ? readFileSync(source, 'utf8') : source;
@@ -316,22 +308,6 @@ function readYamlOverlay(source: string | undefined): Record<string, unknown> {
     throw new Error('the extra dbtape YAML must be a mapping (e.g. "store: {capture_results: none}")');
   }
   return parsed as Record<string, unknown>;
-}
-
-function positiveInt(raw: string | undefined, fallback: number, what: string): number {
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n <= 0) throw new Error(`${what} must be a positive integer, got '${raw}'`);
-  return n;
-}
-
-function list(raw: string | undefined): string[] | null {
-  return raw
-    ? raw
-        .split(',')
-        .map((s) => s.trim())
-        .filter(Boolean)
-    : null;
 }
 
 function jsonSettings(s: Settings) {

@@ -8,7 +8,6 @@
  * Needs `npm run build` first (npm test does it) and PostgreSQL on 127.0.0.1:5432.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,7 +15,7 @@ import { before, test } from 'node:test';
 import pg from 'pg';
 import { parse, stringify } from 'yaml';
 import { removeAtExit } from '../support/cleanup.js';
-import { DBTAPE_BIN, type Dbtape, startDbtape } from '../support/dbtape-process.js';
+import { type Dbtape, dbtapeCli, startDbtape } from '../support/dbtape-process.js';
 import { ALICE, machineTarget, proxyYaml, uniqueName } from '../support/pg-fixtures.js';
 import { freePort } from '../support/ports.js';
 import { storeBytes } from '../support/recording-fixtures.js';
@@ -34,32 +33,9 @@ const configFile = join(dir, 'dbtape.yaml');
 const storeFile = join(dir, 'rec.db');
 let sessionId: string;
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 /** `node bin/dbtape.js ...args` in the config's folder, with no PG* or password variables. */
-function dbtape(args: readonly string[]): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [DBTAPE_BIN, ...args], {
-      cwd: dir,
-      env: { PATH: process.env.PATH, TZ: 'UTC' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-      timeout: 60_000,
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => {
-      stdout += d;
-    });
-    child.stderr.on('data', (d) => {
-      stderr += d;
-    });
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+function dbtape(args: readonly string[]) {
+  return dbtapeCli(args, { cwd: dir, env: { TZ: 'UTC' } });
 }
 
 async function ok(...args: string[]): Promise<string> {

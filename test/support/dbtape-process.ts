@@ -4,6 +4,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { removeAtExit } from './cleanup.js';
+import { type ExitResult, runStatus } from './exec.js';
 import { isPortOpen, parseHostPort } from './ports.js';
 import { describeExit, ServerProcess } from './server-process.js';
 import { errorText, waitFor } from './wait.js';
@@ -120,4 +121,19 @@ function requireBuilt(): void {
 /** Removes a dbtape working folder now instead of at exit. */
 export function removeDbtapeDir(dbtape: Dbtape): void {
   rmSync(dbtape.dir, { recursive: true, force: true });
+}
+
+/**
+ * `node bin/dbtape.js ...args` to completion, in `cwd`, with only PATH (and `env`) in its
+ * environment, so no PG* or password variable of the caller leaks in; resolves whatever the status.
+ */
+export function dbtapeCli(
+  args: readonly string[],
+  opts: { cwd: string; env?: NodeJS.ProcessEnv; input?: string },
+): Promise<ExitResult> {
+  return runStatus(process.execPath, [DBTAPE_BIN, ...args], {
+    cwd: opts.cwd,
+    env: { PATH: process.env.PATH, ...opts.env },
+    input: opts.input,
+  });
 }

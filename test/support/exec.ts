@@ -16,11 +16,17 @@ export interface RunResult {
   stderr: string;
 }
 
-/**
- * Runs a short command to completion and returns its output; rejects with the command line, exit
- * status and stderr when it fails, so that a broken set-up explains itself.
- */
-export function run(command: string, args: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
+export interface ExitResult extends RunResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+/** Runs a short command to completion and returns its exit status and output, whatever the status. */
+export function runStatus(
+  command: string,
+  args: readonly string[],
+  opts: RunOptions = {},
+): Promise<ExitResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, {
       cwd: opts.cwd,
@@ -38,16 +44,27 @@ export function run(command: string, args: readonly string[], opts: RunOptions =
       stderr += d;
     });
     child.on('error', (err) => reject(new Error(`${command}: ${err.message}`)));
-    child.on('close', (code, signal) => {
-      if (code === 0) return resolve({ stdout, stderr });
-      const status = signal ? `signal ${signal}` : `exit code ${code}`;
-      reject(new Error(`${command} ${args.join(' ')} failed (${status}):\n${stderr || stdout}`));
-    });
+    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
     child.stdin.on('error', () => {
       // The command may exit without reading its input; its exit status tells what happened.
     });
     child.stdin.end(opts.input ?? '');
   });
+}
+
+/**
+ * Runs a short command to completion and returns its output; rejects with the command line, exit
+ * status and stderr when it fails, so that a broken set-up explains itself.
+ */
+export async function run(
+  command: string,
+  args: readonly string[],
+  opts: RunOptions = {},
+): Promise<RunResult> {
+  const r = await runStatus(command, args, opts);
+  if (r.code === 0) return { stdout: r.stdout, stderr: r.stderr };
+  const status = r.signal ? `signal ${r.signal}` : `exit code ${r.code}`;
+  throw new Error(`${command} ${args.join(' ')} failed (${status}):\n${r.stderr || r.stdout}`);
 }
 
 /** The environment without libpq's PG* variables, so a caller's settings cannot redirect our psql. */

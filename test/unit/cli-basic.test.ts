@@ -3,16 +3,15 @@
  * builds first; when running this file alone, run `npm run build` before.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { parseVerifiers } from '../../src/config/verifiers.js';
 import { deriveScramKeys } from '../../src/protocol/postgres/scram.js';
+import { dbtapeCli } from '../support/dbtape-process.js';
 
 const root = resolve(import.meta.dirname, '../..');
-const bin = join(root, 'bin/dbtape.js');
 const dir = mkdtempSync(join(tmpdir(), 'dbtape-cli-test-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -22,34 +21,8 @@ before(() => {
   }
 });
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function dbtape(
-  args: string[],
-  opts: { input?: string; env?: NodeJS.ProcessEnv; cwd?: string } = {},
-): Promise<Run> {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [bin, ...args], {
-      cwd: opts.cwd ?? dir,
-      env: { PATH: process.env.PATH, ...opts.env },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => {
-      stdout += d;
-    });
-    child.stderr.on('data', (d) => {
-      stderr += d;
-    });
-    child.on('error', reject);
-    child.on('close', (code) => resolvePromise({ code, stdout, stderr }));
-    child.stdin.end(opts.input ?? '');
-  });
+function dbtape(args: string[], opts: { input?: string; env?: NodeJS.ProcessEnv; cwd?: string } = {}) {
+  return dbtapeCli(args, { cwd: opts.cwd ?? dir, env: opts.env, input: opts.input });
 }
 
 function checkPassword(line: string, password: string): void {

@@ -3,7 +3,6 @@
  * output (the test runner builds first; alone, run `npm run build` before).
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -11,6 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import { loadConfig } from '../../src/config/load.js';
 import { Recorder } from '../../src/recording/recorder.js';
 import { loadStoreKeys, openStore } from '../../src/store/open-store.js';
+import { dbtapeCli } from '../support/dbtape-process.js';
 
 const root = resolve(import.meta.dirname, '../..');
 const dir = mkdtempSync(join(tmpdir(), 'dbtape-keys-cli-'));
@@ -22,24 +22,8 @@ before(() => {
   }
 });
 
-function dbtape(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [join(root, 'bin/dbtape.js'), ...args], {
-      cwd: dir,
-      env: { PATH: process.env.PATH },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => {
-      stdout += d;
-    });
-    child.stderr.on('data', (d) => {
-      stderr += d;
-    });
-    child.on('error', reject);
-    child.on('close', (code) => resolvePromise({ code, stdout, stderr }));
-  });
+function dbtape(args: string[]) {
+  return dbtapeCli(args, { cwd: dir });
 }
 
 const CONFIG = `store:
