@@ -173,6 +173,7 @@ async function measure(pgbench: string, running: RunningTarget[], settings: Sett
   for (let round = 1; round <= settings.rounds; round++) {
     for (const mode of settings.modes) {
       for (const target of running) {
+        if (target.spec.modes && !target.spec.modes.includes(mode.name)) continue;
         const base = { round, mode: mode.name, target: target.spec.name };
         try {
           const cpuBefore = target.pid ? cpuSeconds(target.pid) : null;

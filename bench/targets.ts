@@ -19,6 +19,8 @@ export interface TargetSpec {
   readonly kind: 'direct' | 'pgbouncer' | 'relay' | 'dbtape';
   /** For kind dbtape: deep-merged over the generated dbtape.yaml. */
   readonly dbtapeYaml?: Record<string, unknown>;
+  /** The only modes this target runs (all when absent). */
+  readonly modes?: readonly string[];
 }
 
 export const TARGETS: readonly TargetSpec[] = [
@@ -32,22 +34,23 @@ export const TARGETS: readonly TargetSpec[] = [
   // Every statement durable (fsync) before it is forwarded: strict ÷ dbtape is its cost.
   { name: 'dbtape-strict', kind: 'dbtape', dbtapeYaml: { store: { durability: 'strict' } } },
   // The statement policy on, recording off: dbtape-policy ÷ dbtape-norecord is the policy's cost.
-  // A write role (tpcb writes) with typical guardrails, so every statement is parsed and checked.
+  // A typical read-only role with guardrails, so every statement is parsed and checked (and the
+  // upstream session runs with default_transaction_read_only); tpcb writes, so it is not run here.
   {
     name: 'dbtape-policy',
     kind: 'dbtape',
+    modes: ['select-simple', 'select-extended', 'select-prepared'],
     dbtapeYaml: {
       store: { record: false },
       roles: [
         {
           name: 'bench',
           targets: ['bench'],
-          access: 'write',
+          access: 'read',
           rules: {
-            deny_kinds: ['drop', 'truncate', 'alter'],
-            deny_tables: ['public.secrets'],
-            require_where: true,
+            deny_tables: ['public.secrets', 'public.pgbench_history'],
             deny_functions: ['pg_sleep'],
+            max_rows: 1000,
           },
         },
       ],
