@@ -6,9 +6,9 @@
  */
 import type Database from 'better-sqlite3';
 import { eventHash, genesisHash, sealHash, ZERO_HASH } from '../../integrity/chain.js';
-import type { EndReason, SessionEvent, SessionId, SessionMeta } from '../../model/session.js';
+import type { EndReason, SessionId, SessionMeta } from '../../model/session.js';
 import { StoreError } from '../errors.js';
-import { encodeEvent } from '../event-codec.js';
+import type { EncodedEvent } from './encoded-batch.js';
 import { type DataKey, FORMAT_CLEAR, FORMAT_ENCRYPTED, type StoreCrypto } from './sqlite-crypto.js';
 import { metaFromRow, SESSION_META_COLUMNS, type SessionMetaRow } from './sqlite-rows.js';
 
@@ -104,18 +104,20 @@ export class ChainWriter {
     return state;
   }
 
-  /** The stored form of the session's next event, and its hash; advances the head. */
-  append(state: SessionState, event: SessionEvent): StoredForm {
+  /**
+   * The stored form of the session's next event, and its hash; advances the head. `json` is the
+   * event in recording format v1 (encoded-batch.ts), `event` the clear columns it is stored with.
+   */
+  append(state: SessionState, event: EncodedEvent): StoredForm {
     if (event.seq !== state.lastSeq + 1) {
       throw new StoreError(
         'DBTAPE_STORE_BAD_EVENT',
         `dbtape: event seq ${event.seq} of session ${state.id} does not follow ${state.lastSeq} (sequence numbers must be dense)`,
       );
     }
-    const json = encodeEvent(event);
     const dk = state.dataKey;
     const format = dk ? FORMAT_ENCRYPTED : FORMAT_CLEAR;
-    const body = dk ? this.crypto.encryptBody(dk, state.id, event.seq, json) : json;
+    const body = dk ? this.crypto.encryptBody(dk, state.id, event.seq, event.json) : event.json;
     let hash: Buffer | null = null;
     if (state.head) {
       hash = eventHash(

@@ -5,12 +5,13 @@
  * index holds blind tokens (sqlite-crypto.ts). Reads are in sqlite-reads.ts.
  */
 import Database from 'better-sqlite3';
+import type { BlindIndex } from '../../integrity/blind-index.js';
 import type { Keyring } from '../../integrity/keyring.js';
 import type { IntegritySource } from '../../integrity/source.js';
 import type { EndReason, SessionEvent, SessionId, SessionMeta } from '../../model/session.js';
 import { encryptedStoreError, StoreError } from '../errors.js';
 import { decodeEvent } from '../event-codec.js';
-import { OutcomeTracker } from '../outcome-tracker.js';
+import { type OutcomeMark, OutcomeTracker } from '../outcome-tracker.js';
 import { toBlindFts5Query, toFts5Query } from '../search-text.js';
 import type {
   CheckpointInfo,
@@ -23,6 +24,7 @@ import type {
   WriteBatch,
   WriteOptions,
 } from '../session-store.js';
+import { type EncodedBatch, type EncodedEvent, encodeBatch, encodedEvents } from './encoded-batch.js';
 import { ChainWriter, type SessionState } from './sqlite-chain.js';
 import { checkpointDue, writeCheckpoint } from './sqlite-checkpoint.js';
 import { FORMAT_ENCRYPTED, StoreCrypto } from './sqlite-crypto.js';
@@ -49,11 +51,15 @@ interface Counts {
 
 export type { SqliteOpenOptions, Synchronous };
 
+/** Distinct statement texts whose blind tokens are kept (cleared when full). */
+const BLIND_CACHE = 512;
+
 export class SqliteSessionStore implements SessionStore {
   private readonly db: Database.Database;
   private readonly st: Statements;
   private readonly reads: SqliteReads;
   private readonly tracker = new OutcomeTracker();
+  private readonly blindCache = new Map<string, string>();
   private readonly crypto: StoreCrypto;
   private readonly chain: ChainWriter | null;
   private readonly wal: WalSync | null;
@@ -98,13 +104,19 @@ export class SqliteSessionStore implements SessionStore {
   }
 
   async writeBatch(batch: WriteBatch, options: WriteOptions = {}): Promise<void> {
+    return this.writeEncoded(encodeBatch(batch), options);
+  }
+
+  /** writeBatch for a batch already encoded (worker-store.ts encodes on the proxy's thread). */
+  async writeEncoded(batch: EncodedBatch, options: WriteOptions = {}): Promise<void> {
     this.open();
     if (this.readonly)
       throw new StoreError('DBTAPE_STORE_CLOSED', 'dbtape: this session store was opened read-only');
+    const events = [...encodedEvents(batch)];
     try {
-      this.db.transaction(() => this.apply(batch)).immediate();
+      this.db.transaction(() => this.apply(batch, events)).immediate();
     } catch (err) {
-      for (const { sessionId } of batch.events) this.tracker.forget(sessionId);
+      for (const { sessionId } of events) this.tracker.forget(sessionId);
       this.chain!.reset();
       throw err;
     }
@@ -119,15 +131,17 @@ export class SqliteSessionStore implements SessionStore {
     if (this.wal) await this.wal.sync();
   }
 
-  private apply(batch: WriteBatch): void {
+  private apply(batch: EncodedBatch, events: readonly EncodedEvent[]): void {
     const chain = this.chain!;
     for (const meta of batch.sessions) {
       const sid = this.insertSession(meta);
       if (sid !== null) chain.created(sid, meta);
     }
+    const { failed, late } = this.outcomes(events);
     const counts = new Map<number, Counts>();
-    for (const { sessionId, event } of batch.events) {
-      const state = chain.state(sessionId);
+    for (let i = 0; i < events.length; i++) {
+      const event = events[i]!;
+      const state = chain.state(event.sessionId);
       const stored = chain.append(state, event);
       const id = Number(
         this.st.insertEvent.run(
@@ -136,14 +150,13 @@ export class SqliteSessionStore implements SessionStore {
           event.atUs,
           event.offsetUs,
           event.kind,
+          failed[i],
           stored.format,
           stored.body,
           stored.hash,
         ).lastInsertRowid,
       );
-      if (event.kind === 'query' || event.kind === 'denied') this.index(id, state, event);
-      const mark = this.tracker.observe(sessionId, event);
-      if (mark) this.st.markOutcome.run(mark.failed ? 1 : 0, state.sid, mark.querySeq);
+      if (event.sql !== null) this.index(id, state, event.sql, event.params);
       let c = counts.get(state.sid);
       if (!c) {
         c = { state, statements: 0, errors: 0, events: 0 };
@@ -152,6 +165,9 @@ export class SqliteSessionStore implements SessionStore {
       c.events++;
       if (event.kind === 'query') c.statements++;
       else if (event.kind === 'error') c.errors++;
+    }
+    for (const mark of late) {
+      this.st.markOutcome.run(mark.failed ? 1 : 0, chain.state(mark.sessionId).sid, mark.querySeq);
     }
     for (const [sid, c] of counts) {
       this.st.bump.run(c.statements, c.errors, c.events, c.state.lastSeq, c.state.head, sid);
@@ -164,16 +180,54 @@ export class SqliteSessionStore implements SessionStore {
     chain.finishBatch();
   }
 
-  private index(
-    rowid: number,
-    state: SessionState,
-    event: SessionEvent & { kind: 'query' | 'denied' },
-  ): void {
-    const params = event.kind === 'query' ? paramsText(event.params) : null;
+  /**
+   * Links outcomes to their statements before anything is inserted: a statement answered within
+   * the same batch (nearly all of them under load) is inserted with its outcome, instead of being
+   * updated after; `late` holds the outcomes of statements stored by an earlier batch.
+   */
+  private outcomes(events: readonly EncodedEvent[]): { failed: (number | null)[]; late: OutcomeMark[] } {
+    const failed: (number | null)[] = new Array(events.length).fill(null);
+    const late: OutcomeMark[] = [];
+    const queryAt = new Map<string, Map<number, number>>();
+    for (let i = 0; i < events.length; i++) {
+      const e = events[i]!;
+      if (e.kind === 'query') {
+        let at = queryAt.get(e.sessionId);
+        if (!at) {
+          at = new Map();
+          queryAt.set(e.sessionId, at);
+        }
+        at.set(e.seq, i);
+      }
+      // The tracker reads only kind and seq, which an encoded event carries.
+      const mark = this.tracker.observe(e.sessionId, e as unknown as SessionEvent);
+      if (!mark) continue;
+      const at = queryAt.get(mark.sessionId)?.get(mark.querySeq);
+      if (at === undefined) late.push(mark);
+      else failed[at] = mark.failed ? 1 : 0;
+    }
+    return { failed, late };
+  }
+
+  private index(rowid: number, state: SessionState, sql: string, params: string | null): void {
     const blind = state.dataKey ? this.crypto.index : null;
     if (blind)
-      this.st.insertFts.run(rowid, blind.text(event.sql), params === null ? null : blind.text(params));
-    else this.st.insertFts.run(rowid, event.sql, params);
+      this.st.insertFts.run(rowid, this.blindSql(blind, sql), params === null ? null : blind.text(params));
+    else this.st.insertFts.run(rowid, sql, params);
+  }
+
+  /**
+   * Blind tokens of a statement text, cached: a prepared statement executed 1000 times is one
+   * text, and its tokens are an HMAC per word.
+   */
+  private blindSql(blind: BlindIndex, sql: string): string {
+    let tokens = this.blindCache.get(sql);
+    if (tokens === undefined) {
+      tokens = blind.text(sql);
+      if (this.blindCache.size >= BLIND_CACHE) this.blindCache.clear();
+      this.blindCache.set(sql, tokens);
+    }
+    return tokens;
   }
 
   /** Inserts a session row; null when the session already existed (it is left as it is). */
@@ -293,11 +347,6 @@ export class SqliteSessionStore implements SessionStore {
   }
 }
 
-function paramsText(params: readonly (string | null)[] | undefined): string | null {
-  if (!params || params.length === 0) return null;
-  return params.filter((p) => p !== null).join(' ');
-}
-
 function prepareWrites(db: Database.Database): Statements {
   return {
     insertSession: db.prepare(
@@ -306,8 +355,8 @@ function prepareWrites(db: Database.Database): Statements {
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
     ),
     insertEvent: db.prepare(
-      `INSERT INTO events (session_sid, seq, at_us, offset_us, kind, format, body, hash)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO events (session_sid, seq, at_us, offset_us, kind, failed, format, body, hash)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ),
     insertFts: db.prepare('INSERT INTO statement_fts (rowid, sql, params) VALUES (?, ?, ?)'),
     markOutcome: db.prepare('UPDATE events SET failed = ? WHERE session_sid = ? AND seq = ?'),

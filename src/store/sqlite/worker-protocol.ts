@@ -2,6 +2,8 @@
 
 export type StoreMethod =
   | 'writeBatch'
+  /** SqliteSessionStore.writeEncoded: what writeBatch posts (encoded-batch.ts). */
+  | 'writeEncoded'
   | 'sync'
   | 'checkpoint'
   | 'closeOpenSessions'

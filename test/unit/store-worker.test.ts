@@ -1,0 +1,141 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import { verifyStore } from '../../src/integrity/verify.js';
+import type { SessionEvent, SessionMeta } from '../../src/model/session.js';
+import { encodeEvent } from '../../src/store/event-codec.js';
+import { openStore } from '../../src/store/open-store.js';
+import { encodeBatch, encodedEvents, encodeV1 } from '../../src/store/sqlite/encoded-batch.js';
+import { WorkerSessionStore } from '../../src/store/sqlite/worker-store.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'dbtape-store-worker-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+const T0 = 1_700_000_000_000_000;
+
+function meta(id: string): SessionMeta {
+  return {
+    id,
+    protocol: 'postgres',
+    user: 'alice',
+    roles: ['analyst'],
+    clientAddr: '127.0.0.1',
+    clientPort: 50000,
+    application: 'psql',
+    clientTls: null,
+    target: 'app',
+    upstreamDatabase: 'appdb',
+    upstreamUser: 'app_rw',
+    startedAtUs: T0,
+  };
+}
+
+function ev(seq: number, body: Record<string, unknown>): SessionEvent {
+  return { seq, atUs: T0 + seq * 1000, offsetUs: seq * 1000, ...body } as unknown as SessionEvent;
+}
+
+const hostile = 'SELECT \'\u0000\u001b[2J\n\r\t\u2028\ud800\udcff😀\' -- "quoted" \\ backslash';
+
+describe('encoded batches', () => {
+  test('the v1 text is exactly what event-codec writes', () => {
+    const events = [
+      ev(1, { kind: 'start', meta: meta('a') }),
+      ev(2, {
+        kind: 'query',
+        sql: hostile,
+        params: ['\n', null, '\udc80'],
+        via: 'extended',
+        statement: 's1',
+      }),
+      ev(3, {
+        kind: 'result',
+        tag: 'SELECT 1',
+        rows: 1,
+        durationUs: 5,
+        columns: [{ name: 'a', type: 'int4' }],
+      }),
+      ev(4, { kind: 'error', code: '42P01', message: 'no\nsuch table', durationUs: 7 }),
+      ev(5, { kind: 'denied', rule: 'read-only', sql: 'DROP TABLE t', message: 'no' }),
+      ev(6, { kind: 'end', reason: 'client_closed' }),
+    ];
+    for (const e of events) assert.equal(encodeV1(e), encodeEvent(e));
+    const batch = encodeBatch({
+      sessions: [],
+      events: events.map((event) => ({ sessionId: 'a', event })),
+      ends: [],
+    });
+    const back = [...encodedEvents(batch)];
+    assert.deepEqual(
+      back.map((e) => [e.sessionId, e.seq, e.atUs, e.offsetUs, e.kind, e.json, e.sql, e.params]),
+      events.map((e) => [
+        'a',
+        e.seq,
+        e.atUs,
+        e.offsetUs,
+        e.kind,
+        encodeEvent(e),
+        e.kind === 'query' || e.kind === 'denied' ? e.sql : null,
+        e.kind === 'query' ? '\n \udc80' : null,
+      ]),
+    );
+  });
+});
+
+describe('WorkerSessionStore', () => {
+  test('writes through the worker thread: events read back as written, search and outcomes work, the chain verifies', async () => {
+    const path = join(dir, 'w.db');
+    const store = await WorkerSessionStore.open(`sqlite:${path}`, 'normal', {});
+    const a = meta('wa');
+    const first = [
+      ev(1, { kind: 'start', meta: a }),
+      ev(2, { kind: 'query', sql: hostile, params: ['zqxtoken', null], via: 'extended' }),
+      ev(3, { kind: 'error', code: '42P01', message: 'boom', durationUs: 3 }),
+      ev(4, { kind: 'query', sql: 'SELECT late_outcome', via: 'simple' }),
+    ];
+    await store.writeBatch({
+      sessions: [a],
+      events: first.map((event) => ({ sessionId: a.id, event })),
+      ends: [],
+    });
+    // The outcome of seq 4 arrives in the next batch, so it updates a stored row.
+    const second = [
+      ev(5, { kind: 'error', code: '22012', message: 'division by zero', durationUs: 4 }),
+      ev(6, { kind: 'query', sql: 'SELECT ok_in_batch', via: 'simple' }),
+      ev(7, { kind: 'result', tag: 'SELECT 1', rows: 1, durationUs: 2 }),
+      ev(8, { kind: 'denied', rule: 'read-only', sql: 'DROP TABLE deniedword', message: 'refused' }),
+      ev(9, { kind: 'end', reason: 'client_closed' }),
+    ];
+    await store.writeBatch({
+      sessions: [],
+      events: second.map((event) => ({ sessionId: a.id, event })),
+      ends: [{ sessionId: a.id, endedAtUs: T0 + 9000, reason: 'client_closed' }],
+    });
+
+    assert.deepEqual(await store.getEvents(a.id), [...first, ...second]);
+    const summary = await store.getSession(a.id);
+    assert.equal(summary?.statements, 3);
+    assert.equal(summary?.errors, 2);
+    assert.equal(summary?.events, 9);
+    assert.equal(summary?.status, 'ended');
+
+    assert.deepEqual(
+      (await store.search('zqxtoken')).map((h) => h.seq),
+      [2],
+    );
+    assert.deepEqual(
+      (await store.search('deniedword')).map((h) => [h.seq, h.kind]),
+      [[8, 'denied']],
+    );
+    const failed = await store.search('select', { errors: true });
+    assert.deepEqual(failed.map((h) => h.seq).sort(), [2, 4]);
+    const ok = await store.search('ok_in_batch');
+    assert.equal(ok[0]?.failed, false);
+    await store.close();
+
+    const reader = openStore(`sqlite:${path}`);
+    assert.deepEqual((await verifyStore(reader.integrity!())).findings, []);
+    await reader.close();
+  });
+});
