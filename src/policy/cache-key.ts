@@ -10,6 +10,7 @@
  * classification is stored under the key only when no literal value influenced it, and (PostgreSQL)
  * when the parser confirmed that each span starts a constant (see classify.ts).
  */
+import { fastLiteralFreeKey } from './fast-key.js';
 import { type Dialect, lex } from './sql-lexer.js';
 
 export interface LiteralFreeKey {
@@ -21,8 +22,17 @@ export interface LiteralFreeKey {
 /** The placeholder cannot occur in PostgreSQL text, and texts holding it are not keyed at all. */
 const HOLE = '\u0000';
 
-/** Null when the text has no plain literal, holds NUL, or does not lex. */
+/**
+ * Null when the text has no plain literal, holds NUL, or does not lex. Common texts are keyed by a
+ * single-pass scanner (fast-key.ts) that gives the same key as the lexer or declines.
+ */
 export function literalFreeKey(sql: string, dialect: Dialect): LiteralFreeKey | null {
+  const fast = fastLiteralFreeKey(sql, dialect);
+  return fast !== undefined ? fast : lexedLiteralFreeKey(sql, dialect);
+}
+
+/** The key from the lexer's tokens: the definition `fastLiteralFreeKey` is checked against. */
+export function lexedLiteralFreeKey(sql: string, dialect: Dialect): LiteralFreeKey | null {
   if (sql.includes(HOLE)) return null;
   const r = lex(sql, dialect);
   if (!r.ok) return null;

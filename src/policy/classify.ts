@@ -104,7 +104,23 @@ function spansAreConstants(sql: string, spans: readonly number[], tree: unknown)
   if (/[^\x00-\x7f]/.test(sql)) return false;
   const locations = new Set<number>();
   collectConstLocations(tree, locations);
-  return spans.every((s) => locations.has(s));
+  return spans.every((s) => locations.has(s) || locations.has(minusBefore(sql, s)));
+}
+
+/**
+ * The grammar folds a unary minus into the constant after it (`abalance + -2345` holds the constant
+ * -2345, gram.y doNegate, and so does NumericOnly) and reports that constant at the sign. A constant
+ * located at a `-` is therefore the one whose token follows the sign: the span. Only blanks may come
+ * between (`\v` is no blank to servers before 16); -1 when no `-` precedes.
+ */
+function minusBefore(sql: string, s: number): number {
+  let p = s - 1;
+  for (;;) {
+    const c = sql.charCodeAt(p);
+    if (c !== 32 && c !== 9 && c !== 10 && c !== 13) break;
+    p--;
+  }
+  return sql.charCodeAt(p) === 45 ? p : -1;
 }
 
 function collectConstLocations(v: unknown, out: Set<number>): void {

@@ -7,7 +7,7 @@
 import type { AccessLevel, Role } from '../model/identity.js';
 import type { Grant } from './access.js';
 import type { Classification } from './classification.js';
-import { classify } from './classify.js';
+import { type ClassifyOptions, classify } from './classify.js';
 import { RANK } from './effects.js';
 import { FAST_PATH_FUNCTIONS } from './function-rules.js';
 import { MaskingRules } from './masking.js';
@@ -31,6 +31,7 @@ export type Decision =
     };
 
 const ALLOW: Decision = { allow: true };
+const NO_BACKSLASH_ESCAPES: ClassifyOptions = { noBackslashEscapes: true };
 
 export interface EngineRole {
   readonly name: string;
@@ -83,7 +84,10 @@ export class PolicyEngine {
   /** Decides a text of one or more statements. Without a session, every EXECUTE of a name is unknown. */
   decide(sql: string, session?: PolicySession): Decision {
     if (this.unrestricted) return ALLOW;
-    const c = classify(sql, this.dialect, { noBackslashEscapes: session?.noBackslashEscapes === true });
+    const c = classify(sql, this.dialect, session?.noBackslashEscapes ? NO_BACKSLASH_ESCAPES : undefined);
+    // Only decisions of stateless texts are kept, so a hit needs no further look.
+    const cached = this.decisions.get(c);
+    if (cached) return cached;
     if (!c.parsed) {
       return deny(
         {
@@ -100,10 +104,6 @@ export class PolicyEngine {
         s.deallocate !== undefined ||
         s.command === 'discard',
     );
-    if (!stateful) {
-      const cached = this.decisions.get(c);
-      if (cached) return cached;
-    }
     const d = this.evaluate(c, session);
     if (!stateful) this.decisions.set(c, d);
     else if (d.allow && session) session.apply(c);
