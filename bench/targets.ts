@@ -80,7 +80,7 @@ export interface RunningTarget {
   readonly endpoint: Endpoint;
   /** Extra detail for the report (versions, config). */
   readonly note: string;
-  /** The proxy's process (dbtape targets), whose CPU time per transaction the report shows. */
+  /** The proxy's process (not for direct), whose CPU time per transaction the report shows. */
   readonly pid?: number;
   stop(): Promise<void>;
 }
@@ -115,6 +115,7 @@ async function startPgbouncerTarget(spec: TargetSpec, ctx: TargetContext): Promi
     spec,
     endpoint: upstreamEndpoint(ctx, bouncer.port),
     note: 'pool_mode=session, default_pool_size=20, auth_type=trust',
+    pid: bouncer.process.pid,
     stop: () => bouncer.stop(),
   };
 }
@@ -129,6 +130,7 @@ async function startRelayTarget(spec: TargetSpec, ctx: TargetContext): Promise<R
     spec,
     endpoint: upstreamEndpoint(ctx, port),
     note: 'bench/relay.ts in its own node process',
+    pid: proc.pid,
     stop: async () => {
       await proc.stop('SIGTERM');
     },
