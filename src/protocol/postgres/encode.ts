@@ -77,6 +77,10 @@ export function parameterStatus(name: string, value: string): Buffer {
   return typed(B.ParameterStatus, (w) => w.cstring(name).cstring(value));
 }
 
+export function commandComplete(tag: string): Buffer {
+  return typed(B.CommandComplete, (w) => w.cstring(tag));
+}
+
 export function readyForQuery(status: 'I' | 'T' | 'E'): Buffer {
   return typed(B.ReadyForQuery, (w) => w.u8(status.charCodeAt(0)));
 }
@@ -116,6 +120,11 @@ export function saslInitialResponse(mechanism: string, data: Buffer): Buffer {
 
 export function saslResponse(data: Buffer): Buffer {
   return typed(F.Password, (w) => w.bytes(data), data.length + 8);
+}
+
+/** A simple Query (dbtape's own: a denial's stand-in, the masking catalog query). */
+export function query(sql: string): Buffer {
+  return typed(F.Query, (w) => w.cstring(sql), Buffer.byteLength(sql) + 8);
 }
 
 export function terminate(): Buffer {

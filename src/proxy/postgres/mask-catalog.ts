@@ -2,8 +2,8 @@ import type { Socket } from 'node:net';
 import type { MaskingRules } from '../../policy/index.js';
 import { B } from '../../protocol/postgres/codes.js';
 import type { Column } from '../../protocol/postgres/decode.js';
+import { query } from '../../protocol/postgres/encode.js';
 import { Reader } from '../../wire/reader.js';
-import { queryMessage } from './policy-gate.js';
 
 /**
  * Column rules name table columns (`email`, `customers.card_number`), but a PostgreSQL result only
@@ -88,7 +88,7 @@ export function readMaskedOrigins(
     const timer = setTimeout(() => done(new Error('the catalog query timed out')), timeoutMs);
     upstream.on('data', onData);
     upstream.on('close', onClose);
-    upstream.write(queryMessage(CATALOG_QUERY));
+    upstream.write(query(CATALOG_QUERY));
     upstream.resume();
     if (buf.length > 0) onData(Buffer.alloc(0));
   });

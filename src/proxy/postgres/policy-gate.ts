@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Decision, PolicySession } from '../../policy/index.js';
 import { F } from '../../protocol/postgres/codes.js';
 import type { Notice } from '../../protocol/postgres/decode.js';
-import { errorResponse } from '../../protocol/postgres/encode.js';
+import { errorResponse, query } from '../../protocol/postgres/encode.js';
 import { SqlState } from '../../protocol/postgres/sqlstate.js';
 
 export type Denied = Extract<Decision, { allow: false }>;
@@ -72,7 +72,7 @@ export class PgPolicyGate {
     }
     // A FunctionCall is answered like a Query (a result or an error, then ReadyForQuery).
     this.pending.set(seq, { error, unit: this.unitsSent });
-    return queryMessage(text);
+    return query(text);
   }
 
   /** dbtape's error for a server error that answers a stand-in; null for any other error. */
@@ -86,16 +86,6 @@ export class PgPolicyGate {
     this.pending.delete(seq);
     return p.error;
   }
-}
-
-export function queryMessage(sql: string): Buffer {
-  const len = Buffer.byteLength(sql);
-  const b = Buffer.allocUnsafe(6 + len);
-  b[0] = F.Query;
-  b.writeInt32BE(5 + len, 1);
-  b.write(sql, 5);
-  b[5 + len] = 0;
-  return b;
 }
 
 function parseMessage(name: string, sql: string): Buffer {

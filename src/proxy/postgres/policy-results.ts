@@ -1,7 +1,6 @@
 import { isTextualPgType, type MaskingRules, type ValueMasker } from '../../policy/index.js';
-import { B } from '../../protocol/postgres/codes.js';
 import type { Column } from '../../protocol/postgres/decode.js';
-import { noticeResponse } from '../../protocol/postgres/encode.js';
+import { commandComplete, noticeResponse } from '../../protocol/postgres/encode.js';
 import { type MaskedOrigins, type OriginColumn, originKey } from './mask-catalog.js';
 import { maskDataRow } from './mask-row.js';
 
@@ -118,14 +117,4 @@ export class PgResultPolicy {
       }),
     );
   }
-}
-
-function commandComplete(tag: string): Buffer {
-  const len = Buffer.byteLength(tag);
-  const b = Buffer.allocUnsafe(6 + len);
-  b[0] = B.CommandComplete;
-  b.writeInt32BE(5 + len, 1);
-  b.write(tag, 5);
-  b[5 + len] = 0;
-  return b;
 }
