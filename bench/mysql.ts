@@ -3,7 +3,7 @@
 // with an access policy), rounds interleaved, medians and ratios printed and written to bench/results/.
 // Settings (flag, or environment variable): --seconds BENCH_SECONDS (10), --rounds BENCH_ROUNDS (3),
 // --targets BENCH_MYSQL_TARGETS, --modes BENCH_MYSQL_MODES (comma lists), BENCH_MYSQL_THREADS (8).
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -13,11 +13,12 @@ import { DBTAPE_BIN, REPO_ROOT, startDbtape } from '../test/support/dbtape-proce
 import { run } from '../test/support/exec.js';
 import { type MariaDbServer, startMariaDb } from '../test/support/mariadb-server.js';
 import { freePort } from '../test/support/ports.js';
-import { ServerProcess } from '../test/support/server-process.js';
 import { errorText } from '../test/support/wait.js';
 import { haproxyVersion, startHaproxy } from './haproxy.js';
 import { machineInfo } from './machine.js';
 import { ensureInstalled } from './pgbouncer.js';
+import { startRelay } from './relay-process.js';
+import { writeResults } from './results.js';
 import { list, pick, positiveInt } from './settings.js';
 import {
   type MysqlEndpoint,
@@ -146,18 +147,12 @@ async function startTarget(
       };
     }
     case 'relay': {
-      const port = await freePort();
-      const relay = path.join(REPO_ROOT, 'bench', 'relay.ts');
-      const args = ['--import', 'tsx', relay, String(port), upstream.host, String(upstream.port)];
-      const proc = new ServerProcess(process.execPath, args, { cwd: REPO_ROOT, maxLines: 100 });
-      await proc.waitForLine(/relay listening/, 20_000, 'the relay to listen');
+      const relay = await startRelay(upstream);
       return {
         spec,
-        endpoint: { ...direct, port },
+        endpoint: { ...direct, port: relay.port },
         note: 'bench/relay.ts in its own node process',
-        stop: async () => {
-          await proc.stop('SIGTERM');
-        },
+        stop: () => relay.stop(),
       };
     }
     case 'dbtape':
@@ -280,13 +275,8 @@ async function report(
     '',
   ].join('\n');
   console.log(`\n${notes}`);
-  const outDir = path.join(REPO_ROOT, 'bench', 'results');
-  mkdirSync(outDir, { recursive: true });
-  const base = path.join(outDir, `${date}-${machine.hostname}-mysql`);
-  writeFileSync(`${base}.md`, notes);
   const json = { date, machine, versions, settings, serverArgs: SERVER_ARGS, unavailable, rows, samples };
-  writeFileSync(`${base}.json`, `${JSON.stringify(json, null, 2)}\n`);
-  console.log(`bench:mysql: wrote ${path.relative(REPO_ROOT, base)}.md and .json`);
+  console.log(`bench:mysql: wrote ${writeResults(`${date}-${machine.hostname}-mysql`, notes, json)}`);
 }
 
 function readSettings(): Settings {

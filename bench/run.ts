@@ -4,8 +4,7 @@
 // Settings (flag, or environment variable): --seconds BENCH_SECONDS (10), --rounds BENCH_ROUNDS (3),
 // --targets BENCH_TARGETS (comma list), --modes BENCH_MODES (comma list), --dbtape-yaml BENCH_DBTAPE_YAML
 // (a YAML file, or YAML text, deep-merged over every dbtape target's generated config).
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { parse as parseYaml } from 'yaml';
 import { pgBinDirs } from '../test/support/binaries.js';
@@ -23,6 +22,7 @@ import {
   runPgbench,
 } from './pgbench.js';
 import { ensureInstalled, pgbouncerVersion } from './pgbouncer.js';
+import { writeResults } from './results.js';
 import { benchSearch, renderSearch } from './search.js';
 import { list, pick, positiveInt } from './settings.js';
 import { renderMarkdown, type Sample, summarize } from './table.js';
@@ -252,10 +252,6 @@ async function report(
   ].join('\n');
   console.log(`\n${notes}`);
 
-  const outDir = path.join(REPO_ROOT, 'bench', 'results');
-  mkdirSync(outDir, { recursive: true });
-  const base = path.join(outDir, `${date}-${machine.hostname}-pg`);
-  writeFileSync(`${base}.md`, notes);
   const json = {
     date,
     machine,
@@ -267,8 +263,7 @@ async function report(
     samples,
     cpuSamples,
   };
-  writeFileSync(`${base}.json`, `${JSON.stringify(json, null, 2)}\n`);
-  console.log(`bench: wrote ${path.relative(REPO_ROOT, base)}.md and .json`);
+  console.log(`bench: wrote ${writeResults(`${date}-${machine.hostname}-pg`, notes, json)}`);
 }
 
 function readSettings(): Settings {

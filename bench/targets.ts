@@ -3,12 +3,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { stringify as toYaml } from 'yaml';
 import { removeAtExit } from '../test/support/cleanup.js';
-import { DBTAPE_BIN, REPO_ROOT, startDbtape } from '../test/support/dbtape-process.js';
+import { DBTAPE_BIN, startDbtape } from '../test/support/dbtape-process.js';
 import { run } from '../test/support/exec.js';
 import { freePort } from '../test/support/ports.js';
-import { ServerProcess } from '../test/support/server-process.js';
 import type { Endpoint } from './pgbench.js';
 import { startPgbouncer } from './pgbouncer.js';
+import { startRelay } from './relay-process.js';
 
 /**
  * A place pgbench can be pointed at. The list is data: a dbtape variant (say, recording off or strict
@@ -121,19 +121,13 @@ async function startPgbouncerTarget(spec: TargetSpec, ctx: TargetContext): Promi
 }
 
 async function startRelayTarget(spec: TargetSpec, ctx: TargetContext): Promise<RunningTarget> {
-  const port = await freePort();
-  const relay = path.join(REPO_ROOT, 'bench', 'relay.ts');
-  const args = ['--import', 'tsx', relay, String(port), ctx.upstream.host, String(ctx.upstream.port)];
-  const proc = new ServerProcess(process.execPath, args, { cwd: REPO_ROOT, maxLines: 100 });
-  await proc.waitForLine(/relay listening/, 20_000, 'the relay to listen');
+  const relay = await startRelay(ctx.upstream);
   return {
     spec,
-    endpoint: upstreamEndpoint(ctx, port),
+    endpoint: upstreamEndpoint(ctx, relay.port),
     note: 'bench/relay.ts in its own node process',
-    pid: proc.pid,
-    stop: async () => {
-      await proc.stop('SIGTERM');
-    },
+    pid: relay.pid,
+    stop: () => relay.stop(),
   };
 }
 
