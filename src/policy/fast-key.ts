@@ -9,6 +9,21 @@
  * the lexer's rules needs the same change here (or a new reason to give up).
  */
 import type { LiteralFreeKey } from './cache-key.js';
+import {
+  C_AMP,
+  C_AT,
+  C_BACKSLASH,
+  C_BACKTICK,
+  C_DOLLAR,
+  C_DOT,
+  C_DQUOTE,
+  C_HASH,
+  C_MINUS,
+  C_PLUS,
+  C_QUOTE,
+  C_SLASH,
+  C_STAR,
+} from './char-codes.js';
 import type { Dialect } from './sql-lexer.js';
 
 /** The scanner does not know; run the lexer. */
@@ -16,20 +31,6 @@ export const UNSURE = undefined;
 
 /** Same placeholder as cache-key.ts. */
 const HOLE = '\u0000';
-
-const C_DQUOTE = 34;
-const C_HASH = 35;
-const C_DOLLAR = 36;
-const C_AMP = 38;
-const C_QUOTE = 39;
-const C_STAR = 42;
-const C_PLUS = 43;
-const C_MINUS = 45;
-const C_DOT = 46;
-const C_SLASH = 47;
-const C_AT = 64;
-const C_BACKSLASH = 92;
-const C_BACKTICK = 96;
 
 /** What a character starting a token means here (one table per dialect, ASCII only). */
 const OP = 0; // a one-character operator, `;`, `,`, `(`, ...: nothing to do

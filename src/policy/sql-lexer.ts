@@ -10,6 +10,31 @@
  * MySQL: https://dev.mysql.com/doc/refman/8.0/en/comments.html and .../string-literals.html; MariaDB:
  * https://mariadb.com/kb/en/comment-syntax/ (`/*M!` executable comments, version numbers of 5-6 digits).
  */
+import {
+  C_AMP,
+  C_AT,
+  C_BACKSLASH,
+  C_BACKTICK,
+  C_BANG,
+  C_CR,
+  C_DOLLAR,
+  C_DOT,
+  C_DQUOTE,
+  C_FF,
+  C_HASH,
+  C_LF,
+  C_M,
+  C_MINUS,
+  C_PLUS,
+  C_QMARK,
+  C_QUOTE,
+  C_SEMI,
+  C_SLASH,
+  C_SPACE,
+  C_STAR,
+  C_TAB,
+  C_VT,
+} from './char-codes.js';
 
 export type Dialect = 'postgres' | 'mysql';
 
@@ -87,30 +112,6 @@ export function lex(sql: string, dialect: Dialect): LexResult {
     throw err;
   }
 }
-
-const C_TAB = 9;
-const C_LF = 10;
-const C_VT = 11;
-const C_FF = 12;
-const C_CR = 13;
-const C_SPACE = 32;
-const C_BANG = 33;
-const C_DQUOTE = 34;
-const C_HASH = 35;
-const C_DOLLAR = 36;
-const C_AMP = 38;
-const C_QUOTE = 39;
-const C_STAR = 42;
-const C_PLUS = 43;
-const C_MINUS = 45;
-const C_DOT = 46;
-const C_SLASH = 47;
-const C_SEMI = 59;
-const C_QMARK = 63;
-const C_M = 77;
-const C_AT = 64;
-const C_BACKSLASH = 92;
-const C_BACKTICK = 96;
 
 function isSpace(c: number): boolean {
   return c === C_SPACE || c === C_TAB || c === C_LF || c === C_CR || c === C_FF || c === C_VT;

@@ -1,0 +1,24 @@
+/** Character codes the SQL scanners (sql-lexer.ts, fast-key.ts) compare against. */
+export const C_TAB = 9;
+export const C_LF = 10;
+export const C_VT = 11;
+export const C_FF = 12;
+export const C_CR = 13;
+export const C_SPACE = 32;
+export const C_BANG = 33;
+export const C_DQUOTE = 34;
+export const C_HASH = 35;
+export const C_DOLLAR = 36;
+export const C_AMP = 38;
+export const C_QUOTE = 39;
+export const C_STAR = 42;
+export const C_PLUS = 43;
+export const C_MINUS = 45;
+export const C_DOT = 46;
+export const C_SLASH = 47;
+export const C_SEMI = 59;
+export const C_QMARK = 63;
+export const C_M = 77;
+export const C_AT = 64;
+export const C_BACKSLASH = 92;
+export const C_BACKTICK = 96;
