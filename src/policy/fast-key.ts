@@ -87,6 +87,25 @@ function isDigit(c: number): boolean {
 }
 
 /** sql-lexer.ts `precededByWordChar`, for a text known to be ASCII up to `start`. */
+/**
+ * Where the quoted string or identifier opened at `start` by `quote` ends (the index after its
+ * closing quote; a doubled quote is part of it), or UNSURE: unterminated, NUL, non-ASCII, or a
+ * backslash in a string (its meaning depends on the dialect and settings).
+ */
+function closingQuote(sql: string, start: number, quote: number): number | typeof UNSURE {
+  const n = sql.length;
+  let j = start + 1;
+  for (;;) {
+    if (j >= n) return UNSURE;
+    const d = sql.charCodeAt(j);
+    if (d === quote) {
+      if (sql.charCodeAt(j + 1) !== quote) return j + 1;
+      j += 2;
+    } else if (d === 0 || d >= 128 || (d === C_BACKSLASH && quote === C_QUOTE)) return UNSURE;
+    else j++;
+  }
+}
+
 function precededByWordChar(s: string, start: number): boolean {
   if (start === 0) return false;
   const p = s.charCodeAt(start - 1);
@@ -143,17 +162,8 @@ export function fastLiteralFreeKey(sql: string, dialect: Dialect): LiteralFreeKe
       }
       case QUOTE: {
         // Lexer.quoted(start, start, mysql, true); a backslash: give up.
-        let j = i + 1;
-        for (;;) {
-          if (j >= n) return UNSURE;
-          const d = sql.charCodeAt(j);
-          if (d === C_QUOTE) {
-            if (sql.charCodeAt(j + 1) !== C_QUOTE) break;
-            j += 2;
-          } else if (d === 0 || d === C_BACKSLASH || d >= 128) return UNSURE;
-          else j++;
-        }
-        j++;
+        const j = closingQuote(sql, i, C_QUOTE);
+        if (j === UNSURE) return UNSURE;
         if (!precededByWordChar(sql, i)) {
           key += `${sql.slice(at, i)}${HOLE}`;
           at = j;
@@ -164,17 +174,9 @@ export function fastLiteralFreeKey(sql: string, dialect: Dialect): LiteralFreeKe
       }
       case QIDENT: {
         // Lexer.ident(start, start, c): PostgreSQL `"`, MySQL backtick.
-        let j = i + 1;
-        for (;;) {
-          if (j >= n) return UNSURE;
-          const d = sql.charCodeAt(j);
-          if (d === c) {
-            if (sql.charCodeAt(j + 1) !== c) break;
-            j += 2;
-          } else if (d === 0 || d >= 128) return UNSURE;
-          else j++;
-        }
-        i = j + 1;
+        const j = closingQuote(sql, i, c);
+        if (j === UNSURE) return UNSURE;
+        i = j;
         continue;
       }
       case DOLLAR: {
