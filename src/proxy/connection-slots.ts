@@ -43,10 +43,6 @@ export class ConnectionSlots {
     this.pending.delete(socket);
   }
 
-  get count(): number {
-    return this.open;
-  }
-
   private release(socket: Socket): void {
     if (this.released.has(socket)) return;
     this.released.add(socket);

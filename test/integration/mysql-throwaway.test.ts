@@ -12,6 +12,7 @@ import { type MariaDbServer, startMariaDb } from '../support/mariadb-server.js';
 import {
   connectMysql2,
   type MysqlProxy,
+  mariaDbTarget,
   mariadbArgs,
   mariadbEnv,
   outcomeOf,
@@ -95,17 +96,7 @@ describe('TLS', () => {
 
     const strict = await startMysqlProxy({
       requireTls: true,
-      targets: [
-        {
-          name: 'app',
-          protocol: 'mysql',
-          host: '127.0.0.1',
-          port: server.port,
-          database: 'test',
-          user: 'root',
-          tls: 'require',
-        },
-      ],
+      targets: [mariaDbTarget(server.port, { tls: 'require' })],
     });
     try {
       await assert.rejects(connectMysql2(strict), {

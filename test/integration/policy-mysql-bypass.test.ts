@@ -10,7 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import type mysql from 'mysql2/promise';
 import { type BypassCase, type Expect, MYSQL_CORPUS, MYSQL_SETUP } from '../fixtures/policy-bypass-corpus.js';
 import { type MariaDbServer, startMariaDb } from '../support/mariadb-server.js';
-import { connectMysql2, type MysqlProxy, startMysqlProxy } from '../support/mysql-fixtures.js';
+import { connectMysql2, type MysqlProxy, mariaDbTarget, startMysqlProxy } from '../support/mysql-fixtures.js';
 import { waitFor } from '../support/wait.js';
 
 interface Case {
@@ -148,17 +148,7 @@ async function proxyFor(role: Record<string, unknown>, record: boolean): Promise
   const p = await startMysqlProxy({
     record,
     role,
-    targets: [
-      {
-        name: 'app',
-        protocol: 'mysql',
-        host: '127.0.0.1',
-        port: server.port,
-        database: 'test',
-        user: 'root',
-        tls: 'disable',
-      },
-    ],
+    targets: [mariaDbTarget(server.port)],
   });
   proxies.push(p);
   return p;

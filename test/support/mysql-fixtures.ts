@@ -40,9 +40,18 @@ export const CAROL: Person = { name: 'carol', password: 'carol-admin' };
 
 export type TargetYaml = Record<string, unknown> & { name: string };
 
+/** A MariaDB on 127.0.0.1 (root, no password: the machine's, or a throwaway one) as a dbtape target. */
+export function mariaDbTarget(
+  port: number,
+  opts: { name?: string; database?: string; tls?: 'disable' | 'prefer' | 'require' | 'verify-full' } = {},
+): TargetYaml {
+  const { name = 'app', database = 'test', tls = 'disable' } = opts;
+  return { name, protocol: 'mysql', host: '127.0.0.1', port, database, user: 'root', tls };
+}
+
 /** The machine's MariaDB (root, no password) as a dbtape target. */
 export function machineTarget(name = 'app', database = 'test'): TargetYaml {
-  return { name, protocol: 'mysql', host: '127.0.0.1', port: 3306, database, user: 'root', tls: 'disable' };
+  return mariaDbTarget(3306, { name, database });
 }
 
 export interface MysqlProxyOptions {
