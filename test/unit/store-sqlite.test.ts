@@ -10,27 +10,10 @@ import { eventToJson, isoFromUs, sessionToJson } from '../../src/store/json.js';
 import { openStore } from '../../src/store/open-store.js';
 import type { SessionStore } from '../../src/store/session-store.js';
 import { MIGRATIONS } from '../../src/store/sqlite/migrations.js';
+import { sessionMeta } from '../support/session-meta.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'dbtape-store-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
-
-function meta(id: string, over: Partial<SessionMeta> = {}): SessionMeta {
-  return {
-    id,
-    protocol: 'postgres',
-    user: 'alice',
-    roles: ['analyst'],
-    clientAddr: '127.0.0.1',
-    clientPort: 50000,
-    application: 'psql',
-    clientTls: 'TLSv1.3',
-    target: 'app',
-    upstreamDatabase: 'appdb',
-    upstreamUser: 'app_rw',
-    startedAtUs: 1_700_000_000_000_000,
-    ...over,
-  };
-}
 
 function ev(
   seq: number,
@@ -106,7 +89,7 @@ describe('openStore', () => {
 describe('SqliteSessionStore', () => {
   test('writes a session and reads it back with counts and status', async () => {
     const store = openStore('sqlite::memory:');
-    const m = meta('s1');
+    const m = sessionMeta('s1');
     await seed(store, m, [
       { kind: 'query', sql: 'SELECT 1', via: 'simple' },
       { kind: 'result', tag: 'SELECT 1', rows: 1, durationUs: 10 },
@@ -147,12 +130,12 @@ describe('SqliteSessionStore', () => {
 
   test('a failed batch writes nothing (one transaction)', async () => {
     const store = openStore('sqlite::memory:');
-    await seed(store, meta('s1'), []);
+    await seed(store, sessionMeta('s1'), []);
     await assert.rejects(
       store.writeBatch({
-        sessions: [meta('s2')],
+        sessions: [sessionMeta('s2')],
         events: [
-          { sessionId: 's2', event: ev(1, { kind: 'start', meta: meta('s2') }) },
+          { sessionId: 's2', event: ev(1, { kind: 'start', meta: sessionMeta('s2') }) },
           { sessionId: 's1', event: ev(1, { kind: 'query', sql: 'dup seq', via: 'simple' }) },
         ],
         ends: [],
@@ -166,7 +149,7 @@ describe('SqliteSessionStore', () => {
   test('stores text faithfully: NUL, controls, escapes, lone surrogates, astral characters', async () => {
     const store = openStore(`sqlite:${join(dir, 'faithful.db')}`);
     const hostile = "SELECT '\u0000\u001b[2J\u0007\u009b\u202e\ud800\udcff😀\r\n\t\u007f'";
-    await seed(store, meta('f1'), [
+    await seed(store, sessionMeta('f1'), [
       { kind: 'query', sql: hostile, params: ['\u0000', null, '\udc80'], via: 'extended' },
     ]);
     const [, q] = await store.getEvents('f1');
@@ -179,7 +162,7 @@ describe('SqliteSessionStore', () => {
     const store = openStore('sqlite::memory:');
     const base = 1_700_000_000_000_000;
     for (let i = 0; i < 30; i++) {
-      const m = meta(`s${String(i).padStart(2, '0')}`, {
+      const m = sessionMeta(`s${String(i).padStart(2, '0')}`, {
         startedAtUs: base + i * 1_000_000,
         user: i % 3 === 0 ? 'bob' : 'alice',
         target: i % 2 === 0 ? 'app' : 'billing',
@@ -218,8 +201,8 @@ describe('SqliteSessionStore', () => {
   test('closeOpenSessions ends crashed sessions after their last event', async () => {
     const path = join(dir, 'crash.db');
     const store = openStore(`sqlite:${path}`);
-    await seed(store, meta('c1'), [{ kind: 'query', sql: 'SELECT pg_sleep(10)', via: 'simple' }]);
-    await seed(store, meta('c2'), [], true);
+    await seed(store, sessionMeta('c1'), [{ kind: 'query', sql: 'SELECT pg_sleep(10)', via: 'simple' }]);
+    await seed(store, sessionMeta('c2'), [], true);
     await store.close();
     const reopened = openStore(`sqlite:${path}`);
     assert.equal(await reopened.closeOpenSessions('proxy_crash', Date.now() * 1000), 1);
@@ -237,7 +220,7 @@ describe('SqliteSessionStore', () => {
 
   test('a durable write works on a normal-synchronous store', async () => {
     const store = openStore(`sqlite:${join(dir, 'durable.db')}`);
-    await seed(store, meta('d1'), []);
+    await seed(store, sessionMeta('d1'), []);
     await store.writeBatch(
       { sessions: [], events: [{ sessionId: 'd1', event: ev(2, { kind: 'tx', state: 'begin' }) }], ends: [] },
       { durable: true },
@@ -260,7 +243,7 @@ describe('recording format v1 and JSON shapes', () => {
   test('maps to the SPEC.md --json field names', async () => {
     assert.equal(isoFromUs(1_700_000_000_123_456), '2023-11-14T22:13:20.123456Z');
     const store = openStore('sqlite::memory:');
-    await seed(store, meta('j1'), [], true);
+    await seed(store, sessionMeta('j1'), [], true);
     const json = sessionToJson((await store.getSession('j1'))!);
     assert.deepEqual(Object.keys(json), [
       'id',

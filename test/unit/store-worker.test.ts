@@ -4,33 +4,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { verifyStore } from '../../src/integrity/verify.js';
-import type { SessionEvent, SessionMeta } from '../../src/model/session.js';
+import type { SessionEvent } from '../../src/model/session.js';
 import { encodeEvent } from '../../src/store/event-codec.js';
 import { openStore } from '../../src/store/open-store.js';
 import { encodeBatch, encodedEvents, encodeV1 } from '../../src/store/sqlite/encoded-batch.js';
 import { WorkerSessionStore } from '../../src/store/sqlite/worker-store.js';
+import { sessionMeta } from '../support/session-meta.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'dbtape-store-worker-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 const T0 = 1_700_000_000_000_000;
-
-function meta(id: string): SessionMeta {
-  return {
-    id,
-    protocol: 'postgres',
-    user: 'alice',
-    roles: ['analyst'],
-    clientAddr: '127.0.0.1',
-    clientPort: 50000,
-    application: 'psql',
-    clientTls: null,
-    target: 'app',
-    upstreamDatabase: 'appdb',
-    upstreamUser: 'app_rw',
-    startedAtUs: T0,
-  };
-}
 
 function ev(seq: number, body: Record<string, unknown>): SessionEvent {
   return { seq, atUs: T0 + seq * 1000, offsetUs: seq * 1000, ...body } as unknown as SessionEvent;
@@ -41,7 +25,7 @@ const hostile = 'SELECT \'\u0000\u001b[2J\n\r\t\u2028\ud800\udcff😀\' -- "quot
 describe('encoded batches', () => {
   test('the v1 text is exactly what event-codec writes', () => {
     const events = [
-      ev(1, { kind: 'start', meta: meta('a') }),
+      ev(1, { kind: 'start', meta: sessionMeta('a') }),
       ev(2, {
         kind: 'query',
         sql: hostile,
@@ -87,7 +71,7 @@ describe('WorkerSessionStore', () => {
   test('writes through the worker thread: events read back as written, search and outcomes work, the chain verifies', async () => {
     const path = join(dir, 'w.db');
     const store = await WorkerSessionStore.open(`sqlite:${path}`, 'normal', {});
-    const a = meta('wa');
+    const a = sessionMeta('wa');
     const first = [
       ev(1, { kind: 'start', meta: a }),
       ev(2, { kind: 'query', sql: hostile, params: ['zqxtoken', null], via: 'extended' }),
