@@ -4,14 +4,12 @@
 // pipelined answers in order; max_rows cutting text, binary and cursor results; masking of text and
 // binary rows; and what the recording holds (denied events, masked rows only).
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import type mysql from 'mysql2/promise';
 import type { SessionEvent } from '../../src/model/session.js';
 import * as M from '../../src/protocol/mysql/index.js';
 import { requireBinary } from '../support/binaries.js';
-import { DBTAPE_BIN } from '../support/dbtape-process.js';
-import { run } from '../support/exec.js';
+import { runStatus } from '../support/exec.js';
 import {
   ALICE,
   connectDirect,
@@ -30,6 +28,7 @@ import {
   startMysqlProxy,
   uniqueName,
 } from '../support/mysql-fixtures.js';
+import { cli as storeCli } from '../support/recording-fixtures.js';
 import { waitFor } from '../support/wait.js';
 
 const MARIADB = requireBinary('mariadb', 'mariadb-client');
@@ -85,21 +84,12 @@ interface CliResult {
  * The mariadb client through dbtape, with its exit status (it fails on a denied statement). The SQL
  * goes on stdin, where `--force` makes the client go on after an error (with `-e` it stops).
  */
-function cli(sql: string, extra: readonly string[] = []): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(MARIADB, mariadbArgs(proxy, ['--batch', ...extra]), { env: mariadbEnv() });
-    child.stdin.end(`${sql}\n`);
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => {
-      stdout += d.toString();
-    });
-    child.stderr.on('data', (d: Buffer) => {
-      stderr += d.toString();
-    });
-    child.on('error', reject);
-    child.on('close', (status) => resolve({ stdout, stderr, status }));
+async function cli(sql: string, extra: readonly string[] = []): Promise<CliResult> {
+  const r = await runStatus(MARIADB, mariadbArgs(proxy, ['--batch', ...extra]), {
+    env: mariadbEnv(),
+    input: `${sql}\n`,
   });
+  return { stdout: r.stdout, stderr: r.stderr, status: r.code };
 }
 
 async function mysqlError(
@@ -235,14 +225,9 @@ describe('denials', () => {
     await mysqlError(conn.query(`UPDATE ${PEOPLE} SET name = '${marker}' WHERE id = 5`));
     await conn.end();
     const { id } = await sessionWith(marker);
-    const { stdout } = await run(process.execPath, [
-      DBTAPE_BIN,
-      'show',
-      id,
-      '--json',
-      '--store',
-      proxy.storeUrl,
-    ]);
+    const show = await storeCli(proxy.storeUrl, ['show', id, '--json']);
+    assert.equal(show.code, 0, show.stderr);
+    const { stdout } = show;
     const shown = JSON.parse(stdout) as {
       events: { kind: string; sql?: string; error?: { code: string; message: string } }[];
     };
@@ -250,14 +235,9 @@ describe('denials', () => {
     assert.equal(denied?.error?.code, 'access=read');
     assert.match(denied?.error?.message ?? '', /^dbtape: denied by rule access=read: UPDATE changes data/);
     assert.match(denied?.sql ?? '', new RegExp(marker));
-    const { stdout: found } = await run(process.execPath, [
-      DBTAPE_BIN,
-      'search',
-      marker,
-      '--json',
-      '--store',
-      proxy.storeUrl,
-    ]);
+    const search = await storeCli(proxy.storeUrl, ['search', marker, '--json']);
+    assert.equal(search.code, 0, search.stderr);
+    const found = search.stdout;
     assert.equal((JSON.parse(found) as { session_id: string }[])[0]?.session_id, id);
   });
 });
