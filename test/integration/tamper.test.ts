@@ -28,6 +28,7 @@ import { openStore } from '../../src/store/open-store.js';
 import type { SessionStore, WriteBatch, WriteOptions } from '../../src/store/session-store.js';
 import { SqliteIntegritySource } from '../../src/store/sqlite/sqlite-integrity.js';
 import { dbtapeCli } from '../support/dbtape-process.js';
+import { mulberry32, type Rng } from '../support/random.js';
 
 const root = resolve(import.meta.dirname, '../..');
 const dir = mkdtempSync(join(tmpdir(), 'dbtape-tamper-'));
@@ -145,19 +146,6 @@ async function verifyDb(db: Database.Database) {
 }
 
 // --- mutations -----------------------------------------------------------------------------------
-
-type Rng = () => number;
-
-function mulberry32(seed: number): Rng {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface EventRow {
   id: number;

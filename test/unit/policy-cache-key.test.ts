@@ -10,6 +10,7 @@ import { fastLiteralFreeKey } from '../../src/policy/fast-key.js';
 import { classify, clearClassifyCache, loadPolicyParsers } from '../../src/policy/index.js';
 import type { Dialect } from '../../src/policy/sql-lexer.js';
 import { MYSQL_CORPUS, MYSQL_SETUP, PG_CORPUS, PG_SETUP } from '../fixtures/policy-bypass-corpus.js';
+import { mulberry32 } from '../support/random.js';
 
 const DIALECTS: readonly Dialect[] = ['postgres', 'mysql'];
 
@@ -33,18 +34,6 @@ function check(sql: string, dialect: Dialect, tally?: Tally): LiteralFreeKey | n
     if (fast) tally.keyed++;
   }
   return fast;
-}
-
-/** Deterministic, so a failure reproduces (mulberry32). */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Pieces of SQL text, chosen to sit on every boundary the lexer cares about. */
@@ -267,7 +256,7 @@ describe('literal-free key: fast scanner = lexer', () => {
 
   for (const dialect of DIALECTS) {
     test(`random texts from SQL fragments, ${dialect}`, () => {
-      const next = random(dialect === 'postgres' ? 7 : 11);
+      const next = mulberry32(dialect === 'postgres' ? 7 : 11);
       const tally: Tally = { texts: 0, answered: 0, keyed: 0 };
       for (let i = 0; i < 20_000; i++) check(fragmentText(next), dialect, tally);
       for (let i = 0; i < 20_000; i++) check(charText(next), dialect, tally);
