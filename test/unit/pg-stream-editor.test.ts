@@ -8,26 +8,18 @@ import { test } from 'node:test';
 import { type FrameHandler, Framer, Mode, modeTable } from '../../src/protocol/postgres/framer.js';
 import { Forwarder } from '../../src/proxy/forwarder.js';
 import { StreamEditor } from '../../src/proxy/postgres/stream-editor.js';
+import { typedMessage } from '../support/inproc-dbtape.js';
 
-function msg(type: string, body: Buffer | string): Buffer {
-  const b = typeof body === 'string' ? Buffer.from(body) : body;
-  const out = Buffer.alloc(5 + b.length);
-  out.write(type, 0, 'latin1');
-  out.writeInt32BE(4 + b.length, 1);
-  b.copy(out, 5);
-  return out;
-}
-
-const ROWDESC = msg('T', 'columns');
-const ROW1 = msg('D', 'row one');
-const ROW2 = msg('D', Buffer.alloc(300, 0x61)); // dropped
-const ROW3 = msg('D', 'row three');
-const ERROR = msg('E', 'the stand-in error'); // replaced
-const DONE = msg('C', 'SELECT 2'); // a notice goes before it
-const READY = msg('Z', 'I');
+const ROWDESC = typedMessage('T', 'columns');
+const ROW1 = typedMessage('D', 'row one');
+const ROW2 = typedMessage('D', Buffer.alloc(300, 0x61)); // dropped
+const ROW3 = typedMessage('D', 'row three');
+const ERROR = typedMessage('E', 'the stand-in error'); // replaced
+const DONE = typedMessage('C', 'SELECT 2'); // a notice goes before it
+const READY = typedMessage('Z', 'I');
 const STREAM = Buffer.concat([ROWDESC, ROW1, ROW2, ROW3, ERROR, DONE, READY]);
-const OURS = msg('E', "dbtape's error");
-const NOTICE = msg('N', 'a notice');
+const OURS = typedMessage('E', "dbtape's error");
+const NOTICE = typedMessage('N', 'a notice');
 const EXPECTED = Buffer.concat([ROWDESC, ROW1, ROW3, OURS, NOTICE, DONE, READY]);
 
 /** Runs `chunks` through a framer (D and Z skipped, the rest inspected) and an editor. */
