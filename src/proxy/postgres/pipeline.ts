@@ -166,7 +166,7 @@ export class PgPipeline {
         : null;
     this.track = o.observe || this.results !== null;
     this.gate = o.observe && o.strict ? this.strictGate() : null;
-    this.tracker = new PgTracker(o.recorder, o.capture, o.maxRows);
+    this.tracker = new PgTracker(o.recorder, o.capture, o.maxRows, o.observe);
     this.toUpstream = new Forwarder(o.upstream);
     this.toClient = new Forwarder(o.client);
     const checked = !this.track && this.policyGate !== null;
@@ -263,7 +263,8 @@ export class PgPipeline {
 
   private fromUpstream(chunk: Buffer): void {
     const ed = this.replies;
-    if (ed?.begin(chunk, this.results !== null || this.policyGate!.substituting)) {
+    const edit = (this.results?.mayEdit(chunk.length) ?? false) || (this.policyGate?.substituting ?? false);
+    if (ed?.begin(chunk, edit)) {
       this.serverFramer.feed(chunk);
       ed.end();
       this.pauseIfFull(this.toClient, this.o.upstream);
@@ -507,7 +508,7 @@ export class PgPipeline {
       case B.RowDescription: {
         const cols = results?.masking
           ? decodeRowDescriptionWithOrigins(body)
-          : this.o.capture === 'none' && !results
+          : this.o.capture === 'none'
             ? []
             : decodeRowDescription(body);
         if (t.rowDescription(cols) && results) results.start(cols, null);

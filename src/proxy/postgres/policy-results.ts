@@ -14,6 +14,9 @@ import { maskDataRow } from './mask-row.js';
 /** A column whose type and name are unknown (an Execute dbtape saw no Describe for): masked as NULL. */
 const UNKNOWN_COLUMNS: readonly (ValueMasker | null)[] = new Array<ValueMasker>(1664).fill(() => null);
 
+/** Type byte, length, column count. */
+const MIN_DATA_ROW = 7;
+
 export interface Truncation {
   /** A WARNING telling the client how many rows were not sent. */
   readonly notice: Buffer;
@@ -52,6 +55,18 @@ export class PgResultPolicy {
     this.rows = portal === null ? 0 : (this.suspended.get(portal) ?? 0);
     this.dropped = 0;
     this.plan = this.masking ? this.planFor(columns) : null;
+  }
+
+  /**
+   * Whether a chunk of `bytes` server bytes may need edits. Masking edits rows; max_rows only once a
+   * result can pass the cap within the chunk. A DataRow takes at least 7 bytes, so a chunk carries
+   * at most bytes / 7 rows: below the cap it is forwarded whole, before it is framed, and only its
+   * headers are read (pgbench -S rows never come near a cap of 1000).
+   */
+  mayEdit(bytes: number): boolean {
+    if (this.masking !== null || this.maxRows === null || this.suspended.size > 0) return true;
+    const counted = this.inResult ? this.rows : 0;
+    return counted + Math.floor(bytes / MIN_DATA_ROW) > this.maxRows;
   }
 
   /** Whether the next DataRow is sent (false: over the cap, dropped). */

@@ -77,6 +77,11 @@ export class PgTracker {
     private readonly rec: SessionRecorder,
     private readonly capture: CaptureMode,
     private readonly maxRows: number,
+    /**
+     * False when the tracker only follows the session for max_rows or masking: parameters are then
+     * not rendered, since no event is kept.
+     */
+    private readonly recording = true,
   ) {}
 
   /** Transaction status as of the last ReadyForQuery. */
@@ -104,7 +109,7 @@ export class PgTracker {
   bind(b: Bind): void {
     const st = this.statements.get(b.statement);
     const types = st?.paramTypes ?? [];
-    const params = b.values.map((v, i) => renderValue(v, b.formats[i], types[i] ?? 0));
+    const params = this.recording ? b.values.map((v, i) => renderValue(v, b.formats[i], types[i] ?? 0)) : [];
     const columns = st?.columns ? withFormats(st.columns, b.resultFormats) : null;
     this.portals.set(b.portal, { sql: st?.sql ?? '', statement: b.statement, params, columns });
     this.queue.push({ kind: 'bind' });
@@ -145,7 +150,7 @@ export class PgTracker {
 
   functionCall(fc: FunctionCall): void {
     this.queue.push({ kind: 'fcall', sentAt: now() });
-    const params = fc.values.map((v, i) => renderValue(v, fc.formats[i], 0));
+    const params = this.recording ? fc.values.map((v, i) => renderValue(v, fc.formats[i], 0)) : [];
     this.rec.event({ kind: 'query', sql: `-- function call: oid ${fc.oid}`, params, via: 'function_call' });
   }
 

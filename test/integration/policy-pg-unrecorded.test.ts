@@ -1,0 +1,146 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import pg from 'pg';
+import { stringify } from 'yaml';
+import { hashPassword } from '../../src/config/verifiers.js';
+import { DEFAULT_TARGET, type InProcessDbtape, startInProcess } from '../support/inproc-dbtape.js';
+import { connectDirect, uniqueName } from '../support/pg-fixtures.js';
+
+// The policy with recording off (`store.record: false`), the configuration the policy benchmark
+// measures: max_rows then forwards server chunks whole while no result can reach the cap within
+// them, and edits only from the chunk where one might. These tests pin the cap at that boundary.
+
+const USERS = {
+  capped: { password: 'capped-pw-2', roles: ['c'] },
+  reader: { password: 'reader-pw-2', roles: ['r'] },
+} as const;
+type UserName = keyof typeof USERS;
+
+const CAP = 50;
+const T = uniqueName('policy_unrec');
+const NUMS = `${T}_nums`;
+const SECRET = `${T}_secret`;
+/** Raises a NOTICE per row: the server flushes each notice, so rows reach dbtape a few per chunk. */
+const TICK = `${T}_tick`;
+let dbtape: InProcessDbtape;
+let storeDir: string;
+let direct: pg.Client;
+
+before(async () => {
+  direct = await connectDirect();
+  await direct.query(`create table ${NUMS} (n int)`);
+  await direct.query(`insert into ${NUMS} select g from generate_series(1, 1000) g`);
+  await direct.query(`create table ${SECRET} (v text)`);
+  await direct.query(
+    `create function ${TICK}(n int) returns int language plpgsql as $$ begin raise notice 'tick %', n; return n; end $$`,
+  );
+  storeDir = mkdtempSync(path.join(os.tmpdir(), 'dbtape-policy-unrec-'));
+  dbtape = await startInProcess({
+    yaml: stringify({
+      listen: { postgres: '127.0.0.1:0' },
+      store: { url: `sqlite:${path.join(storeDir, 'store.db')}`, record: false },
+      targets: [DEFAULT_TARGET],
+      users: Object.entries(USERS).map(([name, u]) => ({
+        name,
+        password: hashPassword(u.password),
+        roles: [...u.roles],
+      })),
+      roles: [
+        { name: 'c', targets: ['app'], access: 'admin', rules: { max_rows: CAP } },
+        { name: 'r', targets: ['app'], access: 'read', rules: { deny_tables: [`public.${SECRET}`] } },
+      ],
+    }),
+  });
+});
+
+after(async () => {
+  await dbtape?.close();
+  await direct?.query(`drop table if exists ${NUMS}, ${SECRET}`);
+  await direct?.query(`drop function if exists ${TICK}(int)`);
+  await direct?.end();
+  if (storeDir) rmSync(storeDir, { recursive: true, force: true });
+});
+
+async function connect(user: UserName): Promise<{ client: pg.Client; notices: string[] }> {
+  const client = new pg.Client({
+    host: '127.0.0.1',
+    port: dbtape.port,
+    user,
+    password: USERS[user].password,
+    database: 'app',
+    application_name: uniqueName(`unrec_${user}`),
+  });
+  const notices: string[] = [];
+  client.on('notice', (n) => notices.push(n.message));
+  await client.connect();
+  return { client, notices };
+}
+
+const truncated = (more: number) =>
+  `dbtape: result truncated to ${CAP} rows by rule max_rows (${more} more rows not sent)`;
+
+describe('max_rows with recording off', () => {
+  test('a large result, simple and extended, is cut to the cap with a warning', async () => {
+    const { client, notices } = await connect('capped');
+    try {
+      const a = await client.query(`select n from ${NUMS} order by n`);
+      assert.equal(a.rows.length, CAP);
+      assert.equal(a.rowCount, CAP);
+      assert.equal(a.rows[CAP - 1].n, CAP);
+      const b = await client.query({ text: `select n from ${NUMS} where n > $1 order by n`, values: [900] });
+      assert.equal(b.rows.length, CAP);
+      assert.equal(b.rows[0].n, 901);
+      assert.deepEqual(notices, [truncated(950), truncated(50)]);
+      const small = await client.query(`select n from ${NUMS} where n <= $1`, [CAP]);
+      assert.equal(small.rows.length, CAP, 'a result of exactly the cap is whole');
+      assert.equal(notices.length, 2, 'and warns of nothing');
+    } finally {
+      await client.end();
+    }
+  });
+
+  test('rows that arrive a few per chunk are cut at exactly the cap', async () => {
+    const { client, notices } = await connect('capped');
+    try {
+      const r = await client.query(`select ${TICK}(g) as n from generate_series(1, ${CAP + 10}) g`);
+      assert.equal(r.rows.length, CAP);
+      assert.deepEqual(
+        r.rows.map((x) => x.n),
+        Array.from({ length: CAP }, (_, i) => i + 1),
+      );
+      assert.equal(r.rowCount, CAP);
+      assert.equal(notices.filter((n) => n.startsWith('tick')).length, CAP + 10, 'the server ran every row');
+      assert.deepEqual(
+        notices.filter((n) => n.startsWith('dbtape')),
+        [truncated(10)],
+      );
+      const again = await client.query('select 1 as one');
+      assert.equal(again.rows[0].one, 1, 'the session goes on');
+    } finally {
+      await client.end();
+    }
+  });
+});
+
+describe('denials with recording off', () => {
+  test('a denied statement gets 42501 and the session stays usable', async () => {
+    const { client } = await connect('reader');
+    try {
+      await assert.rejects(client.query(`select * from ${SECRET}`), (err: Error & { code?: string }) => {
+        assert.equal(err.code, '42501');
+        assert.match(err.message, /^dbtape: denied by rule /);
+        return true;
+      });
+      await assert.rejects(client.query({ text: `select v from ${SECRET} where v = $1`, values: ['x'] }), {
+        code: '42501',
+      });
+      const r = await client.query(`select count(*)::int as c from ${NUMS}`);
+      assert.equal(r.rows[0].c, 1000);
+    } finally {
+      await client.end();
+    }
+  });
+});
