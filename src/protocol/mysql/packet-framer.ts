@@ -82,6 +82,16 @@ export class PacketFramer {
     return !this.inPacket && this.headerLen === 0 && !this.continuing;
   }
 
+  /** Chunk offset of the next packet; meaningful when `idle`. */
+  get position(): number {
+    return this.pos;
+  }
+
+  /** Move past `n` bytes of whole packets the caller framed itself from `position` (only when `idle`). */
+  skip(n: number): void {
+    this.pos += n;
+  }
+
   push(chunk: Buffer): void {
     if (this.pos < this.chunk.length) {
       throw new Error('dbtape: PacketFramer.push called before the previous chunk was fully iterated');

@@ -81,6 +81,24 @@ export class ResponseTracker {
     return this.state === 'done' || this.state === 'idle';
   }
 
+  /**
+   * Between two rows of a result: the caller may frame the rows that follow itself and only count
+   * them (countRows).
+   */
+  get betweenRows(): boolean {
+    return this.state === 'rows' && !this.metadataJustEnded;
+  }
+
+  /**
+   * `n` rows the caller framed by their headers: whole packets shorter than 0xFFFFFF whose first
+   * byte is neither EOF (0xFE) nor ERR (0xFF), and 0x00 in a binary result. Only when betweenRows.
+   */
+  countRows(n: number): void {
+    this.rowCount += n;
+    this.lastOfMetadata = false;
+    this.afterMetadata = false;
+  }
+
   /** The last finished result announced another one (SERVER_MORE_RESULTS_EXISTS). */
   get moreResults(): boolean {
     return (this.statusFlags & C.SERVER_MORE_RESULTS_EXISTS) !== 0 && this.state === 'first';

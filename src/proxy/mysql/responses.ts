@@ -4,10 +4,13 @@ import {
   COM_STMT_FETCH,
   COM_STMT_PREPARE,
   decodeErr,
+  EOF_HEADER,
   ER_NOT_ALLOWED_COMMAND,
   ERR_HEADER,
   framePayload,
   LOCAL_INFILE_HEADER,
+  MAX_PACKET_PAYLOAD,
+  OK_HEADER,
   PACKET_HEADER_SIZE,
   PacketAssembler,
   PacketFramer,
@@ -132,8 +135,56 @@ export class ResponseStream {
   }
 
   feed(chunk: Buffer): void {
-    this.framer.push(chunk);
-    while (this.framer.next()) this.segment(chunk, this.framer.segment);
+    const framer = this.framer;
+    framer.push(chunk);
+    for (;;) {
+      if (framer.idle && this.plainRows()) this.skipRows(chunk);
+      if (!framer.next()) return;
+      this.segment(chunk, framer.segment);
+    }
+  }
+
+  /** Rows pass untouched and unread: nothing to capture, shape, translate or renumber. */
+  private plainRows(): boolean {
+    const p = this.current;
+    return (
+      p !== null &&
+      !p.swallow &&
+      this.tracker.betweenRows &&
+      this.o.shaper === null &&
+      !this.translation.active &&
+      this.translation.shift === 0 &&
+      !this.o.events.capturingRows
+    );
+  }
+
+  /**
+   * The hot path of a result: the whole row packets at the framer's position are forwarded as one
+   * slice and counted, from their headers and first bytes only. Anything else (a terminator, ERR,
+   * a row split across chunks or of 16 MiB and more) is left to the packet-by-packet path.
+   */
+  private skipRows(chunk: Buffer): void {
+    const start = this.framer.position;
+    const binary = this.tracker.binary;
+    let pos = start;
+    let rows = 0;
+    let seq = 0;
+    while (pos + PACKET_HEADER_SIZE < chunk.length) {
+      const length = chunk[pos] | (chunk[pos + 1] << 8) | (chunk[pos + 2] << 16);
+      const end = pos + PACKET_HEADER_SIZE + length;
+      if (length === 0 || length === MAX_PACKET_PAYLOAD || end > chunk.length) break;
+      const first = chunk[pos + PACKET_HEADER_SIZE];
+      if (first === EOF_HEADER || first === ERR_HEADER || (binary && first !== OK_HEADER)) break;
+      seq = chunk[pos + 3];
+      rows++;
+      pos = end;
+    }
+    if (rows === 0) return;
+    this.o.toClient(chunk.subarray(start, pos));
+    this.framer.skip(pos - start);
+    this.tracker.countRows(rows);
+    this.packets += rows;
+    this.nextClientSeq = (seq + 1) & 0xff;
   }
 
   private segment(chunk: Buffer, seg: PacketSegment): void {

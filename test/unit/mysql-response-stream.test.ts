@@ -1,0 +1,159 @@
+// The server → client half of a MySQL session (src/proxy/mysql/responses.ts) fed hand-built
+// responses cut into chunks at every boundary: rows are framed from their headers on the hot path
+// and packet by packet elsewhere, and whichever path a byte takes, the client gets the server's
+// bytes unchanged, each result counts its rows, and the response ends where the server's does.
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { silentLogger } from '../../src/model/logger.js';
+import type { SessionRecorder } from '../../src/model/recorder.js';
+import type { SessionEventBody } from '../../src/model/session.js';
+import * as M from '../../src/protocol/mysql/index.js';
+import { pending } from '../../src/proxy/mysql/pending.js';
+import { ResponseStream } from '../../src/proxy/mysql/responses.js';
+import { SessionEvents } from '../../src/proxy/mysql/session-events.js';
+import { resultset } from '../support/mysql-fixtures.js';
+import { mulberry32 } from '../support/random.js';
+
+const CLASSIC = M.CLIENT_PROTOCOL_41 | M.CLIENT_SECURE_CONNECTION | M.CLIENT_MULTI_RESULTS;
+const MODERN = CLASSIC | M.CLIENT_DEPRECATE_EOF;
+
+/** Rows whose first bytes are the interesting ones: NULL (0xFB), an empty string, long values. */
+const ROWS: (string | null)[][] = [
+  ['1', 'a'],
+  [null, 'b'],
+  ['', null],
+  ['x'.repeat(300), 'y'.repeat(70_000)],
+  ...Array.from({ length: 20 }, (_, i) => [String(i), `row ${i}`]),
+];
+
+/** A binary resultset of one VAR_STRING column (COM_STMT_EXECUTE): rows start with 0x00. */
+function binaryResultset(values: readonly string[], caps: number): Buffer[] {
+  const deprecateEof = M.hasCap(caps, M.CLIENT_DEPRECATE_EOF);
+  let seq = 1;
+  const out = [new M.PacketWriter(8).lenencInt(1).packet(seq++)];
+  out.push(
+    M.encodeColumnDefinition(
+      { name: 'v', charset: 45, columnLength: 255, type: M.MYSQL_TYPE_VAR_STRING },
+      seq++,
+    ),
+  );
+  if (!deprecateEof) out.push(M.encodeEof({ warnings: 0, statusFlags: 0 }, caps, seq++));
+  for (const v of values) {
+    // Header 0x00, a NULL bitmap of (1 + 7 + 2) / 8 = 1 byte, then the value as a length-encoded string.
+    out.push(new M.PacketWriter(8).u8(0).u8(0).lenencString(Buffer.from(v)).packet(seq++));
+  }
+  out.push(
+    deprecateEof
+      ? M.encodeOk({ statusFlags: 0 }, caps, seq++, M.EOF_HEADER)
+      : M.encodeEof({ warnings: 0, statusFlags: 0 }, caps, seq++),
+  );
+  return out;
+}
+
+interface Run {
+  readonly out: Buffer;
+  readonly results: SessionEventBody[];
+  readonly busy: boolean;
+}
+
+/** Feed `chunks` as answers to `commands` (COM_* bytes, in order); collect what the client gets. */
+function feed(commands: readonly number[], chunks: readonly Buffer[], caps: number): Run {
+  const recorded: SessionEventBody[] = [];
+  const rec: SessionRecorder = { event: (e) => recorded.push(e), durable: () => Promise.resolve() };
+  const parts: Buffer[] = [];
+  const stream = new ResponseStream({
+    clientCapabilities: caps,
+    upstreamCapabilities: caps,
+    localInfile: false,
+    events: new SessionEvents(rec, true, 'summary', 0),
+    statements: new M.StatementRegistry(),
+    log: silentLogger,
+    toClient: (b) => parts.push(Buffer.from(b)),
+    toUpstream: () => assert.fail('nothing goes upstream'),
+    decodeDeferred: () => {},
+    infileRequested: () => assert.fail('no LOCAL INFILE here'),
+    policy: null,
+    shaper: null,
+  });
+  for (const c of commands) stream.enqueue(pending(c, 'statement'));
+  for (const chunk of chunks) stream.feed(chunk);
+  return {
+    out: Buffer.concat(parts),
+    results: recorded.filter((e) => e.kind === 'result'),
+    busy: stream.busy,
+  };
+}
+
+function cut(bytes: Buffer, at: readonly number[]): Buffer[] {
+  const chunks: Buffer[] = [];
+  let from = 0;
+  for (const p of [...at, bytes.length]) {
+    // A fresh buffer per chunk, as a socket gives: no view may reach past its chunk.
+    chunks.push(Buffer.from(bytes.subarray(from, p)));
+    from = p;
+  }
+  return chunks;
+}
+
+function check(name: string, commands: readonly number[], packets: Buffer[], caps: number, rows: number[]) {
+  const bytes = Buffer.concat(packets);
+  const expect = (r: Run, how: string) => {
+    assert.ok(r.out.equals(bytes), `${name}, ${how}: the client got other bytes than the server sent`);
+    assert.deepEqual(
+      r.results.map((e) => (e.kind === 'result' ? e.rows : -1)),
+      rows,
+      `${name}, ${how}: rows counted`,
+    );
+    assert.equal(r.busy, false, `${name}, ${how}: the response ended`);
+  };
+  expect(feed(commands, [bytes], caps), 'one chunk');
+  // Every single cut, then many random ones: a header, a row or a terminator split anywhere.
+  for (let i = 1; i < bytes.length; i += bytes.length > 4000 ? 97 : 1) {
+    expect(feed(commands, cut(bytes, [i]), caps), `cut at ${i}`);
+  }
+  const rnd = mulberry32(bytes.length);
+  for (let k = 0; k < 200; k++) {
+    const at = new Set<number>();
+    const n = 1 + Math.floor(rnd() * 40);
+    for (let j = 0; j < n; j++) at.add(1 + Math.floor(rnd() * (bytes.length - 1)));
+    const sorted = [...at].sort((a, b) => a - b);
+    expect(feed(commands, cut(bytes, sorted), caps), `cuts at ${sorted.join(',')}`);
+  }
+}
+
+describe('rows framed from their headers, whatever the chunking', () => {
+  for (const [capsName, caps] of [
+    ['classic EOF', CLASSIC],
+    ['DEPRECATE_EOF', MODERN],
+  ] as const) {
+    test(`text resultsets back to back (${capsName})`, () => {
+      const a = resultset(['n', 'v'], ROWS, caps);
+      const b = resultset(['n'], [['7']], caps);
+      const empty = resultset(['n'], [], caps);
+      check(capsName, [M.COM_QUERY, M.COM_QUERY, M.COM_QUERY], [...a, ...b, ...empty], caps, [
+        ROWS.length,
+        1,
+        0,
+      ]);
+    });
+
+    test(`binary resultsets (${capsName})`, () => {
+      const values = ['', 'a', 'b'.repeat(300), ...Array.from({ length: 30 }, (_, i) => `v${i}`)];
+      const a = binaryResultset(values, caps);
+      const b = binaryResultset(['z'], caps);
+      check(capsName, [M.COM_STMT_EXECUTE, M.COM_STMT_EXECUTE], [...a, ...b], caps, [values.length, 1]);
+    });
+  }
+
+  test('an ERR in the middle of the rows ends the result', () => {
+    const rows = resultset(['n'], [['1'], ['2'], ['3']], MODERN);
+    rows.pop(); // the terminator: the server fails instead
+    const err = M.encodeErr(
+      { errno: 1317, sqlState: '70100', message: 'Query execution was interrupted' },
+      5,
+    );
+    const next = resultset(['n'], [['9']], MODERN);
+    // The ERR is recorded as an error, not a result: only the next query's result counts rows.
+    check('ERR after rows', [M.COM_QUERY, M.COM_QUERY], [...rows, err, ...next], MODERN, [1]);
+  });
+});
