@@ -74,7 +74,7 @@ async function connect(user: UserName): Promise<{ client: pg.Client; notices: st
     application_name: uniqueName(`unrec_${user}`),
   });
   const notices: string[] = [];
-  client.on('notice', (n) => notices.push(n.message));
+  client.on('notice', (n) => notices.push(n.message ?? ''));
   await client.connect();
   return { client, notices };
 }
