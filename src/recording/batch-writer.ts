@@ -223,9 +223,15 @@ export class BatchWriter {
 
   /** Gives up on whatever is still queued (after a failed shutdown flush). */
   abandon(): void {
-    for (const item of this.queue.slice(this.head)) if (item.state === 'queued') settle(item, 'lost', null);
+    for (const item of this.queue.slice(this.head)) {
+      if (item.state !== 'queued') continue;
+      item.track.queued--;
+      settle(item, 'lost', null);
+    }
     this.queue = [];
     this.head = 0;
+    // Nothing more is written for these sessions: no gap is owed.
+    this.lostTracks.clear();
   }
 
   /** Arrange a drain: now if `urgent`, a full batch is ready or in strict mode; else after the window. */
@@ -252,7 +258,8 @@ export class BatchWriter {
 
   private hasWork(): boolean {
     if (this.depth > 0 || this.health.needSync) return true;
-    for (const t of this.lostTracks) if (t.startCommitted) return true;
+    // A session with queued items reports its gap with them (buildBatch); only idle ones wait here.
+    for (const t of this.lostTracks) if (t.startCommitted && t.queued === 0) return true;
     return false;
   }
 
@@ -294,6 +301,9 @@ export class BatchWriter {
   private async writeOne(): Promise<boolean> {
     const items = this.take(this.opt.batchSize);
     const built = buildBatch(items, this.lostTracks);
+    // Nothing to write or sync: no progress, so the drain loop must not go round again (it
+    // would never yield to the event loop).
+    if (built.batch.events.length === 0 && !this.health.needSync) return false;
     const t0 = performance.now();
     if (built.batch.events.length > 0) {
       try {
