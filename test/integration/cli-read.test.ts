@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { parse, stringify } from 'yaml';
 import { newSessionId } from '../../src/model/ids.js';
-import type { SessionEvent, SessionEventBody, SessionMeta } from '../../src/model/session.js';
+import type { SessionEvent, SessionEventBody } from '../../src/model/session.js';
 import { Recorder } from '../../src/recording/recorder.js';
 import { openStore } from '../../src/store/open-store.js';
 import type { SessionStore } from '../../src/store/session-store.js';
@@ -22,6 +22,7 @@ import { DBTAPE_BIN, REPO_ROOT } from '../support/dbtape-process.js';
 import { envWithoutPg, run } from '../support/exec.js';
 import { ALICE, defaultYaml, type InProcessDbtape, startInProcess } from '../support/inproc-dbtape.js';
 import { requireMachinePg } from '../support/servers.js';
+import { sessionMeta } from '../support/session-meta.js';
 import { waitFor, withTimeout } from '../support/wait.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'dbtape-cli-read-'));
@@ -154,24 +155,6 @@ async function endedSessions(path: string, n: number): Promise<string[]> {
 
 const T0 = Date.UTC(2025, 0, 31, 12) * 1000;
 
-function meta(id: string, over: Partial<SessionMeta> = {}): SessionMeta {
-  return {
-    id,
-    protocol: 'postgres',
-    user: 'carol',
-    roles: ['analyst'],
-    clientAddr: '127.0.0.1',
-    clientPort: 40000,
-    application: 'script',
-    clientTls: null,
-    target: 'app',
-    upstreamDatabase: 'test',
-    upstreamUser: 'postgres',
-    startedAtUs: T0,
-    ...over,
-  };
-}
-
 /** Every hostile thing at once; what psql cannot send (NUL, invalid UTF-8 as surrogate escapes) included. */
 const CORPUS = [
   `${ESC}[31mred${ESC}[0m`,
@@ -189,7 +172,7 @@ const CORPUS = [
 async function recordCorpus(store: SessionStore): Promise<string> {
   const recorder = new Recorder({ store, capture: 'rows', maxRows: 10 });
   const id = newSessionId();
-  const rec = recorder.open(meta(id, { application: `app ${ESC}]0;t\u0007\u202e` }));
+  const rec = recorder.open(sessionMeta(id, { application: `app ${ESC}]0;t\u0007\u202e`, startedAtUs: T0 }));
   const bodies: SessionEventBody[] = [
     { kind: 'query', sql: `SELECT corpus_token_kk3, '${CORPUS}'`, via: 'simple' },
     {
@@ -214,7 +197,7 @@ async function recordCorpus(store: SessionStore): Promise<string> {
 
 /** A session whose events sit exactly at 0, 0.5, 1.2, 2.0 s: replay --speed 1 must take 2 s. */
 async function recordTimed(store: SessionStore): Promise<string> {
-  const m = meta('m6timed00-0000000001', { user: 'dave' });
+  const m = sessionMeta('m6timed00-0000000001', { user: 'dave', startedAtUs: T0 });
   const items: [number, SessionEventBody][] = [
     [0, { kind: 'start', meta: m }],
     [500_000, { kind: 'query', sql: 'SELECT 1;', via: 'simple' }],
@@ -454,7 +437,7 @@ describe('dbtape replay', () => {
     const store = openStore(`sqlite:${directStore}`);
     const recorder = new Recorder({ store, capture: 'rows' });
     const id = newSessionId();
-    const rec = recorder.open(meta(id, { user: 'erin' }));
+    const rec = recorder.open(sessionMeta(id, { user: 'erin', startedAtUs: T0 }));
     rec.event({ kind: 'query', sql: 'SELECT live_one;', via: 'simple' });
     await recorder.flush();
     const child = spawn(process.execPath, [DBTAPE_BIN, 'replay', id, '--follow', '--store', D()], {

@@ -29,6 +29,7 @@ import type { SessionStore, WriteBatch, WriteOptions } from '../../src/store/ses
 import { SqliteIntegritySource } from '../../src/store/sqlite/sqlite-integrity.js';
 import { dbtapeCli } from '../support/dbtape-process.js';
 import { mulberry32, type Rng } from '../support/random.js';
+import { sessionMeta } from '../support/session-meta.js';
 
 const root = resolve(import.meta.dirname, '../..');
 const dir = mkdtempSync(join(tmpdir(), 'dbtape-tamper-'));
@@ -40,21 +41,18 @@ const trusted: TrustedKey[] = [trustedKeyFromPem(pair.publicPem)];
 let keyring: Keyring;
 
 let n = 0;
-function meta(startedAtUs: number): SessionMeta {
-  return {
-    id: `t${String(++n).padStart(3, '0')}-${Math.random().toString(36).slice(2, 8)}`,
+/** A session with an id of its own; protocol, user, roles, application and TLS vary with it. */
+function nextMeta(startedAtUs: number): SessionMeta {
+  n++;
+  return sessionMeta(`t${String(n).padStart(3, '0')}-${Math.random().toString(36).slice(2, 8)}`, {
     protocol: n % 3 === 0 ? 'mysql' : 'postgres',
     user: n % 2 === 0 ? 'alice' : 'bob',
     roles: n % 2 === 0 ? ['analyst'] : [],
-    clientAddr: '127.0.0.1',
     clientPort: 40000 + n,
     application: n % 4 === 0 ? null : 'psql',
     clientTls: n % 5 === 0 ? 'TLSv1.3' : null,
-    target: 'app',
-    upstreamDatabase: 'appdb',
-    upstreamUser: 'app_rw',
     startedAtUs,
-  };
+  });
 }
 
 /** Fails writes on demand, to record sessions with gaps. */
@@ -77,7 +75,7 @@ class FlakyStore implements SessionStore {
 
 async function recordSessions(recorder: Recorder, count: number, end: boolean): Promise<void> {
   for (let i = 0; i < count; i++) {
-    const rec = recorder.open(meta(Date.now() * 1000));
+    const rec = recorder.open(nextMeta(Date.now() * 1000));
     const statements = 1 + (i % 5);
     for (let q = 0; q < statements; q++) {
       rec.event({
@@ -108,7 +106,7 @@ async function buildStore(): Promise<void> {
     maxBackoffMs: 5,
   });
   await recordSessions(r1, 12, true);
-  const gappy = r1.open(meta(Date.now() * 1000));
+  const gappy = r1.open(nextMeta(Date.now() * 1000));
   gappy.event({ kind: 'query', sql: 'SELECT 1', via: 'simple' });
   await r1.flush();
   flaky.failing = true;
@@ -133,7 +131,7 @@ async function buildStore(): Promise<void> {
   await r2.checkpoint();
   await recordSessions(r2, 14, true);
   // 4. One session still open at the end, its head signed by the last checkpoint.
-  const open = r2.open(meta(Date.now() * 1000));
+  const open = r2.open(nextMeta(Date.now() * 1000));
   open.event({ kind: 'query', sql: 'SELECT still_open', via: 'simple' });
   open.event({ kind: 'result', tag: 'SELECT 1', rows: 1, durationUs: 1 });
   await r2.flush();

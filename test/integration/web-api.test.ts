@@ -22,6 +22,7 @@ import { startWeb } from '../../src/web/index.js';
 import type { RunningWeb, WebOptions } from '../../src/web/types.js';
 import { makeSelfSignedCert } from '../support/certs.js';
 import { DEFAULT_TARGET } from '../support/inproc-dbtape.js';
+import { sessionMeta } from '../support/session-meta.js';
 import { waitFor, withTimeout } from '../support/wait.js';
 
 const PASSWORDS = { ada: 'ada-admin-pw', audrey: 'audrey-pw', alice: 'alice-pw', bob: 'bob-pw' } as const;
@@ -53,22 +54,9 @@ function testConfig(dir: string): Config {
   return loadConfig(file);
 }
 
-function meta(user: string): SessionMeta {
-  return {
-    id: newSessionId(),
-    protocol: 'postgres',
-    user,
-    roles: ROLES[user as keyof typeof PASSWORDS] ?? [],
-    clientAddr: '127.0.0.1',
-    clientPort: 50_000,
-    application: 'psql',
-    clientTls: null,
-    target: 'app',
-    upstreamDatabase: 'test',
-    upstreamUser: 'postgres',
-    startedAtUs: Date.now() * 1000,
-  };
-}
+/** A new session of a dashboard user, with that user's roles, starting now. */
+const sessionOf = (user: keyof typeof PASSWORDS): SessionMeta =>
+  sessionMeta(newSessionId(), { user, roles: ROLES[user], startedAtUs: Date.now() * 1000 });
 
 /** A finished statement: query, then its result with captured rows. */
 function statement(rec: SessionRecorder, sql: string, rows: string[][] = [['1']], durationUs = 1500): void {
@@ -247,7 +235,7 @@ before(async () => {
   writeFileSync(path.join(dir, 'index.html'), '<!doctype html><title>dbtape</title>');
   web = await startWeb(webOptions(config));
 
-  aliceSession = meta('alice');
+  aliceSession = sessionOf('alice');
   const a = recorder.open(aliceSession);
   statement(a, "select 'needle_alpha' as x", [['needle_alpha']], 800);
   statement(a, 'select g from generate_series(1,3) g', [['1'], ['2'], ['3']], 25_000);
@@ -255,12 +243,12 @@ before(async () => {
   a.event({ kind: 'error', code: '22012', message: 'division by zero', durationUs: 300 });
   a.event({ kind: 'end', reason: 'client_closed' });
 
-  bobSession = meta('bob');
+  bobSession = sessionOf('bob');
   const b = recorder.open(bobSession);
   statement(b, "select 'bobs_private_marker'");
   b.event({ kind: 'end', reason: 'client_closed' });
 
-  aliceLive = meta('alice');
+  aliceLive = sessionOf('alice');
   aliceLiveRec = recorder.open(aliceLive);
   live.add(aliceLive.id);
   statement(aliceLiveRec, "select 'live_one'");
@@ -684,7 +672,7 @@ describe('live streams', () => {
     const bobStream = await sse('/api/live', bob);
     await adaStream.next((m) => m.event === 'ready');
     await bobStream.next((m) => m.event === 'ready');
-    const m = meta('alice');
+    const m = sessionOf('alice');
     const rec = recorder.open(m);
     statement(rec, 'select 42');
     const start = await adaStream.next((x) => x.event === 'start', 'the start on the list stream');
@@ -695,7 +683,7 @@ describe('live streams', () => {
     const end = await adaStream.next((x) => x.event === 'end', 'the end on the list stream');
     assert.equal(JSON.parse(end!.data).id, m.id);
     // Bob then sees his own session start, and nothing of alice's before it.
-    const mine = meta('bob');
+    const mine = sessionOf('bob');
     const bobRec = recorder.open(mine);
     const own = await bobStream.next((x) => x.event !== 'ready', "bob's own session");
     assert.equal(own?.event, 'start');

@@ -16,27 +16,14 @@ import { Recorder, type RecorderOptions } from '../../src/recording/recorder.js'
 import { openStore } from '../../src/store/open-store.js';
 import type { SessionStore, WriteBatch, WriteOptions } from '../../src/store/session-store.js';
 import { WalSync } from '../../src/store/sqlite/wal-sync.js';
+import { sessionMeta } from '../support/session-meta.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'dbtape-durability-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 let n = 0;
-function meta(): SessionMeta {
-  return {
-    id: `d${++n}`,
-    protocol: 'postgres',
-    user: 'alice',
-    roles: [],
-    clientAddr: '127.0.0.1',
-    clientPort: 1,
-    application: null,
-    clientTls: null,
-    target: 'app',
-    upstreamDatabase: 'app',
-    upstreamUser: 'u',
-    startedAtUs: 1_700_000_000_000_000 + n,
-  };
-}
+/** A session with an id of its own, each starting a microsecond after the last. */
+const nextMeta = (): SessionMeta => sessionMeta(`d${++n}`, { startedAtUs: 1_700_000_000_000_000 + n });
 
 const query = (sql: string) => ({ kind: 'query', sql, via: 'simple' }) as const;
 
@@ -95,7 +82,7 @@ async function assertVerifies(store: SessionStore): Promise<void> {
 describe('strict durability with a failing store', () => {
   test('durable() refuses at once with a clear, coded error while the store fails', async () => {
     const { store, recorder, log } = setup({ maxBackoffMs: 60_000 });
-    const rec = recorder.open(meta());
+    const rec = recorder.open(nextMeta());
     rec.event(query('SELECT 1'));
     await rec.durable();
     store.failWrites = true;
@@ -124,7 +111,7 @@ describe('strict durability with a failing store', () => {
     mock.timers.enable({ apis: ['setTimeout', 'Date'] });
     try {
       const { store, recorder } = setup();
-      const m = meta();
+      const m = nextMeta();
       const rec = recorder.open(m);
       rec.event(query('SELECT before'));
       const first = rec.durable();
@@ -164,7 +151,7 @@ describe('strict durability with a failing store', () => {
 
   test('a failed fsync refuses the statement but keeps the committed events and a dense sequence', async () => {
     const { store, recorder } = setup({ maxBackoffMs: 5 });
-    const m = meta();
+    const m = nextMeta();
     const rec = recorder.open(m);
     await rec.durable();
     store.failSyncs = true;
@@ -187,7 +174,7 @@ describe('strict durability with a failing store', () => {
 
   test('group commit: one fsync serves many sessions waiting at once', async () => {
     const { store, recorder } = setup({}, true);
-    const recs = Array.from({ length: 50 }, () => recorder.open(meta()));
+    const recs = Array.from({ length: 50 }, () => recorder.open(nextMeta()));
     await Promise.all(recs.map((r) => r.durable()));
     const before = store.syncs;
     for (const r of recs) r.event(query('SELECT 1'));
@@ -210,7 +197,7 @@ describe('a real full disk (SQLITE_FULL from SQLite)', () => {
   test('strict: statements are refused while full, and flow again once there is room', async () => {
     const inner = openStore(`sqlite:${join(dir, 'full-strict.db')}`);
     const recorder = new Recorder({ store: inner, durability: 'strict', maxBackoffMs: 5 });
-    const m = meta();
+    const m = nextMeta();
     const rec = recorder.open(m);
     await rec.durable();
     capDisk(inner, true);
@@ -244,7 +231,7 @@ describe('a real full disk (SQLITE_FULL from SQLite)', () => {
     const inner = openStore(`sqlite:${join(dir, 'full-fast.db')}`);
     const log = logger();
     const recorder = new Recorder({ store: inner, logger: log, maxBackoffMs: 5 });
-    const m = meta();
+    const m = nextMeta();
     const rec = recorder.open(m);
     await recorder.flush();
     capDisk(inner, true);
@@ -274,7 +261,7 @@ describe('a real full disk (SQLITE_FULL from SQLite)', () => {
 describe('WalSync', () => {
   test('callers that arrive during an fsync share the next one', async () => {
     const store = openStore(`sqlite:${join(dir, 'wal.db')}`);
-    await store.writeBatch({ sessions: [meta()], events: [], ends: [] });
+    await store.writeBatch({ sessions: [nextMeta()], events: [], ends: [] });
     const wal = new WalSync(join(dir, 'wal.db'));
     await Promise.all(Array.from({ length: 20 }, () => wal.sync()));
     assert.ok(wal.syncs <= 2, `fsyncs: ${wal.syncs}`);

@@ -22,27 +22,14 @@ import { verifyStore } from '../../src/integrity/verify.js';
 import type { SessionMeta } from '../../src/model/session.js';
 import { Recorder } from '../../src/recording/recorder.js';
 import { openStore } from '../../src/store/open-store.js';
+import { sessionMeta } from '../support/session-meta.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'dbtape-encryption-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 let n = 0;
-function meta(): SessionMeta {
-  return {
-    id: `e${++n}`,
-    protocol: 'postgres',
-    user: 'alice',
-    roles: ['analyst'],
-    clientAddr: '127.0.0.1',
-    clientPort: 5000 + n,
-    application: 'psql',
-    clientTls: null,
-    target: 'app',
-    upstreamDatabase: 'appdb',
-    upstreamUser: 'app_rw',
-    startedAtUs: 1_700_000_000_000_000 + n * 1000,
-  };
-}
+/** A session with an id of its own, each starting a millisecond after the last. */
+const nextMeta = (): SessionMeta => sessionMeta(`e${++n}`, { startedAtUs: 1_700_000_000_000_000 + n * 1000 });
 
 /** Distinct words that appear nowhere else, one per kind of recorded text. */
 const CANARY = {
@@ -82,7 +69,7 @@ describe('encryption at rest', () => {
   const url = `sqlite:${join(folder, 'rec.db')}`;
   const keyFile = join(dir, 'master.key');
   const ring = createKeyringFile(keyFile);
-  const m = meta();
+  const m = nextMeta();
 
   test('no statement, parameter, result, message or payload reaches the store files in clear', async () => {
     const store = openStore(url, { keyring: ring });
@@ -234,13 +221,13 @@ describe('encryption at rest', () => {
     const mixed = `sqlite:${join(dir, 'mixed.db')}`;
     const clear = openStore(mixed);
     const r1 = new Recorder({ store: clear });
-    const a = meta();
+    const a = nextMeta();
     r1.open(a).event({ kind: 'query', sql: 'SELECT plainword', via: 'simple' });
     await r1.shutdown();
     await clear.close();
     const enc = openStore(mixed, { keyring: newKeyring() });
     const r2 = new Recorder({ store: enc });
-    const b = meta();
+    const b = nextMeta();
     r2.open(b).event({ kind: 'query', sql: 'SELECT secretword, plainword', via: 'simple' });
     await r2.shutdown();
     assert.deepEqual((await enc.search('plainword')).map((h) => h.sessionId).sort(), [a.id, b.id].sort());

@@ -23,6 +23,7 @@ import { openStore } from '../../src/store/open-store.js';
 import type { SessionStore } from '../../src/store/session-store.js';
 import { MIGRATIONS } from '../../src/store/sqlite/migrations.js';
 import { SqliteIntegritySource } from '../../src/store/sqlite/sqlite-integrity.js';
+import { sessionMeta } from '../support/session-meta.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'dbtape-integrity-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -31,23 +32,8 @@ const signer = signerFromPem(pair.privatePem);
 const trustedKeys = [trustedKeyFromPem(pair.publicPem)];
 
 let n = 0;
-function meta(over: Partial<SessionMeta> = {}): SessionMeta {
-  return {
-    id: `c${++n}`,
-    protocol: 'postgres',
-    user: 'alice',
-    roles: ['analyst'],
-    clientAddr: '10.0.0.1',
-    clientPort: 5000,
-    application: 'psql',
-    clientTls: 'TLSv1.3',
-    target: 'app',
-    upstreamDatabase: 'appdb',
-    upstreamUser: 'app_rw',
-    startedAtUs: 1_700_000_000_000_000,
-    ...over,
-  };
-}
+/** A session with an id of its own. */
+const nextMeta = (): SessionMeta => sessionMeta(`c${++n}`);
 
 const fileStore = (name: string, withSigner = true): SessionStore =>
   openStore(`sqlite:${join(dir, name)}`, withSigner ? { signer } : {});
@@ -56,7 +42,7 @@ async function record(store: SessionStore, sessions: number, end = true): Promis
   const recorder = new Recorder({ store, checkpointIntervalMs: 0 });
   const metas: SessionMeta[] = [];
   for (let i = 0; i < sessions; i++) {
-    const m = meta();
+    const m = nextMeta();
     metas.push(m);
     const rec = recorder.open(m);
     rec.event({ kind: 'query', sql: `SELECT ${i}`, via: 'simple' });
@@ -71,7 +57,7 @@ const verify = (store: SessionStore) => verifyStore(store.integrity!(), { truste
 
 describe('chain primitives', () => {
   test('the genesis covers every metadata field and the data key fingerprint', () => {
-    const base = genesisHash(meta({ id: 'g' }), null);
+    const base = genesisHash(sessionMeta('g'), null);
     const changes: Partial<SessionMeta>[] = [
       { id: 'h' },
       { protocol: 'mysql' },
@@ -87,10 +73,10 @@ describe('chain primitives', () => {
       { startedAtUs: 1 },
     ];
     for (const c of changes) {
-      assert.ok(!genesisHash(meta({ id: 'g', ...c }), null).equals(base), JSON.stringify(c));
+      assert.ok(!genesisHash(sessionMeta('g', c), null).equals(base), JSON.stringify(c));
     }
-    assert.ok(!genesisHash(meta({ id: 'g' }), Buffer.alloc(32)).equals(base));
-    assert.ok(genesisHash(meta({ id: 'g' }), null).equals(base), 'deterministic');
+    assert.ok(!genesisHash(sessionMeta('g'), Buffer.alloc(32)).equals(base));
+    assert.ok(genesisHash(sessionMeta('g'), null).equals(base), 'deterministic');
   });
 
   test('an event hash covers the previous hash, every clear column and the body', () => {
@@ -244,7 +230,7 @@ describe('the store writes the chain', () => {
 
   test('a sequence number that does not follow is refused', async () => {
     const store = openStore('sqlite::memory:');
-    const m = meta();
+    const m = nextMeta();
     const ev = (seq: number): SessionEvent => ({ seq, atUs: 1, offsetUs: 0, kind: 'tx', state: 'begin' });
     await store.writeBatch({
       sessions: [m],
@@ -312,12 +298,12 @@ describe('checkpoints', () => {
     const lines: string[] = [];
     const logger = { info: (_o: object, msg: string) => lines.push(msg), warn: () => {}, error: () => {} };
     const recorder = new Recorder({ store, checkpointEverySessions: 2, checkpointIntervalMs: 0, logger });
-    for (let i = 0; i < 4; i++) recorder.open(meta()).event({ kind: 'end', reason: 'client_closed' });
+    for (let i = 0; i < 4; i++) recorder.open(nextMeta()).event({ kind: 'end', reason: 'client_closed' });
     await recorder.flush();
     await recorder.checkpoint();
     const during = recorder.stats().checkpoints;
     assert.ok(during >= 1, `checkpoints: ${during}`);
-    recorder.open(meta());
+    recorder.open(nextMeta());
     await recorder.shutdown();
     assert.ok(recorder.stats().checkpoints > during, 'a last checkpoint at shutdown');
     assert.ok(lines.includes('signed a recording checkpoint'));

@@ -11,6 +11,7 @@ import { loadConfig } from '../../src/config/load.js';
 import { Recorder } from '../../src/recording/recorder.js';
 import { loadStoreKeys, openStore } from '../../src/store/open-store.js';
 import { dbtapeCli } from '../support/dbtape-process.js';
+import { sessionMeta } from '../support/session-meta.js';
 
 const root = resolve(import.meta.dirname, '../..');
 const dir = mkdtempSync(join(tmpdir(), 'dbtape-keys-cli-'));
@@ -69,20 +70,7 @@ describe('dbtape keys and verify', () => {
     const store = openStore(config.store.url, loadStoreKeys(config.store));
     const recorder = new Recorder({ store });
     for (let i = 0; i < 3; i++) {
-      const rec = recorder.open({
-        id: `k${i}`,
-        protocol: 'postgres',
-        user: 'alice',
-        roles: [],
-        clientAddr: '127.0.0.1',
-        clientPort: 1,
-        application: null,
-        clientTls: null,
-        target: 'app',
-        upstreamDatabase: 'app',
-        upstreamUser: 'app',
-        startedAtUs: Date.now() * 1000,
-      });
+      const rec = recorder.open(sessionMeta(`k${i}`, { startedAtUs: Date.now() * 1000 }));
       rec.event({ kind: 'query', sql: 'SELECT secret FROM vault', via: 'simple' });
       rec.event({ kind: 'end', reason: 'client_closed' });
     }

@@ -5,25 +5,11 @@ import { LiveBus } from '../../src/recording/live-bus.js';
 import { Recorder, type RecorderOptions } from '../../src/recording/recorder.js';
 import { openStore } from '../../src/store/open-store.js';
 import type { SessionStore, WriteBatch, WriteOptions } from '../../src/store/session-store.js';
+import { sessionMeta } from '../support/session-meta.js';
 
 let n = 0;
-function meta(over: Partial<SessionMeta> = {}): SessionMeta {
-  return {
-    id: `sess-${++n}`,
-    protocol: 'postgres',
-    user: 'alice',
-    roles: [],
-    clientAddr: '127.0.0.1',
-    clientPort: 1,
-    application: null,
-    clientTls: null,
-    target: 'app',
-    upstreamDatabase: 'app',
-    upstreamUser: 'u',
-    startedAtUs: Date.now() * 1000,
-    ...over,
-  };
-}
+/** A session with an id of its own, starting now. */
+const nextMeta = (): SessionMeta => sessionMeta(`sess-${++n}`, { startedAtUs: Date.now() * 1000 });
 
 /** A store that fails on demand, like a full disk. */
 class FlakyStore implements SessionStore {
@@ -66,7 +52,7 @@ const query = (sql: string) => ({ kind: 'query', sql, via: 'simple' }) as const;
 describe('Recorder', () => {
   test('records start, dense seqs, consistent monotonic times, and the end', async () => {
     const { store, recorder } = setup();
-    const m = meta();
+    const m = nextMeta();
     const rec = recorder.open(m);
     for (let i = 0; i < 50; i++) {
       rec.event(query(`SELECT ${i}`));
@@ -95,7 +81,7 @@ describe('Recorder', () => {
 
   test('redacts before queueing: the store never sees the secret', async () => {
     const { store, recorder } = setup();
-    const m = meta();
+    const m = nextMeta();
     const rec = recorder.open(m);
     rec.event(query(`ALTER ROLE bob PASSWORD 'hunter2-xyz'`));
     rec.event({ kind: 'error', code: '42601', message: `syntax error at or near "hunter2-xyz"` });
@@ -107,8 +93,8 @@ describe('Recorder', () => {
 
   test('group-commits events of several sessions in one batch', async () => {
     const { store, recorder } = setup();
-    const a = recorder.open(meta());
-    const b = recorder.open(meta());
+    const a = recorder.open(nextMeta());
+    const b = recorder.open(nextMeta());
     a.event(query('SELECT 1'));
     b.event(query('SELECT 2'));
     await recorder.flush();
@@ -119,7 +105,7 @@ describe('Recorder', () => {
 
   test('durable() resolves once the event is committed', async () => {
     const { store, recorder } = setup();
-    const m = meta();
+    const m = nextMeta();
     const rec = recorder.open(m);
     rec.event(query('SELECT durable'));
     await rec.durable();
@@ -129,7 +115,7 @@ describe('Recorder', () => {
   test('publishes committed events on the live bus, in order', async () => {
     const bus = new LiveBus();
     const { recorder } = setup({ bus });
-    const m = meta();
+    const m = nextMeta();
     const seen: SessionEvent[] = [];
     const off = bus.subscribe(m.id, (e) => seen.push(e));
     const all: string[] = [];
@@ -153,7 +139,7 @@ describe('Recorder', () => {
 
   test('queue overflow drops events and records a gap with the count', async () => {
     const { store, log, recorder } = setup({ queueLimit: 5 });
-    const m = meta();
+    const m = nextMeta();
     const rec = recorder.open(m);
     for (let i = 0; i < 20; i++) rec.event(query(`SELECT ${i}`));
     await assert.rejects(rec.durable(), { code: 'DBTAPE_RECORDING_QUEUE_FULL' });
@@ -183,7 +169,7 @@ describe('Recorder', () => {
   test('store failure: sessions go on, and a gap is recorded once the store writes again', async () => {
     const { store, log, recorder } = setup();
     store.failing = true;
-    const m = meta();
+    const m = nextMeta();
     const rec = recorder.open(m);
     rec.event(query('SELECT lost 1'));
     rec.event(query('SELECT lost 2'));
@@ -208,7 +194,7 @@ describe('Recorder', () => {
 
   test('a session that lost events and then went quiet still gets its gap', async () => {
     const { store, recorder } = setup();
-    const m = meta();
+    const m = nextMeta();
     const rec = recorder.open(m);
     await rec.durable();
     store.failing = true;
@@ -216,7 +202,7 @@ describe('Recorder', () => {
     await recorder.flush();
     store.failing = false;
     // Another session's traffic lets the writer run again; the quiet session's gap goes with it.
-    recorder.open(meta()).event(query('SELECT other'));
+    recorder.open(nextMeta()).event(query('SELECT other'));
     await recorder.flush();
     const events = await store.getEvents(m.id);
     assert.deepEqual(
@@ -228,7 +214,7 @@ describe('Recorder', () => {
   test('strict: batches are durable; durable() rejects while the store fails and works after', async () => {
     const { store, recorder } = setup({ durability: 'strict' });
     assert.equal(recorder.strict, true);
-    const m = meta();
+    const m = nextMeta();
     const rec = recorder.open(m);
     rec.event(query('SELECT 1'));
     await rec.durable();
@@ -245,8 +231,8 @@ describe('Recorder', () => {
 
   test('shutdown ends open sessions with proxy_shutdown and drops later events', async () => {
     const { store, recorder } = setup();
-    const a = meta();
-    const b = meta();
+    const a = nextMeta();
+    const b = nextMeta();
     const ra = recorder.open(a);
     const rb = recorder.open(b);
     rb.event({ kind: 'end', reason: 'client_closed' });
@@ -261,7 +247,7 @@ describe('Recorder', () => {
 
   test('event() never throws, even on a malformed body', () => {
     const { recorder } = setup();
-    const rec = recorder.open(meta());
+    const rec = recorder.open(nextMeta());
     // biome-ignore lint/suspicious/noExplicitAny: deliberately malformed input
     assert.doesNotThrow(() => rec.event(null as any));
     assert.equal(recorder.stats().recorderErrors, 1);
@@ -269,7 +255,7 @@ describe('Recorder', () => {
 
   test('opening the same session id twice is refused', () => {
     const { recorder } = setup();
-    const m = meta();
+    const m = nextMeta();
     recorder.open(m);
     assert.throws(() => recorder.open(m), { code: 'DBTAPE_RECORDING_DUPLICATE_SESSION' });
   });

@@ -8,10 +8,10 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import type { SessionMeta } from '../../src/model/session.js';
 import { Recorder } from '../../src/recording/recorder.js';
 import { openStore } from '../../src/store/open-store.js';
 import { CANARY_CORE, SECRET_CORPUS } from '../fixtures/redaction-corpus.js';
+import { sessionMeta } from '../support/session-meta.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'dbtape-canary-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -30,20 +30,7 @@ test('no canary byte reaches the store files', async () => {
   const recorder = new Recorder({ store });
   let i = 0;
   for (const c of SECRET_CORPUS) {
-    const meta: SessionMeta = {
-      id: `corpus-${i++}`,
-      protocol: c.dialect,
-      user: 'alice',
-      roles: [],
-      clientAddr: '127.0.0.1',
-      clientPort: 1,
-      application: null,
-      clientTls: null,
-      target: 'app',
-      upstreamDatabase: 'app',
-      upstreamUser: 'u',
-      startedAtUs: Date.now() * 1000,
-    };
+    const meta = sessionMeta(`corpus-${i++}`, { protocol: c.dialect });
     const rec = recorder.open(meta);
     const via = c.params ? 'extended' : 'simple';
     rec.event({ kind: 'query', sql: c.sql, ...(c.params ? { params: c.params } : {}), via });
@@ -58,20 +45,7 @@ test('no canary byte reaches the store files', async () => {
     rec.event({ kind: 'end', reason: 'client_closed' });
   }
   // A captured result that holds verifiers.
-  const rec = recorder.open({
-    id: 'rows',
-    protocol: 'postgres',
-    user: 'alice',
-    roles: [],
-    clientAddr: '127.0.0.1',
-    clientPort: 1,
-    application: null,
-    clientTls: null,
-    target: 'app',
-    upstreamDatabase: 'app',
-    upstreamUser: 'u',
-    startedAtUs: Date.now() * 1000,
-  });
+  const rec = recorder.open(sessionMeta('rows'));
   rec.event({
     kind: 'query',
     sql: 'SELECT rolname, rolpassword, umoptions FROM pg_authid, pg_user_mapping',

@@ -13,9 +13,9 @@ import {
   parseSpanUs,
   storeUrlFrom,
 } from '../../src/cli/store-option.js';
-import type { SessionMeta } from '../../src/model/session.js';
 import { charWidth, displayWidth } from '../../src/replay/text-width.js';
 import { openStore } from '../../src/store/open-store.js';
+import { sessionMeta } from '../support/session-meta.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'dbtape-replay-opts-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -86,27 +86,14 @@ describe('store location', () => {
 });
 
 describe('findSession', () => {
-  function meta(id: string): SessionMeta {
-    return {
-      id,
-      protocol: 'postgres',
-      user: 'a',
-      roles: [],
-      clientAddr: '127.0.0.1',
-      clientPort: 1,
-      application: null,
-      clientTls: null,
-      target: 't',
-      upstreamDatabase: 'd',
-      upstreamUser: 'u',
-      startedAtUs: 1,
-    };
-  }
-
   test('exact id, unique prefix, unknown and ambiguous prefixes', async () => {
     const store = openStore('sqlite::memory:');
     await store.writeBatch({
-      sessions: [meta('m6aaa0001-1111111111'), meta('m6aaa0002-2222222222'), meta('m6bbb0001-3333333333')],
+      sessions: [
+        sessionMeta('m6aaa0001-1111111111'),
+        sessionMeta('m6aaa0002-2222222222'),
+        sessionMeta('m6bbb0001-3333333333'),
+      ],
       events: [],
       ends: [],
     });

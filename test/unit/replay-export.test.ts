@@ -1,7 +1,7 @@
 /** Export formats (asciicast v2, html, jsonl), `show --json`, and terminal-safe JSON. */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import type { SessionEvent, SessionEventBody, SessionMeta } from '../../src/model/session.js';
+import type { SessionEvent, SessionEventBody } from '../../src/model/session.js';
 import { exportAsciicast } from '../../src/replay/export-asciicast.js';
 import { exportHtml, htmlText } from '../../src/replay/export-html.js';
 import { exportJsonl } from '../../src/replay/export-jsonl.js';
@@ -11,25 +11,16 @@ import { writeShowJson } from '../../src/replay/show-json.js';
 import { StringSink } from '../../src/replay/sink.js';
 import { openStore } from '../../src/store/open-store.js';
 import type { SessionStore, SessionSummary } from '../../src/store/session-store.js';
+import { sessionMeta } from '../support/session-meta.js';
 
 const T0 = 1_738_324_800_000_000;
 const EVIL = '<script>alert(1)</script>\u001b]52;c;ZWNobyBoaQ==\u0007\u202e\u0000\udc80\u009b2J';
 
-const META: SessionMeta = {
-  id: 'm6export0-0a1b2c3d4e',
-  protocol: 'postgres',
-  user: 'alice',
-  roles: ['analyst'],
-  clientAddr: '127.0.0.1',
-  clientPort: 5000,
+const META = sessionMeta('m6export0-0a1b2c3d4e', {
   // Not EVIL itself: the store's session columns hold UTF-8 text, so a lone surrogate would become U+FFFD there.
   application: 'psql <script>x</script>\u001b]0;t\u0007\u202e\u009b',
-  clientTls: 'TLSv1.3',
-  target: 'app',
-  upstreamDatabase: 'appdb',
-  upstreamUser: 'app',
   startedAtUs: T0,
-};
+});
 
 const BODIES: [number, SessionEventBody][] = [
   [0, { kind: 'start', meta: META }],

@@ -8,25 +8,11 @@ import { StringSink } from '../../src/replay/sink.js';
 import { dueTimesMs, ReplaySchedule } from '../../src/replay/timeline.js';
 import { openStore } from '../../src/store/open-store.js';
 import type { SessionStore } from '../../src/store/session-store.js';
+import { sessionMeta } from '../support/session-meta.js';
 
 const T0 = 1_738_324_800_000_000;
 
-function meta(id = 'm6abc1234-0a1b2c3d4e'): SessionMeta {
-  return {
-    id,
-    protocol: 'postgres',
-    user: 'alice',
-    roles: [],
-    clientAddr: '127.0.0.1',
-    clientPort: 5000,
-    application: 'psql',
-    clientTls: null,
-    target: 'app',
-    upstreamDatabase: 'appdb',
-    upstreamUser: 'app',
-    startedAtUs: T0,
-  };
-}
+const META = sessionMeta('m6abc1234-0a1b2c3d4e', { startedAtUs: T0 });
 
 async function write(
   store: SessionStore,
@@ -47,7 +33,7 @@ async function write(
 }
 
 const SESSION: [number, SessionEventBody][] = [
-  [0, { kind: 'start', meta: meta() }],
+  [0, { kind: 'start', meta: META }],
   [500_000, { kind: 'query', sql: 'SELECT 1;', via: 'simple' }],
   [501_000, { kind: 'result', tag: 'SELECT 1', rows: 1, durationUs: 1000 }],
   [1_500_000, { kind: 'query', sql: 'SELECT 2;', via: 'simple' }],
@@ -105,8 +91,8 @@ describe('ReplaySchedule', () => {
 describe('playSession', () => {
   test('waits offset/speed before each event, measured from the start, and prints in order', async () => {
     const store = openStore('sqlite::memory:');
-    await write(store, meta(), 1, SESSION);
-    const session = (await store.getSession(meta().id))!;
+    await write(store, META, 1, SESSION);
+    const session = (await store.getSession(META.id))!;
     for (const speed of [1, 4]) {
       const clock = fakeClock();
       const sink = new StringSink();
@@ -131,7 +117,7 @@ describe('playSession', () => {
 describe('sessionEvents --follow', () => {
   test('polls while the session is open, yields new events in order, stops after the end', async () => {
     const store = openStore('sqlite::memory:');
-    const m = meta('m6follow0-0000000000');
+    const m = sessionMeta('m6follow0-0000000000', { startedAtUs: T0 });
     await write(store, m, 1, SESSION.slice(0, 2));
     const later: [number, SessionEventBody][][] = [[], SESSION.slice(2, 4), SESSION.slice(4)];
     let polls = 0;
@@ -158,7 +144,7 @@ describe('sessionEvents --follow', () => {
 
   test('without follow, stops at the last recorded event of an open session', async () => {
     const store = openStore('sqlite::memory:');
-    const m = meta('m6follow1-0000000000');
+    const m = sessionMeta('m6follow1-0000000000', { startedAtUs: T0 });
     await write(store, m, 1, SESSION.slice(0, 3));
     const seen: number[] = [];
     for await (const e of sessionEvents(store, m.id, { pageSize: 2 })) seen.push(e.seq);

@@ -5,25 +5,9 @@ import { searchHitToJson } from '../../src/store/json.js';
 import { openStore } from '../../src/store/open-store.js';
 import { buildSnippet, parseSearchText } from '../../src/store/search-text.js';
 import type { SessionStore } from '../../src/store/session-store.js';
+import { sessionMeta } from '../support/session-meta.js';
 
 const T0 = 1_700_000_000_000_000;
-
-function meta(id: string, user = 'alice', target = 'app', startedAtUs = T0): SessionMeta {
-  return {
-    id,
-    protocol: 'postgres',
-    user,
-    roles: [],
-    clientAddr: '10.0.0.1',
-    clientPort: 1,
-    application: null,
-    clientTls: null,
-    target,
-    upstreamDatabase: target,
-    upstreamUser: 'u',
-    startedAtUs,
-  };
-}
 
 /** Writes a session whose events are given as bodies; seq and times are assigned in order. */
 async function record(store: SessionStore, m: SessionMeta, bodies: Record<string, unknown>[]): Promise<void> {
@@ -48,12 +32,12 @@ describe('search', () => {
   test('finds a unique token among many sessions, with session fields and a marked snippet', async () => {
     const store = openStore('sqlite::memory:');
     for (let i = 0; i < 500; i++) {
-      await record(store, meta(`s${i}`, i % 2 ? 'bob' : 'alice', 'app', T0 + i), [
+      await record(store, sessionMeta(`s${i}`, { user: i % 2 ? 'bob' : 'alice', startedAtUs: T0 + i }), [
         q(`SELECT * FROM t${i} WHERE x = ${i}`),
         ok,
       ]);
     }
-    await record(store, meta('needle', 'carol', 'billing', T0 + 9999), [
+    await record(store, sessionMeta('needle', { user: 'carol', target: 'billing', startedAtUs: T0 + 9999 }), [
       q('SELECT 1'),
       ok,
       q('UPDATE accounts SET note = $1 WHERE token_zq8x7 = 42', ['hello']),
@@ -83,7 +67,10 @@ describe('search', () => {
 
   test('searches bound parameters too', async () => {
     const store = openStore('sqlite::memory:');
-    await record(store, meta('p1'), [q('SELECT * FROM users WHERE email = $1', ['zed@example.org']), ok]);
+    await record(store, sessionMeta('p1'), [
+      q('SELECT * FROM users WHERE email = $1', ['zed@example.org']),
+      ok,
+    ]);
     const hits = await store.search('zed@example.org');
     assert.equal(hits.length, 1);
     assert.ok(hits[0]!.snippet.includes('\u0001zed@example.org\u0002'), hits[0]!.snippet);
@@ -92,13 +79,16 @@ describe('search', () => {
 
   test('filters by user, target, time, session and failed statements', async () => {
     const store = openStore('sqlite::memory:');
-    await record(store, meta('a', 'alice', 'app', T0), [
+    await record(store, sessionMeta('a', { user: 'alice', target: 'app', startedAtUs: T0 }), [
       q('SELECT widget FROM w'),
       ok,
       q('SELECT widget FROM nope'),
       err,
     ]);
-    await record(store, meta('b', 'bob', 'billing', T0 + 1_000_000), [q('SELECT widget'), ok]);
+    await record(store, sessionMeta('b', { user: 'bob', target: 'billing', startedAtUs: T0 + 1_000_000 }), [
+      q('SELECT widget'),
+      ok,
+    ]);
     assert.equal((await store.search('widget')).length, 3);
     assert.deepEqual(
       (await store.search('widget', { user: 'bob' })).map((h) => h.sessionId),
@@ -121,7 +111,13 @@ describe('search', () => {
 
   test('a pipelined error marks the statement it answers, not the last one sent', async () => {
     const store = openStore('sqlite::memory:');
-    await record(store, meta('pipe'), [q('SELECT alpha'), q('SELECT beta'), q('SELECT gamma'), ok, err]);
+    await record(store, sessionMeta('pipe'), [
+      q('SELECT alpha'),
+      q('SELECT beta'),
+      q('SELECT gamma'),
+      ok,
+      err,
+    ]);
     const failed = await store.search('beta', { errors: true });
     assert.deepEqual(
       failed.map((h) => h.seq),
@@ -133,7 +129,7 @@ describe('search', () => {
 
   test('all words must match; quoted phrases and prefixes work', async () => {
     const store = openStore('sqlite::memory:');
-    await record(store, meta('w'), [
+    await record(store, sessionMeta('w'), [
       q('SELECT customer_name FROM orders'),
       ok,
       q('SELECT name FROM customers'),
@@ -149,7 +145,7 @@ describe('search', () => {
 
   test('indexes denied statements', async () => {
     const store = openStore('sqlite::memory:');
-    await record(store, meta('d'), [
+    await record(store, sessionMeta('d'), [
       { kind: 'denied', rule: 'read-only', sql: 'DROP TABLE payroll', message: 'no' },
     ]);
     const [hit] = await store.search('payroll');
