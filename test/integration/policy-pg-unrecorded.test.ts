@@ -6,8 +6,18 @@ import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
 import { stringify } from 'yaml';
 import { hashPassword } from '../../src/config/verifiers.js';
-import { DEFAULT_TARGET, type InProcessDbtape, startInProcess } from '../support/inproc-dbtape.js';
+import {
+  DEFAULT_TARGET,
+  dataRows,
+  type InProcessDbtape,
+  type PgRaw,
+  pgRaw,
+  scramLogin,
+  simpleQuery,
+  startInProcess,
+} from '../support/inproc-dbtape.js';
 import { connectDirect, uniqueName } from '../support/pg-fixtures.js';
+import { bindMsg, executeMsg, parseMsg, SYNC_MSG } from '../support/recording-fixtures.js';
 
 // The policy with recording off (`store.record: false`), the configuration the policy benchmark
 // measures: max_rows then forwards server chunks whole while no result can reach the cap within
@@ -16,6 +26,8 @@ import { connectDirect, uniqueName } from '../support/pg-fixtures.js';
 const USERS = {
   capped: { password: 'capped-pw-2', roles: ['c'] },
   reader: { password: 'reader-pw-2', roles: ['r'] },
+  /** Checked statements and max_rows: client bytes go through the request editor too. */
+  guarded: { password: 'guarded-pw-2', roles: ['g'] },
 } as const;
 type UserName = keyof typeof USERS;
 
@@ -51,6 +63,12 @@ before(async () => {
       roles: [
         { name: 'c', targets: ['app'], access: 'admin', rules: { max_rows: CAP } },
         { name: 'r', targets: ['app'], access: 'read', rules: { deny_tables: [`public.${SECRET}`] } },
+        {
+          name: 'g',
+          targets: ['app'],
+          access: 'read',
+          rules: { deny_tables: [`public.${SECRET}`], max_rows: CAP },
+        },
       ],
     }),
   });
@@ -124,6 +142,95 @@ describe('max_rows with recording off', () => {
     }
   });
 });
+
+async function rawLogin(user: UserName): Promise<PgRaw> {
+  const raw = await pgRaw(dbtape.port);
+  const r = await scramLogin(raw, { user, password: USERS[user].password });
+  assert.equal(r.error, null, `login of ${user} refused`);
+  return raw;
+}
+
+/** The rows, tag and notices of a portal read in pages of `page` rows. */
+async function paged(raw: PgRaw, portal: string, page: number, pages: number) {
+  await raw.send(
+    Buffer.concat([
+      parseMsg('', `select n from ${NUMS} order by n`),
+      bindMsg(portal, '', []),
+      ...Array.from({ length: pages }, () => executeMsg(portal, page)),
+      executeMsg(portal, 0),
+      SYNC_MSG,
+    ]),
+  );
+  const ms = await raw.readUntil('Z');
+  const cc = ms.filter((m) => m.type === 'C');
+  return {
+    rows: dataRows(ms).map((r) => Number(r[0])),
+    tags: cc.map((m) => m.body.toString('utf8', 0, m.body.length - 1)),
+    notices: ms.filter((m) => m.type === 'N').length,
+  };
+}
+
+for (const user of ['capped', 'guarded'] as const) {
+  describe(`portals read in pages, recording off (${user})`, () => {
+    test('the cap holds across pages, and a failed pipeline does not shift it to another portal', async () => {
+      const raw = await rawLogin(user);
+      try {
+        await simpleQuery(raw, 'begin');
+        const first = await paged(raw, 'pa', 30, 2);
+        assert.deepEqual(
+          first.rows,
+          Array.from({ length: CAP }, (_, i) => i + 1),
+        );
+        assert.deepEqual(first.tags, [`SELECT ${CAP}`]);
+        assert.ok(first.notices >= 1, 'a truncation warning');
+        await simpleQuery(raw, 'commit');
+
+        // A pipeline whose first statement fails: the server skips its Executes up to Sync.
+        await raw.send(
+          Buffer.concat([
+            parseMsg('', 'select no_such_column from pg_class'),
+            bindMsg('', '', []),
+            executeMsg('', 0),
+            parseMsg('', 'select 1'),
+            bindMsg('', '', []),
+            executeMsg('', 0),
+            SYNC_MSG,
+          ]),
+        );
+        const failed = await raw.readUntil('Z');
+        assert.equal(failed.filter((m) => m.type === 'E').length, 1);
+
+        // Two portals open at once, read alternately: each keeps its own count.
+        await simpleQuery(raw, 'begin');
+        await raw.send(
+          Buffer.concat([
+            parseMsg('', `select n from ${NUMS} order by n`),
+            bindMsg('p1', '', []),
+            bindMsg('p2', '', []),
+            executeMsg('p1', 40),
+            executeMsg('p2', 10),
+            executeMsg('p1', 40),
+            executeMsg('p2', 10),
+            SYNC_MSG,
+          ]),
+        );
+        const ms = await raw.readUntil('Z');
+        const rows = dataRows(ms).map((r) => Number(r[0]));
+        // p1: 40 rows, then 10 more up to the cap; p2: 10 and 10, far below it.
+        const expected = [
+          ...Array.from({ length: 40 }, (_, i) => i + 1),
+          ...Array.from({ length: 10 }, (_, i) => i + 1),
+          ...Array.from({ length: 10 }, (_, i) => i + 41),
+          ...Array.from({ length: 10 }, (_, i) => i + 11),
+        ];
+        assert.deepEqual(rows, expected);
+        await simpleQuery(raw, 'commit');
+      } finally {
+        raw.destroy();
+      }
+    });
+  });
+}
 
 describe('denials with recording off', () => {
   test('a denied statement gets 42501 and the session stays usable', async () => {

@@ -248,8 +248,9 @@ export function bindMsg(
   return frontend('B', Buffer.concat(parts));
 }
 
-export function executeMsg(portal = ''): Buffer {
-  return frontend('E', Buffer.concat([Buffer.from(`${portal}\0`), i32(0)]));
+/** Execute; `maxRows` > 0 reads the portal in pages (the server answers PortalSuspended). */
+export function executeMsg(portal = '', maxRows = 0): Buffer {
+  return frontend('E', Buffer.concat([Buffer.from(`${portal}\0`), i32(maxRows)]));
 }
 
 /** Describe of a portal ('P') or statement ('S'): the server answers with its RowDescription. */

@@ -26,6 +26,7 @@ import { Forwarder } from '../forwarder.js';
 import { decodeRowDescriptionWithOrigins, readMaskedOrigins } from './mask-catalog.js';
 import { type Denied, PgPolicyGate } from './policy-gate.js';
 import { PgResultPolicy } from './policy-results.js';
+import { ResultOwners } from './result-owners.js';
 import { StreamEditor } from './stream-editor.js';
 import { StrictGate } from './strict-gate.js';
 import { PgTracker } from './tracker.js';
@@ -98,6 +99,15 @@ const SERVER_INSPECT = [
   B.NotificationResponse,
 ] as const;
 
+/** Results followed for max_rows alone (ResultOwners): where they end, and what follows an error. */
+const SERVER_INSPECT_OWNERS = [
+  B.CommandComplete,
+  B.ErrorResponse,
+  B.ReadyForQuery,
+  B.EmptyQueryResponse,
+  B.PortalSuspended,
+] as const;
+
 /** Unobserved sessions decode only Terminate; everything else valid is skipped (counted). */
 const CLIENT_MODES_UNOBSERVED = modeTable(Mode.Invalid, [
   ...[...CLIENT_MODES.entries()].filter(([, m]) => m !== Mode.Invalid).map(([t]) => [t, Mode.Skip] as const),
@@ -136,8 +146,10 @@ const SERVER_MAX_BODY = 0x7fff_ffff;
 
 export class PgPipeline {
   private readonly tracker: PgTracker;
-  /** Whether the tracker follows the session: for the recording, or for max_rows and masking. */
+  /** Whether the tracker follows the session: for the recording, or for masking. */
   private readonly track: boolean;
+  /** max_rows on a session neither recorded nor masked: results are followed from a few messages. */
+  private readonly owners: ResultOwners | null;
   private readonly policyGate: PgPolicyGate | null;
   private readonly results: PgResultPolicy | null;
   /** Server → client edits (stand-in errors, dropped and masked rows); null without policy. */
@@ -164,7 +176,8 @@ export class PgPipeline {
       engine && (engine.maxRows !== null || engine.masking !== null)
         ? new PgResultPolicy(engine.maxRows, engine.masking)
         : null;
-    this.track = o.observe || this.results !== null;
+    this.track = o.observe || this.results?.masking != null;
+    this.owners = this.results !== null && !this.track ? new ResultOwners() : null;
     this.gate = o.observe && o.strict ? this.strictGate() : null;
     this.tracker = new PgTracker(o.recorder, o.capture, o.maxRows, o.observe);
     this.toUpstream = new Forwarder(o.upstream);
@@ -175,8 +188,10 @@ export class PgPipeline {
     const clientModes = new Uint8Array(
       this.track ? CLIENT_MODES : checked ? CLIENT_MODES_CHECKED : CLIENT_MODES_UNOBSERVED,
     );
+    // Which portal a result belongs to comes from the Executes' portal names.
+    if (this.owners) clientModes[F.Execute] = Mode.Inspect;
     this.clientFramer = new Framer(clientModes, o.maxMessageSize, this.clientHandler());
-    const inspected = this.track ? SERVER_INSPECT : [B.ErrorResponse];
+    const inspected = this.track ? SERVER_INSPECT : this.owners ? SERVER_INSPECT_OWNERS : [B.ErrorResponse];
     const serverModes = modeTable(
       Mode.Skip,
       inspected.map((t) => [t, Mode.Inspect] as const),
@@ -319,6 +334,7 @@ export class PgPipeline {
         if (type === F.Query || type === F.Sync || type === F.FunctionCall) {
           this.busy++;
           this.policyGate?.unitSent();
+          this.owners?.untilReady();
         }
       },
       pass: (type, bytes, first) => {
@@ -351,6 +367,7 @@ export class PgPipeline {
       case F.Query: {
         this.busy++;
         gate?.unitSent();
+        this.owners?.untilReady();
         if (gate) {
           const sql = policyText(body, 0);
           const d = gate.session.decide(sql);
@@ -373,6 +390,7 @@ export class PgPipeline {
       case F.FunctionCall: {
         this.busy++;
         gate?.unitSent();
+        this.owners?.untilReady();
         const fc = decodeFunctionCall(body);
         if (gate) {
           const d = gate.session.decideFunctionCall(fc.oid);
@@ -390,7 +408,10 @@ export class PgPipeline {
         this.terminated = true;
         return raw;
     }
-    if (!track) return raw;
+    if (!track) {
+      if (type === F.Execute) this.owners?.execute(decodeExecute(body).portal);
+      return raw;
+    }
     switch (type) {
       case F.Bind:
         t.bind(decodeBind(body));
@@ -442,7 +463,8 @@ export class PgPipeline {
       skipped: (type, bodyLength) => {
         const at = this.replies?.skipped(type, bodyLength) ?? 0;
         if (!this.track) {
-          if (type === B.ReadyForQuery) {
+          if (type === B.DataRow && this.results) this.admitRow(at, 5 + bodyLength);
+          else if (type === B.ReadyForQuery) {
             if (this.busy > 0) this.busy--;
             this.policyGate?.unitDone();
           }
@@ -486,10 +508,11 @@ export class PgPipeline {
             tag = cut.tag;
             this.replies!.insertBefore(at, cut.notice);
             if (cut.commandComplete) this.replies!.replace(at, raw.length, cut.commandComplete);
-            t.notice({ severity: 'WARNING', code: '01000', message: cut.noticeText });
+            if (this.track) t.notice({ severity: 'WARNING', code: '01000', message: cut.noticeText });
           }
         }
-        t.commandComplete(tag);
+        this.owners?.resultEnded();
+        if (this.track) t.commandComplete(tag);
         return;
       }
       case B.ReadyForQuery:
@@ -499,7 +522,8 @@ export class PgPipeline {
           results.abort();
           if (body[0] === 0x49) results.idle();
         }
-        t.readyForQuery(body[0]);
+        this.owners?.ready();
+        if (this.track) t.readyForQuery(body[0]);
         if (this.idleWaiter && this.busy <= this.idleWaiter.below) {
           this.idleWaiter.resolve();
           this.idleWaiter = null;
@@ -518,6 +542,7 @@ export class PgPipeline {
         const n = decodeNotice(body);
         if (n.severity === 'FATAL' || n.severity === 'PANIC') this.upstreamSaidFatal = true;
         results?.abort();
+        this.owners?.error();
         if (this.policyGate?.substituting && this.substituteError(n, raw, at)) return;
         if (this.track) t.error(n);
         return;
@@ -539,15 +564,17 @@ export class PgPipeline {
         return;
       case B.EmptyQueryResponse:
         results?.abort();
-        t.emptyQuery();
+        this.owners?.resultEnded();
+        if (this.track) t.emptyQuery();
         return;
       case B.PortalSuspended: {
         const cut = results?.active ? results.suspend() : null;
         if (cut) {
           this.replies!.insertBefore(at, cut.notice);
-          t.notice({ severity: 'WARNING', code: '01000', message: cut.noticeText });
+          if (this.track) t.notice({ severity: 'WARNING', code: '01000', message: cut.noticeText });
         }
-        t.portalSuspended();
+        this.owners?.resultEnded();
+        if (this.track) t.portalSuspended();
         return;
       }
       case B.FunctionCallResponse:
@@ -573,7 +600,10 @@ export class PgPipeline {
   /** max_rows: whether the DataRow at `at` is sent; a row over the cap is dropped here. */
   private admitRow(at: number, length: number): boolean {
     const results = this.results!;
-    if (!results.active) results.start(this.tracker.currentColumns(), this.tracker.currentPortal());
+    if (!results.active) {
+      if (this.owners) results.start(null, this.owners.portal());
+      else results.start(this.tracker.currentColumns(), this.tracker.currentPortal());
+    }
     if (results.admit()) return true;
     this.replies!.replace(at, length, null);
     return false;
