@@ -10,9 +10,8 @@ import {
   DEFAULT_TARGET,
   dataRows,
   type InProcessDbtape,
+  loggedIn,
   type PgRaw,
-  pgRaw,
-  scramLogin,
   simpleQuery,
   startInProcess,
 } from '../support/inproc-dbtape.js';
@@ -143,11 +142,8 @@ describe('max_rows with recording off', () => {
   });
 });
 
-async function rawLogin(user: UserName): Promise<PgRaw> {
-  const raw = await pgRaw(dbtape.port);
-  const r = await scramLogin(raw, { user, password: USERS[user].password });
-  assert.equal(r.error, null, `login of ${user} refused`);
-  return raw;
+function rawLogin(user: UserName): Promise<PgRaw> {
+  return loggedIn(dbtape.port, { user, password: USERS[user].password });
 }
 
 /** The rows, tag and notices of a portal read in pages of `page` rows. */

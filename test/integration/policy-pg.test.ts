@@ -16,10 +16,9 @@ import {
   errorFields,
   type InProcessDbtape,
   int32,
+  loggedIn,
   type PgMessage,
   type PgRaw,
-  pgRaw,
-  scramLogin,
   simpleQuery,
   startInProcess,
   typedMessage,
@@ -138,11 +137,8 @@ async function psql(user: UserName, sql: string, app: string): Promise<{ out: st
   return { out: `${r.stdout}${r.stderr}` };
 }
 
-async function rawLogin(user: UserName): Promise<PgRaw> {
-  const raw = await pgRaw(dbtape.port);
-  const r = await scramLogin(raw, { user, password: USERS[user].password });
-  assert.equal(r.error, null, `login of ${user} refused`);
-  return raw;
+function rawLogin(user: UserName): Promise<PgRaw> {
+  return loggedIn(dbtape.port, { user, password: USERS[user].password });
 }
 
 function parse(name: string, sql: string): Buffer {
