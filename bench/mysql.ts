@@ -40,7 +40,8 @@ interface TargetSpec {
   readonly name: string;
   readonly kind: 'direct' | 'haproxy' | 'relay' | 'dbtape';
   readonly record?: boolean;
-  /** The bench role's access rules (a `write` role; none: no rules). */
+  /** The bench role's access level: `admin` (no statement is checked) unless a policy is measured. */
+  readonly access?: 'read' | 'write' | 'admin';
   readonly rules?: Record<string, unknown>;
 }
 
@@ -51,10 +52,12 @@ const TARGETS: readonly TargetSpec[] = [
   { name: 'dbtape-norecord', kind: 'dbtape', record: false },
   { name: 'dbtape', kind: 'dbtape', record: true },
   // The statement policy on, recording off: dbtape-policy ÷ dbtape-norecord is the policy's cost.
+  // A typical read-only role with guardrails, so every statement is parsed and checked.
   {
     name: 'dbtape-policy',
     kind: 'dbtape',
     record: false,
+    access: 'read',
     rules: {
       deny_kinds: ['drop', 'truncate', 'alter'],
       deny_tables: ['bench.secrets'],
@@ -190,7 +193,12 @@ async function startDbtapeTarget(
     ],
     users: [{ name: 'bench', password: hash.stdout.trim(), roles: ['bench'] }],
     roles: [
-      { name: 'bench', targets: [DATABASE], access: 'write', ...(spec.rules ? { rules: spec.rules } : {}) },
+      {
+        name: 'bench',
+        targets: [DATABASE],
+        access: spec.access ?? 'admin',
+        ...(spec.rules ? { rules: spec.rules } : {}),
+      },
     ],
   };
   const dbtape = await startDbtape({ config: toYaml(config), dir });

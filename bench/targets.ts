@@ -184,7 +184,8 @@ export function dbtapeConfig(
       },
     ],
     users: [{ name: 'bench', password: at.passwordHash, roles: ['bench'] }],
-    roles: [{ name: 'bench', targets: [ctx.upstream.database], access: 'write' }],
+    // admin: no statement is checked, so every target but dbtape-policy measures the proxy alone.
+    roles: [{ name: 'bench', targets: [ctx.upstream.database], access: 'admin' }],
   };
   return deepMerge(deepMerge(generated, ctx.dbtapeYaml), spec.dbtapeYaml ?? {});
 }
