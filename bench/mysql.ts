@@ -18,7 +18,7 @@ import { haproxyVersion, startHaproxy } from './haproxy.js';
 import { machineInfo } from './machine.js';
 import { ensureInstalled } from './pgbouncer.js';
 import { startRelay } from './relay-process.js';
-import { writeResults } from './results.js';
+import { reportHeader, writeResults } from './results.js';
 import { list, pick, positiveInt } from './settings.js';
 import {
   type MysqlEndpoint,
@@ -266,18 +266,19 @@ async function report(
     BASELINES,
   );
   const notes = [
-    `# sysbench through proxies, ${date}, ${machine.hostname}`,
-    '',
-    `- machine: ${machine.nproc} CPUs (${machine.cpuModel}), ${machine.memoryGiB} GiB, ${machine.kernel}, node ${machine.node}`,
-    `- MariaDB ${versions.mariadb} (throwaway, ${SERVER_ARGS.join(' ')}); ${versions.sysbench}`,
-    `- sysbench --tables=${settings.load.tables} --table-size=${settings.load.tableSize} --threads=${settings.load.threads} ` +
-      `--time=${settings.seconds}, ${settings.rounds} round(s) interleaved (round → mode → target); ` +
-      'ratios are median TPS over the baseline median TPS',
-    ...settings.modes.map((m) => `- mode ${m.name}: ${m.description}`),
-    ...running.map((t) => `- target ${t.spec.name}${t.note ? `: ${t.note}` : ''}`),
-    ...Object.entries(unavailable).map(
-      ([name, why]) => `- target ${name}: NOT MEASURED: ${why.split('\n')[0]}`,
-    ),
+    ...reportHeader({
+      title: `sysbench through proxies, ${date}, ${machine.hostname}`,
+      machine,
+      setup: [
+        `MariaDB ${versions.mariadb} (throwaway, ${SERVER_ARGS.join(' ')}); ${versions.sysbench}`,
+        `sysbench --tables=${settings.load.tables} --table-size=${settings.load.tableSize} --threads=${settings.load.threads} ` +
+          `--time=${settings.seconds}, ${settings.rounds} round(s) interleaved (round → mode → target); ` +
+          'ratios are median TPS over the baseline median TPS',
+      ],
+      modes: settings.modes.map((m) => `${m.name}: ${m.description}`),
+      targets: running.map((t) => ({ name: t.spec.name, note: t.note })),
+      unavailable,
+    }),
     '',
     renderMarkdown(rows, BASELINES),
     '',

@@ -22,7 +22,7 @@ import {
   runPgbench,
 } from './pgbench.js';
 import { ensureInstalled, pgbouncerVersion } from './pgbouncer.js';
-import { writeResults } from './results.js';
+import { firstLines, reportHeader, writeResults } from './results.js';
 import { benchSearch, renderSearch } from './search.js';
 import { list, pick, positiveInt } from './settings.js';
 import { renderMarkdown, type Sample, summarize } from './table.js';
@@ -225,20 +225,21 @@ async function report(
   console.log('bench: building a store of 10,000 sessions for the search figure');
   const search = renderSearch(await benchSearch());
   const notes = [
-    `# pgbench through proxies, ${date}, ${machine.hostname}`,
-    '',
-    `- machine: ${machine.nproc} CPUs (${machine.cpuModel}), ${machine.memoryGiB} GiB, ${machine.kernel}, node ${machine.node}`,
-    `- PostgreSQL ${versions.postgres} (throwaway, ${Object.entries(SERVER_SETTINGS)
-      .map(([k, v]) => `${k}=${v}`)
-      .join(', ')}); ${versions.pgbench}; ${versions.pgbouncer ?? 'pgbouncer not used'}`,
-    `- pgbench -i -s ${settings.scale}; runs: -c ${settings.load.clients} -j ${settings.load.threads} -T ${settings.seconds} -n, ` +
-      `${settings.rounds} round(s) interleaved (round → mode → target), ${settings.warmupSeconds} s warm-up per target; ` +
-      'TPS without initial connection time; ratios are median TPS over the baseline median TPS',
-    ...settings.modes.map((m) => `- mode ${m.name}: ${m.description} (pgbench ${m.args.join(' ')})`),
-    ...running.map((t) => `- target ${t.spec.name}${t.note ? `: ${t.note}` : ''}`),
-    ...Object.entries(unavailable).map(
-      ([name, why]) => `- target ${name}: NOT MEASURED: ${firstLines(why, 3)}`,
-    ),
+    ...reportHeader({
+      title: `pgbench through proxies, ${date}, ${machine.hostname}`,
+      machine,
+      setup: [
+        `PostgreSQL ${versions.postgres} (throwaway, ${Object.entries(SERVER_SETTINGS)
+          .map(([k, v]) => `${k}=${v}`)
+          .join(', ')}); ${versions.pgbench}; ${versions.pgbouncer ?? 'pgbouncer not used'}`,
+        `pgbench -i -s ${settings.scale}; runs: -c ${settings.load.clients} -j ${settings.load.threads} -T ${settings.seconds} -n, ` +
+          `${settings.rounds} round(s) interleaved (round → mode → target), ${settings.warmupSeconds} s warm-up per target; ` +
+          'TPS without initial connection time; ratios are median TPS over the baseline median TPS',
+      ],
+      modes: settings.modes.map((m) => `${m.name}: ${m.description} (pgbench ${m.args.join(' ')})`),
+      targets: running.map((t) => ({ name: t.spec.name, note: t.note })),
+      unavailable,
+    }),
     '',
     table,
     '',
@@ -308,10 +309,6 @@ function readYamlOverlay(source: string | undefined): Record<string, unknown> {
 
 function jsonSettings(s: Settings) {
   return { ...s, modes: s.modes.map((m) => ({ name: m.name, args: m.args })), targets: s.targets };
-}
-
-function firstLines(text: string, n: number): string {
-  return text.split('\n').slice(0, n).join('\n');
 }
 
 main().catch((err) => {
