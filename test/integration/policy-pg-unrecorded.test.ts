@@ -228,6 +228,27 @@ for (const user of ['capped', 'guarded'] as const) {
   });
 }
 
+describe('checked sessions with recording off', () => {
+  test('a prepared statement executed again (Bind/Execute/Sync only) runs, and denials still hold', async () => {
+    const { client } = await connect('guarded');
+    try {
+      for (let i = 1; i <= 20; i++) {
+        const r = await client.query({
+          name: 'by_n',
+          text: `select n from ${NUMS} where n = $1`,
+          values: [i],
+        });
+        assert.deepEqual(r.rows, [{ n: i }]);
+      }
+      await assert.rejects(client.query(`select * from ${SECRET}`), { code: '42501' });
+      const r = await client.query({ name: 'by_n', text: `select n from ${NUMS} where n = $1`, values: [7] });
+      assert.deepEqual(r.rows, [{ n: 7 }]);
+    } finally {
+      await client.end();
+    }
+  });
+});
+
 describe('denials with recording off', () => {
   test('a denied statement gets 42501 and the session stays usable', async () => {
     const { client } = await connect('reader');

@@ -141,6 +141,25 @@ function policyText(body: Buffer, from: number): string {
   return body.toString('utf8', from, end);
 }
 
+/**
+ * Whether a client chunk may hold a message the policy judges (Query, Parse, FunctionCall), read from
+ * the message headers from `at`; true when unsure. A chunk without one is forwarded whole, before it
+ * is framed, as without policy (a prepared statement's Bind/Execute/Sync never waits for a decision).
+ */
+function holdsStatement(chunk: Buffer, at: number): boolean {
+  if (at < 0) return true;
+  while (at < chunk.length) {
+    const type = chunk[at];
+    if (type === F.Query || type === F.Parse || type === F.FunctionCall) return true;
+    if (at + 5 > chunk.length) return false;
+    const length = chunk.readUInt32BE(at + 1);
+    // A length PostgreSQL would reject: let the framer see it before any byte goes on.
+    if (length < 4) return true;
+    at += 1 + length;
+  }
+  return false;
+}
+
 /** Servers are trusted to frame correctly; we never hold a server message for its size. */
 const SERVER_MAX_BODY = 0x7fff_ffff;
 
@@ -256,10 +275,15 @@ export class PgPipeline {
     const ed = this.requests;
     if (ed !== null) {
       // Checked, not recorded: a statement is forwarded only once the policy has allowed it.
-      ed.begin(chunk, true);
+      if (ed.begin(chunk, this.policyGate!.discarding || holdsStatement(chunk, ed.nextHeader))) {
+        this.clientFramer.feed(chunk);
+        ed.end();
+        this.pauseIfFull(this.toUpstream, this.o.client);
+        return;
+      }
+      if (!this.o.upstream.write(chunk)) this.o.client.pause();
       this.clientFramer.feed(chunk);
       ed.end();
-      this.pauseIfFull(this.toUpstream, this.o.client);
       return;
     }
     if (!this.track) {
@@ -501,7 +525,8 @@ export class PgPipeline {
         return;
       }
       case B.CommandComplete: {
-        let tag = decodeCommandComplete(body);
+        // Without the tracker the tag matters only when rows were dropped (it then counts the rows sent).
+        let tag = this.track || results?.truncating ? decodeCommandComplete(body) : '';
         if (results?.active) {
           const cut = results.complete(tag);
           if (cut) {

@@ -47,6 +47,11 @@ export class PgResultPolicy {
     return this.inResult;
   }
 
+  /** The current result has dropped rows: its end gets a warning and a rewritten tag. */
+  get truncating(): boolean {
+    return this.inResult && this.dropped > 0;
+  }
+
   /** A result begins; `portal`: the Execute's portal (null for a simple query). */
   start(columns: readonly Column[] | null, portal: string | null): void {
     this.inResult = true;

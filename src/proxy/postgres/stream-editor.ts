@@ -35,6 +35,14 @@ export class StreamEditor {
   constructor(private readonly out: Forwarder) {}
 
   /**
+   * Where the next message's header starts in the chunk that comes next, or -1 when that is not
+   * known from here (a header split across chunks, or a message whose head is held back).
+   */
+  get nextHeader(): number {
+    return this.sent === this.base && this.pos >= this.base ? this.pos - this.base : -1;
+  }
+
+  /**
    * Start a chunk; `edit`: whether this chunk may need edits. Returns false when the chunk is to be
    * written whole by the caller (nothing to edit and nothing held back).
    */
