@@ -19,12 +19,11 @@ import {
   C_DQUOTE,
   C_HASH,
   C_MINUS,
-  C_PLUS,
   C_QUOTE,
   C_SLASH,
   C_STAR,
 } from './char-codes.js';
-import type { Dialect } from './sql-lexer.js';
+import { type Dialect, numberEnd } from './sql-lexer.js';
 
 /** The scanner does not know; run the lexer. */
 export const UNSURE = undefined;
@@ -197,21 +196,7 @@ export function fastLiteralFreeKey(sql: string, dialect: Dialect): LiteralFreeKe
         break;
     }
     // Lexer.number: digits, a fraction, an exponent; anything glued on makes it not plain.
-    let j = i;
-    while (isDigit(sql.charCodeAt(j))) j++;
-    if (sql.charCodeAt(j) === C_DOT) {
-      j++;
-      while (isDigit(sql.charCodeAt(j))) j++;
-    }
-    if ((sql.charCodeAt(j) | 0x20) === 0x65) {
-      let k = j + 1;
-      const sign = sql.charCodeAt(k);
-      if (sign === C_PLUS || sign === C_MINUS) k++;
-      if (isDigit(sql.charCodeAt(k))) {
-        j = k;
-        while (isDigit(sql.charCodeAt(j))) j++;
-      }
-    }
+    let j = numberEnd(sql, i);
     let plain = true;
     let d = sql.charCodeAt(j);
     while (d < 128 && (IDENT_PART[d] === 1 || d === C_DOT)) {

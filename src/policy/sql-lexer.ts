@@ -119,6 +119,28 @@ function isSpace(c: number): boolean {
 function isDigit(c: number): boolean {
   return c >= 48 && c <= 57;
 }
+/**
+ * Where a numeric literal's digits, fraction and exponent end (from `i`, at a digit or a `.` before
+ * one). What may be glued on after it is the caller's to judge. Shared with fast-key.ts, which must
+ * read numbers exactly as the lexer does.
+ */
+export function numberEnd(s: string, i: number): number {
+  while (isDigit(s.charCodeAt(i))) i++;
+  if (s.charCodeAt(i) === C_DOT) {
+    i++;
+    while (isDigit(s.charCodeAt(i))) i++;
+  }
+  if ((s.charCodeAt(i) | 0x20) === 0x65) {
+    let j = i + 1;
+    const sign = s.charCodeAt(j);
+    if (sign === C_PLUS || sign === C_MINUS) j++;
+    if (isDigit(s.charCodeAt(j))) {
+      i = j;
+      while (isDigit(s.charCodeAt(i))) i++;
+    }
+  }
+  return i;
+}
 function isIdentStart(c: number): boolean {
   return (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95 || c >= 128;
 }
@@ -436,22 +458,7 @@ class Lexer {
    */
   private number(start: number): void {
     const s = this.s;
-    let i = start;
-    while (isDigit(s.charCodeAt(i))) i++;
-    if (s.charCodeAt(i) === C_DOT) {
-      i++;
-      while (isDigit(s.charCodeAt(i))) i++;
-    }
-    const e = s.charCodeAt(i) | 0x20;
-    if (e === 0x65) {
-      let j = i + 1;
-      const sign = s.charCodeAt(j);
-      if (sign === C_PLUS || sign === C_MINUS) j++;
-      if (isDigit(s.charCodeAt(j))) {
-        i = j;
-        while (isDigit(s.charCodeAt(i))) i++;
-      }
-    }
+    let i = numberEnd(s, start);
     let plain = true;
     while (i < s.length) {
       const c = s.charCodeAt(i);
