@@ -273,24 +273,12 @@ export class PgPipeline {
 
   private fromClient(chunk: Buffer): void {
     const ed = this.requests;
-    if (ed !== null) {
+    if (ed !== null || !this.track) {
       // Checked, not recorded: a statement is forwarded only once the policy has allowed it.
-      if (ed.begin(chunk, this.policyGate!.discarding || holdsStatement(chunk, ed.nextHeader))) {
-        this.clientFramer.feed(chunk);
-        ed.end();
-        this.pauseIfFull(this.toUpstream, this.o.client);
-        return;
-      }
-      if (!this.o.upstream.write(chunk)) this.o.client.pause();
-      this.clientFramer.feed(chunk);
-      ed.end();
-      return;
-    }
-    if (!this.track) {
-      // Nothing to record: forward the chunk whole, as for server bytes, and let the
-      // framer check it; a violation still ends the session (after PostgreSQL saw it).
-      if (!this.o.upstream.write(chunk)) this.o.client.pause();
-      this.clientFramer.feed(chunk);
+      // Nothing to check or record: the chunk goes on whole and the framer checks it after (a
+      // violation still ends the session, after PostgreSQL saw it).
+      const edit = ed !== null && (this.policyGate!.discarding || holdsStatement(chunk, ed.nextHeader));
+      this.passChunk(chunk, ed, edit, this.clientFramer, this.toUpstream, this.o.upstream, this.o.client);
       return;
     }
     const fwd = this.toUpstream;
@@ -301,17 +289,39 @@ export class PgPipeline {
   }
 
   private fromUpstream(chunk: Buffer): void {
-    const ed = this.replies;
     const edit = (this.results?.mayEdit(chunk.length) ?? false) || (this.policyGate?.substituting ?? false);
+    this.passChunk(
+      chunk,
+      this.replies,
+      edit,
+      this.serverFramer,
+      this.toClient,
+      this.o.client,
+      this.o.upstream,
+    );
+  }
+
+  /**
+   * One chunk from `source` to `sink`: through the editor when it may need edits, else written whole
+   * before it is framed (the editor, if any, still counts its messages' offsets).
+   */
+  private passChunk(
+    chunk: Buffer,
+    ed: StreamEditor | null,
+    edit: boolean,
+    framer: Framer,
+    fwd: Forwarder,
+    sink: Socket,
+    source: Socket,
+  ): void {
     if (ed?.begin(chunk, edit)) {
-      this.serverFramer.feed(chunk);
+      framer.feed(chunk);
       ed.end();
-      this.pauseIfFull(this.toClient, this.o.upstream);
+      this.pauseIfFull(fwd, source);
       return;
     }
-    // Server → client bytes are forwarded whole before they are looked at.
-    if (!this.o.client.write(chunk)) this.o.upstream.pause();
-    this.serverFramer.feed(chunk);
+    if (!sink.write(chunk)) source.pause();
+    framer.feed(chunk);
     ed?.end();
   }
 
