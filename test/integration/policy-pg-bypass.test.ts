@@ -20,6 +20,7 @@ import {
   typedMessage,
 } from '../support/inproc-dbtape.js';
 import { type PgCluster, startPgCluster } from '../support/pg-cluster.js';
+import { executeMsg, parseMsg, SYNC_MSG } from '../support/recording-fixtures.js';
 
 // The bypass corpus sent through dbtape to a throwaway PostgreSQL that logs every statement it
 // receives (log_statement = all): under `read` and `write`, over the simple and the extended
@@ -98,8 +99,8 @@ before(async () => {
     }),
   });
   for (const level of LEVELS) {
-    await runSimple(level);
-    await runExtended(level);
+    await runCorpus(level, 'simple');
+    await runCorpus(level, 'extended');
   }
 });
 
@@ -156,17 +157,23 @@ function canary(level: Level, via: string, i: number): string {
   return `dbtape_canary_${RUN}_${level}_${via}_${i}`;
 }
 
-async function runSimple(level: Level): Promise<void> {
+/** The corpus through one protocol: each statement marked with a canary, its outcome kept. */
+async function runCorpus(level: Level, via: 'simple' | 'extended'): Promise<void> {
   const raw = await login(level);
   try {
     for (const [i, k] of PG_CORPUS.entries()) {
-      const mark = canary(level, 'simple', i);
-      await raw.send(queryMessage(`/* ${mark} */ ${k.sql}`));
-      const ms = await replies(raw).catch((err: Error) => {
-        throw new Error(`${level} simple ${JSON.stringify(k.sql)}: ${err.message}`);
+      const mark = canary(level, via, i);
+      const sql = `/* ${mark} */ ${k.sql}`;
+      await raw.send(
+        via === 'simple'
+          ? queryMessage(sql)
+          : Buffer.concat([parseMsg('', sql), BIND, executeMsg(), SYNC_MSG]),
+      );
+      const ms = await replies(raw, via === 'extended').catch((err: Error) => {
+        throw new Error(`${level} ${via} ${JSON.stringify(k.sql)}: ${err.message}`);
       });
       const error = firstError(ms);
-      outcomes.push({ level, via: 'simple', k, canary: mark, denied: error?.code === '42501', error });
+      outcomes.push({ level, via, k, canary: mark, denied: error?.code === '42501', error });
       await settle(raw, level, ms);
     }
   } finally {
@@ -174,30 +181,7 @@ async function runSimple(level: Level): Promise<void> {
   }
 }
 
-function parse(name: string, sql: string): Buffer {
-  return typedMessage('P', Buffer.concat([cstr(name), cstr(sql), Buffer.from([0, 0])]));
-}
 const BIND = typedMessage('B', Buffer.concat([cstr(''), cstr(''), Buffer.from([0, 0, 0, 0, 0, 0])]));
-const EXECUTE = typedMessage('E', Buffer.concat([cstr(''), int32(0)]));
-const SYNC = typedMessage('S');
-
-async function runExtended(level: Level): Promise<void> {
-  const raw = await login(level);
-  try {
-    for (const [i, k] of PG_CORPUS.entries()) {
-      const mark = canary(level, 'extended', i);
-      await raw.send(Buffer.concat([parse('', `/* ${mark} */ ${k.sql}`), BIND, EXECUTE, SYNC]));
-      const ms = await replies(raw, true).catch((err: Error) => {
-        throw new Error(`${level} extended ${JSON.stringify(k.sql)}: ${err.message}`);
-      });
-      const error = firstError(ms);
-      outcomes.push({ level, via: 'extended', k, canary: mark, denied: error?.code === '42501', error });
-      await settle(raw, level, ms);
-    }
-  } finally {
-    raw.destroy();
-  }
-}
 
 function serverLog(): string {
   return readFileSync(path.join(cluster.dir, 'server.log'), 'utf8');
@@ -259,7 +243,7 @@ describe('statements prepared with Parse and FunctionCall through dbtape', () =>
       const raw = await login(c.level);
       try {
         const mark = canary(c.level, `parse_${c.name}`, 0);
-        await raw.send(Buffer.concat([parse(c.name, `/* ${mark} */ ${c.parse}`), SYNC]));
+        await raw.send(Buffer.concat([parseMsg(c.name, `/* ${mark} */ ${c.parse}`), SYNC_MSG]));
         const parsed = await replies(raw);
         assert.equal(firstError(parsed)?.code === '42501', !c.allowed, `Parse of ${c.parse}`);
         await raw.send(queryMessage(c.execute));

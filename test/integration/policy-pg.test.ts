@@ -24,7 +24,15 @@ import {
   typedMessage,
 } from '../support/inproc-dbtape.js';
 import { aliceEnv, connectDirect, uniqueName } from '../support/pg-fixtures.js';
-import { cliOk, endedSessions, showJson, storedEvents } from '../support/recording-fixtures.js';
+import {
+  cliOk,
+  endedSessions,
+  executeMsg,
+  parseMsg,
+  SYNC_MSG,
+  showJson,
+  storedEvents,
+} from '../support/recording-fixtures.js';
 import { waitFor } from '../support/wait.js';
 
 // The access policy enforced by the PostgreSQL proxy, against the machine's server through real
@@ -141,9 +149,6 @@ function rawLogin(user: UserName): Promise<PgRaw> {
   return loggedIn(dbtape.port, { user, password: USERS[user].password });
 }
 
-function parse(name: string, sql: string): Buffer {
-  return typedMessage('P', Buffer.concat([cstr(name), cstr(sql), Buffer.from([0, 0])]));
-}
 function bind(portal = '', statement = '', resultFormat?: number): Buffer {
   const formats = resultFormat === undefined ? [0, 0] : [0, 1, 0, resultFormat];
   return typedMessage(
@@ -151,10 +156,6 @@ function bind(portal = '', statement = '', resultFormat?: number): Buffer {
     Buffer.concat([cstr(portal), cstr(statement), Buffer.from([0, 0, 0, 0]), Buffer.from(formats)]),
   );
 }
-function execute(portal = '', maxRows = 0): Buffer {
-  return typedMessage('E', Buffer.concat([cstr(portal), int32(maxRows)]));
-}
-const SYNC = typedMessage('S');
 const types = (ms: readonly PgMessage[]) => ms.map((m) => m.type).join('');
 
 async function count(table: string): Promise<number> {
@@ -254,13 +255,13 @@ describe('denials', () => {
     try {
       await raw.send(
         Buffer.concat([
-          parse('', `insert into ${PEOPLE} values (20, 'Batch', null, null, 1)`),
+          parseMsg('', `insert into ${PEOPLE} values (20, 'Batch', null, null, 1)`),
           bind(),
-          execute(),
-          parse('s_bad', `delete from ${PEOPLE} where id = 1`),
+          executeMsg(),
+          parseMsg('s_bad', `delete from ${PEOPLE} where id = 1`),
           bind('', 's_bad'),
-          execute(),
-          SYNC,
+          executeMsg(),
+          SYNC_MSG,
         ]),
       );
       const ms = await raw.readUntil('Z');
@@ -273,18 +274,18 @@ describe('denials', () => {
       // Pipelined: an allowed batch, a denied one, an allowed one, answered in order.
       await raw.send(
         Buffer.concat([
-          parse('', 'select 1'),
+          parseMsg('', 'select 1'),
           bind(),
-          execute(),
-          SYNC,
-          parse('', `drop table ${PEOPLE}`),
+          executeMsg(),
+          SYNC_MSG,
+          parseMsg('', `drop table ${PEOPLE}`),
           bind(),
-          execute(),
-          SYNC,
-          parse('', 'select 3'),
+          executeMsg(),
+          SYNC_MSG,
+          parseMsg('', 'select 3'),
           bind(),
-          execute(),
-          SYNC,
+          executeMsg(),
+          SYNC_MSG,
         ]),
       );
       const first = await raw.readUntil('Z');
@@ -393,12 +394,12 @@ describe('max_rows', () => {
       await simpleQuery(raw, 'begin');
       await raw.send(
         Buffer.concat([
-          parse('', `select n from ${NUMS} order by n`),
+          parseMsg('', `select n from ${NUMS} order by n`),
           bind('pg1'),
-          execute('pg1', 2),
-          execute('pg1', 2),
-          execute('pg1', 0),
-          SYNC,
+          executeMsg('pg1', 2),
+          executeMsg('pg1', 2),
+          executeMsg('pg1', 0),
+          SYNC_MSG,
         ]),
       );
       const ms = await raw.readUntil('Z');
