@@ -35,6 +35,9 @@ export class ColumnStore {
   }
 
   clear(): void {
+    this.typesCache = null;
+    // Unrecorded sessions never fill the store: skip the array resizes for every result.
+    if (this.starts.length === 0) return;
     this.used = 0;
     this.starts.length = 0;
     this.ends.length = 0;

@@ -99,6 +99,30 @@ export class ResponseTracker {
     this.afterMetadata = false;
   }
 
+  /**
+   * A resultset's column definitions come next: the caller may frame them itself and only count
+   * them (countDefinitions), when nothing needs their contents.
+   */
+  get inColumnDefinitions(): boolean {
+    return this.state === 'columns';
+  }
+
+  /** Column definitions still expected in this resultset (when inColumnDefinitions). */
+  get definitionsLeft(): number {
+    return this.columnCount - this.seen;
+  }
+
+  /**
+   * `n` column definitions the caller framed by their headers (whole packets, none an ERR, at most
+   * definitionsLeft); they are not kept in `columns`. Only when inColumnDefinitions.
+   */
+  countDefinitions(n: number): void {
+    this.afterMetadata = false;
+    this.seen += n;
+    this.lastOfMetadata = this.seen === this.columnCount;
+    if (this.lastOfMetadata) this.endDefinitions();
+  }
+
   /** The last finished result announced another one (SERVER_MORE_RESULTS_EXISTS). */
   get moreResults(): boolean {
     return (this.statusFlags & C.SERVER_MORE_RESULTS_EXISTS) !== 0 && this.state === 'first';
@@ -225,11 +249,15 @@ export class ResponseTracker {
     const total = isParams ? (this.prepareOk?.paramCount ?? 0) : this.columnCount;
     if (this.seen === total) {
       this.lastOfMetadata = true;
-      this.seen = 0;
-      this.state = this.afterDefinitions();
-      this.metadataJustEnded = this.state === 'rows';
+      this.endDefinitions();
     }
     return isParams ? 'param-def' : 'column-def';
+  }
+
+  private endDefinitions(): void {
+    this.seen = 0;
+    this.state = this.afterDefinitions();
+    this.metadataJustEnded = this.state === 'rows';
   }
 
   /** Where a finished definitions section leads. */

@@ -66,6 +66,17 @@ const MAX_CAPTURED_ROW = 1 << 20;
 /** A row being masked is read whole whatever its size: no byte of it may pass unmasked. */
 const MAX_MASKED_ROW = 1 << 30;
 
+/** First payload bytes of packets frameWhole may count: 1 allowed, 0 not. */
+function firstBytes(allowed: (b: number) => boolean): Uint8Array {
+  return Uint8Array.from({ length: 256 }, (_, b) => (allowed(b) ? 1 : 0));
+}
+/** A text row: anything but a terminator (EOF) or ERR. */
+const ROWS_TEXT = firstBytes((b) => b !== EOF_HEADER && b !== ERR_HEADER);
+/** A binary row starts with 0x00. */
+const ROWS_BINARY = firstBytes((b) => b === OK_HEADER);
+/** A column definition starts with its catalog's length; an ERR can end the metadata instead. */
+const DEFINITIONS = firstBytes((b) => b !== ERR_HEADER);
+
 export class ResponseStream {
   readonly tracker: ResponseTracker;
   /** The upstream sent an ERR outside any command (a kill or shutdown notice). */
@@ -138,53 +149,64 @@ export class ResponseStream {
     const framer = this.framer;
     framer.push(chunk);
     for (;;) {
-      if (framer.idle && this.plainRows()) this.skipRows(chunk);
+      if (framer.idle) this.skipPlain(chunk);
       if (!framer.next()) return;
       this.segment(chunk, framer.segment);
     }
   }
 
-  /** Rows pass untouched and unread: nothing to capture, shape, translate or renumber. */
-  private plainRows(): boolean {
+  /**
+   * The hot path of a result: whole packets nothing needs to read (rows; column definitions when
+   * nothing is recorded) are forwarded from the framer's position as one slice and counted, from
+   * their headers and first bytes only. Anything else (a terminator, ERR, a packet split across
+   * chunks or of 16 MiB and more) is left to the packet-by-packet path.
+   */
+  private skipPlain(chunk: Buffer): void {
     const p = this.current;
-    return (
-      p !== null &&
-      !p.swallow &&
-      this.tracker.betweenRows &&
-      this.o.shaper === null &&
-      !this.translation.active &&
-      this.translation.shift === 0 &&
-      !this.o.events.capturingRows
-    );
+    const t = this.tracker;
+    if (
+      p === null ||
+      p.swallow ||
+      this.o.shaper !== null ||
+      this.translation.active ||
+      this.translation.shift !== 0
+    )
+      return;
+    if (t.betweenRows) {
+      if (this.o.events.capturingRows) return;
+      const rows = this.frameWhole(chunk, Number.MAX_SAFE_INTEGER, t.binary ? ROWS_BINARY : ROWS_TEXT);
+      if (rows > 0) t.countRows(rows);
+    } else if (t.inColumnDefinitions && !this.o.events.active) {
+      // Nothing is recorded, so no column's name or type is needed.
+      const defs = this.frameWhole(chunk, t.definitionsLeft, DEFINITIONS);
+      if (defs > 0) t.countDefinitions(defs);
+    }
   }
 
   /**
-   * The hot path of a result: the whole row packets at the framer's position are forwarded as one
-   * slice and counted, from their headers and first bytes only. Anything else (a terminator, ERR,
-   * a row split across chunks or of 16 MiB and more) is left to the packet-by-packet path.
+   * Forward up to `max` whole packets from the framer's position whose first payload byte `accepts`
+   * allows; returns how many.
    */
-  private skipRows(chunk: Buffer): void {
+  private frameWhole(chunk: Buffer, max: number, accepts: Uint8Array): number {
     const start = this.framer.position;
-    const binary = this.tracker.binary;
     let pos = start;
-    let rows = 0;
+    let n = 0;
     let seq = 0;
-    while (pos + PACKET_HEADER_SIZE < chunk.length) {
+    while (n < max && pos + PACKET_HEADER_SIZE < chunk.length) {
       const length = chunk[pos] | (chunk[pos + 1] << 8) | (chunk[pos + 2] << 16);
       const end = pos + PACKET_HEADER_SIZE + length;
       if (length === 0 || length === MAX_PACKET_PAYLOAD || end > chunk.length) break;
-      const first = chunk[pos + PACKET_HEADER_SIZE];
-      if (first === EOF_HEADER || first === ERR_HEADER || (binary && first !== OK_HEADER)) break;
+      if (accepts[chunk[pos + PACKET_HEADER_SIZE]] === 0) break;
       seq = chunk[pos + 3];
-      rows++;
+      n++;
       pos = end;
     }
-    if (rows === 0) return;
+    if (n === 0) return 0;
     this.o.toClient(chunk.subarray(start, pos));
     this.framer.skip(pos - start);
-    this.tracker.countRows(rows);
-    this.packets += rows;
+    this.packets += n;
     this.nextClientSeq = (seq + 1) & 0xff;
+    return n;
   }
 
   private segment(chunk: Buffer, seg: PacketSegment): void {
@@ -253,8 +275,10 @@ export class ResponseStream {
       }
       return;
     }
-    // A whole packet, classified from its first segment.
-    this.decide(kind, chunk.subarray(seg.payloadStart, seg.payloadEnd));
+    // A whole packet, classified from its first segment. Unless something may change it, what it
+    // means is all that matters (no view of it is made).
+    if (this.o.shaper === null && !this.translation.active && kind !== 'local-infile') this.outcome(kind);
+    else this.decide(kind, chunk.subarray(seg.payloadStart, seg.payloadEnd));
   }
 
   private assembled(payload: Buffer): void {
@@ -323,7 +347,7 @@ export class ResponseStream {
     const t = this.tracker;
     const p = this.current!;
     const ev = this.o.events;
-    const recording = !p.swallow;
+    const recording = !p.swallow && ev.active;
     if (kind === 'err' && t.err && recording) {
       if (p.record === 'prepare') ev.statement(p.sql, 'prepared');
       ev.error(t.err, this.duration(p));
@@ -344,7 +368,7 @@ export class ResponseStream {
       } else ev.transaction(t.statusFlags);
       this.o.policy?.serverStatus((t.statusFlags & SERVER_STATUS_NO_BACKSLASH_ESCAPES) !== 0);
       // The next result of a multi-statement starts its clock here.
-      this.lastCompletion = performance.now();
+      if (ev.active) this.lastCompletion = performance.now();
     }
   }
 
@@ -358,7 +382,7 @@ export class ResponseStream {
     if (p.record === 'prepare') this.prepares--;
     if (p.modeChange) this.o.policy?.modeChangeAnswered();
     this.current = null;
-    this.lastCompletion = performance.now();
+    if (this.o.events.active) this.lastCompletion = performance.now();
     this.advance();
   }
 
