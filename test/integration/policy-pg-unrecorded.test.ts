@@ -5,7 +5,6 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
 import { stringify } from 'yaml';
-import { hashPassword } from '../../src/config/verifiers.js';
 import {
   DEFAULT_TARGET,
   dataRows,
@@ -14,6 +13,7 @@ import {
   type PgRaw,
   simpleQuery,
   startInProcess,
+  usersYaml,
 } from '../support/inproc-dbtape.js';
 import { connectDirect, uniqueName } from '../support/pg-fixtures.js';
 import { bindMsg, executeMsg, parseMsg, SYNC_MSG } from '../support/recording-fixtures.js';
@@ -54,11 +54,7 @@ before(async () => {
       listen: { postgres: '127.0.0.1:0' },
       store: { url: `sqlite:${path.join(storeDir, 'store.db')}`, record: false },
       targets: [DEFAULT_TARGET],
-      users: Object.entries(USERS).map(([name, u]) => ({
-        name,
-        password: hashPassword(u.password),
-        roles: [...u.roles],
-      })),
+      users: usersYaml(USERS),
       roles: [
         { name: 'c', targets: ['app'], access: 'admin', rules: { max_rows: CAP } },
         { name: 'r', targets: ['app'], access: 'read', rules: { deny_tables: [`public.${SECRET}`] } },

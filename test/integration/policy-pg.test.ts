@@ -6,7 +6,6 @@ import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
 import postgres from 'postgres';
 import { stringify } from 'yaml';
-import { hashPassword } from '../../src/config/verifiers.js';
 import type { SessionEvent } from '../../src/model/session.js';
 import { run } from '../support/exec.js';
 import {
@@ -22,6 +21,7 @@ import {
   simpleQuery,
   startInProcess,
   typedMessage,
+  usersYaml,
 } from '../support/inproc-dbtape.js';
 import { aliceEnv, connectDirect, uniqueName } from '../support/pg-fixtures.js';
 import {
@@ -73,11 +73,7 @@ before(async () => {
       listen: { postgres: '127.0.0.1:0' },
       store: { url: storeUrl, capture_results: 'rows', max_rows: 50 },
       targets: [DEFAULT_TARGET],
-      users: Object.entries(USERS).map(([name, u]) => ({
-        name,
-        password: hashPassword(u.password),
-        roles: [...u.roles],
-      })),
+      users: usersYaml(USERS),
       roles: [
         { name: 'r', targets: ['app'], access: 'read' },
         {
@@ -481,7 +477,7 @@ describe('with durability: strict', () => {
         listen: { postgres: '127.0.0.1:0' },
         store: { url: `sqlite:${path.join(dir, 'store.db')}`, durability: 'strict' },
         targets: [DEFAULT_TARGET],
-        users: [{ name: 'reader', password: hashPassword(USERS.reader.password), roles: ['r'] }],
+        users: usersYaml({ reader: USERS.reader }),
         roles: [{ name: 'r', targets: ['app'], access: 'read' }],
       }),
     });

@@ -33,6 +33,17 @@ function userVerifiers(): { alice: string; bob: string } {
 /** A `targets[]` entry as written in dbtape.yaml. */
 export type TargetYaml = Record<string, unknown> & { name: string };
 
+/** The `users:` entries for people given as name → password and roles (verifiers made here). */
+export function usersYaml(
+  users: Readonly<Record<string, { readonly password: string; readonly roles: readonly string[] }>>,
+) {
+  return Object.entries(users).map(([name, u]) => ({
+    name,
+    password: hashPassword(u.password),
+    roles: [...u.roles],
+  }));
+}
+
 export interface InProcessOptions {
   /** Replaces the default targets (`app` → 127.0.0.1:5432 database test, user postgres, tls disable). */
   readonly targets?: readonly TargetYaml[];

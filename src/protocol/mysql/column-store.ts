@@ -41,7 +41,6 @@ export class ColumnStore {
     this.used = 0;
     this.starts.length = 0;
     this.ends.length = 0;
-    this.typesCache = null;
   }
 
   /** Copy one column definition payload in (the chunk it came from belongs to the socket). */
