@@ -10,6 +10,9 @@ const BODY_AAD = 'dbtape.event-body.v1\0';
 const FINGERPRINT_TAG = 'dbtape.data-key-fingerprint.v1\0';
 
 export const INDEX_KEY_AAD: Buffer = Buffer.from('dbtape.index-key.v1\0');
+/** The strict-mode journal's data key (one per writer process) and the batches it seals. */
+export const JOURNAL_KEY_AAD: Buffer = Buffer.from('dbtape.journal-key.v1\0');
+export const JOURNAL_BODY_AAD: Buffer = Buffer.from('dbtape.journal-body.v1\0');
 
 /** SHA-256 of a data key, covered by its session's chain (chain.ts, genesis). */
 export function dataKeyFingerprint(key: Buffer): Buffer {

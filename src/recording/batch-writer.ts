@@ -8,9 +8,10 @@
  * and `end` events are never dropped: they are exempt from the queue limit and a failed batch
  * puts them back at the front of the queue.
  *
- * Strict mode: a batch is committed, then the store's sync() makes it durable (fsync off the
- * event loop), and only then do durable() callers go on; events that arrive meanwhile form the
- * next batch. While the store fails, durable() refuses at once instead of waiting for the next
+ * Strict mode: a batch is written with `durable: true` (the store commits and fsyncs it in one
+ * call, off the event loop), and only then do durable() callers go on; events that arrive
+ * meanwhile form the next batch. A failed fsync after the commit (DBTAPE_STORE_SYNC_FAILED)
+ * keeps the batch's sequence numbers but refuses its statements; the fsync alone is retried. While the store fails, durable() refuses at once instead of waiting for the next
  * retry, and retries back off up to maxBackoffMs, so statements flow again within about that
  * long once the store works.
  */
@@ -58,7 +59,7 @@ export interface WriterStats {
   batches: number;
   lastBatchMs: number;
   maxBatchMs: number;
-  /** Strict mode: fsyncs that made commits durable, and how long the last and longest took. */
+  /** Strict mode: durable writes (commit and fsync), and how long the last and longest took. */
   syncs: number;
   lastSyncMs: number;
   maxSyncMs: number;
@@ -100,14 +101,11 @@ export class BatchWriter {
   private stopped = false;
   /** While failing: the one statement allowed to wait for the next retry. */
   private probe: Item | null = null;
-  /** Strict mode with a store that can sync apart from the commit (see SessionStore.sync). */
-  private readonly separateSync: boolean;
 
   constructor(
     private readonly store: SessionStore,
     private readonly opt: WriterOptions,
   ) {
-    this.separateSync = opt.strict && typeof store.sync === 'function';
     this.health = new StoreHealth(opt.maxBackoffMs, opt.logger);
   }
 
@@ -301,31 +299,28 @@ export class BatchWriter {
   private async writeOne(): Promise<boolean> {
     const items = this.take(this.opt.batchSize);
     const built = buildBatch(items, this.lostTracks);
+    const writing = built.batch.events.length > 0;
     // Nothing to write or sync: no progress, so the drain loop must not go round again (it
     // would never yield to the event loop).
-    if (built.batch.events.length === 0 && !this.health.needSync) return false;
+    if (!writing && !this.health.needSync) return false;
     const t0 = performance.now();
-    if (built.batch.events.length > 0) {
-      try {
-        await this.store.writeBatch(built.batch, { durable: this.opt.strict && !this.separateSync });
-      } catch (err) {
+    try {
+      if (writing) await this.store.writeBatch(built.batch, { durable: this.opt.strict });
+      // Only an earlier fsync failed: retry it alone.
+      else await this.store.sync?.();
+    } catch (err) {
+      if ((err as { code?: unknown }).code !== 'DBTAPE_STORE_SYNC_FAILED') {
         this.failed(items, built, err);
         return false;
       }
+      // Committed, so the sequence numbers stay taken; only durability is in doubt.
+      this.committed(items, built, performance.now() - t0, err);
+      this.health.syncFailed(err);
+      this.stats.storeErrors = this.health.errors;
+      return false;
     }
     const ms = performance.now() - t0;
-    if (this.separateSync) {
-      try {
-        await this.store.sync!();
-      } catch (err) {
-        // Committed, so the sequence numbers stay taken; only durability is in doubt.
-        this.committed(items, built, ms, err);
-        this.health.syncFailed(err);
-        this.stats.storeErrors = this.health.errors;
-        return false;
-      }
-      this.recordSync(performance.now() - t0 - ms);
-    }
+    if (this.opt.strict) this.recordSync(ms);
     this.committed(items, built, ms, null);
     this.health.recovered();
     return true;

@@ -14,6 +14,8 @@ export type { Synchronous };
 export interface OpenStoreOptions {
   /** 'full': every commit fsynced inside the commit (see SqliteOpenOptions); default 'normal'. */
   readonly synchronous?: Synchronous;
+  /** Durable writes may block this thread on fsync (the store's worker thread only). */
+  readonly inlineSync?: boolean;
   /** Read-only: for read commands; the store must exist and be at the current schema. */
   readonly readonly?: boolean;
   /** Master keyring: encrypt new recordings, read encrypted ones (integrity/keyring.ts). */

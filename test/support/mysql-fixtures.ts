@@ -8,6 +8,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { deserialize } from 'node:v8';
+import Database from 'better-sqlite3';
 import mysql from 'mysql2/promise';
 import { stringify } from 'yaml';
 import { type RunningServer, startServer } from '../../src/cli/server.js';
@@ -15,8 +17,9 @@ import { loadConfig } from '../../src/config/load.js';
 import { hashPassword } from '../../src/config/verifiers.js';
 import type { SessionEvent } from '../../src/model/session.js';
 import * as M from '../../src/protocol/mysql/index.js';
-import { openStore } from '../../src/store/open-store.js';
+import { openStore, sqlitePathFromUrl } from '../../src/store/open-store.js';
 import type { SessionStore, SessionSummary } from '../../src/store/session-store.js';
+import { type EncodedBatch, encodedEvents } from '../../src/store/sqlite/encoded-batch.js';
 import { type CertFiles, makeSelfSignedCert } from './certs.js';
 import { removeAtExit } from './cleanup.js';
 import { startDbtape } from './dbtape-process.js';
@@ -724,4 +727,22 @@ export function errOf(p: RawPacket | null): M.ErrPacket {
 
 export function queryPayload(sql: string): Buffer {
   return Buffer.concat([Buffer.from([M.COM_QUERY]), Buffer.from(sql)]);
+}
+
+/**
+ * Statement texts durable in a strict-mode store but not yet moved out of its journal
+ * (store/sqlite/sqlite-journal.ts), which read-only openers do not see; unencrypted stores only.
+ */
+export function journaledStatements(storeUrl: string): string[] {
+  const db = new Database(sqlitePathFromUrl(storeUrl), { readonly: true, fileMustExist: true });
+  try {
+    const rows = db.prepare('SELECT body FROM journal WHERE key_version IS NULL ORDER BY id').all() as {
+      body: Buffer;
+    }[];
+    return rows.flatMap(({ body }) =>
+      [...encodedEvents(deserialize(body) as EncodedBatch)].flatMap((e) => (e.sql === null ? [] : [e.sql])),
+    );
+  } finally {
+    db.close();
+  }
 }

@@ -37,7 +37,10 @@ class FailingStore implements SessionStore {
   async writeBatch(batch: WriteBatch, options?: WriteOptions): Promise<void> {
     this.writes++;
     if (this.failWrites) throw Object.assign(new Error('database or disk is full'), { code: 'SQLITE_FULL' });
-    return this.inner.writeBatch(batch, options);
+    if (options?.durable !== true) return this.inner.writeBatch(batch, options);
+    // Committed, then made durable: a failing fsync fails after the commit, as in the real store.
+    await this.inner.writeBatch(batch);
+    return this.sync();
   }
   async sync(): Promise<void> {
     this.syncs++;

@@ -122,4 +122,20 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 3,
+    name: 'strict-mode journal',
+    sql: `
+      -- Strict durability: each group commit is one row here (a few pages and one fsync), moved
+      -- into events, the chain and the search index in larger transactions soon after, and at
+      -- the next open after a crash (sqlite-journal.ts). body: the encoded batch, sealed with a
+      -- journal data key (wrapped like session keys) when the store is encrypted.
+      CREATE TABLE journal (
+        id INTEGER PRIMARY KEY,
+        key_version INTEGER,
+        wrapped_key BLOB,
+        body BLOB NOT NULL
+      );
+    `,
+  },
 ];

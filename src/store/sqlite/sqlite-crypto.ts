@@ -7,7 +7,14 @@ import { randomBytes } from 'node:crypto';
 import type Database from 'better-sqlite3';
 import { KEY_BYTES, open, seal } from '../../integrity/aead.js';
 import { BlindIndex } from '../../integrity/blind-index.js';
-import { bodyAad, dataKeyAad, dataKeyFingerprint, INDEX_KEY_AAD } from '../../integrity/data-keys.js';
+import {
+  bodyAad,
+  dataKeyAad,
+  dataKeyFingerprint,
+  INDEX_KEY_AAD,
+  JOURNAL_BODY_AAD,
+  JOURNAL_KEY_AAD,
+} from '../../integrity/data-keys.js';
 import type { Keyring } from '../../integrity/keyring.js';
 import { encryptedStoreError } from '../errors.js';
 
@@ -27,6 +34,8 @@ export class StoreCrypto {
   readonly encrypted: boolean;
   readonly index: BlindIndex | null;
   private readonly keys = new Map<number, DataKey>();
+  /** This writer's journal key, made on first use, and its wrapped form (stored with each row). */
+  private journalKey: { key: Buffer; version: number; wrapped: Buffer } | null = null;
   private readonly byId: Database.Statement;
   private readonly insertKey: Database.Statement | null;
 
@@ -106,6 +115,27 @@ export class StoreCrypto {
     return open(dk.key, envelope, bodyAad(sessionId, seq), `event ${seq} of session ${sessionId}`).toString(
       'utf8',
     );
+  }
+
+  /**
+   * Seals one strict-mode journal batch (sqlite-journal.ts) when new recordings are encrypted;
+   * null when they are not (the batch is stored as it is).
+   */
+  sealJournal(plain: Buffer): { version: number; wrapped: Buffer; body: Buffer } | null {
+    if (!this.keyring) return null;
+    if (!this.journalKey) {
+      const key = randomBytes(KEY_BYTES);
+      this.journalKey = { key, ...this.keyring.wrap(key, JOURNAL_KEY_AAD) };
+    }
+    const { key, version, wrapped } = this.journalKey;
+    return { version, wrapped, body: seal(key, plain, JOURNAL_BODY_AAD) };
+  }
+
+  /** The plain bytes of a journal row sealed by sealJournal, in this or an earlier process. */
+  openJournal(version: number, wrapped: Buffer, body: Buffer): Buffer {
+    if (!this.keyring) throw encryptedStoreError('the strict-mode journal');
+    const key = this.keyring.unwrap(version, wrapped, JOURNAL_KEY_AAD, 'the journal key');
+    return open(key, body, JOURNAL_BODY_AAD, 'a strict-mode journal batch');
   }
 
   /**

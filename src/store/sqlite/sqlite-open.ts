@@ -17,6 +17,11 @@ export interface SqliteOpenOptions {
    * every commit is fsynced inside the commit, blocking the event loop meanwhile.
    */
   readonly synchronous?: Synchronous;
+  /**
+   * Durable writes may block the calling thread on fsync (WalSync.syncNow) instead of waiting
+   * for libuv's thread pool: set by the store's worker thread, never on the proxy's.
+   */
+  readonly inlineSync?: boolean;
   /** Open an existing store for reading only (the CLI's read commands). */
   readonly readonly?: boolean;
   /**

@@ -3,6 +3,9 @@
  * transaction: that is the group commit. Each event is chained and each ended session sealed
  * inside that transaction (sqlite-chain.ts); with a keyring, bodies are encrypted and the search
  * index holds blind tokens (sqlite-crypto.ts). Reads are in sqlite-reads.ts.
+ *
+ * A durable batch (strict mode) goes to the journal first (sqlite-journal.ts) and is applied
+ * within JOURNAL_APPLY_MS, before any read, and at the next open after a crash.
  */
 import Database from 'better-sqlite3';
 import type { BlindIndex } from '../../integrity/blind-index.js';
@@ -29,6 +32,7 @@ import { ChainWriter, type SessionState } from './sqlite-chain.js';
 import { checkpointDue, writeCheckpoint } from './sqlite-checkpoint.js';
 import { FORMAT_ENCRYPTED, StoreCrypto } from './sqlite-crypto.js';
 import { SqliteIntegritySource } from './sqlite-integrity.js';
+import { StrictJournal } from './sqlite-journal.js';
 import { openDatabase, type SqliteOpenOptions, type Synchronous } from './sqlite-open.js';
 import { SqliteReads, type StoredBodyRow } from './sqlite-reads.js';
 import { WalSync } from './wal-sync.js';
@@ -53,6 +57,21 @@ export type { SqliteOpenOptions, Synchronous };
 
 /** Distinct statement texts whose blind tokens are kept (cleared when full). */
 const BLIND_CACHE = 512;
+/**
+ * How long a journaled batch waits to be applied: like fast mode's flush window, long enough
+ * that one transaction carries many group commits, short enough that live replay keeps up.
+ */
+const JOURNAL_APPLY_MS = 100;
+/** Journal rows per apply transaction (after a crash there may be many). */
+const JOURNAL_APPLY_ROWS = 256;
+/**
+ * Journal rows per transaction when applying in the background: the thread applying is the one
+ * journaling, so a long apply would hold up every strict statement. Between slices the thread
+ * takes the durable writes that arrived.
+ */
+const JOURNAL_SLICE_ROWS = 32;
+/** After a failed apply, the next attempt waits this long (the rows stay durable meanwhile). */
+const JOURNAL_RETRY_MS = 1000;
 
 export class SqliteSessionStore implements SessionStore {
   private readonly db: Database.Database;
@@ -63,6 +82,11 @@ export class SqliteSessionStore implements SessionStore {
   private readonly crypto: StoreCrypto;
   private readonly chain: ChainWriter | null;
   private readonly wal: WalSync | null;
+  private readonly inlineSync: boolean;
+  private readonly journal: StrictJournal | null;
+  /** The journal may hold rows (set on append and at open; cleared once applied). */
+  private journalPending: boolean;
+  private applyTimer: NodeJS.Timeout | null = null;
   private readonly full: boolean;
   private readonly readonly: boolean;
   private readonly signer: SqliteOpenOptions['signer'];
@@ -100,7 +124,13 @@ export class SqliteSessionStore implements SessionStore {
     );
     this.st = this.readonly ? ({} as Statements) : prepareWrites(this.db);
     this.wal = this.readonly || path === ':memory:' || this.full ? null : new WalSync(path);
+    this.inlineSync = options.inlineSync ?? false;
+    this.journal = this.readonly ? null : new StrictJournal(this.db, this.crypto);
     this.dirty = !this.readonly && checkpointDue(this.db);
+    // Batches a crashed writer journaled but did not apply: they were durable, so they are
+    // recorded now, before anything else is written or read.
+    this.journalPending = this.journal !== null && this.journal.pending() > 0;
+    this.settleJournal();
   }
 
   async writeBatch(batch: WriteBatch, options: WriteOptions = {}): Promise<void> {
@@ -112,17 +142,98 @@ export class SqliteSessionStore implements SessionStore {
     this.open();
     if (this.readonly)
       throw new StoreError('DBTAPE_STORE_CLOSED', 'dbtape: this session store was opened read-only');
-    const events = [...encodedEvents(batch)];
+    if (options.durable === true && this.journal) {
+      // Nothing is committed if this throws: the writer takes the batch's sequence numbers back.
+      this.journal.append(batch);
+      this.journalPending = true;
+      this.scheduleApply(JOURNAL_APPLY_MS);
+      if (this.inlineSync) this.wal?.syncNow();
+      else await this.sync();
+      return;
+    }
+    // Journaled batches come first: they were written before this one.
+    this.applyJournal();
+    this.commit([batch]);
+  }
+
+  /** Applies batches in one transaction (the chain, the index, the sessions' counters). */
+  private commit(batches: readonly EncodedBatch[], journaledUpTo?: number): void {
+    const events = batches.map((b) => [...encodedEvents(b)]);
     try {
-      this.db.transaction(() => this.apply(batch, events)).immediate();
+      this.db
+        .transaction(() => {
+          for (let i = 0; i < batches.length; i++) this.apply(batches[i]!, events[i]!);
+          if (journaledUpTo !== undefined) this.journal!.applied(journaledUpTo);
+        })
+        .immediate();
     } catch (err) {
-      for (const { sessionId } of events) this.tracker.forget(sessionId);
+      for (const list of events) for (const { sessionId } of list) this.tracker.forget(sessionId);
       this.chain!.reset();
       throw err;
     }
     this.dirty = true;
-    for (const e of batch.ends) this.chain!.ended(e.sessionId);
-    if (options.durable === true) await this.sync();
+    for (const b of batches) for (const e of b.ends) this.chain!.ended(e.sessionId);
+  }
+
+  /**
+   * Moves every journaled batch into the store proper, in order; throws (leaving the rest
+   * journaled, still durable) if the store cannot write.
+   */
+  private applyJournal(): void {
+    while (this.applySlice(JOURNAL_APPLY_ROWS));
+  }
+
+  /** Applies up to `limit` journaled batches in one transaction; true if more may be left. */
+  private applySlice(limit: number): boolean {
+    if (!this.journalPending) return false;
+    if (this.applyTimer) clearTimeout(this.applyTimer);
+    this.applyTimer = null;
+    const rows = this.journal!.take(limit);
+    if (rows.length > 0) {
+      try {
+        this.commit(
+          rows.map((r) => r.batch),
+          rows[rows.length - 1]!.id,
+        );
+      } catch (err) {
+        this.scheduleApply(JOURNAL_RETRY_MS);
+        throw err;
+      }
+    }
+    if (rows.length === limit) return true;
+    this.journalPending = false;
+    return false;
+  }
+
+  /** The background apply: one slice now, the next after the writes that arrived meanwhile. */
+  private applyInSlices(): void {
+    let more = false;
+    try {
+      more = this.applySlice(JOURNAL_SLICE_ROWS);
+    } catch {
+      // Left journaled and durable; applySlice scheduled the retry.
+      return;
+    }
+    if (more && !this.closed) setImmediate(() => this.applyInSlices());
+  }
+
+  /** Reads and the integrity machinery see journaled batches too; a failed apply does not stop them. */
+  private settleJournal(): void {
+    try {
+      this.applyJournal();
+    } catch {
+      // The batches stay journaled and durable; the next attempt is scheduled.
+    }
+  }
+
+  private scheduleApply(ms: number): void {
+    if (this.applyTimer || this.closed) return;
+    this.applyTimer = setTimeout(() => {
+      this.applyTimer = null;
+      this.applyInSlices();
+    }, ms);
+    // A store left open must not keep the process alive for this.
+    this.applyTimer.unref();
   }
 
   /** See SessionStore.sync: fdatasync of the WAL, shared by every caller waiting meanwhile. */
@@ -259,26 +370,32 @@ export class SqliteSessionStore implements SessionStore {
 
   async listSessions(filter: SessionFilter = {}): Promise<SessionSummary[]> {
     this.open();
+    this.settleJournal();
     return this.reads.listSessions(filter);
   }
 
   async getSession(id: SessionId): Promise<SessionSummary | null> {
     this.open();
+    this.settleJournal();
     return this.reads.getSession(id);
   }
 
   async getEvents(id: SessionId, query: EventQuery = {}): Promise<SessionEvent[]> {
     this.open();
+    this.settleJournal();
     return this.reads.getEvents(id, query);
   }
 
   async search(text: string, filter: SearchFilter = {}): Promise<SearchHit[]> {
     this.open();
+    this.settleJournal();
     return this.reads.search(text, filter);
   }
 
   async closeOpenSessions(reason: EndReason, atUs: number): Promise<number> {
     this.open();
+    // Their end events follow whatever was journaled: if that cannot be applied, neither can they.
+    this.applyJournal();
     const open = this.reads.openSessions();
     if (open.length === 0) return 0;
     const detected = new Date(Math.floor(atUs / 1000)).toISOString();
@@ -303,7 +420,10 @@ export class SqliteSessionStore implements SessionStore {
 
   async checkpoint(atUs: number): Promise<CheckpointInfo | null> {
     this.open();
-    if (!this.signer || this.readonly || !this.dirty) return null;
+    if (!this.signer || this.readonly) return null;
+    // A checkpoint covers what was journaled before it.
+    this.applyJournal();
+    if (!this.dirty) return null;
     let last: CheckpointInfo;
     for (;;) {
       const { info, more } = writeCheckpoint(this.db, this.signer, atUs);
@@ -321,6 +441,7 @@ export class SqliteSessionStore implements SessionStore {
    */
   integrity(): IntegritySource {
     this.open();
+    this.settleJournal();
     if (this.readonly || this.path === ':memory:') return new SqliteIntegritySource(this.db);
     return new SqliteIntegritySource(new Database(this.path, { readonly: true, fileMustExist: true }), true);
   }
@@ -330,6 +451,7 @@ export class SqliteSessionStore implements SessionStore {
     this.open();
     if (this.readonly)
       throw new StoreError('DBTAPE_STORE_CLOSED', 'dbtape: this session store was opened read-only');
+    this.applyJournal();
     const n = this.db.transaction(() => this.crypto.rewrap(keyring)).immediate();
     await this.sync();
     return n;
@@ -337,6 +459,9 @@ export class SqliteSessionStore implements SessionStore {
 
   async close(): Promise<void> {
     if (this.closed) return;
+    // Left journaled if this fails: the next open applies it.
+    this.settleJournal();
+    if (this.applyTimer) clearTimeout(this.applyTimer);
     this.closed = true;
     this.wal?.close();
     this.db.close();

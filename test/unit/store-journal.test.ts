@@ -1,0 +1,155 @@
+/**
+ * The strict-mode journal (store/sqlite/sqlite-journal.ts): a durable batch is one fsynced row
+ * first and reaches the store proper later. Reads see it at once; a process killed before the
+ * move loses nothing (the next open applies it, once, in order, and the chain verifies); with
+ * encryption the journal holds no clear text.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import { pathToFileURL } from 'node:url';
+import Database from 'better-sqlite3';
+import { createKeyringFile, loadKeyring } from '../../src/integrity/keyring.js';
+import { verifyStore } from '../../src/integrity/verify.js';
+import type { SessionEvent, SessionMeta } from '../../src/model/session.js';
+import { openStore } from '../../src/store/open-store.js';
+import type { WriteBatch } from '../../src/store/session-store.js';
+import { sessionMeta } from '../support/session-meta.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'dbtape-journal-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+const T0 = 1_700_000_000_000_000;
+const ev = (seq: number, body: Record<string, unknown>): SessionEvent =>
+  ({ seq, atUs: T0 + seq * 1000, offsetUs: seq * 1000, ...body }) as unknown as SessionEvent;
+
+/** Batch i of a session: its start in the first, then one query per batch. */
+function batch(m: SessionMeta, i: number, sql: (i: number) => string): WriteBatch {
+  const events =
+    i === 0
+      ? [ev(1, { kind: 'start', meta: m })]
+      : [ev(i + 1, { kind: 'query', sql: sql(i), via: 'simple' })];
+  return {
+    sessions: i === 0 ? [m] : [],
+    events: events.map((event) => ({ sessionId: m.id, event })),
+    ends: [],
+  };
+}
+
+function journalRows(path: string): number {
+  const db = new Database(path, { readonly: true });
+  try {
+    return (db.prepare('SELECT count(*) AS n FROM journal').get() as { n: number }).n;
+  } finally {
+    db.close();
+  }
+}
+
+const src = (rel: string) => pathToFileURL(join(import.meta.dirname, '../../src', rel)).href;
+
+/**
+ * A writer in its own process: durable batches for one session, then SIGKILL before the
+ * journal is applied (the apply waits 100 ms).
+ */
+function writeAndDie(path: string, batches: number, canary: string, keyFile: string | null): void {
+  const code = `
+    const { openStore } = await import(${JSON.stringify(src('store/open-store.ts'))});
+    const { loadKeyring } = await import(${JSON.stringify(src('integrity/keyring.ts'))});
+    const m = ${JSON.stringify(sessionMeta('crashed', { startedAtUs: T0 }))};
+    const ev = (seq, body) => ({ seq, atUs: ${T0} + seq * 1000, offsetUs: seq * 1000, ...body });
+    const keyFile = ${JSON.stringify(keyFile)};
+    const store = openStore(${JSON.stringify(`sqlite:${path}`)}, { keyring: keyFile ? loadKeyring(keyFile) : null });
+    for (let i = 0; i < ${batches}; i++) {
+      const event = i === 0 ? ev(1, { kind: 'start', meta: m }) : ev(i + 1, { kind: 'query', sql: 'SELECT ' + i + ' AS ${canary}', via: 'simple' });
+      await store.writeBatch({ sessions: i === 0 ? [m] : [], events: [{ sessionId: m.id, event }], ends: [] }, { durable: true });
+    }
+    process.kill(process.pid, 'SIGKILL');
+  `;
+  const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], {
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  assert.equal(r.signal, 'SIGKILL', `the writer should have killed itself: ${r.stderr}`);
+}
+
+describe('strict-mode journal', () => {
+  test('durable batches are readable at once, searchable, in order with later writes, and verify', async () => {
+    const path = join(dir, 'live.db');
+    const store = openStore(`sqlite:${path}`);
+    const m = sessionMeta('live', { startedAtUs: T0 });
+    for (let i = 0; i < 20; i++)
+      await store.writeBatch(
+        batch(m, i, (n) => `SELECT ${n} AS journaled`),
+        { durable: true },
+      );
+    assert.ok(journalRows(path) > 0, 'durable batches wait in the journal');
+    // A non-durable batch written after them lands after them.
+    await store.writeBatch(batch(m, 20, () => 'SELECT direct'));
+    const events = await store.getEvents(m.id);
+    assert.deepEqual(
+      events.map((e) => e.seq),
+      Array.from({ length: 21 }, (_, i) => i + 1),
+    );
+    assert.equal((await store.search('journaled')).length, 19);
+    assert.equal(journalRows(path), 0);
+    assert.deepEqual((await verifyStore(store.integrity!())).findings, []);
+    await store.close();
+  });
+
+  test('the background apply empties the journal without a read', async () => {
+    const path = join(dir, 'background.db');
+    const store = openStore(`sqlite:${path}`);
+    const m = sessionMeta('background', { startedAtUs: T0 });
+    for (let i = 0; i < 5; i++)
+      await store.writeBatch(
+        batch(m, i, (n) => `SELECT ${n}`),
+        { durable: true },
+      );
+    const deadline = Date.now() + 5000;
+    while (journalRows(path) > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(journalRows(path), 0, 'applied within the apply window');
+    await store.close();
+  });
+
+  test('a writer killed before the apply loses nothing: the next open applies the journal once', async () => {
+    const path = join(dir, 'crash.db');
+    writeAndDie(path, 40, 'crashcanary', null);
+    assert.ok(journalRows(path) > 0, 'the killed writer left journaled batches');
+    const store = openStore(`sqlite:${path}`);
+    assert.equal(journalRows(path), 0);
+    assert.equal(await store.closeOpenSessions('proxy_crash', T0 + 1e6), 1);
+    const events = await store.getEvents('crashed');
+    assert.deepEqual(
+      events.map((e) => e.seq),
+      Array.from({ length: 41 }, (_, i) => i + 1),
+      'every durable event, once, in order, then the crash end',
+    );
+    assert.equal(events.at(-1)!.kind, 'end');
+    assert.deepEqual((await verifyStore(store.integrity!())).findings, []);
+    await store.close();
+    // Opening again applies nothing twice.
+    const again = openStore(`sqlite:${path}`);
+    assert.equal((await again.getEvents('crashed')).length, 41);
+    await again.close();
+  });
+
+  test('with encryption the journal holds no clear text, and recovery decrypts it', async () => {
+    const path = join(dir, 'sealed.db');
+    const keyFile = join(dir, 'sealed.key');
+    createKeyringFile(keyFile);
+    writeAndDie(path, 10, 'journalcanary', keyFile);
+    assert.ok(journalRows(path) > 0);
+    for (const name of readdirSync(dir).filter((f) => f.startsWith('sealed.db'))) {
+      assert.ok(!readFileSync(join(dir, name)).includes('journalcanary'), `${name} holds no clear text`);
+    }
+    const store = openStore(`sqlite:${path}`, { keyring: loadKeyring(keyFile) });
+    const events = await store.getEvents('crashed');
+    assert.equal(events.length, 10);
+    assert.match(JSON.stringify(events.at(-1)), /journalcanary/);
+    assert.equal((await store.search('journalcanary')).length, 9, 'one hit per statement');
+    await store.close();
+  });
+});
