@@ -23,6 +23,26 @@ export interface TargetSpec {
   readonly modes?: readonly string[];
 }
 
+const POLICY_MODES = ['select-simple', 'select-extended', 'select-prepared'];
+
+function policyYaml(record: boolean): Record<string, unknown> {
+  return {
+    store: { record },
+    roles: [
+      {
+        name: 'bench',
+        targets: ['bench'],
+        access: 'read',
+        rules: {
+          deny_tables: ['public.secrets', 'public.pgbench_history'],
+          deny_functions: ['pg_sleep'],
+          max_rows: 1000,
+        },
+      },
+    ],
+  };
+}
+
 export const TARGETS: readonly TargetSpec[] = [
   { name: 'direct', kind: 'direct' },
   { name: 'pgbouncer', kind: 'pgbouncer' },
@@ -33,29 +53,14 @@ export const TARGETS: readonly TargetSpec[] = [
   { name: 'dbtape-norecord', kind: 'dbtape', dbtapeYaml: { store: { record: false } } },
   // Every statement durable (fsync) before it is forwarded: strict ÷ dbtape is its cost.
   { name: 'dbtape-strict', kind: 'dbtape', dbtapeYaml: { store: { durability: 'strict' } } },
-  // The statement policy on, recording off: dbtape-policy ÷ dbtape-norecord is the policy's cost.
-  // A typical read-only role with guardrails, so every statement is parsed and checked (and the
-  // upstream session runs with default_transaction_read_only); tpcb writes, so it is not run here.
-  {
-    name: 'dbtape-policy',
-    kind: 'dbtape',
-    modes: ['select-simple', 'select-extended', 'select-prepared'],
-    dbtapeYaml: {
-      store: { record: false },
-      roles: [
-        {
-          name: 'bench',
-          targets: ['bench'],
-          access: 'read',
-          rules: {
-            deny_tables: ['public.secrets', 'public.pgbench_history'],
-            deny_functions: ['pg_sleep'],
-            max_rows: 1000,
-          },
-        },
-      ],
-    },
-  },
+  // The statement policy on, recording off: dbtape-policy ÷ dbtape-norecord is the policy's cost
+  // to the proxy alone. A typical read-only role with guardrails, so every statement is parsed and
+  // checked (and the upstream session runs with default_transaction_read_only); tpcb writes, so it
+  // is not run here.
+  { name: 'dbtape-policy', kind: 'dbtape', modes: POLICY_MODES, dbtapeYaml: policyYaml(false) },
+  // The same role with recording on, as dbtape runs by default: dbtape-policy-recorded ÷ dbtape is
+  // what turning the policy on costs a recorded deployment.
+  { name: 'dbtape-policy-recorded', kind: 'dbtape', modes: POLICY_MODES, dbtapeYaml: policyYaml(true) },
 ];
 
 /** The throwaway PostgreSQL every target reaches. */
