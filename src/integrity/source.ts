@@ -67,6 +67,11 @@ export interface IntegritySource {
   /** null when the store has no integrity head at all (damaged, or the row was deleted). */
   state(): Promise<StoredState | null>;
   sessionCount(): Promise<number>;
+  /**
+   * Strict-mode batches durable in the store's journal but not yet moved into its tables (and so
+   * not yet chained): a writer stopped before applying them, or is about to.
+   */
+  journaled(): Promise<number>;
   /** All sessions, by sid. */
   sessions(): AsyncIterable<StoredSession[]>;
   session(id: string): Promise<StoredSession | null>;

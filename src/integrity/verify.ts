@@ -43,6 +43,8 @@ export interface VerifyReport {
   readonly unsigned: number;
   /** Where the trusted signing keys came from. */
   readonly trust: 'given' | 'store';
+  /** Strict-mode batches still in the journal (IntegritySource.journaled): not checked yet. */
+  readonly journaled: number;
 }
 
 export class VerifyError extends Error {
@@ -104,6 +106,7 @@ async function verifyIn(source: IntegritySource, options: VerifyOptions): Promis
     lastCheckpoint: walk.last,
     unsigned: mine.filter((s) => s.sealNo !== null && s.sealNo > lastTo).length,
     trust: given.length > 0 ? 'given' : 'store',
+    journaled: await source.journaled(),
   };
 }
 

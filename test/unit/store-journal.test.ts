@@ -117,7 +117,14 @@ describe('strict-mode journal', () => {
   test('a writer killed before the apply loses nothing: the next open applies the journal once', async () => {
     const path = join(dir, 'crash.db');
     writeAndDie(path, 40, 'crashcanary', null);
-    assert.ok(journalRows(path) > 0, 'the killed writer left journaled batches');
+    const left = journalRows(path);
+    assert.ok(left > 0, 'the killed writer left journaled batches');
+    // A reader before the restart: what is applied verifies, and verify says what waits.
+    const reader = openStore(`sqlite:${path}`, { readonly: true });
+    const before = await verifyStore(reader.integrity!());
+    assert.deepEqual(before.findings, []);
+    assert.equal(before.journaled, left);
+    await reader.close();
     const store = openStore(`sqlite:${path}`);
     assert.equal(journalRows(path), 0);
     assert.equal(await store.closeOpenSessions('proxy_crash', T0 + 1e6), 1);
@@ -128,7 +135,9 @@ describe('strict-mode journal', () => {
       'every durable event, once, in order, then the crash end',
     );
     assert.equal(events.at(-1)!.kind, 'end');
-    assert.deepEqual((await verifyStore(store.integrity!())).findings, []);
+    const report = await verifyStore(store.integrity!());
+    assert.deepEqual(report.findings, []);
+    assert.equal(report.journaled, 0);
     await store.close();
     // Opening again applies nothing twice.
     const again = openStore(`sqlite:${path}`);

@@ -151,6 +151,11 @@ function notes(r: VerifyReport): string[] {
   }
   if (r.legacy > 0)
     out.push(`${r.legacy} session(s) recorded before integrity records existed were not checked`);
+  if (r.journaled > 0) {
+    out.push(
+      `${r.journaled} strict-mode batch(es) are durable in the journal but not yet chained or checked: dbtape serve applies them within 100 ms, or when it starts after a crash`,
+    );
+  }
   if (r.lastCheckpoint) {
     out.push(
       `compare checkpoint #${r.lastCheckpoint.no} (${r.lastCheckpoint.hash}) with the last one dbtape logged: an older one here means the newest recordings were removed`,
@@ -173,6 +178,7 @@ function reportJson(r: VerifyReport): object {
       ? { no: r.lastCheckpoint.no, at: isoFromUs(r.lastCheckpoint.atUs), hash: r.lastCheckpoint.hash }
       : null,
     unsigned: r.unsigned,
+    journaled: r.journaled,
     trusted_keys: r.trust,
     findings: r.findings.map((f) => ({
       session: f.session,

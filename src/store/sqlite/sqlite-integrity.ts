@@ -79,6 +79,10 @@ export class SqliteIntegritySource implements IntegritySource {
     };
   }
 
+  async journaled(): Promise<number> {
+    return (this.db.prepare('SELECT count(*) AS n FROM journal').get() as { n: number }).n;
+  }
+
   async sessionCount(): Promise<number> {
     return (this.db.prepare('SELECT count(*) AS n FROM sessions').get() as { n: number }).n;
   }
