@@ -31,7 +31,13 @@ export interface SessionEnd {
 }
 
 export interface WriteOptions {
-  /** Make the batch survive power loss before resolving (fsync), whatever the store's default. */
+  /**
+   * Make the batch survive power loss before resolving (fsync), whatever the store's default.
+   * The store may keep it in a journal and index it later (the SQLite store does), as long as its
+   * own reads see it at once and a crash loses none of it. Rejects with DBTAPE_STORE_SYNC_FAILED
+   * when the batch was written but its fsync failed (its sequence numbers are then taken); with
+   * any other error nothing was written.
+   */
   readonly durable?: boolean;
 }
 
@@ -162,8 +168,8 @@ export interface SessionStore {
   closeOpenSessions(reason: EndReason, atUs: number): Promise<number>;
   close(): Promise<void>;
   /**
-   * Resolves once every batch committed before the call is durable (fsync). Optional: a store
-   * without it makes batches durable inside writeBatch when asked with `durable: true`.
+   * Resolves once every batch committed before the call is durable (fsync). Optional. The strict
+   * writer uses `durable: true` instead, and calls this only to retry an fsync that failed.
    * Rejects with DBTAPE_STORE_SYNC_FAILED: the batches are committed, but maybe not durable.
    */
   sync?(): Promise<void>;
