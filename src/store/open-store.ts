@@ -16,6 +16,8 @@ export interface OpenStoreOptions {
   readonly synchronous?: Synchronous;
   /** Durable writes may block this thread on fsync (the store's worker thread only). */
   readonly inlineSync?: boolean;
+  /** The recording's one writer: owns the strict-mode journal (see SqliteOpenOptions). */
+  readonly journal?: boolean;
   /** Read-only: for read commands; the store must exist and be at the current schema. */
   readonly readonly?: boolean;
   /** Master keyring: encrypt new recordings, read encrypted ones (integrity/keyring.ts). */

@@ -70,7 +70,8 @@ function logger() {
 }
 
 function setup(options: Partial<RecorderOptions> = {}, file = false) {
-  const inner = openStore(file ? `sqlite:${join(dir, `s${++n}.db`)}` : 'sqlite::memory:');
+  // journal: as dbtape serve's store thread opens it (strict batches go through the journal).
+  const inner = openStore(file ? `sqlite:${join(dir, `s${++n}.db`)}` : 'sqlite::memory:', { journal: true });
   const store = new FailingStore(inner);
   const log = logger();
   const recorder = new Recorder({ store, logger: log, durability: 'strict', ...options });
@@ -198,7 +199,7 @@ describe('a real full disk (SQLITE_FULL from SQLite)', () => {
   const big = (i: number) => query(`INSERT INTO t VALUES ('${'x'.repeat(4000)}', ${i})`);
 
   test('strict: statements are refused while full, and flow again once there is room', async () => {
-    const inner = openStore(`sqlite:${join(dir, 'full-strict.db')}`);
+    const inner = openStore(`sqlite:${join(dir, 'full-strict.db')}`, { journal: true });
     const recorder = new Recorder({ store: inner, durability: 'strict', maxBackoffMs: 5 });
     const m = nextMeta();
     const rec = recorder.open(m);

@@ -61,7 +61,7 @@ function writeAndDie(path: string, batches: number, canary: string, keyFile: str
     const m = ${JSON.stringify(sessionMeta('crashed', { startedAtUs: T0 }))};
     const ev = (seq, body) => ({ seq, atUs: ${T0} + seq * 1000, offsetUs: seq * 1000, ...body });
     const keyFile = ${JSON.stringify(keyFile)};
-    const store = openStore(${JSON.stringify(`sqlite:${path}`)}, { keyring: keyFile ? loadKeyring(keyFile) : null });
+    const store = openStore(${JSON.stringify(`sqlite:${path}`)}, { journal: true, keyring: keyFile ? loadKeyring(keyFile) : null });
     for (let i = 0; i < ${batches}; i++) {
       const event = i === 0 ? ev(1, { kind: 'start', meta: m }) : ev(i + 1, { kind: 'query', sql: 'SELECT ' + i + ' AS ${canary}', via: 'simple' });
       await store.writeBatch({ sessions: i === 0 ? [m] : [], events: [{ sessionId: m.id, event }], ends: [] }, { durable: true });
@@ -78,7 +78,7 @@ function writeAndDie(path: string, batches: number, canary: string, keyFile: str
 describe('strict-mode journal', () => {
   test('durable batches are readable at once, searchable, in order with later writes, and verify', async () => {
     const path = join(dir, 'live.db');
-    const store = openStore(`sqlite:${path}`);
+    const store = openStore(`sqlite:${path}`, { journal: true });
     const m = sessionMeta('live', { startedAtUs: T0 });
     for (let i = 0; i < 20; i++)
       await store.writeBatch(
@@ -101,7 +101,7 @@ describe('strict-mode journal', () => {
 
   test('the background apply empties the journal without a read', async () => {
     const path = join(dir, 'background.db');
-    const store = openStore(`sqlite:${path}`);
+    const store = openStore(`sqlite:${path}`, { journal: true });
     const m = sessionMeta('background', { startedAtUs: T0 });
     for (let i = 0; i < 5; i++)
       await store.writeBatch(
@@ -125,7 +125,7 @@ describe('strict-mode journal', () => {
     assert.deepEqual(before.findings, []);
     assert.equal(before.journaled, left);
     await reader.close();
-    const store = openStore(`sqlite:${path}`);
+    const store = openStore(`sqlite:${path}`, { journal: true });
     assert.equal(journalRows(path), 0);
     assert.equal(await store.closeOpenSessions('proxy_crash', T0 + 1e6), 1);
     const events = await store.getEvents('crashed');
@@ -140,7 +140,7 @@ describe('strict-mode journal', () => {
     assert.equal(report.journaled, 0);
     await store.close();
     // Opening again applies nothing twice.
-    const again = openStore(`sqlite:${path}`);
+    const again = openStore(`sqlite:${path}`, { journal: true });
     assert.equal((await again.getEvents('crashed')).length, 41);
     await again.close();
   });
@@ -154,7 +154,12 @@ describe('strict-mode journal', () => {
     for (const name of readdirSync(dir).filter((f) => f.startsWith('sealed.db'))) {
       assert.ok(!readFileSync(join(dir, name)).includes('journalcanary'), `${name} holds no clear text`);
     }
-    const store = openStore(`sqlite:${path}`, { keyring: loadKeyring(keyFile) });
+    // Another writable opener (keys rotate, maybe while serve runs) leaves the journal alone.
+    const rotating = openStore(`sqlite:${path}`, { keyring: loadKeyring(keyFile) });
+    await rotating.rewrapKeys!(loadKeyring(keyFile));
+    await rotating.close();
+    assert.ok(journalRows(path) > 0, 'only the writer applies the journal');
+    const store = openStore(`sqlite:${path}`, { journal: true, keyring: loadKeyring(keyFile) });
     const events = await store.getEvents('crashed');
     assert.equal(events.length, 10);
     assert.match(JSON.stringify(events.at(-1)), /journalcanary/);

@@ -22,6 +22,13 @@ export interface SqliteOpenOptions {
    * for libuv's thread pool: set by the store's worker thread, never on the proxy's.
    */
   readonly inlineSync?: boolean;
+  /**
+   * This store is the recording's one writer (dbtape serve's store thread): durable batches go
+   * through the strict-mode journal, and it applies the journal, including what a crashed writer
+   * left. Any other writable opener (`dbtape keys rotate`, possibly while serve runs) leaves the
+   * journal alone, so it never moves events under the running writer's chain.
+   */
+  readonly journal?: boolean;
   /** Open an existing store for reading only (the CLI's read commands). */
   readonly readonly?: boolean;
   /**

@@ -125,7 +125,7 @@ export class SqliteSessionStore implements SessionStore {
     this.st = this.readonly ? ({} as Statements) : prepareWrites(this.db);
     this.wal = this.readonly || path === ':memory:' || this.full ? null : new WalSync(path);
     this.inlineSync = options.inlineSync ?? false;
-    this.journal = this.readonly ? null : new StrictJournal(this.db, this.crypto);
+    this.journal = !this.readonly && options.journal ? new StrictJournal(this.db, this.crypto) : null;
     this.dirty = !this.readonly && checkpointDue(this.db);
     // Batches a crashed writer journaled but did not apply: they were durable, so they are
     // recorded now, before anything else is written or read.

@@ -22,6 +22,7 @@ try {
     synchronous: init.synchronous,
     // This thread does nothing but the store: blocking it on fsync is cheaper than a hand-off.
     inlineSync: true,
+    journal: true,
     ...loadStoreKeys(init.keyFiles),
   });
   port.postMessage({ id: 0, ok: true, value: null } satisfies WorkerReply);
