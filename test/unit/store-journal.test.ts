@@ -99,6 +99,25 @@ describe('strict-mode journal', () => {
     await store.close();
   });
 
+  test('a durable write is fsynced with or without the journal', async () => {
+    for (const journal of [true, false]) {
+      const path = join(dir, `synced-${journal}.db`);
+      const store = openStore(`sqlite:${path}`, { journal });
+      // The store's WAL syncer counts the fdatasyncs it made.
+      const wal = (store as unknown as { wal: { syncs: number } }).wal;
+      const m = sessionMeta(`synced-${journal}`, { startedAtUs: T0 });
+      await store.writeBatch(batch(m, 0, () => ''));
+      assert.equal(wal.syncs, 0, 'a fast-mode write is not fsynced');
+      await store.writeBatch(
+        batch(m, 1, () => 'SELECT 1'),
+        { durable: true },
+      );
+      assert.equal(wal.syncs, 1, `journal: ${journal}`);
+      assert.equal(journalRows(path), journal ? 1 : 0);
+      await store.close();
+    }
+  });
+
   test('the background apply empties the journal without a read', async () => {
     const path = join(dir, 'background.db');
     const store = openStore(`sqlite:${path}`, { journal: true });

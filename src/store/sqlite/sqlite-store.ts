@@ -147,13 +147,14 @@ export class SqliteSessionStore implements SessionStore {
       this.journal.append(batch);
       this.journalPending = true;
       this.scheduleApply(JOURNAL_APPLY_MS);
-      if (this.inlineSync) this.wal?.syncNow();
-      else await this.sync();
-      return;
+    } else {
+      // Journaled batches come first: they were written before this one.
+      this.applyJournal();
+      this.commit([batch]);
     }
-    // Journaled batches come first: they were written before this one.
-    this.applyJournal();
-    this.commit([batch]);
+    if (options.durable !== true) return;
+    if (this.inlineSync) this.wal?.syncNow();
+    else await this.sync();
   }
 
   /** Applies batches in one transaction (the chain, the index, the sessions' counters). */
