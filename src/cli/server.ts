@@ -102,9 +102,9 @@ export async function startServer(
 /**
  * Open the config's store with its keys, close what a crash left open, sign a checkpoint over
  * that, and start the recorder. Sessions found open belonged to a process that died without
- * ending them. Both durability modes commit with synchronous=NORMAL: strict mode makes each
- * batch durable with SessionStore.sync() (an fdatasync off the event loop) before the proxy
- * forwards the statements it holds.
+ * ending them. Both durability modes commit with synchronous=NORMAL: strict mode writes each
+ * batch with `durable: true` (a journal row and an fdatasync, in the store's thread) before the
+ * proxy forwards the statements it holds.
  */
 async function openRecording(
   config: Config,

@@ -17,7 +17,7 @@ import {
   startMysqlProxy,
   uniqueName,
 } from '../support/mysql-fixtures.js';
-import { waitFor } from '../support/wait.js';
+import { waitFor, within } from '../support/wait.js';
 
 const SYSBENCH = requireBinary('sysbench', 'sysbench');
 const DB = uniqueName('sbtest');
@@ -46,9 +46,17 @@ before(async () => {
 });
 
 after(async () => {
-  await recorded?.close();
-  await proxy?.close();
-  await direct?.query(`DROP DATABASE IF EXISTS ${DB}`);
+  // One CI run hung here past the file's 300 s after every test had passed: each step is bounded
+  // so that, if it happens again, the failure names the step.
+  await within(30_000, 'closing the read-only store', recorded?.close() ?? Promise.resolve());
+  await within(30_000, 'stopping dbtape', proxy?.close() ?? Promise.resolve());
+  // A metadata lock still held by a sysbench session would block DROP DATABASE indefinitely.
+  await direct?.query('SET SESSION lock_wait_timeout = 20');
+  await within(
+    30_000,
+    `DROP DATABASE ${DB}`,
+    direct?.query(`DROP DATABASE IF EXISTS ${DB}`) ?? Promise.resolve(),
+  );
   await direct?.end();
 });
 
