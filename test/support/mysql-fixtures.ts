@@ -8,7 +8,6 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { deserialize } from 'node:v8';
 import Database from 'better-sqlite3';
 import mysql from 'mysql2/promise';
 import { stringify } from 'yaml';
@@ -19,7 +18,9 @@ import type { SessionEvent } from '../../src/model/session.js';
 import * as M from '../../src/protocol/mysql/index.js';
 import { openStore, sqlitePathFromUrl } from '../../src/store/open-store.js';
 import type { SessionStore, SessionSummary } from '../../src/store/session-store.js';
-import { type EncodedBatch, encodedEvents } from '../../src/store/sqlite/encoded-batch.js';
+import { encodedEvents } from '../../src/store/sqlite/encoded-batch.js';
+import { StoreCrypto } from '../../src/store/sqlite/sqlite-crypto.js';
+import { StrictJournal } from '../../src/store/sqlite/sqlite-journal.js';
 import { type CertFiles, makeSelfSignedCert } from './certs.js';
 import { removeAtExit } from './cleanup.js';
 import { startDbtape } from './dbtape-process.js';
@@ -736,12 +737,11 @@ export function queryPayload(sql: string): Buffer {
 export function journaledStatements(storeUrl: string): string[] {
   const db = new Database(sqlitePathFromUrl(storeUrl), { readonly: true, fileMustExist: true });
   try {
-    const rows = db.prepare('SELECT body FROM journal WHERE key_version IS NULL ORDER BY id').all() as {
-      body: Buffer;
-    }[];
-    return rows.flatMap(({ body }) =>
-      [...encodedEvents(deserialize(body) as EncodedBatch)].flatMap((e) => (e.sql === null ? [] : [e.sql])),
-    );
+    // The journal's own reader decodes the rows; without a keyring it reads clear rows only.
+    const journal = new StrictJournal(db, new StoreCrypto(db, null, false));
+    return journal
+      .take(-1)
+      .flatMap(({ batch }) => [...encodedEvents(batch)].flatMap((e) => (e.sql === null ? [] : [e.sql])));
   } finally {
     db.close();
   }

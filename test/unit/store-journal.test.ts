@@ -16,7 +16,7 @@ import { createKeyringFile, loadKeyring } from '../../src/integrity/keyring.js';
 import { verifyStore } from '../../src/integrity/verify.js';
 import type { SessionEvent, SessionMeta } from '../../src/model/session.js';
 import { openStore } from '../../src/store/open-store.js';
-import type { WriteBatch } from '../../src/store/session-store.js';
+import type { SessionStore, WriteBatch } from '../../src/store/session-store.js';
 import { sessionMeta } from '../support/session-meta.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'dbtape-journal-'));
@@ -37,6 +37,16 @@ function batch(m: SessionMeta, i: number, sql: (i: number) => string): WriteBatc
     events: events.map((event) => ({ sessionId: m.id, event })),
     ends: [],
   };
+}
+
+/** Batches 0..count-1 of a session, each written durable (so each waits in the journal). */
+async function writeDurable(
+  store: SessionStore,
+  m: SessionMeta,
+  count: number,
+  sql: (i: number) => string,
+): Promise<void> {
+  for (let i = 0; i < count; i++) await store.writeBatch(batch(m, i, sql), { durable: true });
 }
 
 function journalRows(path: string): number {
@@ -80,11 +90,7 @@ describe('strict-mode journal', () => {
     const path = join(dir, 'live.db');
     const store = openStore(`sqlite:${path}`, { journal: true });
     const m = sessionMeta('live', { startedAtUs: T0 });
-    for (let i = 0; i < 20; i++)
-      await store.writeBatch(
-        batch(m, i, (n) => `SELECT ${n} AS journaled`),
-        { durable: true },
-      );
+    await writeDurable(store, m, 20, (n) => `SELECT ${n} AS journaled`);
     assert.ok(journalRows(path) > 0, 'durable batches wait in the journal');
     // A non-durable batch written after them lands after them.
     await store.writeBatch(batch(m, 20, () => 'SELECT direct'));
@@ -122,11 +128,7 @@ describe('strict-mode journal', () => {
     const path = join(dir, 'background.db');
     const store = openStore(`sqlite:${path}`, { journal: true });
     const m = sessionMeta('background', { startedAtUs: T0 });
-    for (let i = 0; i < 5; i++)
-      await store.writeBatch(
-        batch(m, i, (n) => `SELECT ${n}`),
-        { durable: true },
-      );
+    await writeDurable(store, m, 5, (n) => `SELECT ${n}`);
     const deadline = Date.now() + 5000;
     while (journalRows(path) > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     assert.equal(journalRows(path), 0, 'applied within the apply window');

@@ -52,7 +52,7 @@ export class StrictJournal {
   }
 
   /**
-   * The first `limit` journaled batches in order. The caller applies them in one transaction
+   * The first `limit` journaled batches in order (-1: all). The caller applies them in one transaction
    * that also calls `applied(last id)`.
    */
   take(limit: number): { id: number; batch: EncodedBatch }[] {
