@@ -52,8 +52,8 @@ export class StrictJournal {
   }
 
   /**
-   * The first `limit` journaled batches in order (-1: all). The caller applies them in one transaction
-   * that also calls `applied(last id)`.
+   * The first `limit` journaled batches in order (-1: all). The caller applies them in one
+   * transaction that also calls `applied(last id)`.
    */
   take(limit: number): { id: number; batch: EncodedBatch }[] {
     return (this.rows.all(limit) as JournalRow[]).map((row) => {
