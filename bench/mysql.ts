@@ -29,7 +29,15 @@ import {
   type SysbenchMode,
   sysbenchVersion,
 } from './sysbench.js';
-import { renderMarkdown, type Sample, summarize } from './table.js';
+import {
+  type Pairing,
+  pairedRatios,
+  renderMarkdown,
+  renderPaired,
+  roundOrder,
+  type Sample,
+  summarize,
+} from './table.js';
 
 const DATABASE = 'bench';
 const SERVER_ARGS = ['--max-connections=200', '--innodb-buffer-pool-size=256M'];
@@ -214,7 +222,19 @@ async function startDbtapeTarget(
   };
 }
 
-/** A short warm-up per target, then rounds interleaved round → mode → target. */
+/** The paired comparisons the report gives, each target ÷ its baseline within a round. */
+const PAIRINGS: readonly Pairing[] = [
+  { target: 'dbtape-norecord', baseline: 'node-relay', meaning: 'the proxy against a bare Node relay' },
+  { target: 'dbtape-norecord', baseline: 'haproxy', meaning: 'the proxy against HAProxy' },
+  { target: 'node-relay', baseline: 'haproxy', meaning: 'the bare Node relay against HAProxy' },
+  { target: 'dbtape-policy', baseline: 'dbtape-norecord', meaning: 'cost of the policy' },
+  { target: 'dbtape', baseline: 'dbtape-norecord', meaning: 'cost of recording' },
+];
+
+/**
+ * A short warm-up per target, then rounds interleaved round → mode → target (reversed every other
+ * round).
+ */
 async function measure(sysbench: string, running: Running[], settings: Settings): Promise<Sample[]> {
   const warm = { ...settings.load, seconds: Math.min(2, settings.seconds) };
   for (const t of running)
@@ -222,7 +242,7 @@ async function measure(sysbench: string, running: Running[], settings: Settings)
   const samples: Sample[] = [];
   for (let round = 1; round <= settings.rounds; round++) {
     for (const mode of settings.modes) {
-      for (const target of running) {
+      for (const target of roundOrder(running, round)) {
         const base = { round, mode: mode.name, target: target.spec.name };
         try {
           const result = await runSysbench(sysbench, target.endpoint, mode, settings.load);
@@ -272,8 +292,8 @@ async function report(
       setup: [
         `MariaDB ${versions.mariadb} (throwaway, ${SERVER_ARGS.join(' ')}); ${versions.sysbench}`,
         `sysbench --tables=${settings.load.tables} --table-size=${settings.load.tableSize} --threads=${settings.load.threads} ` +
-          `--time=${settings.seconds}, ${settings.rounds} round(s) interleaved (round → mode → target); ` +
-          'ratios are median TPS over the baseline median TPS',
+          `--time=${settings.seconds}, ${settings.rounds} round(s) interleaved (round → mode → target, targets reversed every other round); ` +
+          'ratios in the first table are median TPS over the baseline median TPS, in the paired table the median of per-round ratios',
       ],
       modes: settings.modes.map((m) => `${m.name}: ${m.description}`),
       targets: running.map((t) => ({ name: t.spec.name, note: t.note })),
@@ -281,6 +301,14 @@ async function report(
     }),
     '',
     renderMarkdown(rows, BASELINES),
+    '',
+    renderPaired(
+      pairedRatios(
+        samples,
+        settings.modes.map((m) => m.name),
+        PAIRINGS,
+      ),
+    ),
     '',
   ].join('\n');
   console.log(`\n${notes}`);

@@ -25,7 +25,15 @@ import { ensureInstalled, pgbouncerVersion } from './pgbouncer.js';
 import { firstLines, reportHeader, writeResults } from './results.js';
 import { benchSearch, renderSearch } from './search.js';
 import { list, pick, positiveInt } from './settings.js';
-import { renderMarkdown, type Sample, summarize } from './table.js';
+import {
+  type Pairing,
+  pairedRatios,
+  renderMarkdown,
+  renderPaired,
+  roundOrder,
+  type Sample,
+  summarize,
+} from './table.js';
 import { type RunningTarget, startTarget, TARGETS, type TargetContext, type TargetSpec } from './targets.js';
 
 const DATABASE = 'bench';
@@ -162,7 +170,20 @@ function renderCpu(modes: readonly string[], targets: readonly string[]): string
   return lines.join('\n');
 }
 
-/** Warm-up, then rounds interleaved: round → mode → target, so drift over time hits all targets alike. */
+/** The paired comparisons the report gives, each target ÷ its baseline within a round. */
+const PAIRINGS: readonly Pairing[] = [
+  { target: 'dbtape-norecord', baseline: 'node-relay', meaning: 'the proxy against a bare Node relay' },
+  { target: 'dbtape-norecord', baseline: 'pgbouncer', meaning: 'the proxy against pgbouncer' },
+  { target: 'dbtape-policy', baseline: 'dbtape-norecord', meaning: 'cost of the policy' },
+  { target: 'dbtape', baseline: 'dbtape-norecord', meaning: 'cost of recording' },
+  { target: 'dbtape-policy-recorded', baseline: 'dbtape', meaning: 'cost of the policy, recorded' },
+  { target: 'dbtape-strict', baseline: 'dbtape', meaning: 'strict against fast durability' },
+];
+
+/**
+ * Warm-up, then rounds interleaved: round → mode → target (reversed every other round), so drift
+ * over time hits all targets alike.
+ */
 async function measure(pgbench: string, running: RunningTarget[], settings: Settings): Promise<Sample[]> {
   if (settings.warmupSeconds > 0) {
     const warm = { ...settings.load, seconds: settings.warmupSeconds };
@@ -172,7 +193,7 @@ async function measure(pgbench: string, running: RunningTarget[], settings: Sett
   cpuSamples.length = 0;
   for (let round = 1; round <= settings.rounds; round++) {
     for (const mode of settings.modes) {
-      for (const target of running) {
+      for (const target of roundOrder(running, round)) {
         if (target.spec.modes && !target.spec.modes.includes(mode.name)) continue;
         const base = { round, mode: mode.name, target: target.spec.name };
         try {
@@ -233,8 +254,8 @@ async function report(
           .map(([k, v]) => `${k}=${v}`)
           .join(', ')}); ${versions.pgbench}; ${versions.pgbouncer ?? 'pgbouncer not used'}`,
         `pgbench -i -s ${settings.scale}; runs: -c ${settings.load.clients} -j ${settings.load.threads} -T ${settings.seconds} -n, ` +
-          `${settings.rounds} round(s) interleaved (round → mode → target), ${settings.warmupSeconds} s warm-up per target; ` +
-          'TPS without initial connection time; ratios are median TPS over the baseline median TPS',
+          `${settings.rounds} round(s) interleaved (round → mode → target, targets reversed every other round), ${settings.warmupSeconds} s warm-up per target; ` +
+          'TPS without initial connection time; ratios in the first table are median TPS over the baseline median TPS, in the paired table the median of per-round ratios',
       ],
       modes: settings.modes.map((m) => `${m.name}: ${m.description} (pgbench ${m.args.join(' ')})`),
       targets: running.map((t) => ({ name: t.spec.name, note: t.note })),
@@ -242,6 +263,14 @@ async function report(
     }),
     '',
     table,
+    '',
+    renderPaired(
+      pairedRatios(
+        samples,
+        settings.modes.map((m) => m.name),
+        PAIRINGS,
+      ),
+    ),
     '',
     renderCpu(
       settings.modes.map((m) => m.name),

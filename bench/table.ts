@@ -102,3 +102,72 @@ export function renderMarkdown(rows: readonly Row[], baselines: readonly string[
 function fmtRatio(ratio: number | null): string {
   return ratio === null ? 'n/a' : `${ratio.toFixed(2)}×`;
 }
+
+/** A comparison the paired table reports: `target` ÷ `baseline`, and what that ratio means. */
+export interface Pairing {
+  readonly target: string;
+  readonly baseline: string;
+  readonly meaning: string;
+}
+
+export interface PairedRow {
+  readonly mode: string;
+  readonly pairing: Pairing;
+  /** target TPS ÷ baseline TPS within each round where both ran. */
+  readonly ratios: number[];
+  readonly median: number | null;
+}
+
+/**
+ * Ratios of two targets run back to back in the same round, one per round, and their median.
+ * Single runs on a shared machine swing by ±10–20% as the neighbours' load drifts; within a round
+ * the two targets run seconds apart, so each round's ratio carries less of that drift than a ratio
+ * of medians taken over the whole run, and the spread of the per-round ratios shows how far a
+ * figure can be trusted.
+ */
+export function pairedRatios(
+  samples: readonly Sample[],
+  modes: readonly string[],
+  pairings: readonly Pairing[],
+): PairedRow[] {
+  const rows: PairedRow[] = [];
+  const tpsOf = (mode: string, target: string, round: number) =>
+    samples.find((s) => s.mode === mode && s.target === target && s.round === round)?.tps;
+  const rounds = [...new Set(samples.map((s) => s.round))].sort((a, b) => a - b);
+  for (const mode of modes) {
+    for (const pairing of pairings) {
+      const ratios: number[] = [];
+      for (const round of rounds) {
+        const t = tpsOf(mode, pairing.target, round);
+        const b = tpsOf(mode, pairing.baseline, round);
+        if (t !== undefined && b !== undefined && b > 0) ratios.push(t / b);
+      }
+      if (ratios.length > 0) rows.push({ mode, pairing, ratios, median: median(ratios) });
+    }
+  }
+  return rows;
+}
+
+export function renderPaired(rows: readonly PairedRow[]): string {
+  const lines = [
+    '| mode | ratio | what it shows | median of per-round ratios | range | per round |',
+    '|---|---|---|---:|---:|---:|',
+  ];
+  for (const r of rows) {
+    const lo = Math.min(...r.ratios);
+    const hi = Math.max(...r.ratios);
+    lines.push(
+      `| ${r.mode} | ${r.pairing.target} ÷ ${r.pairing.baseline} | ${r.pairing.meaning} | ${fmtRatio(r.median)} | ` +
+        `${lo.toFixed(2)}–${hi.toFixed(2)} | ${r.ratios.map((x) => x.toFixed(2)).join(', ')} |`,
+    );
+  }
+  return lines.join('\n');
+}
+
+/**
+ * The order targets run in within a round: reversed every other round, so that no target always
+ * runs first after a mode change, or always right after the same neighbour.
+ */
+export function roundOrder<T>(targets: readonly T[], round: number): readonly T[] {
+  return round % 2 === 0 ? [...targets].reverse() : targets;
+}
