@@ -389,6 +389,38 @@ describe('mysql2', () => {
     victim.destroy();
   });
 
+  test('a KILL inside an executable comment, after a long statement, in dynamic SQL or prepared never reaches the server with a raw thread id', async () => {
+    // The victim is a connection straight to MariaDB under the account dbtape uses upstream, so
+    // the server itself would let any dbtape session kill it by its raw thread id.
+    const victim = await connectDirect();
+    const rawId = victim.threadId!;
+    const marker = uniqueName('not_killed');
+    const sleeping = victim.query(`SELECT SLEEP(4), '${marker}'`);
+    await waitForProcess(marker);
+    const admin = await connectMysql2(proxy, { multipleStatements: true }, CAROL);
+    const padding = `SELECT '${'x'.repeat(600)}'`;
+    for (const sql of [
+      `/*!KILL QUERY ${rawId}*/`,
+      `/*M!100000 KILL QUERY ${rawId} */`,
+      `SELECT 1; /*! KILL QUERY ${rawId} */`,
+      `${padding}; KILL QUERY ${rawId}`,
+      `EXECUTE IMMEDIATE 'KILL QUERY ${rawId}'`,
+      `PREPARE k FROM 'KILL QUERY ${rawId}'`,
+    ]) {
+      // Mapped (an unknown dbtape id: 1094) or refused (1235), never forwarded as it is.
+      await assert.rejects(admin.query(sql), (err: { errno?: number }) => {
+        assert.ok(err.errno === 1094 || err.errno === 1235, `${sql.slice(0, 40)}: errno ${err.errno}`);
+        return true;
+      });
+    }
+    await assert.rejects(admin.execute(`KILL QUERY ${rawId}`), { errno: 1235 });
+    // The victim's statement ran to its end: SLEEP returns 0 when not interrupted.
+    const [rows] = (await sleeping) as [mysql.RowDataPacket[], unknown];
+    assert.equal(Object.values(rows[0]!)[0], 0);
+    await admin.end();
+    await victim.end();
+  });
+
   test('COM_CHANGE_USER is refused with a clear error', async () => {
     const conn = await connectMysql2(proxy);
     await assert.rejects(conn.changeUser({ user: 'root' }), /COM_CHANGE_USER is not supported/);

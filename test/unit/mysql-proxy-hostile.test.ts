@@ -330,6 +330,31 @@ describe('KILL', () => {
     assert.equal(errOf(await raw.read()).errno, 1235);
     raw.close();
   });
+
+  test('a KILL in an executable comment is mapped like a plain one; nothing raw is forwarded', async () => {
+    const raw = await loggedIn();
+    const before = lastUpstreamLog().length;
+    raw.command(queryPayload('/*!50000 KILL QUERY 7 */'));
+    assert.equal(errOf(await raw.read()).errno, 1094, 'dbtape id 7 does not exist');
+    raw.command(queryPayload('SELECT 1; /*M!100000 KILL 7 */'));
+    assert.equal(errOf(await raw.read()).errno, 1235);
+    raw.command(queryPayload("EXECUTE IMMEDIATE 'KILL 7'"));
+    assert.equal(errOf(await raw.read()).errno, 1235);
+    assert.equal(lastUpstreamLog().length, before, 'nothing was forwarded');
+    assert.deepEqual(await selectN(raw, 1), ['1']);
+    raw.close();
+  });
+
+  test('a prepared KILL is refused, and so is executing "the last prepared statement" after it', async () => {
+    const raw = await loggedIn();
+    const before = lastUpstreamLog().length;
+    raw.command(Buffer.concat([Buffer.from([M.COM_STMT_PREPARE]), Buffer.from('KILL ?')]));
+    assert.equal(errOf(await raw.read()).errno, 1235);
+    raw.command(Buffer.from([M.COM_STMT_EXECUTE, 0xff, 0xff, 0xff, 0xff, 0, 1, 0, 0, 0]));
+    assert.equal(errOf(await raw.read()).errno, 1243);
+    assert.equal(lastUpstreamLog().length, before, 'nothing was forwarded');
+    raw.close();
+  });
 });
 
 function u32(n: number): number[] {

@@ -55,6 +55,11 @@ test('with recording off, statements pass through undecoded and KILL is still ma
     raw.command(queryPayload(`/* interrupt */ KILL QUERY ${victim.id}`));
     await raw.response(M.COM_QUERY);
     assert.equal(fake.received.at(-1)?.at(-1)?.toString('utf8', 1), `KILL QUERY ${victimThread}`);
+    // The pre-check that spares unrecorded sessions decoding reads the whole text, not its head.
+    const forwarded = fake.received.at(-1)!.length;
+    raw.command(queryPayload(`SELECT '${'x'.repeat(600)}'; KILL QUERY ${victim.id}`));
+    assert.equal(errOf(await raw.read()).errno, 1235);
+    assert.equal(fake.received.at(-1)!.length, forwarded, 'nothing was forwarded');
     raw.close();
     victim.raw.close();
   });

@@ -30,7 +30,7 @@ import {
   type StatementRegistry,
 } from '../../protocol/mysql/index.js';
 import { errPacket } from './errors.js';
-import { hidesKill, killText, mayBeKill, parseKill } from './kill-statement.js';
+import { dynamicKill, hidesKill, killText, mayBeKill, parseKill, UNMAPPABLE_KILL } from './kill-statement.js';
 import { type Pending, pending } from './pending.js';
 import { type Denied, mayChangeSqlMode, type PolicyGate } from './policy-gate.js';
 import type { ResultShaper } from './policy-results.js';
@@ -172,14 +172,9 @@ export class CommandHandler {
     let modeChange = false;
     const kill = parseKill(sql);
     // Checked whatever the capabilities say: COM_SET_OPTION can turn multi-statements on later.
-    if ((kill !== null && kill.kind !== 'kill') || hidesKill(sql)) {
+    if ((kill !== null && kill.kind !== 'kill') || hidesKill(sql) || dynamicKill(sql)) {
       this.o.events.statement(sql, 'simple');
-      this.refuse(
-        ER_NOT_SUPPORTED_YET,
-        'dbtape: this KILL form is not supported through dbtape: send KILL [QUERY] <connection id> as a statement of its own',
-        respSeq,
-        COM_QUERY,
-      );
+      this.refuse(ER_NOT_SUPPORTED_YET, UNMAPPABLE_KILL, respSeq, COM_QUERY);
       return;
     }
     // A mappable KILL names a dbtape connection id, judged by dbtape's kill rules (your own sessions,

@@ -8,12 +8,14 @@ import {
   decodeCommand,
   decodeStmtExecute,
   ER_MALFORMED_PACKET,
+  ER_NOT_SUPPORTED_YET,
   ER_UNKNOWN_STMT_HANDLER,
   LAST_PREPARED_STATEMENT_ID,
   peekStatementId,
   type ServerError,
 } from '../../protocol/mysql/index.js';
 import type { CommandOptions } from './commands.js';
+import { dynamicKill, hidesKill, mayBeKill, parseKill, UNMAPPABLE_KILL } from './kill-statement.js';
 import { type Pending, pending } from './pending.js';
 import type { Denied } from './policy-gate.js';
 
@@ -49,7 +51,17 @@ export class PreparedCommands {
     if (code !== COM_STMT_PREPARE && this.lastPrepareDenied && this.namesDenied(payload, respSeq)) return;
     switch (code) {
       case COM_STMT_PREPARE: {
-        const sql = this.o.observe || this.o.policy !== null ? payload.toString('utf8', 1) : '';
+        const kill = mayBeKill(payload);
+        const sql = this.o.observe || this.o.policy !== null || kill ? payload.toString('utf8', 1) : '';
+        if (kill && (parseKill(sql) !== null || hidesKill(sql) || dynamicKill(sql))) {
+          // A prepared KILL would reach the server with a raw thread id (its id may even be a
+          // parameter): refused like the KILL forms dbtape cannot map; so are executes of "the last
+          // prepared statement", which the server would take to be an earlier one.
+          this.lastPrepareDenied = true;
+          this.o.events.statement(sql, 'prepared');
+          this.refuse(ER_NOT_SUPPORTED_YET, UNMAPPABLE_KILL, respSeq, COM_STMT_PREPARE);
+          return;
+        }
         if (this.o.policy !== null) {
           const d = this.o.policy.prepare(sql);
           this.lastPrepareDenied = !d.allow;
