@@ -9,6 +9,7 @@ import { waitFor } from '../test/support/wait.js';
 
 export interface Haproxy {
   readonly port: number;
+  readonly pid: number | undefined;
   stop(): Promise<void>;
 }
 
@@ -47,6 +48,7 @@ export async function startHaproxy(
   await waitFor(() => isPortOpen('127.0.0.1', port), { what: 'haproxy to listen', timeoutMs: 20_000 });
   return {
     port,
+    pid: proc.pid,
     async stop() {
       await proc.stop('SIGTERM', 5000);
       rmSync(dir, { recursive: true, force: true });

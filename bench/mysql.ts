@@ -14,6 +14,7 @@ import { run } from '../test/support/exec.js';
 import { type MariaDbServer, startMariaDb } from '../test/support/mariadb-server.js';
 import { freePort } from '../test/support/ports.js';
 import { errorText } from '../test/support/wait.js';
+import { type CpuSample, renderCpu, withCpu } from './cpu.js';
 import { haproxyVersion, startHaproxy } from './haproxy.js';
 import { machineInfo } from './machine.js';
 import { ensureInstalled } from './pgbouncer.js';
@@ -79,6 +80,8 @@ interface Running {
   readonly spec: TargetSpec;
   readonly endpoint: MysqlEndpoint;
   readonly note: string;
+  /** The proxy's process, whose CPU per transaction is reported (none for direct). */
+  readonly pid?: number;
   stop(): Promise<void>;
 }
 
@@ -154,6 +157,7 @@ async function startTarget(
         spec,
         endpoint: { ...direct, port: proxy.port },
         note: `${await haproxyVersion(haproxyBin)}, mode tcp, default threads`,
+        pid: proxy.pid,
         stop: () => proxy.stop(),
       };
     }
@@ -163,6 +167,7 @@ async function startTarget(
         spec,
         endpoint: { ...direct, port: relay.port },
         note: 'bench/relay.ts in its own node process',
+        pid: relay.pid,
         stop: () => relay.stop(),
       };
     }
@@ -216,11 +221,14 @@ async function startDbtapeTarget(
     note:
       `store ${JSON.stringify({ record: store.record, durability: store.durability, capture_results: store.capture_results })}` +
       (spec.rules ? `, role rules ${JSON.stringify(spec.rules)}` : ''),
+    pid: dbtape.process.pid,
     stop: async () => {
       await dbtape.stop();
     },
   };
 }
+
+const cpuSamples: CpuSample[] = [];
 
 /** The paired comparisons the report gives, each target ÷ its baseline within a round. */
 const PAIRINGS: readonly Pairing[] = [
@@ -240,12 +248,15 @@ async function measure(sysbench: string, running: Running[], settings: Settings)
   for (const t of running)
     await runSysbench(sysbench, t.endpoint, SYSBENCH_MODES[0]!, warm).catch(() => undefined);
   const samples: Sample[] = [];
+  cpuSamples.length = 0;
   for (let round = 1; round <= settings.rounds; round++) {
     for (const mode of settings.modes) {
       for (const target of roundOrder(running, round)) {
         const base = { round, mode: mode.name, target: target.spec.name };
         try {
-          const result = await runSysbench(sysbench, target.endpoint, mode, settings.load);
+          const result = await withCpu(target.pid, settings.seconds, base, cpuSamples, () =>
+            runSysbench(sysbench, target.endpoint, mode, settings.load),
+          );
           samples.push({ ...base, ...result });
           console.log(
             `bench:mysql: round ${round} ${mode.name.padEnd(12)} ${target.spec.name.padEnd(16)} ` +
@@ -308,6 +319,13 @@ async function report(
         settings.modes.map((m) => m.name),
         PAIRINGS,
       ),
+    ),
+    '',
+    renderCpu(
+      cpuSamples,
+      settings.modes.map((m) => m.name),
+      settings.targets.map((t) => t.name),
+      'node-relay',
     ),
     '',
   ].join('\n');

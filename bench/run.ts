@@ -12,6 +12,7 @@ import { REPO_ROOT } from '../test/support/dbtape-process.js';
 import { run } from '../test/support/exec.js';
 import { type PgCluster, startPgCluster } from '../test/support/pg-cluster.js';
 import { errorText } from '../test/support/wait.js';
+import { type CpuSample, renderCpu, withCpu } from './cpu.js';
 import { machineInfo } from './machine.js';
 import {
   initPgbench,
@@ -117,58 +118,7 @@ async function buildDbtape(): Promise<string | null> {
   }
 }
 
-/**
- * CPU time the proxy process spends per transaction. On a machine shared with other work, TPS swings
- * with the neighbours' load; the proxy's own CPU per transaction is far steadier, so it is what shows
- * the cost of a feature (the policy, recording) in the proxy.
- */
-interface CpuSample {
-  readonly round: number;
-  readonly mode: string;
-  readonly target: string;
-  readonly cpuUsPerTx: number;
-}
 const cpuSamples: CpuSample[] = [];
-
-/** utime + stime of a process in seconds (/proc/PID/stat fields 14 and 15, in clock ticks of 1/100 s). */
-function cpuSeconds(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return Number.NaN;
-  }
-}
-
-function renderCpu(modes: readonly string[], targets: readonly string[]): string {
-  const median = (xs: number[]) => {
-    const s = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
-    if (s.length === 0) return null;
-    const m = Math.floor(s.length / 2);
-    return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-  };
-  const base = targets.includes('dbtape-norecord') ? 'dbtape-norecord' : null;
-  const lines = [
-    `| mode | target | proxy CPU µs per transaction (median) | ${base ? `× ${base}` : ''} | per round |`,
-    '|---|---|---:|---:|---:|',
-  ];
-  for (const mode of modes) {
-    const of = (t: string) =>
-      cpuSamples.filter((c) => c.mode === mode && c.target === t).map((c) => c.cpuUsPerTx);
-    const baseMedian = base ? median(of(base)) : null;
-    for (const t of targets) {
-      const xs = of(t);
-      const m = median(xs);
-      if (m === null) continue;
-      const ratio = baseMedian ? `${(m / baseMedian).toFixed(2)}×` : '';
-      lines.push(
-        `| ${mode} | ${t} | ${m.toFixed(0)} | ${ratio} | ${xs.map((x) => x.toFixed(0)).join(', ')} |`,
-      );
-    }
-  }
-  return lines.join('\n');
-}
 
 /** The paired comparisons the report gives, each target ÷ its baseline within a round. */
 const PAIRINGS: readonly Pairing[] = [
@@ -197,13 +147,10 @@ async function measure(pgbench: string, running: RunningTarget[], settings: Sett
         if (target.spec.modes && !target.spec.modes.includes(mode.name)) continue;
         const base = { round, mode: mode.name, target: target.spec.name };
         try {
-          const cpuBefore = target.pid ? cpuSeconds(target.pid) : null;
-          const result = await runPgbench(pgbench, target.endpoint, mode, settings.load);
+          const result = await withCpu(target.pid, settings.seconds, base, cpuSamples, () =>
+            runPgbench(pgbench, target.endpoint, mode, settings.load),
+          );
           samples.push({ ...base, ...result });
-          if (target.pid && cpuBefore !== null) {
-            const used = cpuSeconds(target.pid) - cpuBefore;
-            cpuSamples.push({ ...base, cpuUsPerTx: (used * 1e6) / (result.tps * settings.seconds) });
-          }
           console.log(
             `bench: round ${round} ${mode.name.padEnd(16)} ${target.spec.name.padEnd(12)} ` +
               `${result.tps.toFixed(0).padStart(7)} tps ${result.latencyMs.toFixed(3)} ms`,
@@ -273,8 +220,10 @@ async function report(
     ),
     '',
     renderCpu(
+      cpuSamples,
       settings.modes.map((m) => m.name),
       targetNames,
+      'dbtape-norecord',
     ),
     '',
     `- ${search}`,
