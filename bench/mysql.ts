@@ -14,7 +14,8 @@ import { run } from '../test/support/exec.js';
 import { type MariaDbServer, startMariaDb } from '../test/support/mariadb-server.js';
 import { freePort } from '../test/support/ports.js';
 import { errorText } from '../test/support/wait.js';
-import { type CpuSample, renderCpu, withCpu } from './cpu.js';
+import { comparisonTables } from './comparisons.js';
+import { type CpuSample, withCpu } from './cpu.js';
 import { haproxyVersion, startHaproxy } from './haproxy.js';
 import { machineInfo } from './machine.js';
 import { ensureInstalled } from './pgbouncer.js';
@@ -30,15 +31,7 @@ import {
   type SysbenchMode,
   sysbenchVersion,
 } from './sysbench.js';
-import {
-  type Pairing,
-  pairedRatios,
-  renderMarkdown,
-  renderPaired,
-  roundOrder,
-  type Sample,
-  summarize,
-} from './table.js';
+import { type Pairing, renderMarkdown, roundOrder, type Sample, summarize } from './table.js';
 
 const DATABASE = 'bench';
 const SERVER_ARGS = ['--max-connections=200', '--innodb-buffer-pool-size=256M'];
@@ -313,20 +306,14 @@ async function report(
     '',
     renderMarkdown(rows, BASELINES),
     '',
-    renderPaired(
-      pairedRatios(
-        samples,
-        settings.modes.map((m) => m.name),
-        PAIRINGS,
-      ),
-    ),
-    '',
-    renderCpu(
+    ...comparisonTables({
+      samples,
       cpuSamples,
-      settings.modes.map((m) => m.name),
-      settings.targets.map((t) => t.name),
-      'node-relay',
-    ),
+      modes: settings.modes.map((m) => m.name),
+      targets: settings.targets.map((t) => t.name),
+      pairings: PAIRINGS,
+      cpuBase: 'node-relay',
+    }),
     '',
   ].join('\n');
   console.log(`\n${notes}`);

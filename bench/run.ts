@@ -12,7 +12,8 @@ import { REPO_ROOT } from '../test/support/dbtape-process.js';
 import { run } from '../test/support/exec.js';
 import { type PgCluster, startPgCluster } from '../test/support/pg-cluster.js';
 import { errorText } from '../test/support/wait.js';
-import { type CpuSample, renderCpu, withCpu } from './cpu.js';
+import { comparisonTables } from './comparisons.js';
+import { type CpuSample, withCpu } from './cpu.js';
 import { machineInfo } from './machine.js';
 import {
   initPgbench,
@@ -26,15 +27,7 @@ import { ensureInstalled, pgbouncerVersion } from './pgbouncer.js';
 import { firstLines, reportHeader, writeResults } from './results.js';
 import { benchSearch, renderSearch } from './search.js';
 import { list, pick, positiveInt } from './settings.js';
-import {
-  type Pairing,
-  pairedRatios,
-  renderMarkdown,
-  renderPaired,
-  roundOrder,
-  type Sample,
-  summarize,
-} from './table.js';
+import { type Pairing, renderMarkdown, roundOrder, type Sample, summarize } from './table.js';
 import { type RunningTarget, startTarget, TARGETS, type TargetContext, type TargetSpec } from './targets.js';
 
 const DATABASE = 'bench';
@@ -211,20 +204,14 @@ async function report(
     '',
     table,
     '',
-    renderPaired(
-      pairedRatios(
-        samples,
-        settings.modes.map((m) => m.name),
-        PAIRINGS,
-      ),
-    ),
-    '',
-    renderCpu(
+    ...comparisonTables({
+      samples,
       cpuSamples,
-      settings.modes.map((m) => m.name),
-      targetNames,
-      'dbtape-norecord',
-    ),
+      modes: settings.modes.map((m) => m.name),
+      targets: targetNames,
+      pairings: PAIRINGS,
+      cpuBase: 'dbtape-norecord',
+    }),
     '',
     `- ${search}`,
     '',
