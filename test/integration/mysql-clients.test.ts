@@ -373,6 +373,18 @@ describe('mysql2', () => {
     await assert.rejects(sleeping, { errno: 1317 });
     assert.deepEqual((await victim.query('SELECT 7 AS n'))[0], [{ n: 7 }]);
 
+    // The id CONNECTION_ID() returns (the upstream thread's, since the statement runs there) works too.
+    const [[{ upstreamId }]] = (await victim.query('SELECT CONNECTION_ID() AS upstreamId')) as unknown as [
+      [{ upstreamId: number }],
+    ];
+    assert.notEqual(upstreamId, id);
+    const marker2 = uniqueName('kill_me_too');
+    const sleeping2 = victim.query(`SELECT SLEEP(10), '${marker2}'`);
+    await waitForProcess(marker2);
+    await assert.rejects(bob.query(`KILL QUERY ${upstreamId}`), { errno: 1094 });
+    await carol.query(`KILL QUERY ${upstreamId}`);
+    await assert.rejects(sleeping2, { errno: 1317 });
+
     const alice2 = await connectMysql2(proxy);
     await alice2.query(`KILL ${id}`);
     // The server ends the victim's connection: dbtape passes its goodbye on and closes. KILL answers

@@ -44,12 +44,30 @@ export class KillRouter {
     this.ids.delete(id);
   }
 
-  /** The session `killer` may kill under dbtape id `id`, or null ("Unknown thread id"). */
-  resolve(id: number, killer: Killer): KillEntry | null {
-    const e = this.ids.get(id);
+  /**
+   * The session `killer` may kill as `id`, or null ("Unknown thread id"). `id` is the dbtape id the
+   * client was greeted with, or else the upstream thread id of a session on the server `on` (what
+   * `SELECT CONNECTION_ID()` returns, since the statement runs upstream); without `on`, an upstream
+   * id that sessions on two servers share is ambiguous, and unknown. A dbtape id wins over an equal
+   * upstream id: it is the one clients are given.
+   */
+  resolve(id: number, killer: Killer, on?: Target): KillEntry | null {
+    const e = this.ids.get(id) ?? this.byUpstreamThread(id, on);
     if (!e) return null;
     if (e.user !== killer.user && !killer.mayKillOthers(e.target)) return null;
     return e;
+  }
+
+  /** Linear, but only a KILL that names no dbtape id gets here. */
+  private byUpstreamThread(threadId: number, on: Target | undefined): KillEntry | null {
+    let found: KillEntry | null = null;
+    for (const e of this.ids.values()) {
+      if (e === null || e.upstreamThreadId !== threadId) continue;
+      if (on !== undefined && !sameServer(e.target, on)) continue;
+      if (found !== null) return null;
+      found = e;
+    }
+    return found;
   }
 
   private bump(): void {

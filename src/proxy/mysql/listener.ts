@@ -280,7 +280,7 @@ export class MysqlListener {
       policy,
       shaper,
       resolveKill: (id, query) => {
-        const victim = this.kills.resolve(id, killer);
+        const victim = this.kills.resolve(id, killer, target);
         if (victim === null || !sameServer(victim.target, target)) return null;
         victim.notify(`KILL ${query ? 'QUERY ' : ''}by ${hs.user.name} (dbtape connection ${connectionId})`);
         return victim.upstreamThreadId;
