@@ -59,3 +59,11 @@ test('the byte pre-check finds kill in any case, anywhere in the statement', () 
   // The command byte is not part of the text.
   assert.equal(mayBeKill(Buffer.from('kill')), false);
 });
+
+test('hostile text is judged in one pass (anchored patterns; a backtracking one would hang here)', () => {
+  // Many PREPAREs without a FROM, an unterminated comment, a long run without a semicolon.
+  const hostile = `${'PREPARE '.repeat(50_000)}/* ${'x'.repeat(200_000)} KILL`;
+  assert.equal(dynamicKill(hostile), true);
+  assert.equal(hidesKill(`SELECT 1;${hostile}`), false);
+  assert.deepEqual(parseKill(`/* ${'x'.repeat(200_000)} KILL 7`), null);
+});

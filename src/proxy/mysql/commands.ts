@@ -162,7 +162,9 @@ export class CommandHandler {
 
   private query(payload: Buffer, forward: () => void, respSeq: number): void {
     const policy = this.o.policy;
-    if (policy === null && !this.o.observe && !mayBeKill(payload)) {
+    // Only a text holding `kill` (a byte scan) is looked at for KILL forms.
+    const killish = mayBeKill(payload);
+    if (policy === null && !this.o.observe && !killish) {
       forward();
       this.o.responses.enqueue(pending(COM_QUERY, 'statement'));
       return;
@@ -170,9 +172,9 @@ export class CommandHandler {
     const cmd = decodeCommand(payload, { capabilities: this.o.capabilities });
     const sql = cmd.ok && cmd.value.name === 'COM_QUERY' ? cmd.value.sql : payload.toString('utf8', 1);
     let modeChange = false;
-    const kill = parseKill(sql);
+    const kill = killish ? parseKill(sql) : null;
     // Checked whatever the capabilities say: COM_SET_OPTION can turn multi-statements on later.
-    if ((kill !== null && kill.kind !== 'kill') || hidesKill(sql) || dynamicKill(sql)) {
+    if (killish && ((kill !== null && kill.kind !== 'kill') || hidesKill(sql) || dynamicKill(sql))) {
       this.o.events.statement(sql, 'simple');
       this.refuse(ER_NOT_SUPPORTED_YET, UNMAPPABLE_KILL, respSeq, COM_QUERY);
       return;
@@ -189,7 +191,7 @@ export class CommandHandler {
       modeChange = mayChangeSqlMode(sql);
       if (modeChange) policy.modeChangeSent();
     }
-    if (!this.o.observe && !mayBeKill(payload)) {
+    if (!this.o.observe && !killish) {
       forward();
       this.o.responses.enqueue(pending(COM_QUERY, 'statement', { modeChange }));
       return;

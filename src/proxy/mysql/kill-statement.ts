@@ -78,8 +78,8 @@ export function hidesKill(sql: string): boolean {
   return false;
 }
 
-/** Dynamic SQL: a statement built from a string, which text checks cannot see into. */
-const DYNAMIC_SQL = /\bPREPARE\b[\s\S]*\bFROM\b|\bEXECUTE\s+IMMEDIATE\b/i;
+/** A statement that runs SQL from a string, which text checks cannot see into. */
+const DYNAMIC_SQL = /^(?:PREPARE|EXECUTE\s+IMMEDIATE)\b/i;
 const KILL_WORD = /\bKILL\b/i;
 
 /**
@@ -89,7 +89,11 @@ const KILL_WORD = /\bKILL\b/i;
  */
 export function dynamicKill(sql: string): boolean {
   const text = unwrapExecutable(sql);
-  return KILL_WORD.test(text) && DYNAMIC_SQL.test(text);
+  if (!KILL_WORD.test(text)) return false;
+  // Each `;`-separated part that starts a PREPARE or EXECUTE IMMEDIATE (quotes are not parsed, as
+  // in hidesKill: a false positive refuses, never forwards unchecked). Anchored patterns only, so
+  // the check stays linear in the text's length whatever it holds.
+  return text.split(';').some((part) => DYNAMIC_SQL.test(part.replace(LEADING, '')));
 }
 
 /** The client's error for a KILL dbtape cannot map to the upstream's thread id. */
