@@ -11,9 +11,10 @@
  * Strict mode: a batch is written with `durable: true` (the store commits and fsyncs it in one
  * call, off the event loop), and only then do durable() callers go on; events that arrive
  * meanwhile form the next batch. A failed fsync after the commit (DBTAPE_STORE_SYNC_FAILED)
- * keeps the batch's sequence numbers but refuses its statements; the fsync alone is retried. While the store fails, durable() refuses at once instead of waiting for the next
- * retry, and retries back off up to maxBackoffMs, so statements flow again within about that
- * long once the store works.
+ * keeps the batch's sequence numbers but refuses its statements; the fsync alone is retried.
+ * While the store fails, durable() refuses at once instead of waiting for the next retry, and
+ * retries back off up to maxBackoffMs, so statements flow again within about that long once the
+ * store works.
  */
 import type { SessionEventBody } from '../model/session.js';
 import type { SessionStore } from '../store/session-store.js';

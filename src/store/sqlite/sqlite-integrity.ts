@@ -7,6 +7,7 @@ import type {
   StoredSession,
   StoredState,
 } from '../../integrity/source.js';
+import { journaledBatches } from './sqlite-journal.js';
 import { metaFromRow, SESSION_META_COLUMNS, type SessionMetaRow } from './sqlite-rows.js';
 
 const PAGE = 2000;
@@ -80,7 +81,7 @@ export class SqliteIntegritySource implements IntegritySource {
   }
 
   async journaled(): Promise<number> {
-    return (this.db.prepare('SELECT count(*) AS n FROM journal').get() as { n: number }).n;
+    return journaledBatches(this.db);
   }
 
   async sessionCount(): Promise<number> {

@@ -25,16 +25,14 @@ export class StrictJournal {
   private readonly insert: Database.Statement;
   private readonly rows: Database.Statement;
   private readonly remove: Database.Statement;
-  private readonly count: Database.Statement;
 
   constructor(
-    db: Database.Database,
+    private readonly db: Database.Database,
     private readonly crypto: StoreCrypto,
   ) {
     this.insert = db.prepare('INSERT INTO journal (key_version, wrapped_key, body) VALUES (?, ?, ?)');
     this.rows = db.prepare('SELECT id, key_version, wrapped_key, body FROM journal ORDER BY id LIMIT ?');
     this.remove = db.prepare('DELETE FROM journal WHERE id <= ?');
-    this.count = db.prepare('SELECT count(*) AS n FROM journal');
   }
 
   /** One batch as one row; its own transaction (autocommit). */
@@ -48,7 +46,7 @@ export class StrictJournal {
   }
 
   pending(): number {
-    return (this.count.get() as { n: number }).n;
+    return journaledBatches(this.db);
   }
 
   /**
@@ -69,4 +67,9 @@ export class StrictJournal {
   applied(lastId: number): void {
     this.remove.run(lastId);
   }
+}
+
+/** Batches in the journal of the store `db`: the writer's check at open, and verify's count. */
+export function journaledBatches(db: Database.Database): number {
+  return (db.prepare('SELECT count(*) AS n FROM journal').get() as { n: number }).n;
 }
