@@ -30,7 +30,7 @@ import {
   type StatementRegistry,
 } from '../../protocol/mysql/index.js';
 import { errPacket } from './errors.js';
-import { dynamicKill, hidesKill, killText, mayBeKill, parseKill, UNMAPPABLE_KILL } from './kill-statement.js';
+import { hiddenKill, killText, mayBeKill, parseKill, UNMAPPABLE_KILL } from './kill-statement.js';
 import { type Pending, pending } from './pending.js';
 import { type Denied, mayChangeSqlMode, type PolicyGate } from './policy-gate.js';
 import type { ResultShaper } from './policy-results.js';
@@ -174,7 +174,7 @@ export class CommandHandler {
     let modeChange = false;
     const kill = killish ? parseKill(sql) : null;
     // Checked whatever the capabilities say: COM_SET_OPTION can turn multi-statements on later.
-    if (killish && ((kill !== null && kill.kind !== 'kill') || hidesKill(sql) || dynamicKill(sql))) {
+    if (killish && ((kill !== null && kill.kind !== 'kill') || hiddenKill(sql))) {
       this.o.events.statement(sql, 'simple');
       this.refuse(ER_NOT_SUPPORTED_YET, UNMAPPABLE_KILL, respSeq, COM_QUERY);
       return;

@@ -46,14 +46,16 @@ export class KillRouter {
 
   /**
    * The session `killer` may kill as `id`, or null ("Unknown thread id"). `id` is the dbtape id the
-   * client was greeted with, or else the upstream thread id of a session on the server `on` (what
-   * `SELECT CONNECTION_ID()` returns, since the statement runs upstream); without `on`, an upstream
-   * id that sessions on two servers share is ambiguous, and unknown. A dbtape id wins over an equal
-   * upstream id: it is the one clients are given.
+   * client was greeted with, or else the upstream thread id of a session (what `SELECT
+   * CONNECTION_ID()` returns, since the statement runs upstream). With `on`, only sessions on that
+   * server count (a KILL sent there reaches no other); without it, an upstream id that sessions on
+   * two servers share is ambiguous, and unknown. A dbtape id wins over an equal upstream id: it is
+   * the one clients are given.
    */
   resolve(id: number, killer: Killer, on?: Target): KillEntry | null {
     const e = this.ids.get(id) ?? this.byUpstreamThread(id, on);
     if (!e) return null;
+    if (on !== undefined && !sameServer(e.target, on)) return null;
     if (e.user !== killer.user && !killer.mayKillOthers(e.target)) return null;
     return e;
   }

@@ -96,6 +96,14 @@ export function dynamicKill(sql: string): boolean {
   return text.split(';').some((part) => DYNAMIC_SQL.test(part.replace(LEADING, '')));
 }
 
+/**
+ * A KILL the server would run that is not the statement itself (after a `;`, or in dynamic SQL):
+ * dbtape cannot map it, so the text is refused.
+ */
+export function hiddenKill(sql: string): boolean {
+  return hidesKill(sql) || dynamicKill(sql);
+}
+
 /** The client's error for a KILL dbtape cannot map to the upstream's thread id. */
 export const UNMAPPABLE_KILL =
   'dbtape: this KILL form is not supported through dbtape: send KILL [QUERY] <connection id> as a statement of its own';

@@ -22,7 +22,7 @@ import type { SessionRegistry } from '../session-registry.js';
 import { type ClientHandshake, clientHandshake } from './client-handshake.js';
 import { runControlSession } from './control-session.js';
 import { errPacket, MysqlProxyError, upstreamFailure } from './errors.js';
-import { type Killer, KillRouter, sameServer } from './kill-router.js';
+import { type Killer, KillRouter } from './kill-router.js';
 import { MysqlPipeline } from './pipeline.js';
 import { PolicyGate } from './policy-gate.js';
 import { ResultShaper } from './policy-results.js';
@@ -281,7 +281,7 @@ export class MysqlListener {
       shaper,
       resolveKill: (id, query) => {
         const victim = this.kills.resolve(id, killer, target);
-        if (victim === null || !sameServer(victim.target, target)) return null;
+        if (victim === null) return null;
         victim.notify(`KILL ${query ? 'QUERY ' : ''}by ${hs.user.name} (dbtape connection ${connectionId})`);
         return victim.upstreamThreadId;
       },

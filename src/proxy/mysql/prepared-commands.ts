@@ -15,7 +15,7 @@ import {
   type ServerError,
 } from '../../protocol/mysql/index.js';
 import type { CommandOptions } from './commands.js';
-import { dynamicKill, hidesKill, mayBeKill, parseKill, UNMAPPABLE_KILL } from './kill-statement.js';
+import { hiddenKill, mayBeKill, parseKill, UNMAPPABLE_KILL } from './kill-statement.js';
 import { type Pending, pending } from './pending.js';
 import type { Denied } from './policy-gate.js';
 
@@ -53,7 +53,7 @@ export class PreparedCommands {
       case COM_STMT_PREPARE: {
         const kill = mayBeKill(payload);
         const sql = this.o.observe || this.o.policy !== null || kill ? payload.toString('utf8', 1) : '';
-        if (kill && (parseKill(sql) !== null || hidesKill(sql) || dynamicKill(sql))) {
+        if (kill && (parseKill(sql) !== null || hiddenKill(sql))) {
           // A prepared KILL would reach the server with a raw thread id (its id may even be a
           // parameter): refused like the KILL forms dbtape cannot map; so are executes of "the last
           // prepared statement", which the server would take to be an earlier one.
