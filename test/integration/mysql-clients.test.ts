@@ -369,8 +369,11 @@ describe('mysql2', () => {
     const sleeping = victim.query(`SELECT SLEEP(10), '${marker}'`);
     await waitForProcess(marker);
     const carol = await connectMysql2(proxy, {}, CAROL);
+    // Expect the interruption before the KILL is sent: the victim's error may arrive before the
+    // KILL's OK, and a rejection nobody waits for yet fails the test.
+    const interrupted = assert.rejects(sleeping, { errno: 1317 });
     await carol.query(`KILL QUERY ${id}`);
-    await assert.rejects(sleeping, { errno: 1317 });
+    await interrupted;
     assert.deepEqual((await victim.query('SELECT 7 AS n'))[0], [{ n: 7 }]);
 
     // The id CONNECTION_ID() returns (the upstream thread's, since the statement runs there) works too.
@@ -381,9 +384,10 @@ describe('mysql2', () => {
     const marker2 = uniqueName('kill_me_too');
     const sleeping2 = victim.query(`SELECT SLEEP(10), '${marker2}'`);
     await waitForProcess(marker2);
+    const interrupted2 = assert.rejects(sleeping2, { errno: 1317 });
     await assert.rejects(bob.query(`KILL QUERY ${upstreamId}`), { errno: 1094 });
     await carol.query(`KILL QUERY ${upstreamId}`);
-    await assert.rejects(sleeping2, { errno: 1317 });
+    await interrupted2;
 
     const alice2 = await connectMysql2(proxy);
     await alice2.query(`KILL ${id}`);
