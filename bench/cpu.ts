@@ -14,15 +14,23 @@ export interface CpuSample {
   readonly cpuUsPerTx: number;
 }
 
-/** utime + stime of a process in seconds (/proc/PID/stat fields 14 and 15, in clock ticks of 1/100 s). */
+/** utime + stime of a process in seconds (see statCpuSeconds). */
 export function cpuSeconds(pid: number): number {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100;
+    return statCpuSeconds(readFileSync(`/proc/${pid}/stat`, 'utf8'));
   } catch {
     return Number.NaN;
   }
+}
+
+/**
+ * utime + stime in seconds from the text of a /proc/PID/stat or /proc/PID/task/TID/stat file:
+ * fields 14 and 15 of proc(5), in clock ticks of 1/100 s. The command name in brackets may hold
+ * spaces, so fields are counted from the last `)`.
+ */
+export function statCpuSeconds(stat: string): number {
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 /**
@@ -50,9 +58,9 @@ export function renderCpu(
   samples: readonly CpuSample[],
   modes: readonly string[],
   targets: readonly string[],
-  base: string | null,
+  base: string,
 ): string {
-  const baseline = base !== null && targets.includes(base) ? base : null;
+  const baseline = targets.includes(base) ? base : null;
   const lines = [
     `| mode | target | proxy CPU µs per transaction (median) | ${baseline ? `× ${baseline}` : ''} | per round |`,
     '|---|---|---:|---:|---:|',

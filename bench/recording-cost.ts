@@ -20,6 +20,7 @@ import { run } from '../test/support/exec.js';
 import { startPgCluster } from '../test/support/pg-cluster.js';
 import { freePort, waitForPort } from '../test/support/ports.js';
 import { ServerProcess } from '../test/support/server-process.js';
+import { statCpuSeconds } from './cpu.js';
 import { type Endpoint, initPgbench, MODES, runPgbench } from './pgbench.js';
 import { ensureInstalled } from './pgbouncer.js';
 import { dbtapeConfig, type TargetSpec } from './targets.js';
@@ -180,9 +181,7 @@ function cpuMs(pid: number): { main: number; other: number } {
     } catch {
       continue; // the thread ended meanwhile
     }
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    // utime and stime are fields 14 and 15 of proc(5); this array starts at field 3. USER_HZ is 100.
-    const ms = (Number(fields[11]) + Number(fields[12])) * 10;
+    const ms = statCpuSeconds(stat) * 1000;
     if (Number(tid) === pid) main += ms;
     else other += ms;
   }
