@@ -62,7 +62,9 @@ const src = (rel: string) => pathToFileURL(join(import.meta.dirname, '../../src'
 
 /**
  * A writer in its own process: durable batches for one session, then SIGKILL before the
- * journal is applied (the apply waits 100 ms).
+ * journal is applied. It opens the store as serve's store thread does (`inlineSync`): each fsync
+ * blocks the thread, so the 100 ms apply timer cannot run between the writes and the kill however
+ * slow the disk is (waiting on the thread pool, a write slower than 100 ms let it apply them all).
  */
 function writeAndDie(path: string, batches: number, canary: string, keyFile: string | null): void {
   const code = `
@@ -71,7 +73,7 @@ function writeAndDie(path: string, batches: number, canary: string, keyFile: str
     const m = ${JSON.stringify(sessionMeta('crashed', { startedAtUs: T0 }))};
     const ev = (seq, body) => ({ seq, atUs: ${T0} + seq * 1000, offsetUs: seq * 1000, ...body });
     const keyFile = ${JSON.stringify(keyFile)};
-    const store = openStore(${JSON.stringify(`sqlite:${path}`)}, { journal: true, keyring: keyFile ? loadKeyring(keyFile) : null });
+    const store = openStore(${JSON.stringify(`sqlite:${path}`)}, { journal: true, inlineSync: true, keyring: keyFile ? loadKeyring(keyFile) : null });
     for (let i = 0; i < ${batches}; i++) {
       const event = i === 0 ? ev(1, { kind: 'start', meta: m }) : ev(i + 1, { kind: 'query', sql: 'SELECT ' + i + ' AS ${canary}', via: 'simple' });
       await store.writeBatch({ sessions: i === 0 ? [m] : [], events: [{ sessionId: m.id, event }], ends: [] }, { durable: true });
