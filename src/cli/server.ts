@@ -103,7 +103,7 @@ export async function startServer(
  * Open the config's store with its keys, close what a crash left open, sign a checkpoint over
  * that, and start the recorder. Sessions found open belonged to a process that died without
  * ending them. Both durability modes commit with synchronous=NORMAL: strict mode writes each
- * batch with `durable: true` (a journal row and an fdatasync, in the store's thread) before the
+ * batch with `durable: true` (one O_DSYNC journal record, in the store's thread) before the
  * proxy forwards the statements it holds.
  */
 async function openRecording(

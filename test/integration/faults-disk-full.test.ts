@@ -6,9 +6,9 @@
  * byte on the running dbtape with `prlimit --pid` and lifted again the same way: no root, no
  * special filesystem, and the store's files cannot grow, exactly as on a full disk. Node ignores
  * SIGXFSZ, so a write past the limit fails with EFBIG (SQLite: SQLITE_FULL or SQLITE_IOERR_WRITE)
- * instead of killing the process. SQLite rewrites its WAL from the start after a checkpoint, and
- * writes inside a file's current size still succeed, so the tests send large statements until
- * the store runs past its files' sizes and fails.
+ * instead of killing the process. SQLite rewrites its WAL from the start after a checkpoint, the
+ * strict-mode journal file has room written ahead, and writes inside a file's current size still
+ * succeed, so the tests send large statements until the store runs past its files' sizes and fails.
  *
  *  - fast: every statement still runs; once the limit is lifted a `gap` event with the number of
  *    lost events is recorded, /metrics counts it, and a log line names the session.
@@ -185,7 +185,8 @@ test('strict: with the disk full statements are refused clearly, and flow again 
   assert.equal(refusal.severity, 'ERROR', 'an ERROR, not FATAL: the session stays');
   assert.match(
     refusal.message,
-    /^dbtape: the statement was not run because it could not be recorded: .*the session store cannot write \((disk full|I\/O error): SQLITE_\w+\)/,
+    // SQLite's error, or EFBIG/ENOSPC from the strict-mode journal file when it cannot grow.
+    /^dbtape: the statement was not run because it could not be recorded: .*the session store cannot write \((disk full|I\/O error): (SQLITE_\w+|EFBIG|ENOSPC)\)/,
   );
   // Still refused, promptly, while the disk stays full; the connection stays open.
   await assert.rejects(client.query('SELECT 1'), (err: Error & { code?: string }) => err.code === '58030');

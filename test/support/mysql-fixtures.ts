@@ -20,7 +20,7 @@ import { openStore, sqlitePathFromUrl } from '../../src/store/open-store.js';
 import type { SessionStore, SessionSummary } from '../../src/store/session-store.js';
 import { encodedEvents } from '../../src/store/sqlite/encoded-batch.js';
 import { StoreCrypto } from '../../src/store/sqlite/sqlite-crypto.js';
-import { StrictJournal } from '../../src/store/sqlite/sqlite-journal.js';
+import { readJournaled } from '../../src/store/sqlite/sqlite-journal.js';
 import { type CertFiles, makeSelfSignedCert } from './certs.js';
 import { removeAtExit } from './cleanup.js';
 import { startDbtape } from './dbtape-process.js';
@@ -737,11 +737,10 @@ export function queryPayload(sql: string): Buffer {
 export function journaledStatements(storeUrl: string): string[] {
   const db = new Database(sqlitePathFromUrl(storeUrl), { readonly: true, fileMustExist: true });
   try {
-    // The journal's own reader decodes the rows; without a keyring it reads clear rows only.
-    const journal = new StrictJournal(db, new StoreCrypto(db, null, false));
-    return journal
-      .take(-1)
-      .flatMap(({ batch }) => [...encodedEvents(batch)].flatMap((e) => (e.sql === null ? [] : [e.sql])));
+    // The journal's own reader decodes the records; without a keyring it reads clear ones only.
+    return readJournaled(db, new StoreCrypto(db, null, false)).flatMap((batch) =>
+      [...encodedEvents(batch)].flatMap((e) => (e.sql === null ? [] : [e.sql])),
+    );
   } finally {
     db.close();
   }

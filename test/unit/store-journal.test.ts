@@ -1,12 +1,25 @@
 /**
- * The strict-mode journal (store/sqlite/sqlite-journal.ts): a durable batch is one fsynced row
- * first and reaches the store proper later. Reads see it at once; a process killed before the
+ * The strict-mode journal (store/sqlite/sqlite-journal.ts): a durable batch is one record in a
+ * file written with O_DSYNC first and reaches the store proper later. Reads see it at once; a process killed before the
  * move loses nothing (the next open applies it, once, in order, and the chain verifies); with
  * encryption the journal holds no clear text.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import {
+  closeSync,
+  constants,
+  copyFileSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  readSync,
+  rmSync,
+  statSync,
+  writeSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -17,6 +30,8 @@ import { verifyStore } from '../../src/integrity/verify.js';
 import type { SessionEvent, SessionMeta } from '../../src/model/session.js';
 import { openStore } from '../../src/store/open-store.js';
 import type { SessionStore, WriteBatch } from '../../src/store/session-store.js';
+import { journalFilePath, RECORD_HEADER_BYTES } from '../../src/store/sqlite/journal-file.js';
+import { journaledBatches } from '../../src/store/sqlite/sqlite-journal.js';
 import { sessionMeta } from '../support/session-meta.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'dbtape-journal-'));
@@ -49,13 +64,30 @@ async function writeDurable(
   for (let i = 0; i < count; i++) await store.writeBatch(batch(m, i, sql), { durable: true });
 }
 
+/** Batches journaled and not applied, as a reader finds them. */
 function journalRows(path: string): number {
   const db = new Database(path, { readonly: true });
   try {
-    return (db.prepare('SELECT count(*) AS n FROM journal').get() as { n: number }).n;
+    return journaledBatches(db);
   } finally {
     db.close();
   }
+}
+
+/** The open flags of this process's descriptor on `file` (/proc/self/fdinfo), or null. */
+function openFlags(file: string): number | null {
+  for (const fd of readdirSync('/proc/self/fd')) {
+    let target: string;
+    try {
+      target = readlinkSync(`/proc/self/fd/${fd}`);
+    } catch {
+      continue;
+    }
+    if (target !== file) continue;
+    const flags = /^flags:\s+([0-7]+)/m.exec(readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8'));
+    return flags ? Number.parseInt(flags[1]!, 8) : null;
+  }
+  return null;
 }
 
 const src = (rel: string) => pathToFileURL(join(import.meta.dirname, '../../src', rel)).href;
@@ -107,7 +139,7 @@ describe('strict-mode journal', () => {
     await store.close();
   });
 
-  test('a durable write is fsynced with or without the journal', async () => {
+  test('a durable write is synced: through the O_DSYNC journal file, or by an fsync of the WAL without it', async () => {
     for (const journal of [true, false]) {
       const path = join(dir, `synced-${journal}.db`);
       const store = openStore(`sqlite:${path}`, { journal });
@@ -120,8 +152,15 @@ describe('strict-mode journal', () => {
         batch(m, 1, () => 'SELECT 1'),
         { durable: true },
       );
-      assert.equal(wal.syncs, 1, `journal: ${journal}`);
       assert.equal(journalRows(path), journal ? 1 : 0);
+      if (journal) {
+        assert.equal(wal.syncs, 0, 'the journal record is durable by itself');
+        const flags = openFlags(journalFilePath(path));
+        assert.ok(flags !== null, 'the writer holds the journal file open');
+        assert.equal(flags & constants.O_DSYNC, constants.O_DSYNC, 'opened with O_DSYNC');
+      } else {
+        assert.equal(wal.syncs, 1);
+      }
       await store.close();
     }
   });
@@ -189,4 +228,73 @@ describe('strict-mode journal', () => {
     assert.equal((await store.search('journalcanary')).length, 9, 'one hit per statement');
     await store.close();
   });
+
+  test('once applied, the file is reused from its start as a new generation; a crash then loses nothing', async () => {
+    const path = join(dir, 'reuse.db');
+    const file = journalFilePath(path);
+    const store = openStore(`sqlite:${path}`, { journal: true });
+    const m = sessionMeta('reuse', { startedAtUs: T0 });
+    // 45 batches of 200 KB: past the 8 MiB after which an applied journal starts again.
+    const pad = 'x'.repeat(200 * 1024);
+    await writeDurable(store, m, 46, (n) => `SELECT ${n} AS big, '${pad}'`);
+    const deadline = Date.now() + 10_000;
+    while (journalRows(path) > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(journalRows(path), 0, 'applied');
+    const sizeBefore = statSync(file).size;
+    assert.equal(recordGeneration(file), 1);
+    // Three more, written without yielding to the event loop, so the 100 ms apply cannot run
+    // before the copy below: that copy is what a crash at this moment would leave on disk.
+    for (let i = 46; i < 49; i++)
+      await store.writeBatch(
+        batch(m, i, (n) => `SELECT ${n} AS after_restart`),
+        { durable: true },
+      );
+    const image = (name: string) => {
+      for (const suffix of ['', '-wal', '-strict'])
+        copyFileSync(`${path}${suffix}`, join(dir, `${name}${suffix}`));
+      return join(dir, name);
+    };
+    const whole = image('reuse-crash.db');
+    const torn = image('reuse-torn.db');
+    assert.equal(recordGeneration(file), 2, 'the file starts again, as generation 2');
+    assert.equal(statSync(file).size, sizeBefore, 'and does not grow');
+    await store.close();
+
+    // The crash image: the three batches of generation 2 are applied once; the generation-1
+    // records after them in the file are not applied again.
+    const recovered = openStore(`sqlite:${whole}`, { journal: true });
+    assert.deepEqual(
+      (await recovered.getEvents('reuse')).map((e) => e.seq),
+      Array.from({ length: 49 }, (_, i) => i + 1),
+    );
+    assert.equal((await recovered.search('after_restart')).length, 3);
+    assert.deepEqual((await verifyStore(recovered.integrity!())).findings, []);
+    await recovered.close();
+
+    // A torn last record (its last byte never reached the disk) ends the journal before it.
+    const tornFile = journalFilePath(torn);
+    const fd = openSync(tornFile, 'r+');
+    const at = lastRecordEnd(tornFile, 3) - 1;
+    const byte = Buffer.alloc(1);
+    readSync(fd, byte, 0, 1, at);
+    writeSync(fd, Buffer.of(byte[0]! ^ 0xff), 0, 1, at);
+    closeSync(fd);
+    const partial = openStore(`sqlite:${torn}`, { journal: true });
+    assert.equal((await partial.getEvents('reuse')).length, 48);
+    assert.deepEqual((await verifyStore(partial.integrity!())).findings, []);
+    await partial.close();
+  });
 });
+
+/** The generation of the journal file's first record. */
+function recordGeneration(file: string): number {
+  return readFileSync(file).readUInt32BE(8);
+}
+
+/** Where the n-th record from the file's start ends. */
+function lastRecordEnd(file: string, n: number): number {
+  const bytes = readFileSync(file);
+  let at = 0;
+  for (let i = 0; i < n; i++) at += RECORD_HEADER_BYTES + bytes.readUInt32BE(at + 4);
+  return at;
+}

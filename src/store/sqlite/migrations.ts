@@ -138,4 +138,20 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 4,
+    name: 'strict-mode journal file',
+    sql: `
+      -- Strict batches are journaled in a file beside the store (journal-file.ts) instead of
+      -- the journal table, which only a store written before this keeps rows in. This row says
+      -- how far the file is applied: it changes in the transaction that applies its records.
+      CREATE TABLE journal_position (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        generation INTEGER NOT NULL,
+        applied_no INTEGER NOT NULL,
+        applied_end INTEGER NOT NULL
+      );
+      INSERT INTO journal_position (id, generation, applied_no, applied_end) VALUES (1, 1, 0, 0);
+    `,
+  },
 ];

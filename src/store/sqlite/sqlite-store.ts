@@ -4,8 +4,8 @@
  * inside that transaction (sqlite-chain.ts); with a keyring, bodies are encrypted and the search
  * index holds blind tokens (sqlite-crypto.ts). Reads are in sqlite-reads.ts.
  *
- * A durable batch (strict mode) goes to the journal first (sqlite-journal.ts) and is applied
- * within JOURNAL_APPLY_MS, before any read, and at the next open after a crash.
+ * A durable batch (strict mode) goes to the journal file first (sqlite-journal.ts) and is
+ * applied within JOURNAL_APPLY_MS, before any read, and at the next open after a crash.
  */
 import Database from 'better-sqlite3';
 import type { BlindIndex } from '../../integrity/blind-index.js';
@@ -32,7 +32,7 @@ import { ChainWriter, type SessionState } from './sqlite-chain.js';
 import { checkpointDue, writeCheckpoint } from './sqlite-checkpoint.js';
 import { FORMAT_ENCRYPTED, StoreCrypto } from './sqlite-crypto.js';
 import { SqliteIntegritySource } from './sqlite-integrity.js';
-import { StrictJournal } from './sqlite-journal.js';
+import { type JournalEntry, StrictJournal } from './sqlite-journal.js';
 import { openDatabase, type SqliteOpenOptions, type Synchronous } from './sqlite-open.js';
 import { SqliteReads, type StoredBodyRow } from './sqlite-reads.js';
 import { WalSync } from './wal-sync.js';
@@ -84,9 +84,9 @@ export class SqliteSessionStore implements SessionStore {
   private readonly wal: WalSync | null;
   private readonly inlineSync: boolean;
   private readonly journal: StrictJournal | null;
-  /** The journal may hold rows (set on append and at open; cleared once applied). */
-  private journalPending: boolean;
   private applyTimer: NodeJS.Timeout | null = null;
+  /** The last apply of the journal failed: the store proper cannot write. */
+  private applyFailing = false;
   private readonly full: boolean;
   private readonly readonly: boolean;
   private readonly signer: SqliteOpenOptions['signer'];
@@ -125,11 +125,15 @@ export class SqliteSessionStore implements SessionStore {
     this.st = this.readonly ? ({} as Statements) : prepareWrites(this.db);
     this.wal = this.readonly || path === ':memory:' || this.full ? null : new WalSync(path);
     this.inlineSync = options.inlineSync ?? false;
-    this.journal = !this.readonly && options.journal ? new StrictJournal(this.db, this.crypto) : null;
+    this.journal =
+      !this.readonly && options.journal
+        ? new StrictJournal(this.db, this.crypto, path === ':memory:' ? null : path, () =>
+            this.wal?.syncNow(),
+          )
+        : null;
     this.dirty = !this.readonly && checkpointDue(this.db);
     // Batches a crashed writer journaled but did not apply: they were durable, so they are
     // recorded now, before anything else is written or read.
-    this.journalPending = this.journal !== null && this.journal.pending() > 0;
     this.settleJournal();
   }
 
@@ -143,28 +147,32 @@ export class SqliteSessionStore implements SessionStore {
     if (this.readonly)
       throw new StoreError('DBTAPE_STORE_CLOSED', 'dbtape: this session store was opened read-only');
     if (options.durable === true && this.journal) {
-      // Nothing is committed if this throws: the writer takes the batch's sequence numbers back.
+      // Durable once this returns (the journal writes with O_DSYNC). Nothing is journaled if it
+      // throws: the writer takes the batch's sequence numbers back. While the store proper cannot
+      // take what is journaled (a full disk, an I/O error), strict writes are refused as they
+      // would be without a journal, rather than pile up where no read sees them; each one
+      // retries the apply, so they flow again as soon as it can.
+      if (this.applyFailing) this.applyJournal();
       this.journal.append(batch);
-      this.journalPending = true;
       this.scheduleApply(JOURNAL_APPLY_MS);
-    } else {
-      // Journaled batches come first: they were written before this one.
-      this.applyJournal();
-      this.commit([batch]);
+      return;
     }
+    // Journaled batches come first: they were written before this one.
+    this.applyJournal();
+    this.commit([batch]);
     if (options.durable !== true) return;
     if (this.inlineSync) this.wal?.syncNow();
     else await this.sync();
   }
 
   /** Applies batches in one transaction (the chain, the index, the sessions' counters). */
-  private commit(batches: readonly EncodedBatch[], journaledUpTo?: number): void {
+  private commit(batches: readonly EncodedBatch[], journaled?: readonly JournalEntry[]): void {
     const events = batches.map((b) => [...encodedEvents(b)]);
     try {
       this.db
         .transaction(() => {
           for (let i = 0; i < batches.length; i++) this.apply(batches[i]!, events[i]!);
-          if (journaledUpTo !== undefined) this.journal!.applied(journaledUpTo);
+          if (journaled) this.journal!.applied(journaled);
         })
         .immediate();
     } catch (err) {
@@ -173,6 +181,7 @@ export class SqliteSessionStore implements SessionStore {
       throw err;
     }
     this.dirty = true;
+    if (journaled) this.journal!.released(journaled);
     for (const b of batches) for (const e of b.ends) this.chain!.ended(e.sessionId);
   }
 
@@ -186,24 +195,22 @@ export class SqliteSessionStore implements SessionStore {
 
   /** Applies up to `limit` journaled batches in one transaction; true if more may be left. */
   private applySlice(limit: number): boolean {
-    if (!this.journalPending) return false;
+    if (!this.journal || this.journal.pending() === 0) return false;
     if (this.applyTimer) clearTimeout(this.applyTimer);
     this.applyTimer = null;
-    const rows = this.journal!.take(limit);
-    if (rows.length > 0) {
-      try {
-        this.commit(
-          rows.map((r) => r.batch),
-          rows[rows.length - 1]!.id,
-        );
-      } catch (err) {
-        this.scheduleApply(JOURNAL_RETRY_MS);
-        throw err;
-      }
+    const entries = this.journal.take(limit);
+    try {
+      this.commit(
+        entries.map((e) => e.batch),
+        entries,
+      );
+    } catch (err) {
+      this.applyFailing = true;
+      this.scheduleApply(JOURNAL_RETRY_MS);
+      throw err;
     }
-    if (rows.length === limit) return true;
-    this.journalPending = false;
-    return false;
+    this.applyFailing = false;
+    return this.journal.pending() > 0;
   }
 
   /** The background apply: one slice now, the next after the writes that arrived meanwhile. */
@@ -464,6 +471,7 @@ export class SqliteSessionStore implements SessionStore {
     this.settleJournal();
     if (this.applyTimer) clearTimeout(this.applyTimer);
     this.closed = true;
+    this.journal?.close();
     this.wal?.close();
     this.db.close();
   }

@@ -99,7 +99,8 @@ export class WalSync {
   }
 }
 
-function syncDir(dir: string): void {
+/** fsync of a directory, so that a file created in it survives a power loss. */
+export function syncDir(dir: string): void {
   let fd: number | undefined;
   try {
     fd = openSync(dir, 'r');
