@@ -10,6 +10,7 @@ import {
   closeSync,
   constants,
   copyFileSync,
+  existsSync,
   mkdtempSync,
   openSync,
   readdirSync,
@@ -163,6 +164,16 @@ describe('strict-mode journal', () => {
       }
       await store.close();
     }
+  });
+
+  test('a writer that never writes durably makes no journal file', async () => {
+    const path = join(dir, 'fast-only.db');
+    const store = openStore(`sqlite:${path}`, { journal: true });
+    const m = sessionMeta('fast-only', { startedAtUs: T0 });
+    await store.writeBatch(batch(m, 0, () => ''));
+    await store.writeBatch(batch(m, 1, () => 'SELECT 1'));
+    await store.close();
+    assert.ok(!existsSync(journalFilePath(path)));
   });
 
   test('the background apply empties the journal without a read', async () => {

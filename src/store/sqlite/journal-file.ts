@@ -101,24 +101,20 @@ function scan(fd: number, from: JournalPosition): JournalRecord[] {
 
 /** The writer's end of the file: appends records durably, and restarts it for a new generation. */
 export class JournalFile {
-  private readonly fd: number;
-  private size: number;
+  /** null until the first record: a store that never writes strictly gets no journal file. */
+  private fd: number | null = null;
+  private size = 0;
   private generation: number;
   private nextNo: number;
   private writeAt: number;
 
-  /** Opens (or creates) the file and finds the records after `position`, which it then writes after. */
+  /** Opens the file, if there is one, and finds the records after `position`, which it then writes after. */
   constructor(
     readonly path: string,
     position: JournalPosition,
   ) {
-    const created = !existsSync(path);
-    this.fd = openSync(path, constants.O_RDWR | constants.O_CREAT | constants.O_DSYNC, 0o600);
-    // The file's directory entry must survive a power loss as well.
-    if (created) syncDir(dirname(path));
-    this.size = fstatSync(this.fd).size;
     this.generation = position.generation;
-    this.found = scan(this.fd, position);
+    this.found = existsSync(path) ? scan(this.open(), position) : [];
     const last = this.found.at(-1);
     this.nextNo = (last?.no ?? position.appliedNo) + 1;
     this.writeAt = last?.end ?? position.appliedEnd;
@@ -142,8 +138,9 @@ export class JournalFile {
   append(parts: readonly Buffer[]): { no: number; end: number } {
     let length = 0;
     for (const p of parts) length += p.length;
+    const fd = this.fd ?? this.open();
     const end = this.writeAt + RECORD_HEADER_BYTES + length;
-    if (end > this.size) this.grow(end);
+    if (end > this.size) this.grow(fd, end);
     const header = Buffer.allocUnsafe(RECORD_HEADER_BYTES);
     header.writeUInt32BE(MAGIC, 0);
     header.writeUInt32BE(length, 4);
@@ -153,12 +150,12 @@ export class JournalFile {
     for (const p of parts) crc = crc32(p, crc);
     header.writeUInt32BE(crc, 16);
     try {
-      const wrote = writevSync(this.fd, [header, ...parts], this.writeAt);
+      const wrote = writevSync(fd, [header, ...parts], this.writeAt);
       if (wrote !== end - this.writeAt)
         throw new Error(`short write to the strict-mode journal (${wrote} bytes)`);
     } catch (err) {
       try {
-        writeSync(this.fd, Buffer.alloc(RECORD_HEADER_BYTES), 0, RECORD_HEADER_BYTES, this.writeAt);
+        writeSync(fd, Buffer.alloc(RECORD_HEADER_BYTES), 0, RECORD_HEADER_BYTES, this.writeAt);
       } catch {
         // The disk refuses this too: the record stays as far as it got.
       }
@@ -181,16 +178,27 @@ export class JournalFile {
   }
 
   close(): void {
-    closeSync(this.fd);
+    if (this.fd !== null) closeSync(this.fd);
+    this.fd = null;
+  }
+
+  private open(): number {
+    const created = !existsSync(this.path);
+    const fd = openSync(this.path, constants.O_RDWR | constants.O_CREAT | constants.O_DSYNC, 0o600);
+    // The file's directory entry must survive a power loss as well.
+    if (created) syncDir(dirname(this.path));
+    this.fd = fd;
+    this.size = fstatSync(fd).size;
+    return fd;
   }
 
   /** Zeros up to `end` and a step more: later records then change no file size, only data. */
-  private grow(end: number): void {
+  private grow(fd: number, end: number): void {
     const target = Math.max(end, this.size + GROW_BYTES);
     const zeros = Buffer.alloc(Math.min(GROW_BYTES, target - this.size));
     while (this.size < target) {
       const n = Math.min(zeros.length, target - this.size);
-      this.size += writeSync(this.fd, zeros, 0, n, this.size);
+      this.size += writeSync(fd, zeros, 0, n, this.size);
     }
   }
 }

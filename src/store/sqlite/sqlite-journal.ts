@@ -17,6 +17,7 @@
  */
 import { deserialize, serialize } from 'node:v8';
 import type Database from 'better-sqlite3';
+import { StoreError } from '../errors.js';
 import type { EncodedBatch } from './encoded-batch.js';
 import {
   JournalFile,
@@ -67,7 +68,7 @@ export class StrictJournal {
     this.setApplied = db.prepare('UPDATE journal_position SET applied_no = ?, applied_end = ? WHERE id = 1');
     this.removeRow = db.prepare('DELETE FROM journal WHERE id <= ?');
     this.queue = legacyRows(db).map((row) => ({ batch: openLegacy(crypto, row), mark: { row: row.id } }));
-    this.file = storePath === null ? null : new JournalFile(journalFilePath(storePath), position(db));
+    this.file = storePath === null ? null : openJournalFile(journalFilePath(storePath), position(db));
     for (const r of this.file?.found ?? []) {
       this.queue.push({ batch: decodePayload(crypto, r.payload), mark: { no: r.no, end: r.end } });
     }
@@ -140,6 +141,19 @@ export class StrictJournal {
     }
     this.file!.restart(generation);
     this.restartPending = true;
+  }
+}
+
+function openJournalFile(path: string, from: JournalPosition): JournalFile {
+  try {
+    return new JournalFile(path, from);
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    throw new StoreError(
+      'DBTAPE_STORE_OPEN_FAILED',
+      `dbtape: cannot open the strict-mode journal at ${path}: ${e.code ?? e.message}`,
+      { cause: err },
+    );
   }
 }
 

@@ -125,12 +125,17 @@ export class SqliteSessionStore implements SessionStore {
     this.st = this.readonly ? ({} as Statements) : prepareWrites(this.db);
     this.wal = this.readonly || path === ':memory:' || this.full ? null : new WalSync(path);
     this.inlineSync = options.inlineSync ?? false;
-    this.journal =
-      !this.readonly && options.journal
-        ? new StrictJournal(this.db, this.crypto, path === ':memory:' ? null : path, () =>
-            this.wal?.syncNow(),
-          )
-        : null;
+    try {
+      this.journal =
+        !this.readonly && options.journal
+          ? new StrictJournal(this.db, this.crypto, path === ':memory:' ? null : path, () =>
+              this.wal?.syncNow(),
+            )
+          : null;
+    } catch (err) {
+      this.db.close();
+      throw err;
+    }
     this.dirty = !this.readonly && checkpointDue(this.db);
     // Batches a crashed writer journaled but did not apply: they were durable, so they are
     // recorded now, before anything else is written or read.
