@@ -3,20 +3,9 @@ import type Database from 'better-sqlite3';
 import type { EndReason, Protocol, SessionEvent, SessionId } from '../../model/session.js';
 import { buildSnippet, parseSearchText, type SearchTerm } from '../search-text.js';
 import type { EventQuery, SearchFilter, SearchHit, SessionFilter, SessionSummary } from '../session-store.js';
+import { parseRoles, SESSION_META_COLUMNS, type SessionMetaRow } from './sqlite-rows.js';
 
-interface SessionRow {
-  id: string;
-  protocol: string;
-  user_name: string;
-  roles: string;
-  client_addr: string;
-  client_port: number;
-  application: string | null;
-  client_tls: string | null;
-  target: string;
-  upstream_database: string;
-  upstream_user: string;
-  started_at_us: number;
+interface SessionRow extends SessionMetaRow {
   ended_at_us: number | null;
   end_reason: string | null;
   statements: number;
@@ -58,8 +47,7 @@ export interface OpenSessionRow {
   readonly lastOffsetUs: number;
 }
 
-const SESSION_COLUMNS = `id, protocol, user_name, roles, client_addr, client_port, application, client_tls, target,
-  upstream_database, upstream_user, started_at_us, ended_at_us, end_reason, statements, errors, events, last_seq`;
+const SESSION_COLUMNS = `${SESSION_META_COLUMNS}, ended_at_us, end_reason, statements, errors, events, last_seq`;
 
 export class SqliteReads {
   private readonly byId: Database.Statement;
@@ -191,7 +179,7 @@ function toSummary(r: SessionRow): SessionSummary {
   return {
     id: r.id,
     user: r.user_name,
-    roles: JSON.parse(r.roles) as string[],
+    roles: parseRoles(r.roles),
     target: r.target,
     protocol: r.protocol as Protocol,
     clientAddr: r.client_addr,
