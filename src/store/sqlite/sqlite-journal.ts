@@ -94,11 +94,11 @@ export class StrictJournal {
   }
 
   /**
-   * The first `limit` journaled batches in order (-1: all). The caller applies them in one
-   * transaction that also calls `applied(entries)`, and calls `released(entries)` once it committed.
+   * The first `limit` journaled batches in order. The caller applies them in one transaction that
+   * also calls `applied(entries)`, and calls `released(entries)` once it committed.
    */
   take(limit: number): JournalEntry[] {
-    return limit < 0 ? [...this.queue] : this.queue.slice(0, limit);
+    return this.queue.slice(0, limit);
   }
 
   /** Inside the applying transaction: these entries are in the store now. */
