@@ -21,6 +21,7 @@ import {
   SERVER_STATUS_NO_BACKSLASH_ESCAPES,
   type StatementRegistry,
 } from '../../protocol/mysql/index.js';
+import { Fifo } from '../../wire/fifo.js';
 import { errPacket } from './errors.js';
 import type { Pending } from './pending.js';
 import type { PolicyGate } from './policy-gate.js';
@@ -86,8 +87,7 @@ export class ResponseStream {
   private readonly framer = new PacketFramer();
   private readonly asm = new PacketAssembler(MAX_ASSEMBLED);
   private readonly translation: ResponseTranslation;
-  private readonly queue: Pending[] = [];
-  private head = 0;
+  private readonly queue = new Fifo<Pending>();
   private current: Pending | null = null;
   private prepares = 0;
   // The logical packet being read.
@@ -133,7 +133,7 @@ export class ResponseStream {
    */
   replaceLast(local: Buffer): void {
     const i = this.queue.length - 1;
-    const last = this.queue[i];
+    const last = this.queue.at(i);
     if (last === undefined) return;
     if (last.record === 'prepare') this.prepares--;
     if (last === this.current) {
@@ -142,7 +142,7 @@ export class ResponseStream {
       this.advance();
       return;
     }
-    this.queue[i] = { ...last, local, record: 'none' };
+    this.queue.set(i, { ...last, local, record: 'none' });
   }
 
   feed(chunk: Buffer): void {
@@ -388,12 +388,9 @@ export class ResponseStream {
 
   /** Start the next queued response; dbtape's own answers go out as soon as their turn comes. */
   private advance(): void {
-    while (this.current === null && this.head < this.queue.length) {
-      const p = this.queue[this.head++];
-      if (this.head > 1024 && this.head * 2 > this.queue.length) {
-        this.queue.splice(0, this.head);
-        this.head = 0;
-      }
+    while (this.current === null) {
+      const p = this.queue.shift();
+      if (p === undefined) return;
       if (p.local !== null) {
         this.o.toClient(p.local);
         continue;

@@ -1,3 +1,4 @@
+import { Fifo } from '../../wire/fifo.js';
 /**
  * Which portal each result belongs to, for `max_rows` on sessions that are neither recorded nor
  * masked, where following the whole session with the tracker would be wasted work. A portal read
@@ -10,8 +11,7 @@
  */
 export class ResultOwners {
   /** A portal name per Execute sent; null for a Sync, Query or FunctionCall (answered by ReadyForQuery). */
-  private readonly queue: (string | null)[] = [];
-  private head = 0;
+  private readonly queue = new Fifo<string | null>();
 
   execute(portal: string): void {
     this.queue.push(portal);
@@ -24,34 +24,23 @@ export class ResultOwners {
 
   /** The portal whose result the server is sending: the Execute at the head; null for a simple query. */
   portal(): string | null {
-    return this.queue[this.head] ?? null;
+    return this.queue.peek() ?? null;
   }
 
   /** A result ended (CommandComplete, PortalSuspended, EmptyQueryResponse). */
   resultEnded(): void {
-    if (typeof this.queue[this.head] === 'string') this.pop();
+    if (typeof this.queue.peek() === 'string') this.queue.shift();
   }
 
   /** An ErrorResponse: the Executes before the next Sync are not run. */
   error(): void {
-    while (typeof this.queue[this.head] === 'string') this.pop();
+    while (typeof this.queue.peek() === 'string') this.queue.shift();
   }
 
   /** ReadyForQuery answers everything up to the first Sync, Query or FunctionCall. */
   ready(): void {
-    while (this.head < this.queue.length) {
-      const entry = this.queue[this.head];
-      this.pop();
-      if (entry === null) return;
-    }
-  }
-
-  private pop(): void {
-    this.head++;
-    // Compact now and then so a long-lived session's queue does not grow without bound.
-    if (this.head > 1024 && this.head * 2 > this.queue.length) {
-      this.queue.splice(0, this.head);
-      this.head = 0;
+    while (this.queue.length > 0) {
+      if (this.queue.shift() === null) return;
     }
   }
 }

@@ -10,6 +10,7 @@ import {
   rowsFromTag,
 } from '../../protocol/postgres/decode.js';
 import { renderValue, typeName } from '../../protocol/postgres/types.js';
+import { Fifo } from '../../wire/fifo.js';
 
 /**
  * Turns what crosses the wire into session events. It mirrors the server's queue of
@@ -56,8 +57,7 @@ const T = 0x54;
 const E = 0x45;
 
 export class PgTracker {
-  private readonly queue: Pending[] = [];
-  private head = 0;
+  private readonly queue = new Fifo<Pending>();
   private readonly statements = new Map<string, Statement>();
   private readonly portals = new Map<string, Portal>();
   /** What the last Describe asked about, whose ParameterDescription / RowDescription comes next. */
@@ -354,8 +354,8 @@ export class PgTracker {
 
   /** The first Execute between the head and the next Sync. */
   private executeBeforeSync(): Pending | undefined {
-    for (let i = this.head; i < this.queue.length; i++) {
-      const p = this.queue[i]!;
+    for (let i = 0; i < this.queue.length; i++) {
+      const p = this.queue.at(i)!;
       if (p.kind === 'execute') return p;
       if (p.kind === 'sync') return undefined;
     }
@@ -389,15 +389,10 @@ export class PgTracker {
   }
 
   private peek(): Pending | undefined {
-    return this.queue[this.head];
+    return this.queue.peek();
   }
 
   private pop(): void {
-    this.head++;
-    // Compact now and then so a long-lived session's queue does not grow without bound.
-    if (this.head > 1024 && this.head * 2 > this.queue.length) {
-      this.queue.splice(0, this.head);
-      this.head = 0;
-    }
+    this.queue.shift();
   }
 }
