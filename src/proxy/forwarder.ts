@@ -26,13 +26,7 @@ export class Forwarder {
     if (chunk !== null && part.buffer === chunk.buffer) {
       const at = part.byteOffset - chunk.byteOffset;
       if (at >= 0 && at + part.length <= chunk.length) {
-        if (this.start >= 0 && at === this.end) {
-          this.end += part.length;
-          return;
-        }
-        this.flushRange();
-        this.start = at;
-        this.end = at + part.length;
+        this.extend(at, at + part.length);
         return;
       }
     }
@@ -40,10 +34,33 @@ export class Forwarder {
     this.write(part);
   }
 
+  /**
+   * Forward bytes [start, end) of `chunk`. The per-packet path of both proxies: unlike `add` of a
+   * view, it creates no Buffer object and reads no `.buffer` (a call into V8's C++ runtime).
+   */
+  range(chunk: Buffer, start: number, end: number): void {
+    if (chunk === this.chunk) {
+      this.extend(start, end);
+      return;
+    }
+    this.flushRange();
+    this.write(chunk.subarray(start, end));
+  }
+
   /** Write what is pending from the current chunk. */
   finish(): void {
     this.flushRange();
     this.chunk = null;
+  }
+
+  private extend(start: number, end: number): void {
+    if (this.start >= 0 && start === this.end) {
+      this.end = end;
+      return;
+    }
+    this.flushRange();
+    this.start = start;
+    this.end = end;
   }
 
   private flushRange(): void {

@@ -68,7 +68,10 @@ function feed(commands: readonly number[], chunks: readonly Buffer[], caps: numb
     events: new SessionEvents(rec, record, 'summary', 0),
     statements: new M.StatementRegistry(),
     log: silentLogger,
-    toClient: (b) => parts.push(Buffer.from(b)),
+    toClient: {
+      part: (b) => parts.push(Buffer.from(b)),
+      range: (chunk, start, end) => parts.push(Buffer.from(chunk.subarray(start, end))),
+    },
     toUpstream: () => assert.fail('nothing goes upstream'),
     decodeDeferred: () => {},
     infileRequested: () => assert.fail('no LOCAL INFILE here'),

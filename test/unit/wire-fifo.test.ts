@@ -18,7 +18,8 @@ describe('Fifo', () => {
         q.push(next);
         expected.push(next++);
       }
-      for (let i = 0; i < (round % 5) + 1 && expected.length > 0; i++) assert.equal(q.shift(), expected.shift());
+      for (let i = 0; i < (round % 5) + 1 && expected.length > 0; i++)
+        assert.equal(q.shift(), expected.shift());
       assert.equal(q.length, expected.length);
       assert.equal(q.peek(), expected[0]);
       for (let i = 0; i < expected.length; i++) assert.equal(q.at(i), expected[i]);

@@ -127,15 +127,31 @@ export function encodeOk(ok: OkInput, capabilities: number, seq: number, header 
 }
 
 export function decodeEof(payload: Buffer, capabilities: number): Result<EofPacket> {
-  return decodeWith(() => {
-    const r = new PacketReader(payload);
-    if (r.u8('header') !== EOF_HEADER || payload.length >= 9) {
-      throw new MysqlCodecError('DBTAPE_MYSQL_MALFORMED', 'dbtape: not an EOF packet');
-    }
-    if (!hasCap(capabilities, CLIENT_PROTOCOL_41)) return { warnings: 0, statusFlags: 0 };
-    const warnings = r.u16('warnings');
-    return { warnings, statusFlags: r.u16('status flags') };
-  });
+  const eof = readEof(payload, 0, payload.length, capabilities);
+  if (eof !== null) return { ok: true, value: eof };
+  const isEof = payload.length > 0 && payload[0] === EOF_HEADER && payload.length < 9;
+  return {
+    ok: false,
+    error: isEof
+      ? new MysqlCodecError('DBTAPE_MYSQL_TRUNCATED', 'dbtape: EOF packet truncated')
+      : new MysqlCodecError('DBTAPE_MYSQL_MALFORMED', 'dbtape: not an EOF packet'),
+  };
+}
+
+/**
+ * The EOF packet in `buf[start, end)`, read in place; null when it is not a whole one. Every
+ * result of a client without DEPRECATE_EOF ends in one, so the response path reads it without a
+ * sliced Buffer or a reader object.
+ */
+export function readEof(buf: Uint8Array, start: number, end: number, capabilities: number): EofPacket | null {
+  const length = end - start;
+  if (length < 1 || length >= 9 || buf[start] !== EOF_HEADER) return null;
+  if (!hasCap(capabilities, CLIENT_PROTOCOL_41)) return { warnings: 0, statusFlags: 0 };
+  if (length < 5) return null;
+  return {
+    warnings: buf[start + 1]! | (buf[start + 2]! << 8),
+    statusFlags: buf[start + 3]! | (buf[start + 4]! << 8),
+  };
 }
 
 export function encodeEof(eof: EofPacket, capabilities: number, seq: number): Buffer {

@@ -17,7 +17,7 @@ import { ColumnStore } from './column-store.js';
 import * as C from './constants.js';
 import { MysqlCodecError } from './errors.js';
 import { peekLenenc } from './lenenc.js';
-import { decodeEof, decodeErr, decodeOk, type EofPacket, type ErrPacket, type OkPacket } from './ok-err.js';
+import { decodeErr, decodeOk, type EofPacket, type ErrPacket, type OkPacket, readEof } from './ok-err.js';
 import { initialState, type ResponsePacketKind, type ResponseState as State } from './response-states.js';
 import { decodePrepareOk, type PrepareOk } from './statements.js';
 
@@ -284,18 +284,18 @@ export class ResponseTracker {
     if (!whole) return 'need-full';
     if (b === C.ERR_HEADER) return this.onErr(buf, start, end);
     if (b !== C.EOF_HEADER || length >= 9) return this.unexpected('expected an EOF packet after definitions');
-    const eof = decodeEof(buf.subarray(start, end), this.capabilities);
-    if (!eof.ok) return this.unexpected(eof.error.message);
-    this.eof = eof.value;
-    this.statusFlags = eof.value.statusFlags;
-    this.warnings = eof.value.warnings;
+    const eof = readEof(buf, start, end, this.capabilities);
+    if (eof === null) return this.unexpected('malformed EOF packet');
+    this.eof = eof;
+    this.statusFlags = eof.statusFlags;
+    this.warnings = eof.warnings;
     const state = this.state;
     if (state === 'prepare-params-eof') {
       this.state = this.columnCount > 0 ? 'prepare-columns' : 'done';
       return 'param-eof';
     }
     if (state === 'prepare-columns-eof') this.state = 'done';
-    else if (this.cursor && (eof.value.statusFlags & C.SERVER_STATUS_CURSOR_EXISTS) !== 0) {
+    else if (this.cursor && (eof.statusFlags & C.SERVER_STATUS_CURSOR_EXISTS) !== 0) {
       this.resultsCompleted++;
       this.state = 'done'; // rows will come with COM_STMT_FETCH
     } else this.state = 'rows';
@@ -332,10 +332,10 @@ export class ResponseTracker {
   /** EOF, or OK with a 0xFE header: a classic EOF is 5 bytes, an OK at least 7. */
   private onTerminator(buf: Buffer, start: number, end: number): ResponsePacketKind {
     if (end - start < 7) {
-      const eof = decodeEof(buf.subarray(start, end), this.capabilities);
-      if (!eof.ok) return this.unexpected(eof.error.message);
-      this.eof = eof.value;
-      this.finishResult(eof.value.statusFlags, eof.value.warnings);
+      const eof = readEof(buf, start, end, this.capabilities);
+      if (eof === null) return this.unexpected('malformed EOF packet');
+      this.eof = eof;
+      this.finishResult(eof.statusFlags, eof.warnings);
       return 'eof';
     }
     return this.onOk(buf, start, end);

@@ -93,7 +93,13 @@ export class MysqlPipeline {
       events: this.events,
       statements,
       log: o.log,
-      toClient: (b) => this.sendClient(b),
+      toClient: {
+        part: (b) => this.sendClient(b),
+        range: (chunk, start, end) => {
+          if (this.inServerChunk) this.toClient.range(chunk, start, end);
+          else this.sendClient(chunk.subarray(start, end));
+        },
+      },
       toUpstream: (b) => this.sendUpstream(b),
       decodeDeferred: (p) => this.commands.decodeDeferred(p),
       infileRequested: (clientSeq, shift) => this.stream.expectInfile(clientSeq, shift),
@@ -113,7 +119,10 @@ export class MysqlPipeline {
     });
     this.stream = new ClientStream(
       {
-        forward: (part) => this.toUpstream.add(part),
+        forward: {
+          part: (b) => this.toUpstream.add(b),
+          range: (chunk, start, end) => this.toUpstream.range(chunk, start, end),
+        },
         command: (payload, raw, respSeq) => this.command(payload, raw, respSeq),
         streamed: (code, head, total) => this.commands.streamed(code, head, total),
         refuse: (code, respSeq) => this.commands.refuseStreamed(code, respSeq),

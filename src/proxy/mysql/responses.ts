@@ -27,7 +27,7 @@ import type { Pending } from './pending.js';
 import type { PolicyGate } from './policy-gate.js';
 import type { ResultShaper } from './policy-results.js';
 import { ResponseTranslation } from './response-translation.js';
-import { forwardSegment, frame } from './segments.js';
+import { forwardSegment, frame, type Sink } from './segments.js';
 import type { SessionEvents } from './session-events.js';
 
 /**
@@ -48,7 +48,7 @@ export interface ResponseOptions {
   readonly statements: StatementRegistry;
   readonly log: Logger;
   /** Bytes for the client, in order with forwarded ones. */
-  readonly toClient: (part: Buffer) => void;
+  readonly toClient: Sink;
   readonly toUpstream: (bytes: Buffer) => void;
   /** A pipelined COM_STMT_EXECUTE's turn came: decode and record it now. */
   readonly decodeDeferred: (p: Pending) => void;
@@ -138,7 +138,7 @@ export class ResponseStream {
     if (last.record === 'prepare') this.prepares--;
     if (last === this.current) {
       this.current = null;
-      this.o.toClient(local);
+      this.o.toClient.part(local);
       this.advance();
       return;
     }
@@ -202,7 +202,7 @@ export class ResponseStream {
       pos = end;
     }
     if (n === 0) return 0;
-    this.o.toClient(chunk.subarray(start, pos));
+    this.o.toClient.range(chunk, start, pos);
     this.framer.skip(pos - start);
     this.packets += n;
     this.nextClientSeq = (seq + 1) & 0xff;
@@ -392,7 +392,7 @@ export class ResponseStream {
       const p = this.queue.shift();
       if (p === undefined) return;
       if (p.local !== null) {
-        this.o.toClient(p.local);
+        this.o.toClient.part(p.local);
         continue;
       }
       this.current = p;
@@ -419,7 +419,7 @@ export class ResponseStream {
     this.o.toUpstream(empty);
     const message =
       'dbtape: LOAD DATA LOCAL INFILE is not allowed for your role (roles[].local_infile); no file was sent';
-    this.o.toClient(errPacket(ER_NOT_ALLOWED_COMMAND, message, this.pktSeq + this.translation.shift));
+    this.o.toClient.part(errPacket(ER_NOT_ALLOWED_COMMAND, message, this.pktSeq + this.translation.shift));
     this.o.events.refusal(ER_NOT_ALLOWED_COMMAND.errno, ER_NOT_ALLOWED_COMMAND.sqlState, message);
   }
 
@@ -429,7 +429,8 @@ export class ResponseStream {
    */
   private emit(payloads: readonly Buffer[], before = false): void {
     const t = this.translation;
-    for (let i = 0; i < payloads.length; i++) this.o.toClient(frame(payloads[i], this.pktSeq + t.shift + i));
+    for (let i = 0; i < payloads.length; i++)
+      this.o.toClient.part(frame(payloads[i], this.pktSeq + t.shift + i));
     t.shift += before ? payloads.length : payloads.length - 1;
   }
 
@@ -463,7 +464,7 @@ export class ResponseStream {
       this.o.events.row(this.tracker, masked);
     else if (this.o.events.capturingRows) this.o.events.stopCapture();
     const framed = framePayload(masked, this.pktSeq + t.shift);
-    this.o.toClient(framed.bytes);
+    this.o.toClient.part(framed.bytes);
     t.shift += physicalPacketCount(masked.length) - before;
   }
 

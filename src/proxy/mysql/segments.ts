@@ -12,7 +12,11 @@ import {
  * consumed its first bytes with the previous chunk).
  */
 
-export type Sink = (part: Buffer) => void;
+/** Where forwarded bytes go: ranges of the chunk being read, or buffers of their own. */
+export interface Sink {
+  range(chunk: Buffer, start: number, end: number): void;
+  part(bytes: Buffer): void;
+}
 
 export function forwardSegment(
   out: Sink,
@@ -21,15 +25,15 @@ export function forwardSegment(
   seqShift: number,
 ): void {
   if (seqShift === 0 && (!seg.first || seg.headerBytes === PACKET_HEADER_SIZE)) {
-    if (seg.payloadEnd > seg.rawStart) out(chunk.subarray(seg.rawStart, seg.payloadEnd));
+    if (seg.payloadEnd > seg.rawStart) out.range(chunk, seg.rawStart, seg.payloadEnd);
     return;
   }
   if (seg.first) {
     const header = Buffer.allocUnsafe(PACKET_HEADER_SIZE);
     writePacketHeader(header, 0, seg.length, (seg.seq + seqShift) & 0xff);
-    out(header);
+    out.part(header);
   }
-  if (seg.payloadEnd > seg.payloadStart) out(chunk.subarray(seg.payloadStart, seg.payloadEnd));
+  if (seg.payloadEnd > seg.payloadStart) out.range(chunk, seg.payloadStart, seg.payloadEnd);
 }
 
 /** A whole logical payload as packets from sequence id `seq` (0xFFFFFF splitting included). */
