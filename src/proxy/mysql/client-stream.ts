@@ -2,6 +2,7 @@ import {
   ER_MALFORMED_PACKET,
   ER_NET_PACKET_TOO_LARGE,
   ER_NET_PACKETS_OUT_OF_ORDER,
+  PACKET_HEADER_SIZE,
   PacketAssembler,
   type PacketSegment,
   type ServerError,
@@ -19,8 +20,11 @@ import { forwardSegment, knownSize, type Sink } from './segments.js';
 export interface ClientStreamHooks {
   /** Bytes for the upstream, in order. */
   readonly forward: Sink;
-  /** A whole command; `raw` is its packet as received when it came in one piece. */
-  readonly command: (payload: Buffer, raw: Buffer | null, respSeq: number) => void;
+  /**
+   * A whole command. When it came in one piece, `rawStart` is the offset of its packet (header
+   * included) in the chunk being read; else -1.
+   */
+  readonly command: (payload: Buffer, rawStart: number, respSeq: number) => void;
   /** A command too big to hold went through; `head` is its start. */
   readonly streamed: (code: number, head: Buffer, total: number) => void;
   /** A command too big to hold, of a kind that carries no data: answer it with an error. */
@@ -78,9 +82,8 @@ export class ClientStream {
     switch (this.mode) {
       case 'hold': {
         if (this.held.add(chunk, seg) !== 'complete') return true;
-        const whole =
-          seg.first && seg.headerBytes === 4 ? chunk.subarray(seg.rawStart, seg.payloadEnd) : null;
-        this.hooks.command(this.held.payload, whole, (seg.seq + 1) & 0xff);
+        const rawStart = seg.first && seg.headerBytes === PACKET_HEADER_SIZE ? seg.rawStart : -1;
+        this.hooks.command(this.held.payload, rawStart, (seg.seq + 1) & 0xff);
         return true;
       }
       case 'stream':

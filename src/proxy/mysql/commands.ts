@@ -26,6 +26,7 @@ import {
   ER_NOT_SUPPORTED_YET,
   ER_TABLEACCESS_DENIED_ERROR,
   ER_UNKNOWN_COM_ERROR,
+  PACKET_HEADER_SIZE,
   type ServerError,
   type StatementRegistry,
 } from '../../protocol/mysql/index.js';
@@ -57,6 +58,8 @@ export interface CommandOptions {
   readonly responses: ResponseStream;
   /** Send bytes upstream, in order with forwarded ones. */
   readonly toUpstream: (bytes: Buffer) => void;
+  /** Send bytes [start, end) of the client chunk being read upstream, in order with the rest. */
+  readonly toUpstreamRange: (start: number, end: number) => void;
   /** The upstream thread id a KILL [QUERY] of dbtape connection `id` may name, or null. */
   readonly resolveKill: (id: number, query: boolean) => number | null;
   /** The statement policy; null when the session's roles need no checks (nothing is parsed). */
@@ -86,6 +89,18 @@ export class CommandHandler {
   quit = false;
 
   private readonly prepared: PreparedCommands;
+  /** The command `handle` is deciding on, for `forward`. */
+  private payload: Buffer = Buffer.alloc(0);
+  private rawStart = -1;
+  /**
+   * Sends the current command on: as the bytes it came in when it came in one piece, else
+   * re-framed. One function for the session rather than a closure per command.
+   */
+  private readonly forward = (): void => {
+    if (this.rawStart >= 0)
+      this.o.toUpstreamRange(this.rawStart, this.rawStart + PACKET_HEADER_SIZE + this.payload.length);
+    else this.o.toUpstream(frame(this.payload, 0));
+  };
 
   constructor(private readonly o: CommandOptions) {
     this.prepared = new PreparedCommands(
@@ -101,12 +116,15 @@ export class CommandHandler {
   }
 
   /**
-   * A whole command. `raw` is its packet as received (header included) when it arrived in one
-   * piece, else null (it is re-framed). `respSeq` is the sequence id a response starts at.
+   * A whole command. `rawStart` is the offset of its packet (header included) in the client chunk
+   * being read when it arrived in one piece, else -1 (it is re-framed). `respSeq` is the sequence
+   * id a response starts at.
    */
-  handle(payload: Buffer, raw: Buffer | null, respSeq: number): void {
+  handle(payload: Buffer, rawStart: number, respSeq: number): void {
     const code = payload[0];
-    const forward = (): void => this.o.toUpstream(raw ?? frame(payload, 0));
+    this.payload = payload;
+    this.rawStart = rawStart;
+    const forward = this.forward;
     switch (code) {
       case COM_QUERY:
         this.query(payload, forward, respSeq);

@@ -113,6 +113,7 @@ export class MysqlPipeline {
       statements,
       responses: this.responses,
       toUpstream: (b) => this.sendUpstream(b),
+      toUpstreamRange: (start, end) => this.sendUpstreamRange(start, end),
       resolveKill: o.resolveKill,
       policy: o.policy,
       shaper: o.shaper,
@@ -123,7 +124,7 @@ export class MysqlPipeline {
           part: (b) => this.toUpstream.add(b),
           range: (chunk, start, end) => this.toUpstream.range(chunk, start, end),
         },
-        command: (payload, raw, respSeq) => this.command(payload, raw, respSeq),
+        command: (payload, rawStart, respSeq) => this.command(payload, rawStart, respSeq),
         streamed: (code, head, total) => this.commands.streamed(code, head, total),
         refuse: (code, respSeq) => this.commands.refuseStreamed(code, respSeq),
         infileDone: (bytes) => this.events.localInfile(bytes),
@@ -223,14 +224,14 @@ export class MysqlPipeline {
    * A whole held command. In strict mode a statement's bytes go upstream only once its record
    * is durable; the client is paused meanwhile (the framer keeps the chunk, so views stay valid).
    */
-  private command(payload: Buffer, raw: Buffer | null, respSeq: number): void {
+  private command(payload: Buffer, rawStart: number, respSeq: number): void {
     if (!(this.o.strict && this.o.observe && STATEMENTS.has(payload[0]))) {
-      this.commands.handle(payload, raw, respSeq);
+      this.commands.handle(payload, rawStart, respSeq);
       return;
     }
     const captured: Buffer[] = [];
     this.captured = captured;
-    this.commands.handle(payload, raw, respSeq);
+    this.commands.handle(payload, rawStart, respSeq);
     this.captured = null;
     if (captured.length === 0) return; // dbtape answered it itself
     this.waiting = true;
@@ -279,6 +280,13 @@ export class MysqlPipeline {
   private sendClient(b: Buffer): void {
     if (this.inServerChunk) this.toClient.add(b);
     else if (!this.o.client.destroyed) this.o.client.write(b);
+  }
+
+  /** Bytes of the client chunk being read: coalesced with the rest of it unless strict mode holds them. */
+  private sendUpstreamRange(start: number, end: number): void {
+    const chunk = this.framer.current;
+    if (this.captured === null && this.inClientChunk) this.toUpstream.range(chunk, start, end);
+    else this.sendUpstream(chunk.subarray(start, end));
   }
 
   private sendUpstream(b: Buffer): void {
