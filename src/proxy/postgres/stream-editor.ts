@@ -142,7 +142,7 @@ export class StreamEditor {
     const chunk = this.chunk!;
     const from = Math.max(this.sent, this.base);
     const until = Math.min(to, this.base + chunk.length);
-    if (until > from) this.out.add(chunk.subarray(from - this.base, until - this.base));
+    if (until > from) this.out.range(chunk, from - this.base, until - this.base);
     if (to > this.sent) this.sent = to;
   }
 }
