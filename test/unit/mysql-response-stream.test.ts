@@ -56,8 +56,11 @@ interface Run {
   readonly busy: boolean;
 }
 
-/** Feed `chunks` as answers to `commands` (COM_* bytes, in order); collect what the client gets. */
-function feed(commands: readonly number[], chunks: readonly Buffer[], caps: number, record: boolean): Run {
+/** A response stream whose client bytes land in `parts` and whose events land in `recorded`. */
+function responseStream(
+  caps: number,
+  record: boolean,
+): { stream: ResponseStream; parts: Buffer[]; recorded: SessionEventBody[] } {
   const recorded: SessionEventBody[] = [];
   const rec: SessionRecorder = { event: (e) => recorded.push(e), durable: () => Promise.resolve() };
   const parts: Buffer[] = [];
@@ -78,6 +81,12 @@ function feed(commands: readonly number[], chunks: readonly Buffer[], caps: numb
     policy: null,
     shaper: null,
   });
+  return { stream, parts, recorded };
+}
+
+/** Feed `chunks` as answers to `commands` (COM_* bytes, in order); collect what the client gets. */
+function feed(commands: readonly number[], chunks: readonly Buffer[], caps: number, record: boolean): Run {
+  const { stream, parts, recorded } = responseStream(caps, record);
   for (const c of commands) stream.enqueue(pending(c, 'statement'));
   for (const chunk of chunks) stream.feed(chunk);
   return {
@@ -176,5 +185,36 @@ describe('rows framed from their headers, whatever the chunking', () => {
     const next = resultset(['n'], [['9']], MODERN);
     // The ERR is recorded as an error, not a result: only the next query's result counts rows.
     check('ERR after rows', [M.COM_QUERY, M.COM_QUERY], [...rows, err, ...next], MODERN, [1]);
+  });
+});
+
+// Strict mode: a statement whose record could not be made durable is never sent, and the client gets
+// dbtape's ERR in its place, in its turn.
+describe('replaceLast', () => {
+  const refusal = M.encodeErr({ errno: 1105, sqlState: 'HY000', message: 'dbtape: not recorded' }, 1);
+
+  test('the command being answered (nothing queued behind it) is answered at once', () => {
+    const { stream, parts } = responseStream(MODERN, false);
+    stream.enqueue(pending(M.COM_QUERY, 'statement'));
+    assert.equal(stream.busy, true);
+    stream.replaceLast(refusal);
+    assert.deepEqual(Buffer.concat(parts), refusal);
+    assert.equal(stream.busy, false);
+    // The next command's response is recognised as its own.
+    stream.enqueue(pending(M.COM_QUERY, 'statement'));
+    for (const p of resultset(['n'], [['1']], MODERN)) stream.feed(p);
+    assert.equal(stream.busy, false);
+  });
+
+  test('a command queued behind another is answered after the first response', () => {
+    const { stream, parts } = responseStream(MODERN, false);
+    stream.enqueue(pending(M.COM_QUERY, 'statement'));
+    stream.enqueue(pending(M.COM_QUERY, 'statement'));
+    stream.replaceLast(refusal);
+    assert.equal(parts.length, 0);
+    const first = resultset(['n'], [['1']], MODERN);
+    for (const p of first) stream.feed(p);
+    assert.deepEqual(Buffer.concat(parts), Buffer.concat([...first, refusal]));
+    assert.equal(stream.busy, false);
   });
 });

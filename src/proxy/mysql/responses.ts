@@ -132,9 +132,10 @@ export class ResponseStream {
    * gets `local` in its place.
    */
   replaceLast(local: Buffer): void {
+    // The last queued command is at the queue's tail, or is `current` when nothing queued behind it.
     const i = this.queue.length - 1;
-    const last = this.queue.at(i);
-    if (last === undefined) return;
+    const last = i >= 0 ? this.queue.at(i) : this.current;
+    if (last === undefined || last === null) return;
     if (last.record === 'prepare') this.prepares--;
     if (last === this.current) {
       this.current = null;
