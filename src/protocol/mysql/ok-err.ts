@@ -129,10 +129,9 @@ export function encodeOk(ok: OkInput, capabilities: number, seq: number, header 
 export function decodeEof(payload: Buffer, capabilities: number): Result<EofPacket> {
   const eof = readEof(payload, 0, payload.length, capabilities);
   if (eof !== null) return { ok: true, value: eof };
-  const isEof = payload.length > 0 && payload[0] === EOF_HEADER && payload.length < 9;
   return {
     ok: false,
-    error: isEof
+    error: isEofPacket(payload)
       ? new MysqlCodecError('DBTAPE_MYSQL_TRUNCATED', 'dbtape: EOF packet truncated')
       : new MysqlCodecError('DBTAPE_MYSQL_MALFORMED', 'dbtape: not an EOF packet'),
   };

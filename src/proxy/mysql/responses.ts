@@ -132,12 +132,12 @@ export class ResponseStream {
    * gets `local` in its place.
    */
   replaceLast(local: Buffer): void {
-    // The last queued command is at the queue's tail, or is `current` when nothing queued behind it.
+    // The last command is the queue's tail, or, with nothing queued behind it, the one being answered.
     const i = this.queue.length - 1;
-    const last = i >= 0 ? this.queue.at(i) : this.current;
-    if (last === undefined || last === null) return;
+    const last = i >= 0 ? this.queue.at(i)! : this.current;
+    if (last === null) return;
     if (last.record === 'prepare') this.prepares--;
-    if (last === this.current) {
+    if (i < 0) {
       this.current = null;
       this.o.toClient.part(local);
       this.advance();
