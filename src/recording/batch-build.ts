@@ -33,6 +33,8 @@ export interface Waiter {
 }
 
 export interface Item {
+  /** Order of acceptance (BatchWriter numbers them). */
+  readonly no: number;
   readonly track: Track;
   readonly body: SessionEventBody;
   readonly atUs: number;

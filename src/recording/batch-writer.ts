@@ -10,7 +10,10 @@
  *
  * Strict mode: a batch is written with `durable: true` (the store commits and fsyncs it in one
  * call, off the event loop), and only then do durable() callers go on; events that arrive
- * meanwhile form the next batch. A failed fsync after the commit (DBTAPE_STORE_SYNC_FAILED)
+ * meanwhile form the next batch. Only a durable() call starts such a write at once: events that
+ * nobody waits for join the next one (or go at the window), so that each fsync carries as many
+ * statements as it can (measured: one client's pgbench -S went from two fsyncs per transaction
+ * to one, and from 2,050 to 2,750 TPS). A failed fsync after the commit (DBTAPE_STORE_SYNC_FAILED)
  * keeps the batch's sequence numbers but refuses its statements; the fsync alone is retried.
  * While the store fails, durable() refuses at once instead of waiting for the next retry, and
  * retries back off up to maxBackoffMs, so statements flow again within about that long once the
@@ -94,8 +97,18 @@ export class BatchWriter {
   private scheduled = false;
   /** The pending commit is a timer waiting out the flush window (can be brought forward). */
   private windowTimer: NodeJS.Timeout | null = null;
-  /** Someone waits for a commit (flush, durable): drain everything without waiting for the window. */
+  /** flush() waits: drain everything without waiting for the window. */
   private urgent = false;
+  /** Items are numbered as accepted; `taken` is the number of the last one taken into a batch. */
+  private accepted = 0;
+  private taken = 0;
+  /**
+   * The last item a durable() caller waits for: batches are written without waiting for the
+   * window until it is taken. Only such a wait starts a strict-mode group commit; the events
+   * nobody waits for (outcomes, notices) ride along with the next one or go at the window, so
+   * each fsync carries as many statements as possible.
+   */
+  private wantedUpTo = 0;
   private draining = false;
   private readonly health: StoreHealth;
   private overflowing = false;
@@ -124,6 +137,7 @@ export class BatchWriter {
       return;
     }
     const item: Item = {
+      no: ++this.accepted,
       track,
       body,
       atUs,
@@ -165,6 +179,8 @@ export class BatchWriter {
   durable(track: Track): Promise<void> {
     if (track.lastDropped) {
       this.stats.refused++;
+      // Make room: drain what is queued without waiting for the window.
+      this.urgent = true;
       this.schedule(true);
       return Promise.reject(
         new RecordingError(
@@ -179,6 +195,7 @@ export class BatchWriter {
       if (!probing) {
         // One statement waits for the next retry: if the store works again, it goes through.
         this.probe = item;
+        this.want(item);
         this.schedule(true);
         return this.waitFor(item, false);
       }
@@ -189,12 +206,19 @@ export class BatchWriter {
       this.schedule();
       return Promise.reject(storeFailed(this.health.lastError));
     }
+    this.want(item);
     this.schedule(true);
     return this.waitFor(item, false);
   }
 
+  private want(item: Item | null): void {
+    if (item && item.state === 'queued' && !item.inFlight)
+      this.wantedUpTo = Math.max(this.wantedUpTo, item.no);
+  }
+
   /** Resolves once everything accepted so far has been written or given up. */
   flush(): Promise<void> {
+    this.urgent = true;
     this.schedule(true);
     return this.waitFor(this.lastItem, true);
   }
@@ -233,10 +257,9 @@ export class BatchWriter {
     this.lostTracks.clear();
   }
 
-  /** Arrange a drain: now if `urgent`, a full batch is ready or in strict mode; else after the window. */
-  private schedule(urgent = false): void {
-    if (urgent) this.urgent = true;
-    const now = this.urgent || this.opt.strict || this.depth >= this.opt.batchSize;
+  /** Arrange a drain: now if asked to, a full batch is ready or someone waits; else after the window. */
+  private schedule(now = false): void {
+    now ||= this.pressing();
     if (now && this.windowTimer !== null && this.health.retryAt <= Date.now()) {
       clearTimeout(this.windowTimer);
       this.windowTimer = null;
@@ -255,6 +278,11 @@ export class BatchWriter {
     else this.windowTimer = setTimeout(run, this.opt.flushIntervalMs);
   }
 
+  /** Someone waits for what is queued, or a full batch is ready. */
+  private pressing(): boolean {
+    return this.urgent || this.wantedUpTo > this.taken || this.depth >= this.opt.batchSize;
+  }
+
   private hasWork(): boolean {
     if (this.depth > 0 || this.health.needSync) return true;
     // A session with queued items reports its gap with them (buildBatch); only idle ones wait here.
@@ -269,7 +297,7 @@ export class BatchWriter {
       while (this.hasWork() && Date.now() >= this.health.retryAt) {
         if (!(await this.writeOne())) break;
         // Under steady load keep gathering: a partial batch waits for the next window.
-        if (!this.urgent && !this.opt.strict && this.depth < this.opt.batchSize) break;
+        if (!this.pressing()) break;
         // Let the proxy run between batches.
         if (this.depth > 0) await new Promise<void>((r) => setImmediate(r));
       }
@@ -285,6 +313,7 @@ export class BatchWriter {
     const items: Item[] = [];
     while (items.length < n && this.head < this.queue.length) {
       const item = this.queue[this.head++]!;
+      this.taken = item.no;
       if (item.state !== 'queued') continue;
       item.inFlight = true;
       item.track.queued--;
@@ -377,6 +406,7 @@ export class BatchWriter {
     }
     this.queue = [...retry, ...this.queue.slice(this.head)];
     this.head = 0;
+    if (retry.length > 0) this.taken = Math.min(this.taken, retry[0]!.no - 1);
     this.health.failed(err, items.length);
     this.stats.storeErrors = this.health.errors;
   }

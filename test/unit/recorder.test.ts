@@ -229,6 +229,28 @@ describe('Recorder', () => {
     assert.deepEqual(kinds, ['start', 'query', 'gap', 'query']);
   });
 
+  test('strict: only a statement that waits starts a durable write; other events ride along', async () => {
+    // A long window: anything written before durable() was asked for was written for nothing.
+    const { store, recorder } = setup({ durability: 'strict', flushIntervalMs: 60_000 });
+    const m = nextMeta();
+    const rec = recorder.open(m);
+    rec.event(query('SELECT 1'));
+    await rec.durable();
+    const before = store.writes.length;
+    rec.event({ kind: 'result', tag: 'SELECT 1', rows: 1, durationUs: 1 });
+    rec.event({ kind: 'notice', severity: 'NOTICE', code: '00000', message: 'hello' });
+    await new Promise((r) => setTimeout(r, 20));
+    assert.equal(store.writes.length, before, 'events nobody waits for started a durable write');
+    rec.event(query('SELECT 2'));
+    await rec.durable();
+    assert.equal(store.writes.length, before + 1, 'the outcome and the statement share one write');
+    assert.deepEqual(
+      store.writes.at(-1)!.batch.events.map((e) => e.event.kind),
+      ['result', 'notice', 'query'],
+    );
+    await recorder.shutdown();
+  });
+
   test('shutdown ends open sessions with proxy_shutdown and drops later events', async () => {
     const { store, recorder } = setup();
     const a = nextMeta();
