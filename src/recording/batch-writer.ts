@@ -253,6 +253,8 @@ export class BatchWriter {
     }
     this.queue = [];
     this.head = 0;
+    // Nobody waits for a write any more.
+    this.taken = this.accepted;
     // Nothing more is written for these sessions: no gap is owed.
     this.lostTracks.clear();
   }
