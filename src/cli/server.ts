@@ -10,7 +10,7 @@ import { Recorder } from '../recording/recorder.js';
 import { loadStoreKeys } from '../store/open-store.js';
 import type { SessionStore } from '../store/session-store.js';
 import { WorkerSessionStore } from '../store/sqlite/worker-store.js';
-import { type LiveSessionsView, type MetricsSnapshot, startWeb } from '../web/index.js';
+import { type LiveSessionsView, type MetricsSnapshot, recordingSnapshot, startWeb } from '../web/index.js';
 
 /**
  * Wires the layers into one running process: listeners, recording, and (later) the
@@ -182,16 +182,9 @@ function liveView(registry: SessionRegistry): LiveSessionsView {
 }
 
 function metricsSnapshot(registry: SessionRegistry, recorder: Recorder): MetricsSnapshot {
-  const r = recorder.stats();
   return {
     sessionsActive: registry.active,
     sessionsTotal: registry.started,
-    recording: {
-      queueDepth: r.queueDepth,
-      queueLimit: r.queueLimit,
-      errors: r.storeErrors + r.recorderErrors,
-      gaps: r.gaps,
-      lost: r.lost,
-    },
+    recording: recordingSnapshot(recorder.stats()),
   };
 }

@@ -106,14 +106,20 @@ export function buildBatch(items: Item[], lostTracks: Set<Track>): Built {
 }
 
 /** Settles an item; waiters are refused when it was lost or its commit could not be made durable. */
-export function settle(item: Item, state: 'committed' | 'lost', error: unknown): void {
+/** Settles an item and its waiters; returns how many durable() waiters were refused. */
+export function settle(item: Item, state: 'committed' | 'lost', error: unknown): number {
   item.state = state;
   const waiters = item.waiters;
-  if (!waiters) return;
+  if (!waiters) return 0;
   item.waiters = null;
   const ok = state === 'committed' && !error;
+  let refused = 0;
   for (const w of waiters) {
     if (ok || w.always) w.resolve();
-    else w.reject(storeFailed(error));
+    else {
+      w.reject(storeFailed(error));
+      refused++;
+    }
   }
+  return refused;
 }

@@ -19,6 +19,7 @@
  * retries back off up to maxBackoffMs, so statements flow again within about that long once the
  * store works.
  */
+import { Histogram } from '../model/histogram.js';
 import type { SessionEventBody } from '../model/session.js';
 import type { SessionStore } from '../store/session-store.js';
 import { type Built, buildBatch, type Item, isEssential, settle, type Track } from './batch-build.js';
@@ -67,9 +68,17 @@ export interface WriterStats {
   syncs: number;
   lastSyncMs: number;
   maxSyncMs: number;
-  /** Strict mode: durable() calls refused because the store could not write. */
+  /**
+   * Strict mode: durable() calls refused because the store could not write (at once, or when the
+   * write they waited for failed): statements that were not run.
+   */
   refused: number;
 }
+
+/** Upper bounds of the strict-mode write histogram, in seconds: from a fast disk to a stalled one. */
+const DURABLE_WRITE_BUCKETS_S = [
+  0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1,
+];
 
 /** start/end are retried this many times before they, too, are given up. */
 const MAX_ATTEMPTS = 50;
@@ -90,6 +99,8 @@ export class BatchWriter {
     maxSyncMs: 0,
     refused: 0,
   };
+  /** Strict mode: the time of each durable write (what every statement in it waited for). */
+  readonly durableWrites: Histogram | null;
   private queue: Item[] = [];
   private head = 0;
   private readonly lostTracks = new Set<Track>();
@@ -121,6 +132,7 @@ export class BatchWriter {
     private readonly opt: WriterOptions,
   ) {
     this.health = new StoreHealth(opt.maxBackoffMs, opt.logger);
+    this.durableWrites = opt.strict ? new Histogram(DURABLE_WRITE_BUCKETS_S) : null;
   }
 
   get depth(): number {
@@ -225,7 +237,10 @@ export class BatchWriter {
 
   private waitFor(item: Item | null, always: boolean): Promise<void> {
     if (!item || item.state === 'committed' || (always && item.state === 'lost')) return Promise.resolve();
-    if (item.state === 'lost') return Promise.reject(storeFailed(this.health.lastError));
+    if (item.state === 'lost') {
+      this.stats.refused++;
+      return Promise.reject(storeFailed(this.health.lastError));
+    }
     return new Promise((resolve, reject) => {
       item.waiters ??= [];
       item.waiters.push({ resolve, reject, always });
@@ -236,7 +251,7 @@ export class BatchWriter {
   private cancel(item: Item): void {
     item.track.queued--;
     this.countLost(item.track);
-    settle(item, 'lost', this.health.lastError);
+    this.stats.refused += settle(item, 'lost', this.health.lastError);
   }
 
   /** Stop accepting ordinary events; start/end still queue. */
@@ -249,7 +264,7 @@ export class BatchWriter {
     for (const item of this.queue.slice(this.head)) {
       if (item.state !== 'queued') continue;
       item.track.queued--;
-      settle(item, 'lost', null);
+      this.stats.refused += settle(item, 'lost', null);
     }
     this.queue = [];
     this.head = 0;
@@ -362,6 +377,7 @@ export class BatchWriter {
     const s = this.stats;
     s.syncs++;
     s.lastSyncMs = ms;
+    this.durableWrites?.observe(ms / 1000);
     s.maxSyncMs = Math.max(s.maxSyncMs, ms);
   }
 
@@ -382,7 +398,7 @@ export class BatchWriter {
     for (const meta of built.batch.sessions) built.tracks.get(meta.id)!.startCommitted = true;
     for (const item of items) {
       item.inFlight = false;
-      settle(item, 'committed', syncError);
+      this.stats.refused += settle(item, 'committed', syncError);
     }
     if (!this.opt.bus.idle)
       for (const { sessionId, event } of built.batch.events) this.opt.bus.publish(sessionId, event);
@@ -404,7 +420,7 @@ export class BatchWriter {
         continue;
       }
       this.countLost(item.track);
-      settle(item, 'lost', err);
+      this.stats.refused += settle(item, 'lost', err);
     }
     this.queue = [...retry, ...this.queue.slice(this.head)];
     this.head = 0;

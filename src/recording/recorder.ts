@@ -3,6 +3,7 @@
  * time, redacts secrets and queues; sequence numbers and the store write happen in the
  * BatchWriter, off the hot path. See docs/recording.md.
  */
+import type { Histogram } from '../model/histogram.js';
 import type { CaptureMode, RecorderFactory, SessionRecorder } from '../model/recorder.js';
 import type { SessionEventBody, SessionId, SessionMeta } from '../model/session.js';
 import type { SessionStore } from '../store/session-store.js';
@@ -42,6 +43,8 @@ export interface RecorderOptions {
 
 export interface RecorderStats extends WriterStats {
   queueLimit: number;
+  /** Strict mode: the time each durable write took; null in fast mode. */
+  durableWrites: Histogram | null;
   openSessions: number;
   /** event() calls that failed inside the recorder (a bug if ever non-zero). */
   recorderErrors: number;
@@ -145,6 +148,7 @@ export class Recorder implements RecorderFactory {
       ...this.writer.stats,
       queueDepth: this.writer.depth,
       queueLimit: this.queueLimit,
+      durableWrites: this.writer.durableWrites,
       openSessions: this.open_.size,
       recorderErrors: this.recorderErrors,
       checkpoints: this.checkpointer.checkpoints,

@@ -18,6 +18,7 @@ import { SseChannels } from './sse.js';
 import { defaultAssetsDir } from './static-assets.js';
 import type { RunningWeb, WebOptions } from './types.js';
 
+export { recordingSnapshot } from './metrics.js';
 export type { LiveSessionsView, MetricsSnapshot, RunningWeb, WebOptions } from './types.js';
 
 const HOUR_MS = 3_600_000;

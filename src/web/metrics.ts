@@ -3,8 +3,10 @@
  * upstream latency are counted here from committed events on the live bus; the rest comes from
  * the process (MetricsSnapshot). No label carries statement text or user names.
  */
+import { Histogram } from '../model/histogram.js';
 import type { SessionEvent } from '../model/session.js';
 import type { LiveBus } from '../recording/live-bus.js';
+import type { RecorderStats } from '../recording/recorder.js';
 import type { MetricsSnapshot } from './types.js';
 
 /** Upper bounds in seconds: from sub-millisecond local queries to half-minute reports. */
@@ -12,11 +14,23 @@ export const LATENCY_BUCKETS_S = [
   0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30,
 ] as const;
 
+/** The recording's part of a MetricsSnapshot, from the recorder's stats. */
+export function recordingSnapshot(r: RecorderStats): NonNullable<MetricsSnapshot['recording']> {
+  return {
+    queueDepth: r.queueDepth,
+    queueLimit: r.queueLimit,
+    errors: r.storeErrors + r.recorderErrors,
+    gaps: r.gaps,
+    lost: r.lost,
+    committed: r.committed,
+    refused: r.refused,
+    durableWrites: r.durableWrites,
+  };
+}
+
 export class StatementMetrics {
   readonly outcomes = { ok: 0, error: 0, denied: 0 };
-  private readonly bucketCounts = new Array<number>(LATENCY_BUCKETS_S.length).fill(0);
-  private latencyCount = 0;
-  private latencySumS = 0;
+  private readonly latency = new Histogram(LATENCY_BUCKETS_S);
   private readonly unsubscribe: () => void;
 
   constructor(bus: LiveBus) {
@@ -46,12 +60,7 @@ export class StatementMetrics {
   }
 
   private observe(durationUs: number): void {
-    const s = durationUs / 1e6;
-    this.latencyCount++;
-    this.latencySumS += s;
-    // Counts are per bucket here and made cumulative when rendered.
-    const i = LATENCY_BUCKETS_S.findIndex((b) => s <= b);
-    if (i >= 0) this.bucketCounts[i]!++;
+    this.latency.observe(durationUs / 1e6);
   }
 
   render(snap: MetricsSnapshot, sseClients: number): string {
@@ -75,7 +84,7 @@ export class StatementMetrics {
       'dbtape_upstream_latency_seconds',
       'histogram',
       'Time from a statement reaching the upstream to its completion, from recorded results.',
-      this.histogramLines(),
+      histogramLines('dbtape_upstream_latency_seconds', this.latency),
     );
     const r = snap.recording;
     metric('dbtape_recording_queue_depth', 'gauge', 'Recorded events waiting for the store.', [
@@ -90,23 +99,40 @@ export class StatementMetrics {
     metric('dbtape_recording_lost_events_total', 'counter', 'Recorded events lost before the store.', [
       `dbtape_recording_lost_events_total ${r?.lost ?? 0}`,
     ]);
+    metric('dbtape_recording_committed_events_total', 'counter', 'Recorded events committed to the store.', [
+      `dbtape_recording_committed_events_total ${r?.committed ?? 0}`,
+    ]);
+    metric(
+      'dbtape_recording_refused_total',
+      'counter',
+      'Statements refused because their record could not be made durable (durability: strict).',
+      [`dbtape_recording_refused_total ${r?.refused ?? 0}`],
+    );
+    if (r?.durableWrites) {
+      metric(
+        'dbtape_recording_durable_write_seconds',
+        'histogram',
+        'Strict-mode group commits: from handing a batch to the store to its record being on disk (statements wait this long).',
+        histogramLines('dbtape_recording_durable_write_seconds', r.durableWrites),
+      );
+    }
     metric('dbtape_dashboard_streams', 'gauge', 'Open Server-Sent Event streams of the dashboard and API.', [
       `dbtape_dashboard_streams ${sseClients}`,
     ]);
     return `${out.join('\n')}\n`;
   }
+}
 
-  private histogramLines(): string[] {
-    const name = 'dbtape_upstream_latency_seconds';
-    const lines: string[] = [];
-    let cumulative = 0;
-    LATENCY_BUCKETS_S.forEach((b, i) => {
-      cumulative += this.bucketCounts[i]!;
-      lines.push(`${name}_bucket{le="${b}"} ${cumulative}`);
-    });
-    lines.push(`${name}_bucket{le="+Inf"} ${this.latencyCount}`);
-    lines.push(`${name}_sum ${this.latencySumS}`);
-    lines.push(`${name}_count ${this.latencyCount}`);
-    return lines;
-  }
+/** A histogram's sample lines: cumulative buckets, +Inf, sum and count. */
+function histogramLines(name: string, h: Histogram): string[] {
+  const lines: string[] = [];
+  let cumulative = 0;
+  h.bounds.forEach((b, i) => {
+    cumulative += h.buckets[i]!;
+    lines.push(`${name}_bucket{le="${b}"} ${cumulative}`);
+  });
+  lines.push(`${name}_bucket{le="+Inf"} ${h.count}`);
+  lines.push(`${name}_sum ${h.sum}`);
+  lines.push(`${name}_count ${h.count}`);
+  return lines;
 }

@@ -1,5 +1,6 @@
 /** What the web layer needs from the rest of the process, as small interfaces (web never imports proxy). */
 import type { Config } from '../config/types.js';
+import type { Histogram } from '../model/histogram.js';
 import type { Logger } from '../model/logger.js';
 import type { SessionId } from '../model/session.js';
 import type { LiveBus } from '../recording/live-bus.js';
@@ -28,6 +29,12 @@ export interface MetricsSnapshot {
     readonly gaps: number;
     /** Events lost (queue full or store failing). */
     readonly lost: number;
+    /** Events committed to the store. */
+    readonly committed: number;
+    /** Strict mode: statements refused because their record could not be made durable. */
+    readonly refused: number;
+    /** Strict mode: how long each group commit took to be on disk; null in fast mode. */
+    readonly durableWrites: Histogram | null;
   } | null;
 }
 

@@ -190,6 +190,13 @@ test('strict: with the disk full statements are refused clearly, and flow again 
   );
   // Still refused, promptly, while the disk stays full; the connection stays open.
   await assert.rejects(client.query('SELECT 1'), (err: Error & { code?: string }) => err.code === '58030');
+  const during = await metrics(proxy.metricsUrl);
+  assert.ok(during.dbtape_recording_refused_total! >= 2, `refusals are counted: ${JSON.stringify(during)}`);
+  // Each statement that ran waited for a durable write of its own (one client, one at a time).
+  assert.ok(
+    during.dbtape_recording_durable_write_seconds_count! >= ran.length + 1,
+    `durable writes are timed: ${JSON.stringify(during)}`,
+  );
 
   await setFileSizeLimit(proxy.pid, 'unlimited');
   const liftedAt = performance.now();

@@ -18,7 +18,7 @@ import type { SessionMeta } from '../../src/model/session.js';
 import { Recorder } from '../../src/recording/recorder.js';
 import { openStore } from '../../src/store/open-store.js';
 import type { SessionStore } from '../../src/store/session-store.js';
-import { startWeb } from '../../src/web/index.js';
+import { recordingSnapshot, startWeb } from '../../src/web/index.js';
 import type { RunningWeb, WebOptions } from '../../src/web/types.js';
 import { makeSelfSignedCert } from '../support/certs.js';
 import { DEFAULT_TARGET } from '../support/inproc-dbtape.js';
@@ -204,20 +204,11 @@ function webOptions(config: Config): WebOptions {
         return true;
       },
     },
-    metrics: () => {
-      const s = recorder.stats();
-      return {
-        sessionsActive: live.size,
-        sessionsTotal: 7,
-        recording: {
-          queueDepth: s.queueDepth,
-          queueLimit: s.queueLimit,
-          errors: s.storeErrors,
-          gaps: s.gaps,
-          lost: s.lost,
-        },
-      };
-    },
+    metrics: () => ({
+      sessionsActive: live.size,
+      sessionsTotal: 7,
+      recording: recordingSnapshot(recorder.stats()),
+    }),
     log: silentLogger,
     host: '127.0.0.1',
     port: 0,
@@ -306,9 +297,13 @@ describe('health and metrics (no sign-in)', () => {
       'dbtape_recording_errors_total',
       'dbtape_recording_gaps_total',
       'dbtape_recording_lost_events_total',
+      'dbtape_recording_refused_total',
     ]) {
       assert.equal(samples.get(name), 0, name);
     }
+    assert.ok(samples.get('dbtape_recording_committed_events_total')! > 0, 'committed events are counted');
+    // Fast durability: no durable writes to time.
+    assert.equal(samples.get('dbtape_recording_durable_write_seconds_count'), undefined);
   });
 });
 

@@ -219,6 +219,9 @@ describe('Recorder', () => {
     rec.event(query('SELECT 1'));
     await rec.durable();
     assert.ok(store.writes.every((w) => w.options?.durable === true));
+    const timed = recorder.stats().durableWrites!;
+    assert.equal(timed.count, recorder.stats().syncs, 'every durable write is timed');
+    assert.ok(timed.count >= 1 && timed.sum > 0);
     store.failing = true;
     rec.event(query('SELECT refused'));
     await assert.rejects(rec.durable(), { code: 'DBTAPE_RECORDING_STORE_FAILED' });
