@@ -20,6 +20,7 @@ import {
   decodeSaslInitialResponse,
   decodeSaslMechanisms,
   decodeTarget,
+  executePortal,
   rowsFromTag,
 } from '../../src/protocol/postgres/decode.js';
 import { WireError } from '../../src/wire/reader.js';
@@ -135,6 +136,19 @@ const CASES: readonly Case[] = [
     mustRefuseBelow: SASL_INITIAL.length,
   },
   { name: 'Authentication', decode: decodeAuthentication, full: body((w) => w.i32(10)), mustRefuseBelow: 4 },
+  // The proxy's shortcut for the portal name checks the message as decodeExecute does.
+  {
+    name: 'Execute portal',
+    decode: executePortal,
+    full: body((w) => w.cstring('p1').i32(0)),
+    mustRefuseBelow: 7,
+  },
+  {
+    name: 'Execute unnamed portal',
+    decode: executePortal,
+    full: body((w) => w.cstring('').i32(0)),
+    mustRefuseBelow: 5,
+  },
 ];
 
 /** Run `decode`; an exception other than WireError fails the test. */
@@ -231,6 +245,8 @@ describe('decoders on good bodies', () => {
 
   test('Execute, Describe, Close', () => {
     assert.deepEqual(decodeExecute(CASES[3].full), { portal: 'p1', maxRows: 0 });
+    assert.equal(executePortal(CASES[3].full), 'p1');
+    assert.equal(executePortal(body((w) => w.cstring('').i32(100))), '');
     assert.deepEqual(decodeTarget(body((w) => w.u8(0x50).cstring(''))), { what: 'P', name: '' });
   });
 

@@ -63,6 +63,16 @@ export function decodeExecute(body: Buffer): { readonly portal: string; readonly
   return { portal: r.cstring(), maxRows: r.i32() };
 }
 
+/**
+ * An Execute's portal name, checked as decodeExecute checks it. The proxy reads nothing else of
+ * an Execute, and nearly every one names the unnamed portal: that case builds no reader, object or
+ * string.
+ */
+export function executePortal(body: Buffer): string {
+  if (body.length === 5 && body[0] === 0) return '';
+  return decodeExecute(body).portal;
+}
+
 /** Close and Describe share a layout: 'S' statement or 'P' portal, then a name. */
 export function decodeTarget(body: Buffer): { readonly what: 'S' | 'P'; readonly name: string } {
   const r = new Reader(body);

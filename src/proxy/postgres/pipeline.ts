@@ -7,7 +7,6 @@ import { B, F } from '../../protocol/postgres/codes.js';
 import {
   decodeBind,
   decodeCommandComplete,
-  decodeExecute,
   decodeFunctionCall,
   decodeNotice,
   decodeNotification,
@@ -16,6 +15,7 @@ import {
   decodeQuery,
   decodeRowDescription,
   decodeTarget,
+  executePortal,
   type Notice,
 } from '../../protocol/postgres/decode.js';
 import { errorResponse, readyForQuery } from '../../protocol/postgres/encode.js';
@@ -443,7 +443,7 @@ export class PgPipeline {
         return raw;
     }
     if (!track) {
-      if (type === F.Execute) this.owners?.execute(decodeExecute(body).portal);
+      if (type === F.Execute) this.owners?.execute(executePortal(body));
       return raw;
     }
     switch (type) {
@@ -451,7 +451,7 @@ export class PgPipeline {
         t.bind(decodeBind(body));
         break;
       case F.Execute:
-        t.execute(decodeExecute(body).portal);
+        t.execute(executePortal(body));
         break;
       case F.Describe: {
         const d = decodeTarget(body);
