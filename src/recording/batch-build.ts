@@ -105,8 +105,10 @@ export function buildBatch(items: Item[], lostTracks: Set<Track>): Built {
   return { batch: { sessions, events, ends }, tracks, snapshots, gaps };
 }
 
-/** Settles an item; waiters are refused when it was lost or its commit could not be made durable. */
-/** Settles an item and its waiters; returns how many durable() waiters were refused. */
+/**
+ * Settles an item; waiters are refused when it was lost or its commit could not be made durable.
+ * Returns how many durable() waiters were refused (flush() waiters always resolve).
+ */
 export function settle(item: Item, state: 'committed' | 'lost', error: unknown): number {
   item.state = state;
   const waiters = item.waiters;
