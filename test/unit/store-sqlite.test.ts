@@ -128,6 +128,67 @@ describe('SqliteSessionStore', () => {
     await store.close();
   });
 
+  test('batches larger than one insert group keep order, outcomes and search, across sessions', async () => {
+    // The store inserts rows 32 at a time: 3 interleaved sessions of 101 events each cross
+    // several group boundaries, and the last statement's outcome comes in the next batch.
+    const store = openStore(`sqlite:${join(dir, 'groups.db')}`);
+    const ids = ['g1', 'g2', 'g3'];
+    const events = [];
+    for (const id of ids)
+      events.push({ sessionId: id, event: ev(1, { kind: 'start', meta: sessionMeta(id) }) });
+    for (let i = 0; i < 50; i++) {
+      for (const id of ids) {
+        const fails = i % 7 === 3;
+        const last = i === 49;
+        events.push({
+          sessionId: id,
+          event: ev(2 + i * 2, { kind: 'query', sql: `SELECT tok${id}n${i}`, via: 'simple' }),
+        });
+        if (!last)
+          events.push({
+            sessionId: id,
+            event: ev(
+              3 + i * 2,
+              fails
+                ? { kind: 'error', code: '22012', message: 'division by zero' }
+                : { kind: 'result', tag: 'SELECT 1', rows: 1, durationUs: 5 },
+            ),
+          });
+      }
+    }
+    await store.writeBatch({ sessions: ids.map((id) => sessionMeta(id)), events, ends: [] });
+    await store.writeBatch({
+      sessions: [],
+      events: ids.map((id) => ({
+        sessionId: id,
+        event: ev(101, { kind: 'error', code: '57014', message: 'canceled' }),
+      })),
+      ends: [],
+    });
+    for (const id of ids) {
+      const got = await store.getEvents(id);
+      assert.deepEqual(
+        got.map((e) => e.seq),
+        Array.from({ length: 101 }, (_, i) => i + 1),
+        `${id}: every event, in order`,
+      );
+      assert.equal(got[99]?.kind === 'query' && got[99].sql, `SELECT tok${id}n49`);
+      const failed = await store.search('tok*', { sessionId: id, errors: true, limit: 1000 });
+      const expected = Array.from({ length: 50 }, (_, i) => i).filter((i) => i % 7 === 3 || i === 49);
+      assert.deepEqual(
+        failed.map((h) => h.seq).sort((a, b) => a - b),
+        expected.map((i) => 2 + i * 2),
+        `${id}: outcomes linked in the batch and from the next one`,
+      );
+    }
+    const hit = await store.search(`tokg3n37`);
+    assert.deepEqual(
+      hit.map((h) => [h.sessionId, h.seq]),
+      [['g3', 76]],
+    );
+    await store.close();
+  });
+
   test('a failed batch writes nothing (one transaction)', async () => {
     const store = openStore('sqlite::memory:');
     await seed(store, sessionMeta('s1'), []);

@@ -28,6 +28,7 @@ import type {
   WriteOptions,
 } from '../session-store.js';
 import { type EncodedBatch, type EncodedEvent, encodeBatch, encodedEvents } from './encoded-batch.js';
+import { RowInserter } from './row-inserter.js';
 import { ChainWriter, type SessionState } from './sqlite-chain.js';
 import { checkpointDue, writeCheckpoint } from './sqlite-checkpoint.js';
 import { FORMAT_ENCRYPTED, StoreCrypto } from './sqlite-crypto.js';
@@ -39,8 +40,9 @@ import { WalSync } from './wal-sync.js';
 
 interface Statements {
   insertSession: Database.Statement;
-  insertEvent: Database.Statement;
-  insertFts: Database.Statement;
+  insertEvent: RowInserter;
+  insertFts: RowInserter;
+  lastEventId: Database.Statement;
   markOutcome: Database.Statement;
   bump: Database.Statement;
   end: Database.Statement;
@@ -181,6 +183,8 @@ export class SqliteSessionStore implements SessionStore {
         })
         .immediate();
     } catch (err) {
+      this.st.insertEvent.discard();
+      this.st.insertFts.discard();
       for (const list of events) for (const { sessionId } of list) this.tracker.forget(sessionId);
       this.chain!.reset();
       throw err;
@@ -263,22 +267,25 @@ export class SqliteSessionStore implements SessionStore {
     }
     const { failed, late } = this.outcomes(events);
     const counts = new Map<number, Counts>();
+    // Ids are given here rather than taken from each insert, so that rows can be inserted several
+    // at a time (row-inserter.ts); the transaction is IMMEDIATE, so no other writer takes one.
+    let id = (this.st.lastEventId.get() as { id: number | null }).id ?? 0;
     for (let i = 0; i < events.length; i++) {
       const event = events[i]!;
       const state = chain.state(event.sessionId);
       const stored = chain.append(state, event);
-      const id = Number(
-        this.st.insertEvent.run(
-          state.sid,
-          event.seq,
-          event.atUs,
-          event.offsetUs,
-          event.kind,
-          failed[i],
-          stored.format,
-          stored.body,
-          stored.hash,
-        ).lastInsertRowid,
+      id++;
+      this.st.insertEvent.add(
+        id,
+        state.sid,
+        event.seq,
+        event.atUs,
+        event.offsetUs,
+        event.kind,
+        failed[i],
+        stored.format,
+        stored.body,
+        stored.hash,
       );
       if (event.sql !== null) this.index(id, state, event.sql, event.params);
       let c = counts.get(state.sid);
@@ -290,6 +297,8 @@ export class SqliteSessionStore implements SessionStore {
       if (event.kind === 'query') c.statements++;
       else if (event.kind === 'error') c.errors++;
     }
+    this.st.insertEvent.flush();
+    this.st.insertFts.flush();
     for (const mark of late) {
       this.st.markOutcome.run(mark.failed ? 1 : 0, chain.state(mark.sessionId).sid, mark.querySeq);
     }
@@ -336,8 +345,8 @@ export class SqliteSessionStore implements SessionStore {
   private index(rowid: number, state: SessionState, sql: string, params: string | null): void {
     const blind = state.dataKey ? this.crypto.index : null;
     if (blind)
-      this.st.insertFts.run(rowid, this.blindSql(blind, sql), params === null ? null : blind.text(params));
-    else this.st.insertFts.run(rowid, sql, params);
+      this.st.insertFts.add(rowid, this.blindSql(blind, sql), params === null ? null : blind.text(params));
+    else this.st.insertFts.add(rowid, sql, params);
   }
 
   /**
@@ -493,11 +502,13 @@ function prepareWrites(db: Database.Database): Statements {
          target, upstream_database, upstream_user, started_at_us)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
     ),
-    insertEvent: db.prepare(
-      `INSERT INTO events (session_sid, seq, at_us, offset_us, kind, failed, format, body, hash)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    insertEvent: new RowInserter(
+      db,
+      'INSERT INTO events (id, session_sid, seq, at_us, offset_us, kind, failed, format, body, hash)',
+      10,
     ),
-    insertFts: db.prepare('INSERT INTO statement_fts (rowid, sql, params) VALUES (?, ?, ?)'),
+    insertFts: new RowInserter(db, 'INSERT INTO statement_fts (rowid, sql, params)', 3),
+    lastEventId: db.prepare('SELECT max(id) AS id FROM events'),
     markOutcome: db.prepare('UPDATE events SET failed = ? WHERE session_sid = ? AND seq = ?'),
     bump: db.prepare(
       `UPDATE sessions SET statements = statements + ?, errors = errors + ?, events = events + ?,
