@@ -21,6 +21,7 @@ import {
   decodeSaslMechanisms,
   decodeTarget,
   executePortal,
+  RowDescriptionMemo,
   rowsFromTag,
 } from '../../src/protocol/postgres/decode.js';
 import { WireError } from '../../src/wire/reader.js';
@@ -312,4 +313,19 @@ describe('decoders on good bodies', () => {
     assert.equal(rowsFromTag('CREATE TABLE'), null);
     assert.equal(rowsFromTag(''), null);
   });
+});
+
+test('RowDescriptionMemo returns the same columns while the bytes repeat, and decodes a new description', () => {
+  const memo = new RowDescriptionMemo();
+  const chunk = Buffer.concat([Buffer.from('xx'), ROW_DESCRIPTION]);
+  const first = memo.decode(chunk.subarray(2));
+  assert.deepEqual(first, decodeRowDescription(ROW_DESCRIPTION));
+  // The memo keeps its own copy: a reused read buffer must not change what it compares with.
+  chunk.fill(0);
+  assert.equal(memo.decode(Buffer.from(ROW_DESCRIPTION)), first, 'same bytes: the same array');
+  const other = Buffer.from(ROW_DESCRIPTION);
+  other[other.length - 1] ^= 1; // the last column's format code
+  const second = memo.decode(other);
+  assert.notEqual(second, first);
+  assert.deepEqual(second, decodeRowDescription(other));
 });

@@ -168,6 +168,24 @@ export function decodeRowDescription(body: Buffer): Column[] {
   return cols;
 }
 
+/**
+ * decodeRowDescription for one session, which mostly sees the same few descriptions again (an
+ * application runs its statements many times): while the bytes equal the last description's,
+ * its columns are returned again. Columns are never changed once decoded, so results share them.
+ */
+export class RowDescriptionMemo {
+  private bytes: Buffer | null = null;
+  private columns: readonly Column[] = [];
+
+  decode(body: Buffer): readonly Column[] {
+    if (this.bytes !== null && body.equals(this.bytes)) return this.columns;
+    this.columns = decodeRowDescription(body);
+    // A copy: body is a view of the chunk read from the socket, which this must not keep alive.
+    this.bytes = Buffer.from(body);
+    return this.columns;
+  }
+}
+
 export function decodeParameterDescription(body: Buffer): number[] {
   const r = new Reader(body);
   const n = r.i16();

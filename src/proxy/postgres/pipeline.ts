@@ -13,10 +13,10 @@ import {
   decodeParameterDescription,
   decodeParse,
   decodeQuery,
-  decodeRowDescription,
   decodeTarget,
   executePortal,
   type Notice,
+  RowDescriptionMemo,
 } from '../../protocol/postgres/decode.js';
 import { errorResponse, readyForQuery } from '../../protocol/postgres/encode.js';
 import { type FrameHandler, Framer, Mode, modeTable } from '../../protocol/postgres/framer.js';
@@ -179,6 +179,7 @@ export class PgPipeline {
   private readonly clientFramer: Framer;
   private readonly serverFramer: Framer;
   private readonly toUpstream: Forwarder;
+  private readonly rowDescriptions = new RowDescriptionMemo();
   private ended = false;
   private terminated = false;
   private upstreamSaidFatal = false;
@@ -569,7 +570,7 @@ export class PgPipeline {
           ? decodeRowDescriptionWithOrigins(body)
           : this.o.capture === 'none'
             ? []
-            : decodeRowDescription(body);
+            : this.rowDescriptions.decode(body);
         if (t.rowDescription(cols) && results) results.start(cols, null);
         return;
       }

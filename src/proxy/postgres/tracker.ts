@@ -68,6 +68,8 @@ export class PgTracker {
   /** Rows seen since the current result began. */
   private rows = 0;
   private columns: readonly Column[] | null = null;
+  private describedFrom: readonly Column[] | null = null;
+  private described: readonly ResultColumn[] = [];
   private captured: (string | null)[][] = [];
   /** When the previous result completed: a pipelined statement's clock starts no earlier. */
   private lastCompletion = 0;
@@ -337,8 +339,13 @@ export class PgTracker {
     return h?.kind === 'execute' ? h.columns : null;
   }
 
-  private describeColumns(cols: readonly Column[]): ResultColumn[] {
-    return cols.map((c) => ({ name: c.name, type: typeName(c.typeOid) }));
+  /** The recorded form of a result's columns; the same columns again (a memo'd RowDescription) give the same array. */
+  private describeColumns(cols: readonly Column[]): readonly ResultColumn[] {
+    if (cols !== this.describedFrom) {
+      this.described = cols.map((c) => ({ name: c.name, type: typeName(c.typeOid) }));
+      this.describedFrom = cols;
+    }
+    return this.described;
   }
 
   private resetResult(): void {
