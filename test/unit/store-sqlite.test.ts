@@ -186,6 +186,25 @@ describe('SqliteSessionStore', () => {
       hit.map((h) => [h.sessionId, h.seq]),
       [['g3', 76]],
     );
+    // More statements in one transaction than one index insert takes (1,024).
+    await store.writeBatch({
+      sessions: [sessionMeta('big')],
+      events: [
+        { sessionId: 'big', event: ev(1, { kind: 'start', meta: sessionMeta('big') }) },
+        ...Array.from({ length: 1100 }, (_, i) => ({
+          sessionId: 'big',
+          event: ev(i + 2, { kind: 'query', sql: `SELECT big${i}`, via: 'simple' }),
+        })),
+      ],
+      ends: [],
+    });
+    for (const i of [0, 1023, 1024, 1099]) {
+      assert.deepEqual(
+        (await store.search(`big${i}`)).map((h) => h.seq),
+        [i + 2],
+        `statement ${i} indexed`,
+      );
+    }
     await store.close();
   });
 

@@ -179,6 +179,7 @@ export class SqliteSessionStore implements SessionStore {
       this.db
         .transaction(() => {
           for (let i = 0; i < batches.length; i++) this.apply(batches[i]!, events[i]!);
+          this.st.insertFts.flush();
           if (journaled) this.journal!.applied(journaled);
         })
         .immediate();
@@ -298,7 +299,6 @@ export class SqliteSessionStore implements SessionStore {
       else if (event.kind === 'error') c.errors++;
     }
     this.st.insertEvent.flush();
-    this.st.insertFts.flush();
     for (const mark of late) {
       this.st.markOutcome.run(mark.failed ? 1 : 0, chain.state(mark.sessionId).sid, mark.querySeq);
     }
@@ -504,10 +504,12 @@ function prepareWrites(db: Database.Database): Statements {
     ),
     insertEvent: new RowInserter(
       db,
-      'INSERT INTO events (id, session_sid, seq, at_us, offset_us, kind, failed, format, body, hash)',
+      'INSERT OR FAIL INTO events (id, session_sid, seq, at_us, offset_us, kind, failed, format, body, hash)',
       10,
+      32,
     ),
-    insertFts: new RowInserter(db, 'INSERT INTO statement_fts (rowid, sql, params)', 3),
+    // Flushed once per transaction (row-inserter.ts says why); a batch holds at most 1,000 events.
+    insertFts: new RowInserter(db, 'INSERT INTO statement_fts (rowid, sql, params)', 3, 1024),
     lastEventId: db.prepare('SELECT max(id) AS id FROM events'),
     markOutcome: db.prepare('UPDATE events SET failed = ? WHERE session_sid = ? AND seq = ?'),
     bump: db.prepare(
