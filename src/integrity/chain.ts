@@ -63,57 +63,68 @@ export interface EventHeader {
 }
 
 /**
- * The event hash's input is assembled in one reused buffer and hashed in one call: measured,
- * createHash/update/digest cost about twice as much per event as a one-shot hash, and the store
- * hashes every recorded event. The bytes are exactly those listed above, so stored hashes and
- * `dbtape verify` are unchanged.
+ * The event hash's input is assembled in one reused buffer and hashed in one call: the store
+ * hashes every recorded event, and each step here was measured (2026-12-01, 2-vCPU VM):
+ * createHash/update/digest cost about twice a one-shot hash; asking the one-shot hash for a Buffer
+ * gives each 32-byte digest a backing store of its own (so it is taken as a latin1 string and
+ * copied into a Buffer from Node's shared pool); the short, fixed parts are written with
+ * TypedArray stores rather than Buffer methods (each a call into C++). The bytes are exactly those
+ * listed above, so stored hashes and `dbtape verify` are unchanged
+ * (test/unit/integrity-chain.test.ts checks them against a plain implementation).
  */
 const EVENT_TAG_BYTES = Buffer.from(EVENT_TAG);
 const PREV_AT = EVENT_TAG_BYTES.length;
 const NUMBERS_AT = PREV_AT + HASH_BYTES;
 const KIND_AT = NUMBERS_AT + 25;
 const MAX_SCRATCH = 1024 * 1024;
-let scratch = Buffer.alloc(16 * 1024);
-EVENT_TAG_BYTES.copy(scratch);
+let scratch = newScratch(16 * 1024);
+/** `kind` + NUL as UTF-8, for the few kinds there are. */
+const kindBytes = new Map<string, Buffer>();
 
 /** Node ≥ 20.12 has crypto.hash (one-shot); older 20.x falls back to createHash. */
-const oneShot = (crypto as { hash?: (alg: string, data: Buffer, enc: 'binary') => string }).hash;
+const oneShot = (crypto as { hash?: (alg: string, data: Uint8Array, enc: 'binary') => string }).hash;
+
+function newScratch(size: number): { buf: Buffer; view: DataView } {
+  const buf = Buffer.alloc(size);
+  EVENT_TAG_BYTES.copy(buf);
+  return { buf, view: new DataView(buf.buffer, buf.byteOffset, buf.length) };
+}
 
 export function eventHash(prev: Buffer, header: EventHeader, body: string | Buffer): Buffer {
-  const bodyBytes = typeof body === 'string' ? Buffer.byteLength(body, 'utf8') : body.length;
-  // kind is short ASCII in practice; sized by UTF-8 bytes anyway (at most 3 per UTF-16 unit).
-  const need = KIND_AT + header.kind.length * 3 + 1 + bodyBytes;
-  if (need > scratch.length && need <= MAX_SCRATCH) {
-    scratch = Buffer.alloc(Math.max(need, scratch.length * 2));
-    EVENT_TAG_BYTES.copy(scratch);
+  let kind = kindBytes.get(header.kind);
+  if (kind === undefined) {
+    kind = Buffer.from(`${header.kind}\0`, 'utf8');
+    if (kindBytes.size < 64) kindBytes.set(header.kind, kind);
   }
+  // At most 3 UTF-8 bytes per UTF-16 unit: a bound without scanning the text.
+  const bodyMax = typeof body === 'string' ? body.length * 3 : body.length;
+  const need = KIND_AT + kind.length + bodyMax;
+  if (need > scratch.buf.length && need <= MAX_SCRATCH)
+    scratch = newScratch(Math.max(need, scratch.buf.length * 2));
   // A rare huge body (captured rows) gets a buffer of its own rather than one kept forever.
-  const b = need <= scratch.length ? scratch : Buffer.alloc(need);
-  if (b !== scratch) EVENT_TAG_BYTES.copy(b);
-  prev.copy(b, PREV_AT, 0, HASH_BYTES);
+  const s = need <= scratch.buf.length ? scratch : newScratch(need);
+  const b = s.buf;
+  b.set(prev.length > HASH_BYTES ? prev.subarray(0, HASH_BYTES) : prev, PREV_AT);
   if (prev.length < HASH_BYTES) b.fill(0, PREV_AT + prev.length, NUMBERS_AT);
-  writeInt64(b, header.seq, NUMBERS_AT);
-  writeInt64(b, header.atUs, NUMBERS_AT + 8);
-  writeInt64(b, header.offsetUs, NUMBERS_AT + 16);
-  b.writeUInt8(header.format, NUMBERS_AT + 24);
-  let at = KIND_AT + b.write(header.kind, KIND_AT, 'utf8');
-  b[at++] = 0;
+  writeInt64(s.view, header.seq, NUMBERS_AT);
+  writeInt64(s.view, header.atUs, NUMBERS_AT + 8);
+  writeInt64(s.view, header.offsetUs, NUMBERS_AT + 16);
+  b[NUMBERS_AT + 24] = header.format;
+  b.set(kind, KIND_AT);
+  let at = KIND_AT + kind.length;
   at += typeof body === 'string' ? b.write(body, at, 'utf8') : body.copy(b, at);
-  const input = b.subarray(0, at);
-  // The digest as a latin1 string, copied into a Buffer from Node's shared pool: asking for a
-  // Buffer makes Node allocate a backing store of its own for the 32 bytes, which measured twice
-  // as slow as the hash itself (0.9 against 1.8-2 µs per event on the 2-vCPU VM).
+  const input = new Uint8Array(b.buffer, b.byteOffset, at);
   if (oneShot) return Buffer.from(oneShot('sha256', input, 'binary'), 'latin1');
   return createHash('sha256').update(input).digest();
 }
 
 /** Big-endian two's complement, as BigInt64 would write it, without a BigInt for safe integers. */
-function writeInt64(b: Buffer, n: number, at: number): void {
+function writeInt64(view: DataView, n: number, at: number): void {
   if (Number.isSafeInteger(n) && n >= 0) {
-    b.writeUInt32BE(Math.floor(n / 0x1_0000_0000), at);
-    b.writeUInt32BE(n >>> 0, at + 4);
+    view.setUint32(at, Math.floor(n / 0x1_0000_0000));
+    view.setUint32(at + 4, n >>> 0);
   } else {
-    b.writeBigInt64BE(BigInt(n), at);
+    view.setBigInt64(at, BigInt(n));
   }
 }
 

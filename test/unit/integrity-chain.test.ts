@@ -3,12 +3,19 @@
  * writer, crash recovery and gaps included), and what verify says about targeted damage.
  */
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import Database from 'better-sqlite3';
-import { eventHash, genesisHash, sealHash, ZERO_HASH } from '../../src/integrity/chain.js';
+import {
+  type EventHeader as EventHeaderFields,
+  eventHash,
+  genesisHash,
+  sealHash,
+  ZERO_HASH,
+} from '../../src/integrity/chain.js';
 import { checkpointMessage, parseCheckpoint, signCheckpoint } from '../../src/integrity/checkpoint.js';
 import {
   generateSigningKey,
@@ -93,6 +100,49 @@ describe('chain primitives', () => {
       eventHash(ZERO_HASH, header, '{"a":2}'),
     ];
     for (const v of variants) assert.ok(!v.equals(base));
+  });
+
+  test('event hashes are exactly the documented bytes (stored hashes must keep verifying)', () => {
+    // The layout written plainly, as chain.ts documents it; eventHash assembles it its own way.
+    const reference = (prev: Buffer, h: EventHeaderFields, body: string | Buffer): Buffer => {
+      const int64 = (n: number) => {
+        const b = Buffer.alloc(8);
+        b.writeBigInt64BE(BigInt(n));
+        return b;
+      };
+      return createHash('sha256')
+        .update('dbtape.event.v1\0')
+        .update(prev)
+        .update(int64(h.seq))
+        .update(int64(h.atUs))
+        .update(int64(h.offsetUs))
+        .update(Buffer.from([h.format]))
+        .update(`${h.kind}\0`)
+        .update(typeof body === 'string' ? Buffer.from(body, 'utf8') : body)
+        .digest();
+    };
+    let prev: Buffer = createHash('sha256').update('seed').digest();
+    const bodies: (string | Buffer)[] = [
+      '{"v":1,"kind":"query","sql":"SELECT 1"}',
+      '{"sql":"SELECT \'é ✓ 😀 \u0000\u001b\'"}',
+      'x'.repeat(40_000), // beyond the first scratch buffer
+      'é'.repeat(400_000), // beyond the largest scratch buffer kept: a buffer of its own
+      Buffer.from([0, 1, 2, 255]),
+      '',
+    ];
+    const headers: EventHeaderFields[] = [
+      { seq: 1, atUs: 1_764_550_000_000_000, offsetUs: 0, format: 1, kind: 'query' },
+      { seq: 2 ** 33 + 7, atUs: 2 ** 52, offsetUs: 4_294_967_296, format: 2, kind: 'result' },
+      { seq: 3, atUs: -5, offsetUs: -1, format: 1, kind: 'notice' },
+      { seq: 4, atUs: 10, offsetUs: 5, format: 1, kind: 'kind-not-seen-before' },
+    ];
+    for (const body of bodies) {
+      for (const h of headers) {
+        const got = eventHash(prev, h, body);
+        assert.ok(got.equals(reference(prev, h, body)), `${h.kind} ${String(body).slice(0, 20)}`);
+        prev = got;
+      }
+    }
   });
 
   test('a seal covers the previous seal, its number, the last hash, the count and the end', () => {
