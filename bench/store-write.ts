@@ -1,4 +1,8 @@
-// Store-thread cost per event for pgbench-like batches (encoding excluded).
+// The SQLite store's CPU per event for pgbench-like batches (8 sessions, a query and a result per
+// statement, encoding excluded): what the store's thread of `dbtape serve` spends per event. Each
+// batch is timed on its own and the median printed: index merges and WAL checkpoints land on some
+// batches only, and a shared VM's noise between runs is larger than most changes, so compare two
+// builds by running them in turn, several times. BATCHES=N (200).
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
