@@ -6,6 +6,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import type { SessionEvent, SessionEventBody, SessionMeta } from '../src/model/session.js';
+import type { WriteBatch } from '../src/store/session-store.js';
 import { encodeBatch } from '../src/store/sqlite/encoded-batch.js';
 import { SqliteSessionStore } from '../src/store/sqlite/sqlite-store.js';
 
@@ -19,7 +21,7 @@ const ids = Array.from(
   { length: SESSIONS },
   (_, i) => `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
 );
-const meta = (i: number) => ({
+const meta = (i: number): SessionMeta => ({
   id: ids[i]!,
   protocol: 'postgres',
   user: 'bench',
@@ -34,39 +36,39 @@ const meta = (i: number) => ({
   startedAtUs: Date.now() * 1000,
 });
 let t = Date.now() * 1000;
+
+/** The next event of session s, stamped 50 µs after the one before. */
+function next(s: number, body: SessionEventBody): WriteBatch['events'][number] {
+  t += 50;
+  return {
+    sessionId: ids[s]!,
+    event: { seq: ++seqs[s]!, atUs: t, offsetUs: t % 1e9, ...body } as SessionEvent,
+  };
+}
+
 function batch(first: boolean) {
-  const events = [];
+  const events: WriteBatch['events'][number][] = [];
   for (let k = 0; k < PER; k++)
     for (let s = 0; s < SESSIONS; s++) {
       const aid = Math.floor(Math.random() * 1e6);
-      t += 50;
-      events.push({
-        sessionId: ids[s]!,
-        event: {
-          seq: ++seqs[s],
-          atUs: t,
-          offsetUs: t % 1e9,
+      events.push(
+        next(s, {
           kind: 'query',
           sql: `SELECT abalance FROM pgbench_accounts WHERE aid = ${aid};`,
           via: 'simple',
-        },
-      });
-      t += 50;
-      events.push({
-        sessionId: ids[s]!,
-        event: {
-          seq: ++seqs[s],
-          atUs: t,
-          offsetUs: t % 1e9,
+        }),
+      );
+      events.push(
+        next(s, {
           kind: 'result',
           tag: 'SELECT 1',
           rows: 1,
           durationUs: 80,
           columns: [{ name: 'abalance', type: 'int4' }],
-        },
-      });
+        }),
+      );
     }
-  return encodeBatch({ sessions: first ? ids.map((_, i) => meta(i)) : [], ends: [], events } as never);
+  return encodeBatch({ sessions: first ? ids.map((_, i) => meta(i)) : [], ends: [], events });
 }
 const batches = Array.from({ length: BATCHES }, (_, i) => batch(i === 0));
 const perBatch: number[] = [];
