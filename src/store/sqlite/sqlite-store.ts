@@ -508,7 +508,8 @@ function prepareWrites(db: Database.Database): Statements {
       10,
       32,
     ),
-    // Flushed once per transaction (row-inserter.ts says why); a batch holds at most 1,000 events.
+    // Flushed once per transaction (row-inserter.ts says why): the recorder's batches hold at most
+    // 1,000 events; applying many journaled batches at once flushes every 1,024 statements.
     insertFts: new RowInserter(db, 'INSERT INTO statement_fts (rowid, sql, params)', 3, 1024),
     lastEventId: db.prepare('SELECT max(id) AS id FROM events'),
     markOutcome: db.prepare('UPDATE events SET failed = ? WHERE session_sid = ? AND seq = ?'),
