@@ -112,7 +112,8 @@ export class PgResultPolicy {
 
   /** Portals end with their transaction. */
   idle(): void {
-    this.suspended.clear();
+    // Every idle ReadyForQuery comes here, and Map.clear allocates a new table even when empty.
+    if (this.suspended.size > 0) this.suspended.clear();
   }
 
   private truncation(tag: string | null): Truncation | null {
