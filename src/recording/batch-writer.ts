@@ -193,7 +193,7 @@ export class BatchWriter {
       this.stats.refused++;
       // Make room: drain what is queued without waiting for the window.
       this.urgent = true;
-      this.schedule(true);
+      this.schedule();
       return Promise.reject(
         new RecordingError(
           'DBTAPE_RECORDING_QUEUE_FULL',
@@ -208,7 +208,7 @@ export class BatchWriter {
         // One statement waits for the next retry: if the store works again, it goes through.
         this.probe = item;
         this.want(item);
-        this.schedule(true);
+        this.schedule();
         return this.waitFor(item, false);
       }
       // The store failed and has not written since: refuse now rather than hold the statement
@@ -219,7 +219,7 @@ export class BatchWriter {
       return Promise.reject(storeFailed(this.health.lastError));
     }
     this.want(item);
-    this.schedule(true);
+    this.schedule();
     return this.waitFor(item, false);
   }
 
@@ -231,7 +231,7 @@ export class BatchWriter {
   /** Resolves once everything accepted so far has been written or given up. */
   flush(): Promise<void> {
     this.urgent = true;
-    this.schedule(true);
+    this.schedule();
     return this.waitFor(this.lastItem, true);
   }
 
@@ -274,9 +274,12 @@ export class BatchWriter {
     this.lostTracks.clear();
   }
 
-  /** Arrange a drain: now if asked to, a full batch is ready or someone waits; else after the window. */
-  private schedule(now = false): void {
-    now ||= this.pressing();
+  /**
+   * Arrange a drain: now if it is pressing (flush() or a durable() caller waits, or a full batch is
+   * ready; callers set `urgent` or `wantedUpTo` first), else after the window.
+   */
+  private schedule(): void {
+    const now = this.pressing();
     if (now && this.windowTimer !== null && this.health.retryAt <= Date.now()) {
       clearTimeout(this.windowTimer);
       this.windowTimer = null;
