@@ -8,9 +8,11 @@ import { stringify } from 'yaml';
 import {
   DEFAULT_TARGET,
   dataRows,
+  errorFields,
   type InProcessDbtape,
   loggedIn,
   type PgRaw,
+  queryMessage,
   simpleQuery,
   startInProcess,
   usersYaml,
@@ -261,6 +263,31 @@ describe('denials with recording off', () => {
       assert.equal(r.rows[0].c, 1000);
     } finally {
       await client.end();
+    }
+  });
+
+  test('statements, a denied one and Syncs sent one byte per write reach the server intact', async () => {
+    // Each header then spans several reads, the first written whole before the next were held back
+    // for the policy: the held bytes were once dropped, and the server hung up on a broken message.
+    const raw = await rawLogin('reader');
+    try {
+      await raw.sendBytewise(
+        Buffer.concat([
+          queryMessage('select 1'),
+          SYNC_MSG,
+          queryMessage(`select * from ${SECRET}`),
+          SYNC_MSG,
+          queryMessage('select 2'),
+        ]),
+      );
+      assert.deepEqual(dataRows(await raw.readUntil('Z')), [['1']]);
+      assert.equal((await raw.readUntil('Z')).length, 1, 'the Sync: ReadyForQuery alone');
+      const denied = await raw.readUntil('Z');
+      assert.equal(errorFields(denied[0]).C, '42501');
+      assert.equal((await raw.readUntil('Z')).length, 1);
+      assert.deepEqual(dataRows(await raw.readUntil('Z')), [['2']]);
+    } finally {
+      raw.destroy();
     }
   });
 });

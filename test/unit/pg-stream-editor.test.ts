@@ -82,3 +82,21 @@ test('editing that starts at a later chunk leaves earlier messages whole and edi
   const got = edit([STREAM.subarray(0, cut), STREAM.subarray(cut)], 1);
   assert.deepEqual(got, Buffer.concat([ROWDESC, ROW1, ROW2, ROW3, OURS, NOTICE, DONE, READY]));
 });
+
+test('a header begun in a chunk written whole and finished over several edited chunks goes out whole', () => {
+  // The unedited chunk ends 1-4 bytes into ROW2's header; editing starts with the next chunk, which
+  // holds back the rest of the header until it is complete. Only the held bytes may follow the ones
+  // already written: the rest of the header once went missing and the peer read a broken message.
+  const head = ROWDESC.length + ROW1.length;
+  for (let k = 1; k < 5; k++) {
+    const pieces = [STREAM.subarray(0, head + k)];
+    for (let i = head + k; i < head + 5; i++) pieces.push(STREAM.subarray(i, i + 1));
+    pieces.push(STREAM.subarray(head + 5));
+    const got = edit(pieces, 1);
+    assert.deepEqual(
+      got,
+      Buffer.concat([ROWDESC, ROW1, ROW2, ROW3, OURS, NOTICE, DONE, READY]),
+      `${k} byte(s)`,
+    );
+  }
+});

@@ -119,11 +119,15 @@ export class StreamEditor {
     this.out.add(bytes);
   }
 
-  /** Write the held-back head of the last reported message, which is kept. */
+  /**
+   * Write the held-back head of the last reported message, which is kept. Its first bytes may have
+   * gone out already, in a chunk written whole that ended inside its header: only the rest is held.
+   */
   private settle(): void {
     this.lastHeld = false;
     const s = this.lastStart;
-    if (this.sent !== s) return;
+    const from = this.sent;
+    if (from < s || from >= this.base) return;
     let head: Buffer;
     if (this.lastRaw) {
       head = this.lastRaw;
@@ -133,7 +137,7 @@ export class StreamEditor {
       head[0] = this.lastType;
       head.writeInt32BE(this.lastBody + 4, 1);
     }
-    this.out.add(head.subarray(0, this.base - s));
+    this.out.add(head.subarray(from - s, this.base - s));
     this.sent = this.base;
   }
 
