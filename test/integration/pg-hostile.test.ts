@@ -617,6 +617,39 @@ describe('after authentication', () => {
     }
   });
 
+  test('a bad message while a large result streams: whole messages, then the FATAL', async () => {
+    // The FATAL once went out in the middle of the DataRow being forwarded, and the client read its
+    // bytes as row data. It must come between two messages.
+    const raw = await loggedIn(main.port, { params: APP });
+    try {
+      await raw.send(queryMessage("SELECT repeat('x', 100000) FROM generate_series(1, 200)"));
+      await waitFor(() => raw.pending > 0, { what: 'the first bytes of the result' });
+      raw.socket.pause(); // dbtape's writes back up, and it stops inside a row
+      const seen = main.logs.length;
+      await raw.send(messageHeader('Q', 1));
+      await waitFor(() => main.logs.slice(seen).some((l) => l.msg === 'client protocol violation; closing'), {
+        what: 'dbtape to read the bad message',
+      });
+      raw.socket.resume();
+      const messages: string[] = [];
+      for (;;) {
+        const m = await raw.readMessage();
+        messages.push(m.type);
+        if (m.type !== 'E') continue;
+        assert.equal(errorFields(m).C, '08P01');
+        break;
+      }
+      assert.ok(
+        messages.slice(0, -1).every((t) => t === 'T' || t === 'D'),
+        `only whole rows before it: ${messages.join('')}`,
+      );
+      await raw.closed();
+      assert.equal(raw.rest().length, 0, 'nothing after the FATAL error');
+    } finally {
+      raw.destroy();
+    }
+  });
+
   test('CopyData, CopyDone and CopyFail outside COPY are ignored, as by PostgreSQL', async () => {
     const raw = await loggedIn(main.port, { params: APP });
     try {

@@ -57,6 +57,26 @@ export class Framer {
     return this.headerFill === 0 && this.remaining === 0 && this.carry === null;
   }
 
+  /**
+   * Offset in `chunk`, the next bytes to be fed, where the message in progress ends: 0 when none is
+   * in progress, -1 when it does not end within `chunk`.
+   */
+  messageEnd(chunk: Buffer): number {
+    let left: number;
+    if (this.remaining > 0) left = this.remaining;
+    else if (this.carry !== null) left = this.carry.length - this.carryFill;
+    else if (this.headerFill > 0) {
+      const need = HEADER - this.headerFill;
+      if (chunk.length < need) return -1;
+      const length = Buffer.concat([
+        this.header.subarray(0, this.headerFill),
+        chunk.subarray(0, need),
+      ]).readInt32BE(1);
+      left = need + Math.max(0, length - 4);
+    } else return 0;
+    return left <= chunk.length ? left : -1;
+  }
+
   feed(chunk: Buffer): void {
     let pos = 0;
     const len = chunk.length;

@@ -129,6 +129,8 @@ const CLIENT_MODES_CHECKED = modeTable(Mode.Invalid, [
 ]);
 
 const CATALOG_TIMEOUT_MS = 10_000;
+/** Longest wait for the end of a server message half forwarded before a protocol error's FATAL. */
+const FATAL_WAIT_MS = 2000;
 
 /**
  * A statement's text as the policy reads it: bytes that are not UTF-8 become U+FFFD, which the
@@ -181,6 +183,11 @@ export class PgPipeline {
   private readonly toUpstream: Forwarder;
   private readonly rowDescriptions = new RowDescriptionMemo();
   private ended = false;
+  /**
+   * The client broke the protocol while a server message was half forwarded: the client is no longer
+   * read, and this FATAL follows the rest of that message.
+   */
+  private violation: { readonly message: string; readonly reason: string } | null = null;
   private terminated = false;
   private upstreamSaidFatal = false;
   /** Requests sent upstream and not yet answered by ReadyForQuery: a query may be running. */
@@ -273,6 +280,7 @@ export class PgPipeline {
   }
 
   private fromClient(chunk: Buffer): void {
+    if (this.violation) return;
     const ed = this.requests;
     if (ed !== null || !this.track) {
       // Checked, not recorded: a statement is forwarded only once the policy has allowed it.
@@ -289,7 +297,10 @@ export class PgPipeline {
     this.pauseIfFull(fwd, this.o.client);
   }
 
-  private fromUpstream(chunk: Buffer): void {
+  private fromUpstream(data: Buffer): void {
+    // After a protocol error only the rest of the message being forwarded goes on; the FATAL follows.
+    const end = this.violation ? this.serverFramer.messageEnd(data) : -1;
+    const chunk = end >= 0 ? data.subarray(0, end) : data;
     const edit = (this.results?.mayEdit(chunk.length) ?? false) || (this.policyGate?.substituting ?? false);
     this.passChunk(
       chunk,
@@ -300,6 +311,7 @@ export class PgPipeline {
       this.o.client,
       this.o.upstream,
     );
+    if (this.violation && !this.ended && this.serverFramer.idle) this.endViolation();
   }
 
   /**
@@ -337,6 +349,7 @@ export class PgPipeline {
     const t = this.tracker;
     return {
       message: (type, body, raw) => {
+        if (this.violation) return; // the rest of the chunk that broke the protocol
         if (this.gate) {
           this.gate.push(type, raw, true);
           return;
@@ -373,6 +386,7 @@ export class PgPipeline {
         }
       },
       pass: (type, bytes, first) => {
+        if (this.violation) return;
         t.copyDataIn(first ? bytes.length - 5 : bytes.length);
         if (this.gate) this.gate.push(type, bytes, false);
         else this.toUpstream.add(bytes);
@@ -711,14 +725,32 @@ export class PgPipeline {
   }
 
   private protocolError(reason: string): void {
-    if (this.ended) return;
+    if (this.ended || this.violation) return;
     this.o.log.warn({ reason }, 'client protocol violation; closing');
-    this.sendFatal(SqlState.ProtocolViolation, `dbtape: protocol violation: ${reason}`);
-    this.finish('protocol_error', reason);
+    this.violation = { message: `dbtape: protocol violation: ${reason}`, reason };
+    if (this.serverFramer.idle) {
+      this.endViolation();
+      return;
+    }
+    // A FATAL inside a half-forwarded server message would break the client's framing: it follows
+    // the message's end (a server that does not get there in time ends the session without it).
+    this.gate?.stop();
+    setTimeout(() => this.finish('protocol_error', reason), FATAL_WAIT_MS).unref();
+  }
+
+  /** The protocol error's FATAL, between server messages; none after the server's own FATAL. */
+  private endViolation(): void {
+    const v = this.violation!;
+    if (!this.upstreamSaidFatal) this.sendFatal(SqlState.ProtocolViolation, v.message);
+    this.finish('protocol_error', v.reason);
   }
 
   private clientGone(): void {
     if (this.ended) return;
+    if (this.violation) {
+      this.finish('protocol_error', this.violation.reason);
+      return;
+    }
     // A backend busy with a long query would not notice the closed socket until it
     // writes; cancel the query so the backend goes away promptly.
     if (!this.terminated && this.busy > 0) this.o.cancelUpstream();
@@ -727,6 +759,10 @@ export class PgPipeline {
 
   private upstreamGone(): void {
     if (this.ended) return;
+    if (this.violation) {
+      this.finish('protocol_error', this.violation.reason);
+      return;
+    }
     // After the client's Terminate the server hanging up is the normal end of the session,
     // and a FATAL "lost the connection" would reach a client that is still reading.
     if (this.terminated) {
