@@ -82,6 +82,28 @@ export class PacketFramer {
     return !this.inPacket && this.headerLen === 0 && !this.continuing;
   }
 
+  /**
+   * Offset in `chunk`, the next chunk to be pushed (once this one is used up), where the logical
+   * packet in progress ends: 0 when none is in progress, -1 when it does not end within `chunk`.
+   */
+  packetEnd(chunk: Buffer): number {
+    if (this.idle) return 0;
+    let left: number;
+    let length: number;
+    if (this.inPacket) {
+      length = this.length;
+      left = length - this.offset;
+    } else if (this.headerLen > 0) {
+      const need = PACKET_HEADER_SIZE - this.headerLen;
+      if (chunk.length < need) return -1;
+      const h = Buffer.concat([this.header.subarray(0, this.headerLen), chunk.subarray(0, need)]);
+      length = h[0] | (h[1] << 8) | (h[2] << 16);
+      left = need + length;
+    } else return -1; // between the physical packets of a logical one
+    // A 0xFFFFFF packet is continued by the next: that one's end is not known yet.
+    return length < MAX_PACKET_PAYLOAD && left <= chunk.length ? left : -1;
+  }
+
   /** Chunk offset of the next packet; meaningful when `idle`. */
   get position(): number {
     return this.pos;

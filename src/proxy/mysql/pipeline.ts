@@ -56,6 +56,8 @@ export interface MysqlPipelineOptions {
 
 /** Commands up to this size are held until whole (and can be changed); bigger ones stream through. */
 const HOLD_LIMIT = 1 << 20;
+/** Longest wait for the end of a server packet half forwarded before a protocol error's ERR. */
+const ERR_WAIT_MS = 2000;
 /** MariaDB's ER_CONNECTION_KILLED, for a session an administrator ends. */
 const ER_CONNECTION_KILLED: ServerError = { errno: 1927, sqlState: '70100' };
 
@@ -73,6 +75,12 @@ export class MysqlPipeline {
   private inClientChunk = false;
   private inServerChunk = false;
   private ended = false;
+  /**
+   * The client broke the protocol while a server packet was half forwarded: the client is no longer
+   * read, and this ERR follows the rest of that packet.
+   */
+  private violation: { readonly error: ServerError; readonly message: string; readonly seq: number } | null =
+    null;
   /** The client is paused while a strict-mode statement waits for its record... */
   private waiting = false;
   /** ...or while the upstream's socket buffer is full. */
@@ -188,7 +196,7 @@ export class MysqlPipeline {
   // ---- client → server -------------------------------------------------------------
 
   private fromClient(chunk: Buffer): void {
-    if (this.ended) return;
+    if (this.ended || this.violation) return;
     if (this.waiting) {
       this.queued.push(chunk); // arrived before the pause took effect
       return;
@@ -250,7 +258,7 @@ export class MysqlPipeline {
       )
       .finally(() => {
         this.waiting = false;
-        if (this.ended) return;
+        if (this.ended || this.violation) return;
         this.guard('client_lost', () => {
           this.pump();
           while (!this.waiting && !this.ended && this.queued.length > 0) {
@@ -263,8 +271,11 @@ export class MysqlPipeline {
 
   // ---- server → client -------------------------------------------------------------
 
-  private fromUpstream(chunk: Buffer): void {
+  private fromUpstream(data: Buffer): void {
     if (this.ended) return;
+    // After a protocol error only the rest of the packet being forwarded goes on; the ERR follows.
+    const end = this.violation ? this.responses.packetEnd(data) : -1;
+    const chunk = end >= 0 ? data.subarray(0, end) : data;
     const fwd = this.toClient;
     this.inServerChunk = true;
     fwd.begin(chunk);
@@ -275,6 +286,7 @@ export class MysqlPipeline {
       fwd.ok = true;
       this.o.upstream.pause();
     }
+    if (this.violation && this.responses.betweenPackets) this.endViolation();
   }
 
   private sendClient(b: Buffer): void {
@@ -298,15 +310,34 @@ export class MysqlPipeline {
   // ---- endings ---------------------------------------------------------------------
 
   private protocolError(e: ServerError, message: string, seq: number): void {
-    if (this.ended) return;
+    if (this.ended || this.violation) return;
     this.o.log.warn({ reason: message }, 'client protocol violation; closing');
     this.events.refusal(e.errno, e.sqlState, message);
-    this.sendClient(errPacket(e, message, seq));
-    this.finish('protocol_error', message);
+    this.violation = { error: e, message, seq };
+    if (this.responses.betweenPackets) {
+      this.endViolation();
+      return;
+    }
+    // An ERR inside a half-forwarded server packet would break the client's framing: it follows the
+    // packet's end (a server that does not get there in time ends the session without it).
+    setTimeout(() => this.finish('protocol_error', message), ERR_WAIT_MS).unref();
+  }
+
+  /** The protocol error's ERR, between server packets: within a response, it takes the next sequence id. */
+  private endViolation(): void {
+    const v = this.violation!;
+    this.sendClient(
+      errPacket(v.error, v.message, this.responses.busy ? this.responses.nextClientSeq : v.seq),
+    );
+    this.finish('protocol_error', v.message);
   }
 
   private clientGone(): void {
     if (this.ended) return;
+    if (this.violation) {
+      this.finish('protocol_error', this.violation.message);
+      return;
+    }
     // A server busy with a long statement would not notice the closed socket until it writes.
     if (!this.commands.quit && this.responses.busy) this.o.killUpstreamQuery();
     this.finish(this.commands.quit ? 'client_closed' : 'client_lost');
@@ -314,6 +345,10 @@ export class MysqlPipeline {
 
   private upstreamGone(): void {
     if (this.ended) return;
+    if (this.violation) {
+      this.finish('protocol_error', this.violation.message);
+      return;
+    }
     if (this.commands.quit) {
       this.finish('client_closed');
       return;

@@ -116,6 +116,16 @@ export class ResponseStream {
     return this.current !== null;
   }
 
+  /** No server packet is half forwarded to the client: dbtape's own packets may go between. */
+  get betweenPackets(): boolean {
+    return this.framer.idle;
+  }
+
+  /** Offset in `chunk` where the packet being forwarded ends (see PacketFramer.packetEnd). */
+  packetEnd(chunk: Buffer): number {
+    return this.framer.packetEnd(chunk);
+  }
+
   /** COM_STMT_PREPAREs sent whose response has not completed. */
   get preparesInFlight(): number {
     return this.prepares;
