@@ -257,53 +257,74 @@ describe('commands', () => {
     await bystanderStillWorks();
   });
 
-  test('a bad packet while a large result streams: whole packets, then the ERR', async () => {
-    // dbtape's ERR once went out in the middle of the row being forwarded, and the client read its
-    // bytes as row data. It must come between two packets.
-    const rows = Array.from({ length: 100 }, () => ['x'.repeat(100_000)]);
-    const bigFake = await startFakeUpstream({ answer: () => ({ columns: ['v'], rows }) });
-    const bigProxy = await startMysqlProxy({
-      targets: [
-        {
-          name: 'app',
-          protocol: 'mysql',
-          host: '127.0.0.1',
-          port: bigFake.port,
-          user: 'root',
-          tls: 'disable',
-        },
-      ],
-    });
-    try {
-      const raw = await RawMysql.connect(bigProxy.port);
-      const { answer } = await raw.login();
-      assert.equal(answer.payload[0], M.OK_HEADER);
-      raw.command(queryPayload('SELECT big'));
-      await raw.read(); // the column count: the rows are on their way
-      raw.socket.pause(); // dbtape's writes back up, and it stops inside a row
-      raw.write(packet(queryPayload('SELECT 1'), 5));
-      await waitFor(() => bigProxy.logs.some((l) => l.msg === 'client protocol violation; closing'), {
-        what: 'dbtape to read the bad packet',
+  // dbtape's ERR once went out in the middle of the row being forwarded, and the client read its
+  // bytes as row data. Whatever ends the session, the ERR must come between two packets.
+  const endings = [
+    {
+      what: 'a bad packet',
+      errno: 1156,
+      end: async (raw: RawMysql, proxy: MysqlProxy) => {
+        raw.write(packet(queryPayload('SELECT 1'), 5));
+        await waitFor(() => proxy.logs.some((l) => l.msg === 'client protocol violation; closing'), {
+          what: 'dbtape to read the bad packet',
+        });
+      },
+    },
+    {
+      what: "an administrator's kill",
+      errno: 1927,
+      end: async (_raw: RawMysql, proxy: MysqlProxy) => {
+        await new Promise((r) => setTimeout(r, 200));
+        const live = proxy.server!.registry.all();
+        assert.equal(live.length, 1);
+        live[0]!.kill('ended by an administrator');
+      },
+    },
+  ];
+  for (const ending of endings) {
+    test(`${ending.what} while a large result streams: whole packets, then the ERR`, async () => {
+      const rows = Array.from({ length: 100 }, () => ['x'.repeat(100_000)]);
+      const bigFake = await startFakeUpstream({ answer: () => ({ columns: ['v'], rows }) });
+      const bigProxy = await startMysqlProxy({
+        targets: [
+          {
+            name: 'app',
+            protocol: 'mysql',
+            host: '127.0.0.1',
+            port: bigFake.port,
+            user: 'root',
+            tls: 'disable',
+          },
+        ],
       });
-      raw.socket.resume();
-      const packets: RawPacket[] = [];
-      for (let p = await raw.read(); p; p = await raw.read()) packets.push(p);
-      assert.equal(errOf(packets.at(-1) ?? null).errno, 1156);
-      assert.equal(
-        packets.at(-1)?.seq,
-        ((packets.at(-2)?.seq ?? 0) + 1) & 0xff,
-        'the ERR continues the response',
-      );
-      const before = packets.slice(0, -1);
-      assert.ok(
-        before.every((p) => p.payload[0] !== M.ERR_HEADER && p.payload.length < 100_010),
-        'only the result, whole, before it',
-      );
-    } finally {
-      await bigProxy.close();
-      await bigFake.close();
-    }
-  });
+      try {
+        const raw = await RawMysql.connect(bigProxy.port);
+        const { answer } = await raw.login();
+        assert.equal(answer.payload[0], M.OK_HEADER);
+        raw.command(queryPayload('SELECT big'));
+        await raw.read(); // the column count: the rows are on their way
+        raw.socket.pause(); // dbtape's writes back up, and it stops inside a row
+        await ending.end(raw, bigProxy);
+        raw.socket.resume();
+        const packets: RawPacket[] = [];
+        for (let p = await raw.read(); p; p = await raw.read()) packets.push(p);
+        assert.equal(errOf(packets.at(-1) ?? null).errno, ending.errno);
+        assert.equal(
+          packets.at(-1)?.seq,
+          ((packets.at(-2)?.seq ?? 0) + 1) & 0xff,
+          'the ERR continues the response',
+        );
+        const before = packets.slice(0, -1);
+        assert.ok(
+          before.every((p) => p.payload[0] !== M.ERR_HEADER && p.payload.length < 100_010),
+          'only the result, whole, before it',
+        );
+      } finally {
+        await bigProxy.close();
+        await bigFake.close();
+      }
+    });
+  }
 
   test('a 0xFFFFFF packet whose client then disconnects ends cleanly', async () => {
     const raw = await loggedIn();

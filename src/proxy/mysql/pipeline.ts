@@ -76,11 +76,18 @@ export class MysqlPipeline {
   private inServerChunk = false;
   private ended = false;
   /**
-   * The client broke the protocol while a server packet was half forwarded: the client is no longer
-   * read, and this ERR follows the rest of that packet.
+   * dbtape ends the session (a client's protocol error, an administrator's kill) while a server
+   * packet is half forwarded: the client is no longer read, and this ERR follows the rest of that
+   * packet.
    */
-  private violation: { readonly error: ServerError; readonly message: string; readonly seq: number } | null =
-    null;
+  private closing: {
+    readonly error: ServerError;
+    readonly message: string;
+    /** Sequence id of the ERR when no response is under way. */
+    readonly seq: number;
+    readonly end: EndReason;
+    readonly detail: string;
+  } | null = null;
   /** The client is paused while a strict-mode statement waits for its record... */
   private waiting = false;
   /** ...or while the upstream's socket buffer is full. */
@@ -186,17 +193,15 @@ export class MysqlPipeline {
 
   /** End the session on an administrator's request; the client gets a clear error. */
   kill(reason: string): void {
-    if (this.ended) return;
-    const seq = this.responses.busy ? this.responses.nextClientSeq : 0;
-    this.sendClient(errPacket(ER_CONNECTION_KILLED, `dbtape: ${reason}`, seq));
+    if (this.ended || this.closing) return;
     if (this.responses.busy) this.o.killUpstreamQuery();
-    this.finish('killed', reason);
+    this.closeBetweenPackets(ER_CONNECTION_KILLED, `dbtape: ${reason}`, 0, 'killed', reason);
   }
 
   // ---- client → server -------------------------------------------------------------
 
   private fromClient(chunk: Buffer): void {
-    if (this.ended || this.violation) return;
+    if (this.ended || this.closing) return;
     if (this.waiting) {
       this.queued.push(chunk); // arrived before the pause took effect
       return;
@@ -258,7 +263,7 @@ export class MysqlPipeline {
       )
       .finally(() => {
         this.waiting = false;
-        if (this.ended || this.violation) return;
+        if (this.ended || this.closing) return;
         this.guard('client_lost', () => {
           this.pump();
           while (!this.waiting && !this.ended && this.queued.length > 0) {
@@ -273,8 +278,8 @@ export class MysqlPipeline {
 
   private fromUpstream(data: Buffer): void {
     if (this.ended) return;
-    // After a protocol error only the rest of the packet being forwarded goes on; the ERR follows.
-    const end = this.violation ? this.responses.packetEnd(data) : -1;
+    // While closing only the rest of the packet being forwarded goes on; the ERR follows.
+    const end = this.closing ? this.responses.packetEnd(data) : -1;
     const chunk = end >= 0 ? data.subarray(0, end) : data;
     const fwd = this.toClient;
     this.inServerChunk = true;
@@ -286,7 +291,7 @@ export class MysqlPipeline {
       fwd.ok = true;
       this.o.upstream.pause();
     }
-    if (this.violation && this.responses.betweenPackets) this.endViolation();
+    if (this.closing && !this.ended && this.responses.betweenPackets) this.endClosing();
   }
 
   private sendClient(b: Buffer): void {
@@ -310,32 +315,45 @@ export class MysqlPipeline {
   // ---- endings ---------------------------------------------------------------------
 
   private protocolError(e: ServerError, message: string, seq: number): void {
-    if (this.ended || this.violation) return;
+    if (this.ended || this.closing) return;
     this.o.log.warn({ reason: message }, 'client protocol violation; closing');
     this.events.refusal(e.errno, e.sqlState, message);
-    this.violation = { error: e, message, seq };
-    if (this.responses.betweenPackets) {
-      this.endViolation();
-      return;
-    }
-    // An ERR inside a half-forwarded server packet would break the client's framing: it follows the
-    // packet's end (a server that does not get there in time ends the session without it).
-    setTimeout(() => this.finish('protocol_error', message), ERR_WAIT_MS).unref();
+    this.closeBetweenPackets(e, message, seq, 'protocol_error', message);
   }
 
-  /** The protocol error's ERR, between server packets: within a response, it takes the next sequence id. */
-  private endViolation(): void {
-    const v = this.violation!;
+  /**
+   * End the session with dbtape's ERR. An ERR inside a half-forwarded server packet would break the
+   * client's framing: it follows the packet's end (a server that does not get there in time ends the
+   * session without it).
+   */
+  private closeBetweenPackets(
+    error: ServerError,
+    message: string,
+    seq: number,
+    end: EndReason,
+    detail: string,
+  ): void {
+    this.closing = { error, message, seq, end, detail };
+    if (this.responses.betweenPackets) {
+      this.endClosing();
+      return;
+    }
+    setTimeout(() => this.finish(end, detail), ERR_WAIT_MS).unref();
+  }
+
+  /** dbtape's ERR, between server packets: within a response, it takes the next sequence id. */
+  private endClosing(): void {
+    const c = this.closing!;
     this.sendClient(
-      errPacket(v.error, v.message, this.responses.busy ? this.responses.nextClientSeq : v.seq),
+      errPacket(c.error, c.message, this.responses.busy ? this.responses.nextClientSeq : c.seq),
     );
-    this.finish('protocol_error', v.message);
+    this.finish(c.end, c.detail);
   }
 
   private clientGone(): void {
     if (this.ended) return;
-    if (this.violation) {
-      this.finish('protocol_error', this.violation.message);
+    if (this.closing) {
+      this.finish(this.closing.end, this.closing.detail);
       return;
     }
     // A server busy with a long statement would not notice the closed socket until it writes.
@@ -345,8 +363,8 @@ export class MysqlPipeline {
 
   private upstreamGone(): void {
     if (this.ended) return;
-    if (this.violation) {
-      this.finish('protocol_error', this.violation.message);
+    if (this.closing) {
+      this.finish(this.closing.end, this.closing.detail);
       return;
     }
     if (this.commands.quit) {
@@ -357,8 +375,9 @@ export class MysqlPipeline {
       this.finish('upstream_closed');
       return;
     }
-    // Only a client waiting for a response can take an ERR in turn; an idle one sees the close.
-    if (this.responses.busy) {
+    // Only a client waiting for a response can take an ERR in turn; an idle one sees the close, and
+    // so does one in the middle of a packet the server's loss cut off (the ERR would be read as its bytes).
+    if (this.responses.busy && this.responses.betweenPackets) {
       this.sendClient(
         errPacket(
           ER_NET_READ_ERROR,

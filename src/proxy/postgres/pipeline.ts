@@ -184,10 +184,16 @@ export class PgPipeline {
   private readonly rowDescriptions = new RowDescriptionMemo();
   private ended = false;
   /**
-   * The client broke the protocol while a server message was half forwarded: the client is no longer
-   * read, and this FATAL follows the rest of that message.
+   * dbtape ends the session (a client's protocol error, an administrator's kill) while a server
+   * message is half forwarded: the client is no longer read, and this FATAL follows the rest of that
+   * message.
    */
-  private violation: { readonly message: string; readonly reason: string } | null = null;
+  private closing: {
+    readonly code: string;
+    readonly message: string;
+    readonly end: EndReason;
+    readonly detail: string;
+  } | null = null;
   private terminated = false;
   private upstreamSaidFatal = false;
   /** Requests sent upstream and not yet answered by ReadyForQuery: a query may be running. */
@@ -273,14 +279,13 @@ export class PgPipeline {
 
   /** End the session on an administrator's request; the client gets a clear error. */
   kill(reason: string): void {
-    if (this.ended) return;
-    this.sendFatal(SqlState.AdminShutdown, `dbtape: ${reason}`);
+    if (this.ended || this.closing) return;
     if (this.busy > 0) this.o.cancelUpstream();
-    this.finish('killed', reason);
+    this.closeBetweenMessages(SqlState.AdminShutdown, `dbtape: ${reason}`, 'killed', reason);
   }
 
   private fromClient(chunk: Buffer): void {
-    if (this.violation) return;
+    if (this.closing) return;
     const ed = this.requests;
     if (ed !== null || !this.track) {
       // Checked, not recorded: a statement is forwarded only once the policy has allowed it.
@@ -298,8 +303,8 @@ export class PgPipeline {
   }
 
   private fromUpstream(data: Buffer): void {
-    // After a protocol error only the rest of the message being forwarded goes on; the FATAL follows.
-    const end = this.violation ? this.serverFramer.messageEnd(data) : -1;
+    // While closing only the rest of the message being forwarded goes on; the FATAL follows.
+    const end = this.closing ? this.serverFramer.messageEnd(data) : -1;
     const chunk = end >= 0 ? data.subarray(0, end) : data;
     const edit = (this.results?.mayEdit(chunk.length) ?? false) || (this.policyGate?.substituting ?? false);
     this.passChunk(
@@ -311,7 +316,7 @@ export class PgPipeline {
       this.o.client,
       this.o.upstream,
     );
-    if (this.violation && !this.ended && this.serverFramer.idle) this.endViolation();
+    if (this.closing && !this.ended && this.serverFramer.idle) this.endClosing();
   }
 
   /**
@@ -349,7 +354,7 @@ export class PgPipeline {
     const t = this.tracker;
     return {
       message: (type, body, raw) => {
-        if (this.violation) return; // the rest of the chunk that broke the protocol
+        if (this.closing) return; // the rest of the chunk that broke the protocol
         if (this.gate) {
           this.gate.push(type, raw, true);
           return;
@@ -386,7 +391,7 @@ export class PgPipeline {
         }
       },
       pass: (type, bytes, first) => {
-        if (this.violation) return;
+        if (this.closing) return;
         t.copyDataIn(first ? bytes.length - 5 : bytes.length);
         if (this.gate) this.gate.push(type, bytes, false);
         else this.toUpstream.add(bytes);
@@ -725,30 +730,42 @@ export class PgPipeline {
   }
 
   private protocolError(reason: string): void {
-    if (this.ended || this.violation) return;
+    if (this.ended || this.closing) return;
     this.o.log.warn({ reason }, 'client protocol violation; closing');
-    this.violation = { message: `dbtape: protocol violation: ${reason}`, reason };
-    if (this.serverFramer.idle) {
-      this.endViolation();
-      return;
-    }
-    // A FATAL inside a half-forwarded server message would break the client's framing: it follows
-    // the message's end (a server that does not get there in time ends the session without it).
-    this.gate?.stop();
-    setTimeout(() => this.finish('protocol_error', reason), FATAL_WAIT_MS).unref();
+    this.closeBetweenMessages(
+      SqlState.ProtocolViolation,
+      `dbtape: protocol violation: ${reason}`,
+      'protocol_error',
+      reason,
+    );
   }
 
-  /** The protocol error's FATAL, between server messages; none after the server's own FATAL. */
-  private endViolation(): void {
-    const v = this.violation!;
-    if (!this.upstreamSaidFatal) this.sendFatal(SqlState.ProtocolViolation, v.message);
-    this.finish('protocol_error', v.reason);
+  /**
+   * End the session with dbtape's FATAL. A FATAL inside a half-forwarded server message would break
+   * the client's framing: it follows the message's end (a server that does not get there in time
+   * ends the session without it).
+   */
+  private closeBetweenMessages(code: string, message: string, end: EndReason, detail: string): void {
+    this.closing = { code, message, end, detail };
+    if (this.serverFramer.idle) {
+      this.endClosing();
+      return;
+    }
+    this.gate?.stop();
+    setTimeout(() => this.finish(end, detail), FATAL_WAIT_MS).unref();
+  }
+
+  /** dbtape's FATAL, between server messages; none after the server's own FATAL. */
+  private endClosing(): void {
+    const c = this.closing!;
+    if (!this.upstreamSaidFatal) this.sendFatal(c.code, c.message);
+    this.finish(c.end, c.detail);
   }
 
   private clientGone(): void {
     if (this.ended) return;
-    if (this.violation) {
-      this.finish('protocol_error', this.violation.reason);
+    if (this.closing) {
+      this.finish(this.closing.end, this.closing.detail);
       return;
     }
     // A backend busy with a long query would not notice the closed socket until it
@@ -759,8 +776,8 @@ export class PgPipeline {
 
   private upstreamGone(): void {
     if (this.ended) return;
-    if (this.violation) {
-      this.finish('protocol_error', this.violation.reason);
+    if (this.closing) {
+      this.finish(this.closing.end, this.closing.detail);
       return;
     }
     // After the client's Terminate the server hanging up is the normal end of the session,
@@ -773,7 +790,10 @@ export class PgPipeline {
       this.finish('upstream_closed');
       return;
     }
-    this.sendFatal(SqlState.ConnectionFailure, 'dbtape: lost the connection to the database server');
+    // Inside a message cut off by the server's loss, a FATAL would be read as that message's bytes:
+    // the client is closed without it (and reports the closed connection itself).
+    if (this.serverFramer.idle)
+      this.sendFatal(SqlState.ConnectionFailure, 'dbtape: lost the connection to the database server');
     this.finish('upstream_lost');
   }
 
