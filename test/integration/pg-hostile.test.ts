@@ -617,71 +617,63 @@ describe('after authentication', () => {
     }
   });
 
-  test('a bad message while a large result streams: whole messages, then the FATAL', async () => {
-    // The FATAL once went out in the middle of the DataRow being forwarded, and the client read its
-    // bytes as row data. It must come between two messages.
-    const raw = await loggedIn(main.port, { params: APP });
-    try {
-      await raw.send(queryMessage("SELECT repeat('x', 100000) FROM generate_series(1, 200)"));
-      await waitFor(() => raw.pending > 0, { what: 'the first bytes of the result' });
-      raw.socket.pause(); // dbtape's writes back up, and it stops inside a row
-      const seen = main.logs.length;
-      await raw.send(messageHeader('Q', 1));
-      await waitFor(() => main.logs.slice(seen).some((l) => l.msg === 'client protocol violation; closing'), {
-        what: 'dbtape to read the bad message',
-      });
-      raw.socket.resume();
-      const messages: string[] = [];
-      for (;;) {
-        const m = await raw.readMessage();
-        messages.push(m.type);
-        if (m.type !== 'E') continue;
-        assert.equal(errorFields(m).C, '08P01');
-        break;
+  // dbtape's FATAL once went out in the middle of the DataRow being forwarded, and the client read
+  // its bytes as row data. Whatever ends the session, the FATAL must come between two messages.
+  const endings = [
+    {
+      what: 'a bad message',
+      code: '08P01',
+      end: async (raw: PgRaw) => {
+        const seen = main.logs.length;
+        await raw.send(messageHeader('Q', 1));
+        await waitFor(
+          () => main.logs.slice(seen).some((l) => l.msg === 'client protocol violation; closing'),
+          {
+            what: 'dbtape to read the bad message',
+          },
+        );
+      },
+    },
+    {
+      what: "an administrator's kill",
+      code: '57P01',
+      end: async (_raw: PgRaw, session: { kill(reason: string): void }) => {
+        await new Promise((r) => setTimeout(r, 200));
+        session.kill('ended by an administrator');
+      },
+    },
+  ];
+  for (const ending of endings) {
+    test(`${ending.what} while a large result streams: whole messages, then the FATAL`, async () => {
+      const before = new Set(main.server.registry.all().map((s) => s.meta.id));
+      const raw = await loggedIn(main.port, { params: APP });
+      try {
+        const session = main.server.registry.all().find((s) => !before.has(s.meta.id));
+        assert.ok(session, 'the new session is in the registry');
+        await raw.send(queryMessage("SELECT repeat('x', 100000) FROM generate_series(1, 200)"));
+        await waitFor(() => raw.pending > 0, { what: 'the first bytes of the result' });
+        raw.socket.pause(); // dbtape's writes back up, and it stops inside a row
+        await ending.end(raw, session);
+        raw.socket.resume();
+        const messages: string[] = [];
+        for (;;) {
+          const m = await raw.readMessage();
+          messages.push(m.type);
+          if (m.type !== 'E') continue;
+          assert.equal(errorFields(m).C, ending.code);
+          break;
+        }
+        assert.ok(
+          messages.slice(0, -1).every((t) => t === 'T' || t === 'D'),
+          `only whole rows before it: ${messages.join('')}`,
+        );
+        await raw.closed();
+        assert.equal(raw.rest().length, 0, 'nothing after the FATAL error');
+      } finally {
+        raw.destroy();
       }
-      assert.ok(
-        messages.slice(0, -1).every((t) => t === 'T' || t === 'D'),
-        `only whole rows before it: ${messages.join('')}`,
-      );
-      await raw.closed();
-      assert.equal(raw.rest().length, 0, 'nothing after the FATAL error');
-    } finally {
-      raw.destroy();
-    }
-  });
-
-  test("an administrator's kill while a large result streams: whole messages, then the FATAL", async () => {
-    // Like a protocol error, the kill's FATAL must come between two server messages, not inside the
-    // DataRow being forwarded when the kill arrives.
-    const before = new Set(main.server.registry.all().map((s) => s.meta.id));
-    const raw = await loggedIn(main.port, { params: APP });
-    try {
-      const session = main.server.registry.all().find((s) => !before.has(s.meta.id));
-      assert.ok(session, 'the new session is in the registry');
-      await raw.send(queryMessage("SELECT repeat('x', 100000) FROM generate_series(1, 200)"));
-      await waitFor(() => raw.pending > 0, { what: 'the first bytes of the result' });
-      raw.socket.pause(); // dbtape's writes back up, and it stops inside a row
-      await new Promise((r) => setTimeout(r, 200));
-      session.kill('ended by an administrator');
-      raw.socket.resume();
-      const messages: string[] = [];
-      for (;;) {
-        const m = await raw.readMessage();
-        messages.push(m.type);
-        if (m.type !== 'E') continue;
-        assert.equal(errorFields(m).C, '57P01');
-        break;
-      }
-      assert.ok(
-        messages.slice(0, -1).every((t) => t === 'T' || t === 'D'),
-        `only whole rows before it: ${messages.join('')}`,
-      );
-      await raw.closed();
-      assert.equal(raw.rest().length, 0, 'nothing after the FATAL error');
-    } finally {
-      raw.destroy();
-    }
-  });
+    });
+  }
 
   test('CopyData, CopyDone and CopyFail outside COPY are ignored, as by PostgreSQL', async () => {
     const raw = await loggedIn(main.port, { params: APP });
