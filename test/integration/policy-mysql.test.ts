@@ -16,6 +16,7 @@ import {
   connectMysql2,
   errOf,
   FAKE_CAPABILITIES,
+  fakeTarget,
   type MysqlProxy,
   mariadbArgs,
   mariadbEnv,
@@ -432,16 +433,7 @@ describe('when client and server disagree on DEPRECATE_EOF (dbtape translates th
       const p = await startMysqlProxy({
         record: false,
         role: { access: 'read', rules: { max_rows: 2 }, masking: { columns: ['b'] } },
-        targets: [
-          {
-            name: 'app',
-            protocol: 'mysql',
-            host: '127.0.0.1',
-            port: fake.port,
-            user: 'root',
-            tls: 'disable',
-          },
-        ],
+        targets: [fakeTarget(fake)],
       });
       try {
         const raw = await RawMysql.connect(p.port);

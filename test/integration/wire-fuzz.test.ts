@@ -41,7 +41,7 @@ import {
   typedMessage,
   usersYaml,
 } from '../support/inproc-dbtape.js';
-import { connectMysql2, type MysqlProxy, machineTarget } from '../support/mysql-fixtures.js';
+import { connectMysql2, machineTarget } from '../support/mysql-fixtures.js';
 import { mulberry32, type Rng } from '../support/random.js';
 import { bindMsg, describeMsg, executeMsg, parseMsg, SYNC_MSG } from '../support/recording-fixtures.js';
 import { requireMachineMariaDb, requireMachinePg } from '../support/servers.js';
@@ -162,13 +162,8 @@ async function startInstance(name: string, record: boolean): Promise<Instance> {
     database: 'app',
   });
   await pgBystander.connect();
-  const myBystander = await connectMysql2(asMysqlProxy(myPort), { database: 'my' }, WATCHER);
+  const myBystander = await connectMysql2({ host: '127.0.0.1', port: myPort }, { database: 'my' }, WATCHER);
   return { name, dbtape, pgPort: dbtape.port, myPort, pgBystander, myBystander };
-}
-
-/** connectMysql2 wants a proxy; only its host and port are read. */
-function asMysqlProxy(port: number): MysqlProxy {
-  return { host: '127.0.0.1', port } as MysqlProxy;
 }
 
 before(async () => {
@@ -1301,7 +1296,7 @@ describe(`wire fuzz (seed ${SEED})`, () => {
         await client.end();
       }
       const conn = await connectMysql2(
-        asMysqlProxy(inst.myPort),
+        { host: '127.0.0.1', port: inst.myPort },
         { database: 'my' },
         { name: 'alice', password: USERS.alice.password },
       );

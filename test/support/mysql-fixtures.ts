@@ -53,6 +53,11 @@ export function mariaDbTarget(
   return { name, protocol: 'mysql', host: '127.0.0.1', port, database, user: 'root', tls };
 }
 
+/** A scripted upstream (startFakeUpstream) as the dbtape target `app`. */
+export function fakeTarget(fake: { readonly port: number }): TargetYaml {
+  return { name: 'app', protocol: 'mysql', host: '127.0.0.1', port: fake.port, user: 'root', tls: 'disable' };
+}
+
 /** The machine's MariaDB (root, no password) as a dbtape target. */
 export function machineTarget(name = 'app', database = 'test'): TargetYaml {
   return mariaDbTarget(3306, { name, database });
@@ -199,7 +204,7 @@ export async function startMysqlProxyProcess(opts: MysqlProxyOptions = {}): Prom
 // --- clients ---------------------------------------------------------------------------------------
 
 export function mysql2Options(
-  proxy: MysqlProxy,
+  proxy: Pick<MysqlProxy, 'host' | 'port'>,
   extra: mysql.ConnectionOptions = {},
   who: Person = ALICE,
 ): mysql.ConnectionOptions {
@@ -214,7 +219,7 @@ export function mysql2Options(
 }
 
 export function connectMysql2(
-  proxy: MysqlProxy,
+  proxy: Pick<MysqlProxy, 'host' | 'port'>,
   extra: mysql.ConnectionOptions = {},
   who: Person = ALICE,
 ): Promise<mysql.Connection> {

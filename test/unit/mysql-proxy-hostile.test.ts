@@ -10,6 +10,7 @@ import {
   BOB,
   errOf,
   type FakeUpstream,
+  fakeTarget,
   type MysqlProxy,
   queryPayload,
   RawMysql,
@@ -27,9 +28,7 @@ let bystander: RawMysql;
 before(async () => {
   fake = await startFakeUpstream();
   proxy = await startMysqlProxy({
-    targets: [
-      { name: 'app', protocol: 'mysql', host: '127.0.0.1', port: fake.port, user: 'root', tls: 'disable' },
-    ],
+    targets: [fakeTarget(fake)],
     limits: { max_message_size: '20MB' },
   });
   bystander = await loggedIn();
@@ -147,9 +146,7 @@ describe('handshake', () => {
   test('plaintext sent after an SSLRequest is fed to TLS, never read as a command: the connection closes', async () => {
     const tlsProxy = await startMysqlProxy({
       tls: true,
-      targets: [
-        { name: 'app', protocol: 'mysql', host: '127.0.0.1', port: fake.port, user: 'root', tls: 'disable' },
-      ],
+      targets: [fakeTarget(fake)],
     });
     try {
       const raw = await RawMysql.connect(tlsProxy.port);
@@ -286,16 +283,7 @@ describe('commands', () => {
       const rows = Array.from({ length: 100 }, () => ['x'.repeat(100_000)]);
       const bigFake = await startFakeUpstream({ answer: () => ({ columns: ['v'], rows }) });
       const bigProxy = await startMysqlProxy({
-        targets: [
-          {
-            name: 'app',
-            protocol: 'mysql',
-            host: '127.0.0.1',
-            port: bigFake.port,
-            user: 'root',
-            tls: 'disable',
-          },
-        ],
+        targets: [fakeTarget(bigFake)],
       });
       try {
         const raw = await RawMysql.connect(bigProxy.port);

@@ -7,6 +7,7 @@ import * as M from '../../src/protocol/mysql/index.js';
 import {
   errOf,
   type FakeUpstream,
+  fakeTarget,
   journaledStatements,
   type MysqlProxy,
   type MysqlProxyOptions,
@@ -26,9 +27,7 @@ async function withProxy(
   const fake = await startFakeUpstream({ beforeQuery: (sql) => beforeQuery?.(sql) ?? Promise.resolve() });
   const proxy = await startMysqlProxy({
     ...opts,
-    targets: [
-      { name: 'app', protocol: 'mysql', host: '127.0.0.1', port: fake.port, user: 'root', tls: 'disable' },
-    ],
+    targets: [fakeTarget(fake)],
   });
   try {
     await body(proxy, fake);

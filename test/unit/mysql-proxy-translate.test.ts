@@ -7,6 +7,7 @@ import * as M from '../../src/protocol/mysql/index.js';
 import {
   FAKE_CAPABILITIES,
   type FakeUpstream,
+  fakeTarget,
   type MysqlProxy,
   queryPayload,
   RawMysql,
@@ -44,9 +45,7 @@ before(async () => {
           },
   });
   proxy = await startMysqlProxy({
-    targets: [
-      { name: 'app', protocol: 'mysql', host: '127.0.0.1', port: fake.port, user: 'root', tls: 'disable' },
-    ],
+    targets: [fakeTarget(fake)],
   });
 });
 

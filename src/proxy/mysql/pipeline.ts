@@ -56,7 +56,7 @@ export interface MysqlPipelineOptions {
 
 /** Commands up to this size are held until whole (and can be changed); bigger ones stream through. */
 const HOLD_LIMIT = 1 << 20;
-/** Longest wait for the end of a server packet half forwarded before a protocol error's ERR. */
+/** Longest wait for the end of a server packet half forwarded before dbtape's closing ERR. */
 const ERR_WAIT_MS = 2000;
 /** MariaDB's ER_CONNECTION_KILLED, for a session an administrator ends. */
 const ER_CONNECTION_KILLED: ServerError = { errno: 1927, sqlState: '70100' };

@@ -129,7 +129,7 @@ const CLIENT_MODES_CHECKED = modeTable(Mode.Invalid, [
 ]);
 
 const CATALOG_TIMEOUT_MS = 10_000;
-/** Longest wait for the end of a server message half forwarded before a protocol error's FATAL. */
+/** Longest wait for the end of a server message half forwarded before dbtape's closing FATAL. */
 const FATAL_WAIT_MS = 2000;
 
 /**
