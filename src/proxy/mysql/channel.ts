@@ -24,14 +24,16 @@ export class HandshakeChannel {
   /** Read one packet; a wrong sequence id is a protocol error (ERR 1156). */
   async read(): Promise<Buffer> {
     const p = await readPacket(this.reader, this.limit);
-    if (p.seq !== this.seq) {
+    const expected = this.seq;
+    // The ERR for a wrong id, too, follows the id the peer sent: that is the reply it counts on.
+    this.seq = (p.seq + 1) & 0xff;
+    if (p.seq !== expected) {
       throw new MysqlProxyError(
         ER_NET_PACKETS_OUT_OF_ORDER,
-        `dbtape: got packets out of order (expected sequence id ${this.seq}, got ${p.seq})`,
+        `dbtape: got packets out of order (expected sequence id ${expected}, got ${p.seq})`,
         'DBTAPE_MYSQL_SEQUENCE',
       );
     }
-    this.seq = (p.seq + 1) & 0xff;
     return p.payload;
   }
 

@@ -116,13 +116,15 @@ export class ClientStream {
 
   /** Checks at the start of each physical packet. */
   private packetStart(chunk: Buffer, seg: PacketSegment): boolean {
-    if (seg.seq !== this.seq) {
+    const expected = this.seq;
+    // Every later check answers at the id after the packet's own: a client counts from what it sent.
+    this.seq = (seg.seq + 1) & 0xff;
+    if (seg.seq !== expected) {
       return this.violation(
         ER_NET_PACKETS_OUT_OF_ORDER,
-        `dbtape: got packets out of order (expected sequence id ${this.seq}, got ${seg.seq})`,
+        `dbtape: got packets out of order (expected sequence id ${expected}, got ${seg.seq})`,
       );
     }
-    this.seq = (seg.seq + 1) & 0xff;
     const size = knownSize(seg);
     if (size > this.o.maxMessageSize) {
       return this.violation(
