@@ -22,8 +22,11 @@ const OURS = typedMessage('E', "dbtape's error");
 const NOTICE = typedMessage('N', 'a notice');
 const EXPECTED = Buffer.concat([ROWDESC, ROW1, ROW3, OURS, NOTICE, DONE, READY]);
 
-/** Runs `chunks` through a framer (D and Z skipped, the rest inspected) and an editor. */
-function edit(chunks: readonly Buffer[], editFrom = 0): Buffer {
+/**
+ * Runs `chunks` through a framer (D and Z skipped, the rest inspected) and an editor; chunks from
+ * `editFrom` up to `editUntil` are begun as wanting edits.
+ */
+function edit(chunks: readonly Buffer[], editFrom = 0, editUntil = chunks.length): Buffer {
   const out: Buffer[] = [];
   const sink = { write: (b: Buffer) => out.push(Buffer.from(b)) > 0 } as unknown as Socket;
   const ed = new StreamEditor(new Forwarder(sink));
@@ -50,7 +53,7 @@ function edit(chunks: readonly Buffer[], editFrom = 0): Buffer {
     handler,
   );
   chunks.forEach((chunk, i) => {
-    if (!ed.begin(chunk, i >= editFrom)) out.push(Buffer.from(chunk));
+    if (!ed.begin(chunk, i >= editFrom && i < editUntil)) out.push(Buffer.from(chunk));
     framer.feed(chunk);
     ed.end();
   });
@@ -98,5 +101,26 @@ test('a header begun in a chunk written whole and finished over several edited c
       Buffer.concat([ROWDESC, ROW1, ROW2, ROW3, OURS, NOTICE, DONE, READY]),
       `${k} byte(s)`,
     );
+  }
+});
+
+test('the rest of a dropped message in a chunk that wants no edits is still dropped', () => {
+  // max_rows asks for edits only when a chunk may hold a row past the cap: a chunk too small for one
+  // (the last bytes of a row being dropped) wanted none, was written whole, and the client read
+  // the dropped row's tail as the next message's header.
+  const start = ROWDESC.length + ROW1.length;
+  const expected = Buffer.concat([ROWDESC, ROW1, ROW3, ERROR, DONE, READY]);
+  for (const tail of [1, 5, 6, 100]) {
+    const cut = start + ROW2.length - tail;
+    const got = edit(
+      [
+        STREAM.subarray(0, cut),
+        STREAM.subarray(cut, start + ROW2.length),
+        STREAM.subarray(start + ROW2.length),
+      ],
+      0,
+      1,
+    );
+    assert.deepEqual(got, expected, `${tail} byte(s) of the dropped row in a chunk of their own`);
   }
 });

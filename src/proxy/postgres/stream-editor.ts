@@ -44,10 +44,12 @@ export class StreamEditor {
 
   /**
    * Start a chunk; `edit`: whether this chunk may need edits. Returns false when the chunk is to be
-   * written whole by the caller (nothing to edit and nothing held back).
+   * written whole by the caller (nothing to edit, nothing held back, no edited message running on).
    */
   begin(chunk: Buffer, edit: boolean): boolean {
-    this.editingChunk = edit || this.sent < this.base;
+    // Bytes held back (sent < base), or the rest of a message already dropped or replaced (sent >
+    // base): either way the chunk cannot go out as it is.
+    this.editingChunk = edit || this.sent !== this.base;
     this.chunk = chunk;
     if (this.editingChunk) this.out.begin(chunk);
     return this.editingChunk;
