@@ -7,8 +7,10 @@
 // uncaught exception; the sessions alongside (a bystander per protocol and instance, and the fuzz
 // sessions that sent valid input) must keep working; and the recorder must lose nothing.
 //
-// Two instances, each with a PostgreSQL and a MySQL listener: one records (sessions with and
-// without an access policy), one does not (a policy-checked session, and a bare pass-through).
+// Three instances, each with a PostgreSQL and a MySQL listener: one records (sessions with and
+// without an access policy), one does not (a policy-checked session, and a bare pass-through), and
+// one records in `durability: strict` (its statements wait for their records, through a gate of their
+// own), where the checked role also masks a column and scans every value for e-mail addresses.
 // A failure names its seed and case: DBTAPE_FUZZ_SEED=<seed> replays the run, and
 // DBTAPE_FUZZ_CASE=<case> (e.g. pg-session#17) runs that one case alone.
 import assert from 'node:assert/strict';
@@ -50,7 +52,7 @@ import { waitFor, withTimeout } from '../support/wait.js';
 const SEED = seedFromEnv();
 const ONLY = process.env.DBTAPE_FUZZ_CASE ?? null;
 /** Cases per kind: sized so the file takes well under a minute on a loaded 2-core machine. */
-const CASES = { pgStartup: 60, pgSession: 100, myHandshake: 60, mySession: 100 } as const;
+const CASES = { pgStartup: 60, pgSession: 120, myHandshake: 60, mySession: 120 } as const;
 /** Cases in flight at once: they are also each other's neighbours. */
 const CONCURRENCY = 6;
 /** The bystanders answer a query after every this many cases. */
@@ -105,6 +107,8 @@ const randomBytes = (rng: Rng, n: number): Buffer =>
 
 interface Instance {
   readonly name: string;
+  /** Where it records; null: it does not. */
+  readonly store: string | null;
   readonly dbtape: InProcessDbtape;
   readonly pgPort: number;
   readonly myPort: number;
@@ -115,21 +119,28 @@ interface Instance {
 let storeDir: string;
 let recorded: Instance;
 let unrecorded: Instance;
-/** Every bystander statement run on the recorded instance: the store must hold each one. */
-const bystanderMarkers: string[] = [];
-/** Sessions logged in on the recorded instance by the fuzz cases: the store must hold at least these. */
-let recordedLogins = 0;
+let strict: Instance;
+const instances = (): Instance[] => [recorded, unrecorded, strict].filter((i) => i !== undefined);
+/** Every bystander statement run on a recording instance (by name): its store must hold each one. */
+const bystanderMarkers = new Map<string, string[]>();
+/** Sessions the fuzz cases logged in on a recording instance (by name): its store must hold at least these. */
+const logins = new Map<string, number>();
+function loggedInOn(inst: Instance): void {
+  if (inst.store !== null) logins.set(inst.name, (logins.get(inst.name) ?? 0) + 1);
+}
 
 /** Exceptions nobody caught while the suite ran: any one means the proxy could have crashed. */
 const uncaught: unknown[] = [];
 const onUncaught = (err: unknown) => uncaught.push(err);
 
-function configYaml(record: boolean): string {
+function configYaml(name: string, mode: 'fast' | 'strict' | 'off'): string {
+  const readerMasking = mode === 'strict' ? { masking: { columns: ['pad'], detectors: ['email'] } } : {};
   return stringify({
     listen: { postgres: '127.0.0.1:0', mysql: '127.0.0.1:0' },
     store: {
-      url: `sqlite:${path.join(storeDir, record ? 'store.db' : 'unused.db')}`,
-      record,
+      url: `sqlite:${path.join(storeDir, `${name}.db`)}`,
+      record: mode !== 'off',
+      durability: mode === 'strict' ? 'strict' : 'fast',
       capture_results: 'rows',
       max_rows: 20,
     },
@@ -143,14 +154,15 @@ function configYaml(record: boolean): string {
         targets: ['app', 'my'],
         access: 'read',
         rules: { max_rows: 5, deny_tables: [`public.${SECRET_TABLE}`, `test.${SECRET_TABLE}`] },
+        ...readerMasking,
       },
       { name: 'owner', targets: ['app', 'my'], access: 'admin' },
     ],
   });
 }
 
-async function startInstance(name: string, record: boolean): Promise<Instance> {
-  const dbtape = await startInProcess({ yaml: configYaml(record) });
+async function startInstance(name: string, mode: 'fast' | 'strict' | 'off'): Promise<Instance> {
+  const dbtape = await startInProcess({ yaml: configYaml(name, mode) });
   const address = dbtape.server.addresses.mysql;
   assert.ok(address, 'dbtape started without a MySQL listener');
   const myPort = Number(address.slice(address.lastIndexOf(':') + 1));
@@ -163,7 +175,8 @@ async function startInstance(name: string, record: boolean): Promise<Instance> {
   });
   await pgBystander.connect();
   const myBystander = await connectMysql2({ host: '127.0.0.1', port: myPort }, { database: 'my' }, WATCHER);
-  return { name, dbtape, pgPort: dbtape.port, myPort, pgBystander, myBystander };
+  const store = mode === 'off' ? null : path.join(storeDir, `${name}.db`);
+  return { name, store, dbtape, pgPort: dbtape.port, myPort, pgBystander, myBystander };
 }
 
 before(async () => {
@@ -173,16 +186,16 @@ before(async () => {
   await requireMachineMariaDb();
   console.log(`wire fuzz: seed ${SEED} (replay with DBTAPE_FUZZ_SEED=${SEED})`);
   storeDir = mkdtempSync(path.join(os.tmpdir(), 'dbtape-fuzz-'));
-  recorded = await startInstance('recorded', true);
-  unrecorded = await startInstance('unrecorded', false);
+  recorded = await startInstance('recorded', 'fast');
+  unrecorded = await startInstance('unrecorded', 'off');
+  strict = await startInstance('strict', 'strict');
   await bystandersAnswer();
 });
 
 after(async () => {
   process.off('uncaughtException', onUncaught);
   process.off('unhandledRejection', onUncaught);
-  for (const inst of [recorded, unrecorded]) {
-    if (!inst) continue;
+  for (const inst of instances()) {
     await inst.pgBystander.end().catch(() => {});
     await inst.myBystander.end().catch(() => {});
     await inst.dbtape.close();
@@ -193,7 +206,7 @@ after(async () => {
 let bystanderRound = 0;
 async function bystandersAnswer(): Promise<void> {
   bystanderRound++;
-  for (const inst of [recorded, unrecorded]) {
+  for (const inst of instances()) {
     const marker = `fz-bystander-${SEED}-${inst.name}-${bystanderRound}`;
     const r = await inst.pgBystander.query(`SELECT '${marker}-pg' AS m`);
     assert.deepEqual(
@@ -203,7 +216,12 @@ async function bystandersAnswer(): Promise<void> {
     );
     const [rows] = await inst.myBystander.query(`SELECT '${marker}-my' AS m`);
     assert.deepEqual(rows, [{ m: `${marker}-my` }], `seed ${SEED}: the MySQL bystander (${inst.name})`);
-    if (inst === recorded) bystanderMarkers.push(`${marker}-pg`, `${marker}-my`);
+    if (inst.store !== null)
+      bystanderMarkers.set(inst.name, [
+        ...(bystanderMarkers.get(inst.name) ?? []),
+        `${marker}-pg`,
+        `${marker}-my`,
+      ]);
   }
 }
 
@@ -671,6 +689,8 @@ const VARIANTS: readonly Variant[] = [
   { name: 'recorded+policy', instance: () => recorded, user: 'reader' },
   { name: 'policy only', instance: () => unrecorded, user: 'reader' },
   { name: 'pass-through', instance: () => unrecorded, user: 'owner' },
+  { name: 'strict', instance: () => strict, user: 'alice' },
+  { name: 'strict+policy+masking', instance: () => strict, user: 'reader' },
 ];
 
 /** Statements for the simple protocol: results of every size (some past max_rows), errors, denials. */
@@ -819,7 +839,7 @@ async function pgSessionCase(c: CaseContext): Promise<void> {
     password: USERS[variant.user].password,
     params: APP,
   });
-  if (inst === recorded) recordedLogins++;
+  loggedInOn(inst);
   const inbox = new Inbox(raw);
   try {
     const { messages, names } = pgSequence(rng, !control);
@@ -1239,7 +1259,7 @@ async function mySessionCase(c: CaseContext): Promise<void> {
   c.notes.push(variant.name, control ? 'valid input only' : 'mutated');
   const inst = variant.instance();
   const { raw, inbox } = await myLoggedIn(c, inst.myPort, variant.user);
-  if (inst === recorded) recordedLogins++;
+  loggedInOn(inst);
   try {
     const { packets, names } = mySequence(rng, !control);
     c.notes.push(names.join(','));
@@ -1281,7 +1301,7 @@ describe(`wire fuzz (seed ${SEED})`, () => {
 
   test('the proxies still serve: bystanders, fresh logins, no session left behind', async () => {
     await bystandersAnswer();
-    for (const inst of [recorded, unrecorded]) {
+    for (const inst of instances()) {
       const client = new pg.Client({
         host: '127.0.0.1',
         port: inst.pgPort,
@@ -1307,7 +1327,7 @@ describe(`wire fuzz (seed ${SEED})`, () => {
         await conn.end();
       }
     }
-    for (const inst of [recorded, unrecorded]) {
+    for (const inst of instances()) {
       await waitFor(() => inst.dbtape.server.registry.active === 2, {
         what: `only the two bystanders in the ${inst.name} instance's session registry (${inst.dbtape.server.registry.active})`,
       });
@@ -1320,49 +1340,54 @@ describe(`wire fuzz (seed ${SEED})`, () => {
 
   test('no uncaught exception, no error logged, no server response dbtape could not follow', () => {
     assert.deepEqual(uncaught, [], `seed ${SEED}`);
-    const bad = [...recorded.dbtape.logs, ...unrecorded.dbtape.logs].filter(
-      (l) =>
-        l.level === 'error' ||
-        l.msg === 'upstream sent an invalid message' ||
-        l.msg === 'undecodable server message' ||
-        l.msg.startsWith('could not follow a server response'),
-    );
+    const bad = instances()
+      .flatMap((i) => i.dbtape.logs)
+      .filter(
+        (l) =>
+          l.level === 'error' ||
+          l.msg === 'upstream sent an invalid message' ||
+          l.msg === 'undecodable server message' ||
+          l.msg.startsWith('could not follow a server response'),
+      );
     assert.deepEqual(bad, [], `seed ${SEED}`);
   });
 
-  test('the recording lost nothing', async () => {
-    const recorder = recorded.dbtape.server.recorder;
-    assert.ok(recorder, 'the recorded instance has a recorder');
-    await recorder.flush();
-    const stats = recorder.stats();
-    assert.equal(stats.recorderErrors, 0, 'recorderErrors');
-    assert.equal(stats.storeErrors, 0, 'storeErrors');
-    assert.equal(stats.lost, 0, 'events lost');
-    assert.equal(stats.gaps, 0, 'gaps');
-    const store = openStore(`sqlite:${path.join(storeDir, 'store.db')}`, { readonly: true });
-    try {
-      const sessions = await waitFor(
-        async () => {
-          const all = await store.listSessions({ limit: 10_000 });
-          return all.every((s) => s.user === 'watcher' || s.status === 'ended') ? all : null;
-        },
-        { what: 'every fuzz session to be recorded as ended' },
-      );
-      const fuzz = sessions.filter((s) => s.user !== 'watcher');
-      assert.ok(
-        fuzz.length >= recordedLogins,
-        `${fuzz.length} fuzz sessions recorded, ${recordedLogins} logged in`,
-      );
-      const statements = new Set<string>();
-      for (const s of sessions) {
-        const events = await store.getEvents(s.id, { limit: 100_000 });
-        assert.ok(!events.some((e) => e.kind === 'gap'), `session ${s.id} has a gap in its recording`);
-        if (s.user === 'watcher') for (const e of events) if (e.kind === 'query') statements.add(e.sql);
+  for (const name of ['recorded', 'strict']) {
+    test(`the recording lost nothing (${name})`, async () => {
+      const inst = instances().find((i) => i.name === name)!;
+      const recorder = inst.dbtape.server.recorder;
+      assert.ok(recorder && inst.store, `the ${name} instance records`);
+      await recorder.flush();
+      const stats = recorder.stats();
+      assert.equal(stats.recorderErrors, 0, 'recorderErrors');
+      assert.equal(stats.storeErrors, 0, 'storeErrors');
+      assert.equal(stats.lost, 0, 'events lost');
+      assert.equal(stats.gaps, 0, 'gaps');
+      const store = openStore(`sqlite:${inst.store}`, { readonly: true });
+      try {
+        const sessions = await waitFor(
+          async () => {
+            const all = await store.listSessions({ limit: 10_000 });
+            return all.every((s) => s.user === 'watcher' || s.status === 'ended') ? all : null;
+          },
+          { what: 'every fuzz session to be recorded as ended' },
+        );
+        const fuzz = sessions.filter((s) => s.user !== 'watcher');
+        const expected = logins.get(name) ?? 0;
+        assert.ok(fuzz.length >= expected, `${fuzz.length} fuzz sessions recorded, ${expected} logged in`);
+        const statements = new Set<string>();
+        for (const s of sessions) {
+          const events = await store.getEvents(s.id, { limit: 100_000 });
+          assert.ok(!events.some((e) => e.kind === 'gap'), `session ${s.id} has a gap in its recording`);
+          if (s.user === 'watcher') for (const e of events) if (e.kind === 'query') statements.add(e.sql);
+        }
+        const missing = (bystanderMarkers.get(name) ?? []).filter(
+          (m) => ![...statements].some((sql) => sql.includes(m)),
+        );
+        assert.deepEqual(missing, [], 'bystander statements missing from the store');
+      } finally {
+        await store.close();
       }
-      const missing = bystanderMarkers.filter((m) => ![...statements].some((sql) => sql.includes(m)));
-      assert.deepEqual(missing, [], 'bystander statements missing from the store');
-    } finally {
-      await store.close();
-    }
-  });
+    });
+  }
 });
