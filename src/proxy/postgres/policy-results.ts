@@ -64,14 +64,15 @@ export class PgResultPolicy {
 
   /**
    * Whether a chunk of `bytes` server bytes may need edits. Masking edits rows; max_rows only once a
-   * result can pass the cap within the chunk. A DataRow takes at least 7 bytes, so a chunk carries
-   * at most bytes / 7 rows: below the cap it is forwarded whole, before it is framed, and only its
-   * headers are read (pgbench -S rows never come near a cap of 1000).
+   * result can pass the cap within the chunk. A DataRow takes at least 7 bytes, so at most
+   * ceil(bytes / 7) rows start in a chunk (the last may start in its last byte, and its first bytes
+   * must then be held back too): below the cap it is forwarded whole, before it is framed, and only
+   * its headers are read (pgbench -S rows never come near a cap of 1000).
    */
   mayEdit(bytes: number): boolean {
     if (this.masking !== null || this.maxRows === null || this.suspended.size > 0) return true;
     const counted = this.inResult ? this.rows : 0;
-    return counted + Math.floor(bytes / MIN_DATA_ROW) > this.maxRows;
+    return counted + Math.ceil(bytes / MIN_DATA_ROW) > this.maxRows;
   }
 
   /** Whether the next DataRow is sent (false: over the cap, dropped). */
