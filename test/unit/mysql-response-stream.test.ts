@@ -7,8 +7,10 @@ import { describe, test } from 'node:test';
 import { silentLogger } from '../../src/model/logger.js';
 import type { SessionRecorder } from '../../src/model/recorder.js';
 import type { SessionEventBody } from '../../src/model/session.js';
+import { MaskingRules } from '../../src/policy/index.js';
 import * as M from '../../src/protocol/mysql/index.js';
 import { pending } from '../../src/proxy/mysql/pending.js';
+import { ResultShaper } from '../../src/proxy/mysql/policy-results.js';
 import { ResponseStream } from '../../src/proxy/mysql/responses.js';
 import { SessionEvents } from '../../src/proxy/mysql/session-events.js';
 import { resultset } from '../support/mysql-fixtures.js';
@@ -60,6 +62,7 @@ interface Run {
 function responseStream(
   caps: number,
   record: boolean,
+  shaper: ResultShaper | null = null,
 ): { stream: ResponseStream; parts: Buffer[]; recorded: SessionEventBody[] } {
   const recorded: SessionEventBody[] = [];
   const rec: SessionRecorder = { event: (e) => recorded.push(e), durable: () => Promise.resolve() };
@@ -79,7 +82,7 @@ function responseStream(
     decodeDeferred: () => {},
     infileRequested: () => assert.fail('no LOCAL INFILE here'),
     policy: null,
-    shaper: null,
+    shaper,
   });
   return { stream, parts, recorded };
 }
@@ -217,4 +220,80 @@ describe('replaceLast', () => {
     assert.deepEqual(Buffer.concat(parts), Buffer.concat([...first, refusal]));
     assert.equal(stream.busy, false);
   });
+});
+
+// max_rows and masking change the rows, so the client no longer gets the server's bytes: whatever the
+// chunking, it must get the same bytes as from one chunk, and those must be a well-formed response.
+describe('max_rows and masking, whatever the chunking', () => {
+  const masking = MaskingRules.forRoles([{ columns: ['secret'], detectors: ['email'] }])!;
+  const rows: (string | null)[][] = [
+    ['1', 'a@example.com', 'plain'],
+    [null, 'b', 'x'.repeat(300)],
+    ['3', '', 'c@example.org'],
+    ...Array.from({ length: 8 }, (_, i) => [String(i), `s${i}`, `row ${i}`]),
+  ];
+
+  /** The packets of `out`, checking their sequence ids count up from 1 within each response. */
+  function packets(out: Buffer, responses: number): Buffer[] {
+    const got: Buffer[] = [];
+    let pos = 0;
+    let seq = 1;
+    while (pos < out.length) {
+      const len = out.readUIntLE(pos, 3);
+      const payload = out.subarray(pos + 4, pos + 4 + len);
+      assert.equal(payload.length, len, 'a whole packet');
+      // A response starts again at 1; within it the ids count up.
+      if (out[pos + 3] === 1 && seq !== 1) seq = 1;
+      assert.equal(out[pos + 3], seq, `packet ${got.length}: sequence id`);
+      seq = (seq + 1) & 0xff;
+      got.push(payload);
+      pos += 4 + len;
+    }
+    assert.ok(got.length >= responses);
+    return got;
+  }
+
+  for (const [capsName, caps] of [
+    ['classic EOF', CLASSIC],
+    ['DEPRECATE_EOF', MODERN],
+  ] as const) {
+    for (const [what, maxRows, mask] of [
+      ['max_rows', 4, null],
+      ['masking', null, masking],
+      ['max_rows and masking', 2, masking],
+    ] as const) {
+      test(`${what} (${capsName})`, () => {
+        const text = resultset(['n', 'secret', 'note'], rows, caps);
+        const small = resultset(['n'], [['7']], caps);
+        const bytes = Buffer.concat([...text, ...small]);
+        const run = (chunks: readonly Buffer[]): Buffer => {
+          const { stream, parts } = responseStream(caps, false, new ResultShaper(maxRows, mask));
+          stream.enqueue(pending(M.COM_QUERY, 'statement'));
+          stream.enqueue(pending(M.COM_QUERY, 'statement'));
+          for (const chunk of chunks) stream.feed(chunk);
+          assert.equal(stream.busy, false, 'the responses ended');
+          return Buffer.concat(parts);
+        };
+        const whole = run([bytes]);
+        const got = packets(whole, 2);
+        const shown = maxRows ?? rows.length;
+        const classic = caps === CLASSIC;
+        // Column count, 3 definitions, [EOF], rows, terminator; then the small result.
+        assert.equal(got.length, 1 + 3 + (classic ? 1 : 0) + shown + 1 + (classic ? 5 : 4), 'packets');
+        assert.equal(whole.includes('a@example.com'), mask === null, 'e-mail addresses masked');
+        assert.equal(whole.includes('s0'), mask === null && shown > 3, 'the secret column masked');
+        for (let i = 1; i < bytes.length; i++) {
+          assert.ok(run(cut(bytes, [i])).equals(whole), `cut at ${i}`);
+        }
+        const rnd = mulberry32(bytes.length);
+        for (let k = 0; k < 100; k++) {
+          const at = new Set<number>();
+          for (let j = 1 + Math.floor(rnd() * 30); j > 0; j--)
+            at.add(1 + Math.floor(rnd() * (bytes.length - 1)));
+          const sorted = [...at].sort((a, b) => a - b);
+          assert.ok(run(cut(bytes, sorted)).equals(whole), `cuts at ${sorted.join(',')}`);
+        }
+      });
+    }
+  }
 });
