@@ -1084,6 +1084,8 @@ const MY_SQL = [
   'CREATE TEMPORARY TABLE IF NOT EXISTS fz_t (a INT)',
   'INSERT INTO fz_t VALUES (1)',
   'DELETE FROM fz_t',
+  // No role here may pass a client's file: dbtape answers the server's request for it.
+  "LOAD DATA LOCAL INFILE '/etc/hostname' INTO TABLE fz_t",
 ];
 
 /** Results of ~1 MB, as for PostgreSQL. */
