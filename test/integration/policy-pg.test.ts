@@ -11,6 +11,7 @@ import { run } from '../support/exec.js';
 import {
   cstr,
   DEFAULT_TARGET,
+  dataRowBuffers,
   dataRows,
   errorFields,
   type InProcessDbtape,
@@ -26,6 +27,7 @@ import {
 import { aliceEnv, connectDirect, uniqueName } from '../support/pg-fixtures.js';
 import {
   cliOk,
+  describeMsg,
   endedSessions,
   executeMsg,
   parseMsg,
@@ -466,6 +468,46 @@ describe('masking', () => {
     const recorded = JSON.stringify(events);
     assert.doesNotMatch(recorded, /ann\.lee@example\.com|4111 1111 1111 1111/);
     assert.match(recorded, /\*\*\*\* \*\*\*\* \*\*\*\* 1111/);
+  });
+  test('a named statement run again without Describe (pgjdbc, binary results) is masked, not blanked', async () => {
+    // pgjdbc past its prepareThreshold: Parse S_1, Bind, Describe the portal, Execute; then only
+    // Bind S_1 and Execute, with binary results. The portal's description tells the statement's
+    // columns; without them dbtape could only send every masked-rule column as NULL.
+    const raw = await rawLogin('masked');
+    const sql = `select id, email from ${PEOPLE} where id = 1`;
+    const expectRow = (ms: readonly PgMessage[], what: string) => {
+      const rows = dataRowBuffers(ms);
+      assert.equal(rows.length, 1, `${what}: ${types(ms)}`);
+      assert.deepEqual(rows[0]![0], Buffer.from([0, 0, 0, 1]), `${what}: the id, as binary int4`);
+      assert.match(String(rows[0]![1]), /^\*+\.\*+@\*+\.\*+$/, `${what}: the email, masked`);
+    };
+    try {
+      await raw.send(
+        Buffer.concat([parseMsg('S_1', sql), bind('', 'S_1', 1), describeMsg('P'), executeMsg(), SYNC_MSG]),
+      );
+      expectRow(await raw.readUntil('Z'), 'described');
+      for (let i = 0; i < 2; i++) {
+        await raw.send(Buffer.concat([bind('', 'S_1', 1), executeMsg(), SYNC_MSG]));
+        expectRow(await raw.readUntil('Z'), `run again (${i + 1})`);
+      }
+      // Pipelined: the second Bind is sent before the first Describe is answered.
+      await raw.send(
+        Buffer.concat([
+          parseMsg('S_2', sql),
+          bind('', 'S_2', 1),
+          describeMsg('P'),
+          executeMsg(),
+          bind('', 'S_2', 1),
+          executeMsg(),
+          SYNC_MSG,
+        ]),
+      );
+      const ms = await raw.readUntil('Z');
+      assert.equal(dataRowBuffers(ms).length, 2, types(ms));
+      expectRow(ms.filter((m) => m.type === 'D').slice(1), 'pipelined');
+    } finally {
+      raw.destroy();
+    }
   });
 });
 

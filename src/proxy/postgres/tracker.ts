@@ -22,8 +22,10 @@ import { Fifo } from '../../wire/fifo.js';
 
 type Pending =
   | { kind: 'parse'; sql: string }
-  | { kind: 'bind' | 'close' | 'describe' | 'sync' }
-  | { kind: 'execute'; sentAt: number; portal: string; columns: readonly Column[] | null }
+  | { kind: 'bind' | 'close' | 'sync' }
+  /** What a Describe asked about, as it was when sent (a pipeline may rebind the name before the answer). */
+  | { kind: 'describe'; statement: Statement | undefined; portal: Portal | undefined }
+  | { kind: 'execute'; sentAt: number; portal: string; bound: Portal | undefined }
   /** A statement the policy denied; its stand-in's error is dbtape's, recorded as a `denied` event. */
   | { kind: 'denied'; extended: boolean }
   | { kind: 'simple'; sentAt: number }
@@ -39,6 +41,9 @@ interface Statement {
 interface Portal {
   readonly sql: string;
   readonly statement: string;
+  /** The statement it was bound from, whose columns a later Describe may still tell. */
+  readonly source: Statement | undefined;
+  readonly resultFormats: readonly number[];
   readonly params: readonly (string | null)[];
   /** The statement's columns with this Bind's result formats, or from a Describe of the portal. */
   columns: readonly Column[] | null;
@@ -60,9 +65,6 @@ export class PgTracker {
   private readonly queue = new Fifo<Pending>();
   private readonly statements = new Map<string, Statement>();
   private readonly portals = new Map<string, Portal>();
-  /** What the last Describe asked about, whose ParameterDescription / RowDescription comes next. */
-  private describedStatement: string | null = null;
-  private describedPortal: string | null = null;
   private txStatus = I;
   private lastTag = '';
   /** Rows seen since the current result began. */
@@ -113,14 +115,23 @@ export class PgTracker {
     const types = st?.paramTypes ?? [];
     const params = this.recording ? b.values.map((v, i) => renderValue(v, b.formats[i], types[i] ?? 0)) : [];
     const columns = st?.columns ? withFormats(st.columns, b.resultFormats) : null;
-    this.portals.set(b.portal, { sql: st?.sql ?? '', statement: b.statement, params, columns });
+    this.portals.set(b.portal, {
+      sql: st?.sql ?? '',
+      statement: b.statement,
+      source: st,
+      resultFormats: b.resultFormats,
+      params,
+      columns,
+    });
     this.queue.push({ kind: 'bind' });
   }
 
   describe(what: 'S' | 'P', name: string): void {
-    this.describedStatement = what === 'S' ? name : null;
-    this.describedPortal = what === 'P' ? name : null;
-    this.queue.push({ kind: 'describe' });
+    this.queue.push({
+      kind: 'describe',
+      statement: what === 'S' ? this.statements.get(name) : undefined,
+      portal: what === 'P' ? this.portals.get(name) : undefined,
+    });
   }
 
   close(what: 'S' | 'P', name: string): void {
@@ -131,7 +142,7 @@ export class PgTracker {
 
   execute(portalName: string): void {
     const portal = this.portals.get(portalName);
-    this.queue.push({ kind: 'execute', sentAt: now(), portal: portalName, columns: portal?.columns ?? null });
+    this.queue.push({ kind: 'execute', sentAt: now(), portal: portalName, bound: portal });
     this.rec.event({
       kind: 'query',
       sql: portal?.sql ?? '',
@@ -164,19 +175,24 @@ export class PgTracker {
 
   parameterDescription(oids: readonly number[]): void {
     // The server's inferred types let us render binary parameters of later Binds.
-    const st = this.describedStatement === null ? undefined : this.statements.get(this.describedStatement);
+    const h = this.peek();
+    const st = h?.kind === 'describe' ? h.statement : undefined;
     if (st?.paramTypes.every((t) => t === 0)) st.paramTypes = oids;
   }
 
   /** Returns true when the description starts a result (false: it answers a Describe). */
   rowDescription(cols: readonly Column[]): boolean {
-    if (this.peek()?.kind === 'describe') {
-      // Describe answers are remembered for later executions; they start no result.
+    const h = this.peek();
+    if (h?.kind === 'describe') {
+      // Describe answers are remembered for later executions; they start no result. A portal's
+      // answer tells its statement's columns too: drivers such as pgjdbc describe a portal once,
+      // then run the statement again and again with Bind and Execute alone.
       this.pop();
-      const st = this.describedStatement === null ? undefined : this.statements.get(this.describedStatement);
-      if (st) st.columns = cols;
-      const portal = this.describedPortal === null ? undefined : this.portals.get(this.describedPortal);
-      if (portal) portal.columns = cols;
+      if (h.statement) h.statement.columns = cols;
+      if (h.portal) {
+        h.portal.columns = cols;
+        if (h.portal.source && h.portal.source.columns === null) h.portal.source.columns = cols;
+      }
       this.columns = cols;
       return false;
     }
@@ -336,7 +352,11 @@ export class PgTracker {
   /** Columns of the Execute whose rows are arriving, known from an earlier Describe. */
   private executeColumns(): readonly Column[] | null {
     const h = this.peek();
-    return h?.kind === 'execute' ? h.columns : null;
+    const p = h?.kind === 'execute' ? h.bound : undefined;
+    if (!p) return null;
+    // Bound before the statement's Describe was answered (a pipeline): its columns are known now.
+    if (p.columns === null && p.source?.columns) p.columns = withFormats(p.source.columns, p.resultFormats);
+    return p.columns;
   }
 
   /** The recorded form of a result's columns; the same columns again (a memo'd RowDescription) give the same array. */
