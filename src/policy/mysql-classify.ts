@@ -136,9 +136,36 @@ function setStatement(ast: Json, literals: LiteralUse): StatementInfo {
       scope = SCOPES[name]!;
       name = members.join('.');
     } else if (members.length > 0) name = [name, ...members].join('.');
-    b.setting(name, constValue(a.right), scope);
+    b.setting(name, name === 'sql_mode' ? sqlModeValue(a.right) : constValue(a.right), scope);
   }
   return b.build();
+}
+
+/**
+ * sql_mode's new value as text: a constant, or `CONCAT(@@sql_mode, '<modes>'...)`, which
+ * MariaDB Connector/J sends at every login to add STRICT_TRANS_TABLES. That form only adds the
+ * constant modes to the session's current ones, so it reads as `@@sql_mode` followed by them and
+ * settings.ts judges the added modes. Anything else computed is null (unknown).
+ */
+function sqlModeValue(v: unknown): string | null {
+  const o = obj(v);
+  const fn = arr(obj(o?.name)?.name).map((p) => (str(obj(p)?.value) ?? '').toLowerCase());
+  if (o?.type !== 'function' || fn.length !== 1 || fn[0] !== 'concat') return constValue(v);
+  const [first, ...rest] = arr(obj(o.args)?.value);
+  if (!isSqlModeVariable(first)) return null;
+  const added = rest.map((r) => {
+    const t = str(obj(r)?.type) ?? '';
+    return t.endsWith('_string') || t === 'string' ? String(obj(r)?.value) : null;
+  });
+  return added.every((x) => x !== null) ? `@@sql_mode${added.join('')}` : null;
+}
+
+/** `@@sql_mode` or `@@session.sql_mode`: the session's own current value. */
+function isSqlModeVariable(v: unknown): boolean {
+  const o = obj(v);
+  if (o?.type !== 'var' || str(o.prefix) !== '@@') return false;
+  const parts = [str(o.name), ...arr(o.members).map(str)].map((p) => (p ?? '').toLowerCase());
+  return parts.join('.') === 'sql_mode' || parts.join('.') === 'session.sql_mode';
 }
 
 function constValue(v: unknown): string | null {

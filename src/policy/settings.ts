@@ -104,12 +104,8 @@ function mysqlEffect(s: SettingChange): SettingEffect | null {
   if (MYSQL_ADMIN.has(name) || name.startsWith('log_')) {
     return { level: 'admin', why: `changing ${name} changes identity, logging or replication` };
   }
-  if (name === 'sql_mode') {
-    const v = (s.value ?? '?').toLowerCase();
-    if (v === 'default') return null;
-    if (s.value === null || /no_backslash_escapes|ansi/.test(v)) {
-      return { level: 'admin', why: 'this sql_mode changes how statements are read' };
-    }
+  if (name === 'sql_mode' && !readsLikeDefaultMode(s.value)) {
+    return { level: 'admin', why: 'this sql_mode changes how statements are read' };
   }
   const charset = name === 'names' || name === 'character_set_client' || name === 'character_set_connection';
   if (charset && (s.value === null || UNSAFE_ENCODINGS.has(normEncoding(s.value)))) {
@@ -119,6 +115,51 @@ function mysqlEffect(s: SettingChange): SettingEffect | null {
     };
   }
   return null;
+}
+
+/**
+ * sql_mode values that leave statement text read as dbtape's parser reads it. Modes are allowed by
+ * name, not denied: ANSI_QUOTES and NO_BACKSLASH_ESCAPES change how strings end, and so do the
+ * combination modes that include them (ANSI, ORACLE, POSTGRESQL, MSSQL, DB2, MAXDB); IGNORE_SPACE
+ * changes what is a function call. The modes here change only checks and results.
+ */
+const PLAIN_SQL_MODES = new Set([
+  'allow_invalid_dates',
+  'empty_string_is_null',
+  'error_for_division_by_zero',
+  'high_not_precedence',
+  'ignore_bad_table_options',
+  'no_auto_create_user',
+  'no_auto_value_on_zero',
+  'no_dir_in_create',
+  'no_engine_substitution',
+  'no_field_options',
+  'no_key_options',
+  'no_table_options',
+  'no_unsigned_subtraction',
+  'no_zero_date',
+  'no_zero_in_date',
+  'only_full_group_by',
+  'pad_char_to_full_length',
+  'pipes_as_concat',
+  'real_as_float',
+  'simultaneous_assignment',
+  'strict_all_tables',
+  'strict_trans_tables',
+  'time_round_fractional',
+  'time_truncate_fractional',
+  'traditional',
+]);
+
+/** `@@sql_mode` at the start: the session's current modes, already allowed (mysql-classify.ts). */
+const CURRENT_MODES = '@@sql_mode';
+
+function readsLikeDefaultMode(value: string | null): boolean {
+  if (value === null) return false;
+  const v = value.trim().toLowerCase();
+  if (v === 'default') return true;
+  const added = v.startsWith(CURRENT_MODES) ? v.slice(CURRENT_MODES.length) : v;
+  return added.split(',').every((m) => m.trim() === '' || PLAIN_SQL_MODES.has(m.trim()));
 }
 
 function normEncoding(v: string): string {
