@@ -53,3 +53,11 @@ function isExecutable(file: string): boolean {
     return false;
   }
 }
+
+/** A file a Debian package installs (a JDBC driver's jar), or an error naming the package. */
+export function requirePackageFile(file: string, debPackage: string): string {
+  if (existsSync(file)) return file;
+  throw new Error(
+    `required file '${file}' is missing: install the Debian package '${debPackage}' (apt-get install -y ${debPackage})`,
+  );
+}
