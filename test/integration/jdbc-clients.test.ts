@@ -223,6 +223,7 @@ describe('MariaDB Connector/J', () => {
       const url = `jdbc:mariadb://127.0.0.1:${mysqlPort}/my_ro?useServerPrepStmts=${prepared}`;
       const r = await java(MARIADB_JDBC, 'MariadbJdbc.java', url, 'reader', 'masked');
       assert.equal(r.text, MASKED_THREE);
+      assert.equal(r.warning, 'dbtape: result truncated to 3 rows by rule max_rows (7 more rows not sent)');
       for (let i = 1; i <= 3; i++) assert.equal(r[`prepared${i}`], MASKED_THREE, `execution ${i}`);
       assert.equal(r.streamed, MASKED_THREE);
       assert.equal(r.denied, '1142');

@@ -260,7 +260,44 @@ describe('max_rows', () => {
     assert.match(verbose.stdout, /^3 rows in set, 1 warning/m);
   });
 
+  test("SHOW WARNINGS right after a capped result lists dbtape's warning (the mysql CLI's --show-warnings)", async () => {
+    const r = await cli(`SELECT id FROM ${PEOPLE}`, ['--show-warnings']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(
+      r.stdout,
+      /^Warning \(Code 1105\): dbtape: result truncated to 3 rows by rule max_rows \(7 more rows not sent\)$/m,
+    );
+  });
+
   for (const eof of ['DEPRECATE_EOF', '-DEPRECATE_EOF']) {
+    test(`mysql2 (${eof}): SHOW WARNINGS adds dbtape's warning to the server's, for the command just before only`, async () => {
+      const conn = await connectMysql2(proxy, { flags: [eof] });
+      const warnings = async () =>
+        (await conn.query<mysql.RowDataPacket[]>('show warnings'))[0].map((w) => `${w.Code} ${w.Message}`);
+      try {
+        await conn.query(`SELECT id, 1/0 AS boom FROM ${PEOPLE} WHERE id <= 2`);
+        assert.deepEqual(await warnings(), ['1365 Division by 0', '1365 Division by 0'], 'nothing cut');
+        await conn.query(`SELECT id, 1/0 AS boom FROM ${PEOPLE} WHERE id <= 5`);
+        // The server's list is a result too, capped at 3 rows, before dbtape's row.
+        assert.deepEqual(await warnings(), [
+          '1365 Division by 0',
+          '1365 Division by 0',
+          '1365 Division by 0',
+          '1105 dbtape: result truncated to 3 rows by rule max_rows (2 more rows not sent)',
+        ]);
+        await conn.execute(`SELECT id FROM ${PEOPLE} WHERE id > ?`, [0]);
+        const cut = ['1105 dbtape: result truncated to 3 rows by rule max_rows (7 more rows not sent)'];
+        assert.deepEqual(await warnings(), cut);
+        assert.deepEqual(await warnings(), cut, 'SHOW WARNINGS leaves the list as it was');
+        await conn.query('SELECT 1');
+        assert.deepEqual(await warnings(), [], 'only the command just before counts');
+        const [after] = await conn.query<mysql.RowDataPacket[]>('SELECT 2 AS two');
+        assert.deepEqual(after, [{ two: 2 }]);
+      } finally {
+        await conn.end();
+      }
+    });
+
     test(`mysql2 (${eof}): text and binary results end cleanly after 3 rows`, async () => {
       const conn = await connectMysql2(proxy, { flags: [eof] });
       try {

@@ -39,6 +39,7 @@ import { PreparedCommands } from './prepared-commands.js';
 import type { ResponseStream } from './responses.js';
 import { frame } from './segments.js';
 import type { SessionEvents } from './session-events.js';
+import { isShowWarnings } from './show-warnings.js';
 
 /**
  * What dbtape does with each client command (MySQL "Command Phase"): forward it as it came
@@ -182,9 +183,10 @@ export class CommandHandler {
     const policy = this.o.policy;
     // Only a text holding `kill` (a byte scan) is looked at for KILL forms.
     const killish = mayBeKill(payload);
+    const showsWarnings = this.o.shaper?.warning != null && isShowWarnings(payload);
     if (policy === null && !this.o.observe && !killish) {
       forward();
-      this.o.responses.enqueue(pending(COM_QUERY, 'statement'));
+      this.o.responses.enqueue(pending(COM_QUERY, 'statement', { showsWarnings }));
       return;
     }
     const cmd = decodeCommand(payload, { capabilities: this.o.capabilities });
@@ -211,7 +213,7 @@ export class CommandHandler {
     }
     if (!this.o.observe && !killish) {
       forward();
-      this.o.responses.enqueue(pending(COM_QUERY, 'statement', { modeChange }));
+      this.o.responses.enqueue(pending(COM_QUERY, 'statement', { modeChange, showsWarnings }));
       return;
     }
     if (kill?.kind === 'kill') {
@@ -220,7 +222,7 @@ export class CommandHandler {
     }
     this.o.events.statement(sql, 'simple');
     forward();
-    this.o.responses.enqueue(pending(COM_QUERY, 'statement', { modeChange }));
+    this.o.responses.enqueue(pending(COM_QUERY, 'statement', { modeChange, showsWarnings }));
   }
 
   private processKill(payload: Buffer, respSeq: number): void {

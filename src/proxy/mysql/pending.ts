@@ -21,6 +21,8 @@ export interface Pending {
   readonly statement: number;
   /** An allowed text that may change sql_mode: the policy learns the new mode from its answer. */
   readonly modeChange: boolean;
+  /** A `SHOW WARNINGS` text, to which dbtape adds the warning of a result it truncated. */
+  readonly showsWarnings: boolean;
   /** dbtape answered in the server's place (refused LOCAL INFILE): the rest of the response is dropped. */
   swallow: boolean;
 }
@@ -38,6 +40,7 @@ export function pending(command: number, record: Pending['record'], extra: Parti
     deferred: extra.deferred ?? null,
     statement: extra.statement ?? -1,
     modeChange: extra.modeChange ?? false,
+    showsWarnings: extra.showsWarnings ?? false,
     swallow: extra.swallow ?? false,
   };
 }

@@ -1,7 +1,10 @@
 import type { MaskingRules } from '../../policy/index.js';
 import {
   COM_STMT_FETCH,
+  ER_UNKNOWN_ERROR,
+  encodeTextRow,
   lenencPrefixSize,
+  PACKET_HEADER_SIZE,
   type ResponseTracker,
   SERVER_STATUS_LAST_ROW_SENT,
 } from '../../protocol/mysql/index.js';
@@ -16,6 +19,10 @@ import type { Pending } from './pending.js';
  * drivers see a clean end. A cursor counts rows across its COM_STMT_FETCHes; once capped, a fetch's
  * EOF says SERVER_STATUS_LAST_ROW_SENT so the client stops. Masking rewrites the values of the
  * columns MaskingRules picks, planned once per result from its column definitions.
+ *
+ * That extra warning is dbtape's, so the server's SHOW WARNINGS does not know it: when the next
+ * command is `SHOW WARNINGS` (as the mysql client's `\W` sends it), dbtape adds a row for it to
+ * the server's list.
  */
 
 export type RowAction = 'pass' | 'drop' | 'mask';
@@ -32,6 +39,12 @@ export class ResultShaper {
   truncated = false;
   /** Rows passed to the client in the current result (or fetch). */
   shown = 0;
+  /** The warning of the last result dbtape cut, until the next command; null: none. */
+  warning: string | null = null;
+  /** The warning to add to the SHOW WARNINGS being answered; null: none. */
+  private injection: string | null = null;
+  /** Rows of the current result not sent. */
+  private dropped = 0;
   private terminated = false;
   /** Rows counted against the cap: this result's, or the cursor's so far. */
   private delivered = 0;
@@ -47,6 +60,9 @@ export class ResultShaper {
 
   /** A command's response starts. */
   beginResponse(p: Pending): void {
+    // Only the warnings of the command just before survive, as on the server.
+    this.injection = p.showsWarnings ? this.warning : null;
+    this.warning = null;
     this.beginResult();
     this.cursor = null;
     if (p.command !== COM_STMT_FETCH) return;
@@ -60,6 +76,8 @@ export class ResultShaper {
 
   /** A result set starts (its column count arrived). */
   beginResult(): void {
+    this.warning = null;
+    this.dropped = 0;
     this.truncated = false;
     this.terminated = false;
     this.shown = 0;
@@ -90,12 +108,26 @@ export class ResultShaper {
   row(): RowAction {
     if ((this.maxRows !== null && this.delivered >= this.maxRows) || !this.planKnown) {
       this.truncated = true;
+      this.dropped++;
       return 'drop';
     }
     this.delivered++;
     this.shown++;
     if (this.cursor !== null) this.cursor.delivered++;
     return this.plan === null ? 'pass' : 'mask';
+  }
+
+  /**
+   * The row (Level, Code, Message; a text-protocol row payload) to add before the terminator of a
+   * SHOW WARNINGS result, once; null: none.
+   */
+  takeInjection(): Buffer | null {
+    const w = this.injection;
+    if (w === null) return null;
+    this.injection = null;
+    // SHOW WARNINGS leaves the list as it was: asked again, it shows the same.
+    this.warning = w;
+    return encodeTextRow(['Warning', String(ER_UNKNOWN_ERROR.errno), w], 0).subarray(PACKET_HEADER_SIZE);
   }
 
   /** The row with its values masked; null when it cannot be read (it must then not reach the client). */
@@ -113,6 +145,12 @@ export class ResultShaper {
   /** The terminator with one more warning (and, for a fetch, LAST_ROW_SENT). */
   terminator(payload: Buffer, fetch: boolean): Buffer {
     this.terminated = true;
+    const n = this.dropped;
+    const rows = `${n} more ${n === 1 ? 'row' : 'rows'} not sent`;
+    this.warning =
+      this.maxRows !== null && this.delivered >= this.maxRows
+        ? `dbtape: result truncated to ${this.maxRows} rows by rule max_rows (${rows})`
+        : `dbtape: rows that could not be read for masking were dropped (${rows})`;
     const out = Buffer.from(payload);
     let at: number;
     if (out.length < 7) {

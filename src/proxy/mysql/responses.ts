@@ -318,6 +318,10 @@ export class ResponseStream {
   private decide(kind: ResponsePacketKind, payload: Buffer): void {
     const shaper = this.o.shaper;
     if (shaper !== null) {
+      if ((kind === 'eof' || kind === 'ok') && this.tracker.resultsCompleted > this.completed) {
+        const row = shaper.takeInjection();
+        if (row !== null) this.emit([row], true);
+      }
       if (kind === 'column-count') shaper.beginResult();
       else if (
         kind === 'column-def' &&
