@@ -274,6 +274,8 @@ describe('max_rows', () => {
       const conn = await connectMysql2(proxy, { flags: [eof] });
       const warnings = async () =>
         (await conn.query<mysql.RowDataPacket[]>('show warnings'))[0].map((w) => `${w.Code} ${w.Message}`);
+      const preparedWarnings = async () =>
+        (await conn.execute<mysql.RowDataPacket[]>('SHOW WARNINGS'))[0].map((w) => `${w.Code} ${w.Message}`);
       try {
         await conn.query(`SELECT id, 1/0 AS boom FROM ${PEOPLE} WHERE id <= 2`);
         assert.deepEqual(await warnings(), ['1365 Division by 0', '1365 Division by 0'], 'nothing cut');
@@ -289,6 +291,10 @@ describe('max_rows', () => {
         const cut = ['1105 dbtape: result truncated to 3 rows by rule max_rows (7 more rows not sent)'];
         assert.deepEqual(await warnings(), cut);
         assert.deepEqual(await warnings(), cut, 'SHOW WARNINGS leaves the list as it was');
+        // Prepared (binary rows), as PHP's PDO sends it: prepared once, then only executed.
+        assert.deepEqual(await preparedWarnings(), cut);
+        await conn.query(`SELECT id FROM ${PEOPLE}`);
+        assert.deepEqual(await preparedWarnings(), cut);
         await conn.query('SELECT 1');
         assert.deepEqual(await warnings(), [], 'only the command just before counts');
         const [after] = await conn.query<mysql.RowDataPacket[]>('SELECT 2 AS two');

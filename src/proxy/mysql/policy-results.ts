@@ -1,10 +1,8 @@
 import type { MaskingRules } from '../../policy/index.js';
 import {
   COM_STMT_FETCH,
-  ER_UNKNOWN_ERROR,
-  encodeTextRow,
+  COM_STMT_PREPARE,
   lenencPrefixSize,
-  PACKET_HEADER_SIZE,
   type ResponseTracker,
   SERVER_STATUS_LAST_ROW_SENT,
 } from '../../protocol/mysql/index.js';
@@ -45,6 +43,8 @@ export class ResultShaper {
   private injection: string | null = null;
   /** Rows of the current result not sent. */
   private dropped = 0;
+  /** Prepared statements that are `SHOW WARNINGS`. */
+  private readonly warningsStatements = new Set<number>();
   private terminated = false;
   /** Rows counted against the cap: this result's, or the cursor's so far. */
   private delivered = 0;
@@ -60,10 +60,12 @@ export class ResultShaper {
 
   /** A command's response starts. */
   beginResponse(p: Pending): void {
-    // Only the warnings of the command just before survive, as on the server.
-    this.injection = p.showsWarnings ? this.warning : null;
-    this.warning = null;
+    // Only the warnings of the command just before survive, as on the server; neither preparing nor
+    // running SHOW WARNINGS clears them.
+    const kept = p.showsWarnings ? this.warning : null;
+    this.injection = p.command !== COM_STMT_PREPARE ? kept : null;
     this.beginResult();
+    this.warning = kept;
     this.cursor = null;
     if (p.command !== COM_STMT_FETCH) return;
     // A fetch for a cursor whose definitions dbtape never read cannot be masked: its rows are dropped.
@@ -99,9 +101,10 @@ export class ResultShaper {
     }
   }
 
-  /** COM_STMT_CLOSE / COM_STMT_RESET: the cursor is gone. */
-  forgetCursor(statement: number): void {
+  /** COM_STMT_CLOSE: the statement is gone. */
+  forgetStatement(statement: number): void {
     this.cursors.delete(statement);
+    this.warningsStatements.delete(statement);
   }
 
   /** What to do with the next row of the current result. */
@@ -117,17 +120,24 @@ export class ResultShaper {
     return this.plan === null ? 'pass' : 'mask';
   }
 
-  /**
-   * The row (Level, Code, Message; a text-protocol row payload) to add before the terminator of a
-   * SHOW WARNINGS result, once; null: none.
-   */
-  takeInjection(): Buffer | null {
+  /** The warning to add before the terminator of the SHOW WARNINGS result being answered, once; null: none. */
+  takeInjection(): string | null {
     const w = this.injection;
     if (w === null) return null;
     this.injection = null;
     // SHOW WARNINGS leaves the list as it was: asked again, it shows the same.
     this.warning = w;
-    return encodeTextRow(['Warning', String(ER_UNKNOWN_ERROR.errno), w], 0).subarray(PACKET_HEADER_SIZE);
+    return w;
+  }
+
+  /** A prepared `SHOW WARNINGS` (its prepare was answered with this id). */
+  warningsStatement(id: number): void {
+    this.warningsStatements.add(id);
+  }
+
+  /** Whether executing this statement shows the warnings. */
+  showsWarnings(id: number): boolean {
+    return this.warningsStatements.has(id);
   }
 
   /** The row with its values masked; null when it cannot be read (it must then not reach the client). */

@@ -18,6 +18,7 @@ import type { CommandOptions } from './commands.js';
 import { hiddenKill, mayBeKill, parseKill, UNMAPPABLE_KILL } from './kill-statement.js';
 import { type Pending, pending } from './pending.js';
 import type { Denied } from './policy-gate.js';
+import { isShowWarnings } from './show-warnings.js';
 
 /**
  * The binary protocol's commands (MySQL "Prepared Statements"; MariaDB "Binary protocol"):
@@ -71,7 +72,8 @@ export class PreparedCommands {
           }
         }
         forward();
-        this.o.responses.enqueue(pending(code, 'prepare', { sql: this.o.observe ? sql : '' }));
+        const showsWarnings = this.o.shaper !== null && isShowWarnings(payload);
+        this.o.responses.enqueue(pending(code, 'prepare', { sql: this.o.observe ? sql : '', showsWarnings }));
         return;
       }
       case COM_STMT_EXECUTE:
@@ -85,7 +87,7 @@ export class PreparedCommands {
         const id = peekStatementId(payload);
         if (id !== null) {
           this.o.statements.delete(id);
-          this.o.shaper?.forgetCursor(id);
+          this.o.shaper?.forgetStatement(id);
         }
         forward();
         return;
@@ -171,9 +173,12 @@ export class PreparedCommands {
       );
       return;
     }
+    const showsWarnings = this.o.shaper?.warning != null && this.o.shaper.showsWarnings(id);
     if (!this.o.observe) {
       forward();
-      this.o.responses.enqueue(pending(COM_STMT_EXECUTE, 'statement', { cursor, statement: id }));
+      this.o.responses.enqueue(
+        pending(COM_STMT_EXECUTE, 'statement', { cursor, statement: id, showsWarnings }),
+      );
       return;
     }
     if (stmt === undefined || (waiting && id === LAST_PREPARED_STATEMENT_ID)) {
@@ -211,7 +216,9 @@ export class PreparedCommands {
     }
     this.o.events.statement(stmt.sql, 'prepared', d.value.params, String(stmt.id));
     forward();
-    this.o.responses.enqueue(pending(COM_STMT_EXECUTE, 'statement', { cursor, statement: id }));
+    this.o.responses.enqueue(
+      pending(COM_STMT_EXECUTE, 'statement', { cursor, statement: id, showsWarnings }),
+    );
   }
 
   private longData(payload: Buffer): void {

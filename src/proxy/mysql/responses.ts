@@ -29,6 +29,7 @@ import type { ResultShaper } from './policy-results.js';
 import { ResponseTranslation } from './response-translation.js';
 import { forwardSegment, frame, type Sink } from './segments.js';
 import type { SessionEvents } from './session-events.js';
+import { warningRow } from './show-warnings.js';
 
 /**
  * The server → client direction of a MySQL session. Bytes are forwarded as they arrive, as
@@ -319,8 +320,10 @@ export class ResponseStream {
     const shaper = this.o.shaper;
     if (shaper !== null) {
       if ((kind === 'eof' || kind === 'ok') && this.tracker.resultsCompleted > this.completed) {
-        const row = shaper.takeInjection();
-        if (row !== null) this.emit([row], true);
+        const warning = shaper.takeInjection();
+        const types = warning !== null && this.tracker.binary ? this.tracker.columns.types() : null;
+        const row = warning && warningRow(warning, this.tracker.binary, types?.ok ? types.value : null);
+        if (row) this.emit([row], true);
       }
       if (kind === 'column-count') shaper.beginResult();
       else if (
@@ -368,6 +371,7 @@ export class ResponseStream {
       ev.error(t.err, this.duration(p));
     } else if (kind === 'prepare-ok' && t.prepareOk) {
       this.o.statements.add(t.prepareOk, p.sql);
+      if (p.showsWarnings) this.o.shaper?.warningsStatement(t.prepareOk.statementId);
     } else if (kind === 'unexpected' && !this.warned) {
       this.warned = true;
       this.o.log.warn(
