@@ -461,17 +461,20 @@ describe('when client and server disagree on DEPRECATE_EOF (dbtape translates th
     ],
     ['DEPRECATE_EOF server, classic client', FAKE_CAPABILITIES, BASE],
   ] as const) {
-    test(`${label}: rows capped and masked, sequence ids consecutive`, async () => {
+    test(`${label}: rows capped and masked, SHOW WARNINGS with dbtape's row, sequence ids consecutive`, async () => {
       const fake = await startFakeUpstream({
         capabilities: serverCaps,
-        answer: () => ({
-          columns: ['a', 'b'],
-          rows: [
-            ['1', 'xy'],
-            ['2', null],
-            ['3', 'zz'],
-          ],
-        }),
+        answer: (sql) =>
+          sql === 'SHOW WARNINGS'
+            ? { columns: ['Level', 'Code', 'Message'], rows: [['Note', '1003', 'from the server']] }
+            : {
+                columns: ['a', 'b'],
+                rows: [
+                  ['1', 'xy'],
+                  ['2', null],
+                  ['3', 'zz'],
+                ],
+              },
       });
       const p = await startMysqlProxy({
         record: false,
@@ -508,6 +511,24 @@ describe('when client and server disagree on DEPRECATE_EOF (dbtape translates th
           assert.ok(warnings.ok);
           assert.equal(warnings.value.warnings, 1);
         }
+        raw.command(queryPayload('SHOW WARNINGS'));
+        const packets = await raw.response(M.COM_QUERY);
+        assert.deepEqual(
+          packets.map((x) => x.seq),
+          packets.map((_, i) => i + 1),
+        );
+        const listed = packets
+          .filter((x) => x.payload[0] !== M.EOF_HEADER)
+          .slice(4)
+          .map((x) => {
+            const r = M.decodeTextRow(x.payload, ['utf8', 'utf8', 'utf8']);
+            assert.ok(r.ok);
+            return r.value.join(' ');
+          });
+        assert.deepEqual(listed, [
+          'Note 1003 from the server',
+          'Warning 1105 dbtape: result truncated to 2 rows by rule max_rows (1 more row not sent)',
+        ]);
         raw.close();
       } finally {
         await p.close();
