@@ -10,6 +10,7 @@ import type { LiteralUse } from './info-builder.js';
 import { GenerationalCache } from './lru.js';
 import { classifyMysqlAst } from './mysql-classify.js';
 import { classifyMysqlFallback } from './mysql-fallback.js';
+import { withoutSignedIntWords } from './mysql-parser-gaps.js';
 import { mysqlStatements } from './mysql-text.js';
 import { type MysqlAst, parseMysql, parsePostgres } from './parsers.js';
 import { classifyPgStatement } from './pg-classify.js';
@@ -166,7 +167,7 @@ function classifyMysqlCode(code: string, literals: LiteralUse, counter: { litera
   if (bulk) return { ok: true, info: bulk };
   const first = /^[A-Za-z_]+/.exec(code)?.[0]?.toLowerCase();
   // SHOW's many forms are read from tokens everywhere, so all of them behave alike.
-  const parsed = first === 'show' ? null : parseMysql(code);
+  const parsed = first === 'show' ? null : parseMysqlTolerant(code);
   if (parsed?.ok) {
     const info = classifyMysqlAst(parsed.tree, literals);
     if (info) {
@@ -188,6 +189,14 @@ function classifyMysqlCode(code: string, literals: LiteralUse, counter: { litera
   const info = classifyMysqlFallback(code, literals, nested);
   if (info) return { ok: true, info };
   return { ok: false, reason: parsed && !parsed.ok ? parsed.reason : 'statement not recognised' };
+}
+
+/** The parser, and again on the same text past the grammar's known gaps (mysql-parser-gaps.ts). */
+function parseMysqlTolerant(code: string): ReturnType<typeof parseMysql> {
+  const parsed = parseMysql(code);
+  if (parsed.ok) return parsed;
+  const rewritten = withoutSignedIntWords(code);
+  return rewritten === null ? parsed : parseMysql(rewritten);
 }
 
 const LITERAL_TYPES = new Set(['number', 'single_quote_string', 'double_quote_string', 'string']);

@@ -219,13 +219,14 @@ describe('MariaDB Connector/J', () => {
   });
 
   for (const prepared of [false, true]) {
-    test(`read role (${prepared ? 'server-prepared, binary rows' : 'text rows'}): Connector/J's login statement is allowed; max_rows and masking`, async () => {
+    test(`read role (${prepared ? 'server-prepared, binary rows' : 'text rows'}): Connector/J's login statement and metadata queries are allowed; max_rows and masking`, async () => {
       const url = `jdbc:mariadb://127.0.0.1:${mysqlPort}/my_ro?useServerPrepStmts=${prepared}`;
       const r = await java(MARIADB_JDBC, 'MariadbJdbc.java', url, 'reader', 'masked');
       assert.equal(r.text, MASKED_THREE);
       assert.equal(r.warning, 'dbtape: result truncated to 3 rows by rule max_rows (7 more rows not sent)');
       for (let i = 1; i <= 3; i++) assert.equal(r[`prepared${i}`], MASKED_THREE, `execution ${i}`);
       assert.equal(r.streamed, MASKED_THREE);
+      assert.equal(r.metadata_columns, 'true');
       assert.equal(r.denied, '1142');
       assert.equal(r.after_denial, 'still usable');
     });
