@@ -26,6 +26,8 @@ export interface SettingChange {
 export type StatementFlag =
   /** SELECT ... FOR UPDATE / FOR SHARE / LOCK IN SHARE MODE: takes row locks. */
   | 'locking'
+  /** PostgreSQL LOCK ... IN ACCESS SHARE MODE: only the lock every SELECT takes (pg_dump sends it). */
+  | 'access-share-lock'
   /** INSERT/UPDATE/DELETE/MERGE inside a WITH query. */
   | 'dml-in-cte'
   /** COPY ... TO/FROM PROGRAM: runs a program on the database server. */

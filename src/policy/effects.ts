@@ -89,7 +89,9 @@ function kindEffect(info: StatementInfo): Effect | null {
     case 'do':
       return { level: 'admin', why: 'DO runs a code block whose statements cannot be checked' };
     case 'lock':
-      return info.command === 'unlock' ? null : { level: 'write', why: `${cmd(info)} takes table locks` };
+      return info.command === 'unlock' || info.flags.includes('access-share-lock')
+        ? null
+        : { level: 'write', why: `${cmd(info)} takes table locks` };
     case 'prepare':
       return info.prepare?.body === null
         ? { level: 'admin', why: 'PREPARE from a variable cannot be checked' }

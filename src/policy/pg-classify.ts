@@ -97,7 +97,11 @@ const HANDLERS: Record<string, Handler> = {
   NotifyStmt: simple('utility', 'notify'),
   LockStmt: (body, literals) => {
     const b = new InfoBuilder('lock', 'lock', literals);
-    new Walker(b, true).walk(body.relations);
+    // LockStmt.mode is a LOCKMODE (storage/lockdefs.h); AccessShareLock = 1 conflicts only with
+    // ACCESS EXCLUSIVE, as any SELECT's lock does: the tables are read, not written.
+    const accessShare = body.mode === ACCESS_SHARE_LOCK;
+    if (accessShare) b.flags.add('access-share-lock');
+    new Walker(b, !accessShare).walk(body.relations);
     return b.build();
   },
   DiscardStmt: (body, literals) => {
@@ -301,6 +305,34 @@ function rangeVar(r: Json): { schema: string | null; name: string } {
   return { schema: str(r.schemaname), name: str(r.relname) ?? '' };
 }
 
+/**
+ * `SELECT ... FROM [pg_catalog.]pg_settings WHERE name = '<x>'`: the setting x that every row is
+ * about, or null. pg_dump (15.8, 16.4 and later) sets restrict_nonsystem_relation_kind that way,
+ * `SELECT set_config(name, '...', false) FROM pg_settings WHERE name = '...'`, so that servers
+ * without the setting get no error; its name is as constant as in `set_config('<x>', ...)`.
+ */
+function pgSettingsRow(select: Json): string | null {
+  const from = arr(select.fromClause);
+  const rel = from.length === 1 ? obj(obj(from[0])?.RangeVar) : null;
+  const schema = rel ? str(rel.schemaname) : null;
+  if (!rel || str(rel.relname) !== 'pg_settings' || (schema !== null && schema !== 'pg_catalog')) return null;
+  const where = obj(obj(select.whereClause)?.A_Expr);
+  const op = arr(where?.name).map((n) => str(obj(obj(n)?.String)?.sval));
+  if (!where || str(where.kind) !== 'AEXPR_OP' || op.length !== 1 || op[0] !== '=') return null;
+  const [column, value] = isNameColumn(where.lexpr) ? [where.lexpr, where.rexpr] : [where.rexpr, where.lexpr];
+  if (!isNameColumn(column)) return null;
+  return constText([value])?.toLowerCase() ?? null;
+}
+
+/** The ColumnRef `name` or `pg_settings.name`. */
+function isNameColumn(v: unknown): boolean {
+  const fields = arr(obj(obj(v)?.ColumnRef)?.fields).map((f) => str(obj(obj(f)?.String)?.sval));
+  const last = fields[fields.length - 1];
+  return last === 'name' && (fields.length === 1 || (fields.length === 2 && fields[0] === 'pg_settings'));
+}
+
+const ACCESS_SHARE_LOCK = 1;
+
 const STATEMENT_TYPES = new Set(['SelectStmt', 'InsertStmt', 'UpdateStmt', 'DeleteStmt', 'MergeStmt']);
 
 /**
@@ -309,6 +341,8 @@ const STATEMENT_TYPES = new Set(['SelectStmt', 'InsertStmt', 'UpdateStmt', 'Dele
  */
 class Walker {
   private readonly scopes: string[][] = [];
+  /** Inside `SELECT ... FROM pg_settings WHERE name = '<x>'`: the x every row's `name` holds. */
+  private settingsRow: string | null = null;
 
   constructor(
     private readonly b: InfoBuilder,
@@ -372,10 +406,13 @@ class Walker {
       this.scopes.pop();
     });
     this.scopes.push(names);
+    const outerRow = this.settingsRow;
+    this.settingsRow = type === 'SelectStmt' ? pgSettingsRow(body) : null;
     for (const [k, child] of Object.entries(body)) {
       if (k === 'withClause' || k === 'relation' || k === 'intoClause') continue;
       if (typeof child === 'object' && child !== null) this.walk(child, depth + 1);
     }
+    this.settingsRow = outerRow;
     this.scopes.pop();
   }
 
@@ -393,7 +430,7 @@ class Walker {
     if (bare === 'set_config') {
       // set_config(name, value, is_local) is SET by another name.
       const args = arr(f.args);
-      const setting = constText(args.slice(0, 1));
+      const setting = constText(args.slice(0, 1)) ?? (isNameColumn(args[0]) ? this.settingsRow : null);
       const value = args.length > 1 ? constText(args.slice(1, 2)) : null;
       this.b.setting(setting ?? '?', setting === null ? null : value);
     }
