@@ -6,7 +6,7 @@
  */
 import type { AccessLevel, Role } from '../model/identity.js';
 import type { Grant } from './access.js';
-import type { Classification } from './classification.js';
+import type { Classification, StatementFlag } from './classification.js';
 import { type ClassifyOptions, classify } from './classify.js';
 import { RANK } from './effects.js';
 import { FAST_PATH_FUNCTIONS } from './function-rules.js';
@@ -48,6 +48,7 @@ export class PolicyEngine {
   /** Null: results pass unchanged (no cost). */
   readonly masking: MaskingRules | null;
   private readonly policies: RolePolicy[];
+  private readonly copyOutDenied: boolean;
   private readonly decisions = new WeakMap<Classification, Decision>();
 
   constructor(
@@ -60,10 +61,13 @@ export class PolicyEngine {
     this.policies = sorted.map(
       (r) => new RolePolicy(r.access, r.rules, dialect, defaultSchema.toLowerCase()),
     );
-    this.unrestricted = this.policies.some((p) => !p.restricted);
     const caps = roles.map((r) => r.rules?.maxRows ?? null);
     this.maxRows = caps.length === 0 || caps.includes(null) ? null : Math.max(...(caps as number[]));
     this.masking = MaskingRules.forRoles(roles.map((r) => r.masking));
+    // COPY ... TO STDOUT sends rows as CopyData, which masking does not rewrite: with masking every
+    // PostgreSQL text is read, even an admin's, so that no COPY carries clear values out.
+    this.copyOutDenied = this.masking !== null && dialect === 'postgres';
+    this.unrestricted = !this.copyOutDenied && this.policies.some((p) => !p.restricted);
   }
 
   /** The engine for a user's grant (access.ts `grantFor`), built from the roles that grant it. */
@@ -104,7 +108,7 @@ export class PolicyEngine {
         s.deallocate !== undefined ||
         s.command === 'discard',
     );
-    const d = this.evaluate(c, session);
+    const d = this.copyOut(c) ?? this.evaluate(c, session);
     if (!stateful) this.decisions.set(c, d);
     else if (d.allow && session) session.apply(c);
     return d;
@@ -122,6 +126,20 @@ export class PolicyEngine {
     return deny({ rule: 'fail_closed', why: `a fast-path call of function OID ${oid} cannot be checked` }, 0);
   }
 
+  /** With masking: the denial of a COPY that would send rows to the client, or null. */
+  private copyOut(c: Extract<Classification, { parsed: true }>): Decision | null {
+    if (!this.copyOutDenied) return null;
+    const i = c.statements.findIndex((s) => s.kind === 'copy' && !s.flags.some((f) => COPY_ELSEWHERE.has(f)));
+    if (i < 0) return null;
+    return deny(
+      {
+        rule: 'masking',
+        why: 'COPY ... TO STDOUT sends rows that dbtape cannot mask; read them with SELECT (pg_dump: --inserts)',
+      },
+      i,
+    );
+  }
+
   private evaluate(
     c: Extract<Classification, { parsed: true }>,
     prepared: PreparedNames | undefined,
@@ -135,6 +153,14 @@ export class PolicyEngine {
     return first ?? deny({ rule: 'fail_closed', why: 'no role grants this target' }, 0);
   }
 }
+
+/** COPY forms that send no rows to the client (from it, or to or from the server's files or programs). */
+const COPY_ELSEWHERE = new Set<StatementFlag>([
+  'client-data-in',
+  'server-file-read',
+  'server-file-write',
+  'copy-program',
+]);
 
 function evaluateRole(
   policy: RolePolicy,

@@ -425,6 +425,19 @@ describe('masking', () => {
     assert.match(r.out, /50000|00000/);
   });
 
+  test('psql: COPY ... TO STDOUT, whose rows masking does not rewrite, is denied; SELECT shows them masked', async () => {
+    const r = await psql(
+      'masked',
+      `\\copy ${PEOPLE} to stdout\ncopy (select email from ${PEOPLE}) to stdout;\nselect email from ${PEOPLE} order by id;\n`,
+      uniqueName('psql_copy_mask'),
+    );
+    assert.doesNotMatch(r.out, /ann\.lee@example\.com|bob@example\.org/);
+    const denials =
+      r.out.match(/ERROR: {2}42501: dbtape: denied by rule masking: COPY \.\.\. TO STDOUT/g) ?? [];
+    assert.equal(denials.length, 2, r.out);
+    assert.match(r.out, /\*+\.\*+@/);
+  });
+
   test('node-postgres binary results: text masked, masked numbers sent as NULL; recording holds masked values', async () => {
     const app = uniqueName('bin_mask');
     const c = await connect('masked', { application_name: app, binary: true } as pg.ClientConfig);

@@ -209,3 +209,41 @@ describe('session state', () => {
     assert.equal(ruleOf(s.decide("SELECT 'plain'")), 'allow');
   });
 });
+
+describe('masking and COPY', () => {
+  const masked = (access: AccessLevel, dialect: 'postgres' | 'mysql' = 'postgres') =>
+    new PolicyEngine(
+      dialect,
+      [{ name: 'm', access, masking: { columns: ['email'], detectors: ['card'] } }],
+      dialect === 'postgres' ? 'public' : 'test',
+    );
+
+  test('COPY ... TO STDOUT is denied under masking, whatever the access: CopyData is not masked', () => {
+    for (const access of ['read', 'write', 'admin'] as const) {
+      const e = masked(access);
+      assert.equal(e.unrestricted, false, `${access}: every text is read`);
+      assert.equal(ruleOf(e.decide('COPY people TO STDOUT')), 'masking', access);
+      assert.equal(
+        ruleOf(e.decide('COPY (SELECT email FROM people) TO STDOUT WITH (FORMAT csv)')),
+        'masking',
+      );
+      assert.equal(ruleOf(e.decide('SELECT 1; COPY people TO STDOUT')), 'masking');
+      assert.equal(ruleOf(e.decide('SELECT email FROM people')), 'allow');
+    }
+    assert.equal(
+      ruleOf(masked('write').decide('COPY people FROM STDIN')),
+      'allow',
+      'rows going in are not shown',
+    );
+    assert.match(
+      (masked('read').decide('COPY people TO STDOUT') as { message: string }).message,
+      /^dbtape: denied by rule masking: COPY \.\.\. TO STDOUT sends rows that dbtape cannot mask/,
+    );
+  });
+
+  test('without masking COPY TO STDOUT is a read, and an admin without rules is not checked', () => {
+    assert.equal(ruleOf(engine('read', null).decide('COPY people TO STDOUT')), 'allow');
+    assert.equal(engine('admin', null).unrestricted, true);
+    assert.equal(masked('admin', 'mysql').unrestricted, true, 'MySQL has no COPY');
+  });
+});
