@@ -7,7 +7,8 @@ import pg from 'pg';
 import postgres from 'postgres';
 import { stringify } from 'yaml';
 import type { SessionEvent } from '../../src/model/session.js';
-import { run } from '../support/exec.js';
+import { requirePgBinary } from '../support/binaries.js';
+import { run, runStatus } from '../support/exec.js';
 import {
   cstr,
   DEFAULT_TARGET,
@@ -521,6 +522,35 @@ describe('masking', () => {
     } finally {
       raw.destroy();
     }
+  });
+});
+
+describe('pg_dump', () => {
+  async function pgDump(user: UserName, extra: readonly string[] = []) {
+    const env = { ...aliceEnv(), PGPASSWORD: USERS[user].password };
+    return runStatus(
+      requirePgBinary('pg_dump', 'postgresql-client'),
+      ['-h', '127.0.0.1', '-p', String(dbtape.port), '-U', user, '-d', 'app', '-t', PEOPLE, ...extra],
+      { env },
+    );
+  }
+
+  test('a read role dumps a table (its set_config, LOCK ... IN ACCESS SHARE MODE and COPY are reads)', async () => {
+    const r = await pgDump('reader');
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, new RegExp(`CREATE TABLE public\\.${PEOPLE}`));
+    assert.match(r.stdout, /ann\.lee@example\.com/);
+  });
+
+  test('a masked role: the COPY of a plain dump is denied; --inserts dumps the masked rows', async () => {
+    const plain = await pgDump('masked');
+    assert.notEqual(plain.code, 0);
+    assert.match(plain.stderr, /denied by rule masking: COPY \.\.\. TO STDOUT/);
+    const inserts = await pgDump('masked', ['--inserts']);
+    assert.equal(inserts.code, 0, inserts.stderr);
+    assert.match(inserts.stdout, /INSERT INTO public\./);
+    assert.doesNotMatch(inserts.stdout, /ann\.lee@example\.com|4111 1111 1111 1111/);
+    assert.match(inserts.stdout, /\*\*\*\* \*\*\*\* \*\*\*\* 1111/);
   });
 });
 
