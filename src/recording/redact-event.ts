@@ -13,7 +13,7 @@ import {
   type StatementRedaction,
 } from './redact.js';
 import { isPasswordWord } from './redact-rules.js';
-import { LOOKS_SECRET, MASK } from './redact-text.js';
+import { looksSecret, MASK } from './redact-text.js';
 
 export const REDACTED_MESSAGE =
   '/* dbtape: message redacted: it answers a statement that may contain a password */';
@@ -50,11 +50,11 @@ export class EventRedactor {
         return body.rowData ? this.rows(body) : body;
       case 'command':
       case 'end':
-        return body.detail === undefined || !LOOKS_SECRET.test(body.detail)
+        return body.detail === undefined || !looksSecret(body.detail)
           ? body
           : { ...body, detail: redactMessage(body.detail, this.secrets) };
       case 'notification':
-        return LOOKS_SECRET.test(body.payload)
+        return looksSecret(body.payload)
           ? { ...body, payload: redactValue(body.payload, this.dialect) }
           : body;
       default:
@@ -71,7 +71,7 @@ export class EventRedactor {
 
   private message(text: string): string {
     if (this.wholePending) return REDACTED_MESSAGE;
-    return this.secrets.length === 0 && !LOOKS_SECRET.test(text) ? text : redactMessage(text, this.secrets);
+    return this.secrets.length === 0 && !looksSecret(text) ? text : redactMessage(text, this.secrets);
   }
 
   private remember(r: StatementRedaction): void {
@@ -90,7 +90,7 @@ export class EventRedactor {
       for (let i = 0; i < row.length; i++) {
         const v = row[i];
         if (v === null || v === undefined) continue;
-        const next = secretCols[i] ? MASK : LOOKS_SECRET.test(v) ? redactValue(v, this.dialect) : v;
+        const next = secretCols[i] ? MASK : looksSecret(v) ? redactValue(v, this.dialect) : v;
         if (next !== v) {
           out ??= row.slice();
           out[i] = next;

@@ -4,7 +4,7 @@
  * literal there; string literals and comments anywhere are also checked for connection strings
  * and for embedded statements (dblink_exec('ALTER ROLE ...'), function bodies in $$ ... $$).
  */
-import { LOOKS_SECRET, MASK, maskAfterKeyword, maskConnectionStrings } from './redact-text.js';
+import { looksSecret, MASK, maskAfterKeyword, maskConnectionStrings } from './redact-text.js';
 import { type Dialect, type Token, tokenize } from './sql-tokenizer.js';
 
 export interface Analysis {
@@ -70,8 +70,8 @@ class Context {
     this.statement(stmt);
     for (const t of this.tokens) {
       if (this.edits.has(t)) continue;
-      if (t.kind === 'string' && LOOKS_SECRET.test(t.value)) this.embedded(t);
-      else if (t.kind === 'comment' && LOOKS_SECRET.test(t.value)) this.comment(t);
+      if (t.kind === 'string' && looksSecret(t.value)) this.embedded(t);
+      else if (t.kind === 'comment' && looksSecret(t.value)) this.comment(t);
     }
   }
 

@@ -4,7 +4,7 @@
  * the fail-closed behaviour (see docs/recording.md, "Redaction").
  */
 import { type Analysis, analyse, redactEmbedded } from './redact-rules.js';
-import { LOOKS_SECRET, MASK, MIGHT_NEED_REDACTION } from './redact-text.js';
+import { looksSecret, MASK, MIGHT_NEED_REDACTION } from './redact-text.js';
 import type { Dialect } from './sql-tokenizer.js';
 
 export { MASK, redactMessage } from './redact-text.js';
@@ -49,7 +49,7 @@ export function redactStatement(
   const analysis = MIGHT_NEED_REDACTION.test(sql) ? cachedAnalysis(sql, dialect) : UNCHANGED;
   if (analysis === null) {
     // The tokenizer could not make sense of it: fail closed if it might carry a password.
-    if (LOOKS_SECRET.test(sql)) {
+    if (looksSecret(sql)) {
       return { sql: REDACTED_STATEMENT, params: maskAll(params), secrets: [], redactedWhole: true };
     }
     return withParams(sql, [], params, UNCHANGED, dialect);
@@ -73,7 +73,7 @@ function withParams(
     if (v === null || v === undefined) continue;
     let next = v;
     if (analysis.secretParams === 'all' || analysis.secretParams.has(i)) next = MASK;
-    else if (LOOKS_SECRET.test(v)) next = redactEmbedded(v, dialect, 1, []);
+    else if (looksSecret(v)) next = redactEmbedded(v, dialect, 1, []);
     if (next !== v) {
       out ??= params.slice();
       out[i] = next;
@@ -105,5 +105,5 @@ function cachedAnalysis(sql: string, dialect: Dialect): Analysis | null {
  * password: a `SHOW CREATE USER` line, a conninfo, a user-mapping option array.
  */
 export function redactValue(text: string, dialect: Dialect = 'postgres'): string {
-  return LOOKS_SECRET.test(text) ? redactEmbedded(text, dialect, 1, []) : text;
+  return looksSecret(text) ? redactEmbedded(text, dialect, 1, []) : text;
 }
