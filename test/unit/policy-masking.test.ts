@@ -125,3 +125,26 @@ describe('planning', () => {
     assert.equal(isTextualMysqlType(3), false);
   });
 });
+
+describe('detectors on long values', () => {
+  const detect = (v: string) => rules.maskValue(v, { name: 'note', textual: true });
+
+  test('take time in proportion to the value (they run on the proxy thread)', { timeout: 30_000 }, () => {
+    // An unbounded email local part made the first of these take minutes.
+    for (const v of [
+      `${'a'.repeat(1_000_000)}@`,
+      'a@'.repeat(300_000),
+      `${'a.'.repeat(300_000)}@x`,
+      '1 '.repeat(500_000),
+      '+1 '.repeat(300_000),
+    ])
+      detect(v);
+  });
+
+  test('an email with a local part over 64 characters still has the local part masked', () => {
+    const local = 'x'.repeat(100);
+    const out = detect(`${local}@example.com`) ?? '';
+    assert.ok(!out.includes('x'.repeat(40)), out);
+    assert.match(out, /@example\.com$/);
+  });
+});
