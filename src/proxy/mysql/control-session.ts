@@ -8,8 +8,7 @@ import {
   ER_NET_PACKET_TOO_LARGE,
   ER_NO_SUCH_THREAD,
   encodeOk,
-  PacketAssembler,
-  PacketFramer,
+  PACKET_HEADER_SIZE,
   type ServerError,
 } from '../../protocol/mysql/index.js';
 import { ER_NO_DB_ERROR, errPacket } from './errors.js';
@@ -17,10 +16,13 @@ import type { KillEntry } from './kill-router.js';
 import { parseKill } from './kill-statement.js';
 
 /**
- * A login that named no database reaches no target. The mysql and mariadb clients log in that
- * way for one thing: Ctrl-C opens such a connection and sends `KILL QUERY <id>` for the
- * statement it interrupts. Such a session answers KILL (run on a second connection to the
- * victim's target), COM_PING and COM_QUIT, and refuses everything else with "No database selected".
+ * A login that named no database reaches no target yet. The mysql and mariadb clients log in that
+ * way for Ctrl-C: such a connection sends `KILL QUERY <id>` for the statement it interrupts. This
+ * session answers KILL (run on a second connection to the victim's target), COM_PING and
+ * COM_QUIT itself. Any other command means the client wants a database session (mariadb-dump
+ * logs in without a database too): when the user may reach exactly one MySQL target, the
+ * connection becomes a session on it (`promote`, given the bytes from that command on);
+ * otherwise the command is refused with "No database selected".
  */
 
 export interface ControlSessionOptions {
@@ -31,6 +33,11 @@ export interface ControlSessionOptions {
   readonly resolve: (id: number) => KillEntry | null;
   /** Run the KILL upstream; resolves with the server's error message, or null on success. */
   readonly kill: (entry: KillEntry, query: boolean) => Promise<{ errno: number; message: string } | null>;
+  /**
+   * Hand the connection over to a session on the user's only target, with the raw bytes from the
+   * first command it must answer on; null: the user has no single target.
+   */
+  readonly promote: ((rest: Buffer) => void) | null;
   readonly log: Logger;
 }
 
@@ -39,17 +46,39 @@ const NO_TARGET =
   'dbtape: no database selected: this connection reaches no target; connect with the target name as the database';
 
 export function runControlSession(o: ControlSessionOptions): void {
-  const framer = new PacketFramer();
-  const asm = new PacketAssembler(MAX_COMMAND);
+  /** Bytes not yet split into commands. */
+  let partial: Buffer = Buffer.alloc(0);
+  /** Whole commands as received (header included), in order: promotion hands them on unchanged. */
   const queue: Buffer[] = [];
   let busy = false;
+  let promoted = false;
   const s = o.socket;
   const reply = (b: Buffer): void => {
     if (!s.destroyed) s.write(b);
   };
   const refuse = (e: ServerError, message: string): void => reply(errPacket(e, message, 1));
 
-  const handle = async (payload: Buffer): Promise<void> => {
+  /** This command, and everything after it, goes to a session on the user's only target. */
+  const promote = (packet: Buffer): void => {
+    promoted = true;
+    s.off('data', safe);
+    s.pause();
+    const rest = Buffer.concat([packet, ...queue.splice(0), partial]);
+    partial = Buffer.alloc(0);
+    o.promote!(rest);
+  };
+
+  const handle = async (packet: Buffer): Promise<void> => {
+    const payload = packet.subarray(PACKET_HEADER_SIZE);
+    const control =
+      payload[0] === COM_QUIT ||
+      payload[0] === COM_PING ||
+      payload[0] === COM_PROCESS_KILL ||
+      (payload[0] === COM_QUERY && parseKill(payload.toString('utf8', 1))?.kind === 'kill');
+    if (!control && o.promote !== null) {
+      promote(packet);
+      return;
+    }
     switch (payload[0]) {
       case COM_QUIT:
         s.end();
@@ -94,20 +123,33 @@ export function runControlSession(o: ControlSessionOptions): void {
   const drain = async (): Promise<void> => {
     if (busy) return;
     busy = true;
-    for (let p = queue.shift(); p; p = queue.shift()) await handle(p);
+    for (let p = queue.shift(); p && !promoted; p = queue.shift()) await handle(p);
     busy = false;
   };
 
+  /** A command too big for this session began: every later byte belongs to the promoted session. */
+  let tail = false;
+
   const onData = (chunk: Buffer): void => {
-    framer.push(chunk);
-    while (framer.next()) {
-      const st = asm.add(framer.current, framer.segment);
-      if (st === 'too-large') {
-        refuse(ER_NET_PACKET_TOO_LARGE, 'dbtape: command too large for a connection without a target');
-        s.end();
-        return;
+    partial = partial.length === 0 ? chunk : Buffer.concat([partial, chunk]);
+    while (!tail && partial.length >= PACKET_HEADER_SIZE) {
+      const length = partial[0] | (partial[1] << 8) | (partial[2] << 16);
+      if (length > MAX_COMMAND) {
+        // Not KILL, PING or QUIT: a session's command, which promotion takes as it comes.
+        if (o.promote === null) {
+          refuse(ER_NET_PACKET_TOO_LARGE, 'dbtape: command too large for a connection without a target');
+          s.end();
+          return;
+        }
+        tail = true;
+        queue.push(partial);
+        partial = Buffer.alloc(0);
+        break;
       }
-      if (st === 'complete' && asm.payload.length > 0) queue.push(Buffer.from(asm.payload));
+      if (partial.length < PACKET_HEADER_SIZE + length) break;
+      const packet = Buffer.from(partial.subarray(0, PACKET_HEADER_SIZE + length));
+      partial = partial.subarray(PACKET_HEADER_SIZE + length);
+      if (length > 0) queue.push(packet);
     }
     void drain().catch((err: Error) => o.log.warn({ err: err.message }, 'control session failed'));
   };

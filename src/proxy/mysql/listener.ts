@@ -7,7 +7,7 @@ import { newSessionId } from '../../model/ids.js';
 import type { Logger } from '../../model/logger.js';
 import type { RecorderFactory } from '../../model/recorder.js';
 import type { EndReason, SessionMeta } from '../../model/session.js';
-import { type Grant, grantFor } from '../../policy/access.js';
+import { type Grant, grantFor, grantsOf } from '../../policy/access.js';
 import { PolicyEngine } from '../../policy/index.js';
 import {
   CHARSET_UTF8MB4_GENERAL_CI,
@@ -153,7 +153,7 @@ export class MysqlListener {
       client.resume(); // read the client's FIN, so the socket closes
     };
     if (hs.database === null) {
-      this.controlSession(hs);
+      this.controlSession(hs, remote, connectionId);
       return;
     }
     const grant = grantFor(hs.user, hs.database, config.targets, config.roles);
@@ -166,7 +166,23 @@ export class MysqlListener {
       );
       return;
     }
+    await this.open(hs, grant, remote, connectionId, fail, true);
+  }
 
+  /**
+   * Connect to the grant's target and start the session. `greet`: the client's login is still
+   * unanswered (false when a connection without a database is promoted, already answered).
+   */
+  private async open(
+    hs: Authenticated,
+    grant: Grant,
+    remote: { addr: string; port: number },
+    connectionId: number,
+    fail: (e: MysqlProxyError) => void,
+    greet: boolean,
+  ): Promise<void> {
+    const { config } = this.d;
+    const client = hs.socket;
     let upstream: MysqlUpstream;
     try {
       upstream = await connectUpstream(
@@ -187,7 +203,7 @@ export class MysqlListener {
       upstream.socket.destroy();
       return;
     }
-    this.startSession(hs, grant, upstream, remote, connectionId);
+    this.startSession(hs, grant, upstream, remote, connectionId, greet);
   }
 
   /** Who may kill what: the user's own sessions, and any on targets where they are admin. */
@@ -201,20 +217,49 @@ export class MysqlListener {
     };
   }
 
-  /** No database named: a connection for KILL only (the mysql client's Ctrl-C connects so). */
-  private controlSession(hs: Authenticated): void {
+  /**
+   * No database named: a connection for KILL (the mysql client's Ctrl-C connects so), which
+   * becomes a session on the user's only MySQL target at its first other command.
+   */
+  private controlSession(
+    hs: Authenticated,
+    remote: { addr: string; port: number },
+    connectionId: number,
+  ): void {
     const { config, log } = this.d;
     hs.reply((seq) => encodeOk({ statusFlags: SERVER_STATUS_AUTOCOMMIT }, hs.capabilities, seq));
     const killer = this.killer(hs.user);
-    log.info(
-      { user: hs.user.name, client: hs.socket.remoteAddress },
-      'connection without a target (KILL only)',
+    const grants = grantsOf(hs.user, config.targets, config.roles).filter(
+      (g) => g.target.protocol === 'mysql',
     );
+    const only = grants.length === 1 ? grants[0]! : null;
+    log.info(
+      { user: hs.user.name, client: hs.socket.remoteAddress, target: only?.target.name },
+      only
+        ? 'connection without a database (its target is the only one the user may use)'
+        : 'connection without a target (KILL only)',
+    );
+    const promote = (rest: Buffer): void => {
+      // The login was answered already: a failure now answers the command the client sent (seq 1).
+      const fail = (e: MysqlProxyError): void => {
+        log.info(
+          { user: hs.user.name, target: only!.target.name, errno: e.error.errno, reason: e.message },
+          'session refused',
+        );
+        hs.socket.end(e.packet(1));
+        hs.socket.resume();
+      };
+      this.open({ ...hs, leftover: rest }, only!, remote, connectionId, fail, false).catch((err: Error) => {
+        log.error({ err: err.message, stack: err.stack }, 'unexpected error opening a session');
+        hs.socket.destroy();
+      });
+    };
     runControlSession({
       socket: hs.socket,
       leftover: hs.leftover,
       capabilities: hs.capabilities,
       resolve: (id) => this.kills.resolve(id, killer),
+      promote: only ? promote : null,
       kill: async (victim, query) => {
         victim.notify(`KILL ${query ? 'QUERY ' : ''}by ${hs.user.name} (a connection without a target)`);
         log.info({ user: hs.user.name, upstreamThread: victim.upstreamThreadId, query }, 'KILL relayed');
@@ -230,6 +275,7 @@ export class MysqlListener {
     upstream: MysqlUpstream,
     remote: { addr: string; port: number },
     connectionId: number,
+    greet: boolean,
   ): void {
     const { config, log, recorders } = this.d;
     const target = grant.target;
@@ -248,7 +294,7 @@ export class MysqlListener {
       startedAtUs: Date.now() * 1000,
     };
     const slog = log.child({ session: meta.id });
-    hs.reply((seq) => encodeOk({ statusFlags: upstream.statusFlags }, hs.capabilities, seq));
+    if (greet) hs.reply((seq) => encodeOk({ statusFlags: upstream.statusFlags }, hs.capabilities, seq));
     const recorder = recorders.open(meta);
     this.kills.register(connectionId, {
       user: hs.user.name,
