@@ -72,6 +72,15 @@ export class MaskingRules {
     );
   }
 
+  /**
+   * A server message (an error or notice text) with what any content detector finds masked:
+   * `SELECT email::int` fails with the value quoted in the error, so a message can carry any
+   * column's value, with no column to match a rule against.
+   */
+  maskMessage(text: string): string | null {
+    return detectAndMask(text, ALL_DETECTORS);
+  }
+
   /** Masks one value of `column`; null: unchanged. */
   maskValue(value: string, column: MaskColumn): string | null {
     return this.maskerFor(column)?.(value) ?? null;
@@ -95,10 +104,11 @@ export class MaskingRules {
 }
 
 /** A column rule: detectors still shape the value when one recognises it, otherwise `maskWhole`. */
+const ALL_DETECTORS: readonly MaskDetector[] = ['iban', 'card', 'email', 'phone'];
+
 function maskWithShape(detectors: readonly MaskDetector[]): ValueMasker {
-  const all: MaskDetector[] = ['iban', 'card', 'email', 'phone'];
   return (v) => {
-    const shaped = detectAndMask(v, detectors.length > 0 ? detectors : all);
+    const shaped = detectAndMask(v, detectors.length > 0 ? detectors : ALL_DETECTORS);
     return shaped ?? (v === '' ? null : maskWhole(v));
   };
 }

@@ -429,6 +429,36 @@ describe('masking', () => {
     assert.doesNotMatch(stored, /123-45-6709/);
     assert.match(stored, /\*\*\*-\*\*-\*\*\*\*/);
   });
+
+  test("values quoted in the server's errors and warnings are masked too, and recorded masked", async () => {
+    const marker = uniqueName('leak');
+    const conn = await connectMysql2(proxy);
+    try {
+      // The classic error-based read: the value comes back inside an XPATH error.
+      await assert.rejects(
+        conn.query(
+          `SELECT EXTRACTVALUE(1, CONCAT('~', (SELECT email FROM ${PEOPLE} WHERE id = 3))) AS '${marker}'`,
+        ),
+        (e: Error & { errno?: number }) => {
+          assert.equal(e.errno, 1105);
+          assert.match(e.message, /^XPATH syntax error: '~p\*+@example\.com'$/);
+          return true;
+        },
+      );
+      await conn.query(`SELECT CAST(email AS SIGNED) AS n FROM ${PEOPLE} WHERE id = 4`);
+      for (const run of [() => conn.query('SHOW WARNINGS'), () => conn.execute('SHOW WARNINGS')]) {
+        const [w] = (await run()) as [mysql.RowDataPacket[], unknown];
+        assert.equal(w.length, 1);
+        assert.match(String(w[0]!.Message), /^Truncated incorrect INTEGER value: 'p\*+@example\.com'$/);
+      }
+    } finally {
+      await conn.end();
+    }
+    const { events } = await sessionWith(marker);
+    const stored = JSON.stringify(events);
+    assert.doesNotMatch(stored, /person[34]@example\.com/);
+    assert.match(stored, /XPATH syntax error: '~p\*+@example\.com'/);
+  });
 });
 
 test('an admin role without rules is not checked at all', async () => {

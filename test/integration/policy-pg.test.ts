@@ -439,6 +439,25 @@ describe('masking', () => {
     assert.match(r.out, /\*+\.\*+@/);
   });
 
+  test("values quoted in the server's errors are masked too, and recorded masked", async () => {
+    const app = uniqueName('err_mask');
+    const c = await connect('masked', { application_name: app });
+    try {
+      await assert.rejects(c.query(`select email::int from ${PEOPLE} where id = 1`), (e: PgError) => {
+        assert.equal(e.code, '22P02');
+        assert.match(e.message, /^invalid input syntax for type integer: "a\*+@example\.com"$/);
+        return true;
+      });
+      assert.deepEqual((await c.query('select 1 as one')).rows, [{ one: 1 }], 'the session goes on');
+    } finally {
+      await c.end();
+    }
+    const [session] = await endedSessions(storeUrl, (x) => x.application === app, 1);
+    const stored = JSON.stringify(await storedEvents(storeUrl, session!.id));
+    assert.doesNotMatch(stored, /ann\.lee@example\.com/);
+    assert.match(stored, /invalid input syntax for type integer/);
+  });
+
   test('node-postgres binary results: text masked, masked numbers sent as NULL; recording holds masked values', async () => {
     const app = uniqueName('bin_mask');
     const c = await connect('masked', { application_name: app, binary: true } as pg.ClientConfig);

@@ -183,7 +183,8 @@ export class CommandHandler {
     const policy = this.o.policy;
     // Only a text holding `kill` (a byte scan) is looked at for KILL forms.
     const killish = mayBeKill(payload);
-    const showsWarnings = this.o.shaper?.warning != null && isShowWarnings(payload);
+    // Marked with or without a warning of dbtape's: under masking the server's list is masked too.
+    const showsWarnings = this.o.shaper !== null && isShowWarnings(payload);
     if (policy === null && !this.o.observe && !killish) {
       forward();
       this.o.responses.enqueue(pending(COM_QUERY, 'statement', { showsWarnings }));

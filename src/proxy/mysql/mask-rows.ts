@@ -32,11 +32,16 @@ export interface RowMaskPlan {
   readonly fields: RowFields;
 }
 
-/** The plan for a result's columns, or null when no column needs masking (rows then pass untouched). */
+/**
+ * The plan for a result's columns, or null when no column needs masking (rows then pass untouched).
+ * `warnings`: the result of SHOW WARNINGS, whose Message column is a server message (masked like an
+ * error's: `CAST(email AS SIGNED)` warns with the value quoted).
+ */
 export function planRowMask(
   rules: MaskingRules,
   defs: readonly ColumnDefinition[],
   types: readonly ColumnType[],
+  warnings = false,
 ): RowMaskPlan | null {
   const columns: MaskColumn[] = defs.map((d) => ({
     name: d.name,
@@ -45,7 +50,12 @@ export function planRowMask(
     schema: d.schema || null,
     textual: isTextualMysqlType(d.type),
   }));
-  const planned = rules.planColumns(columns);
+  let planned = rules.planColumns(columns);
+  if (warnings) {
+    const message = (v: string) => rules.maskMessage(v);
+    const base = planned ?? columns.map(() => null);
+    planned = base.map((m, i) => (defs[i]!.name.toLowerCase() === 'message' ? message : m));
+  }
   if (planned === null) return null;
   // Bit strings and geometries are bytes with no text form to keep the shape of: emptied.
   const maskers = planned.map((m, i) =>

@@ -21,7 +21,10 @@ export interface Pending {
   readonly statement: number;
   /** An allowed text that may change sql_mode: the policy learns the new mode from its answer. */
   readonly modeChange: boolean;
-  /** A `SHOW WARNINGS` text, to which dbtape adds the warning of a result it truncated. */
+  /**
+   * A `SHOW WARNINGS` text (or an execute of one prepared), marked when results are shaped: dbtape
+   * adds the warning of a result it truncated, and masking masks the Message column.
+   */
   readonly showsWarnings: boolean;
   /** dbtape answered in the server's place (refused LOCAL INFILE): the rest of the response is dropped. */
   swallow: boolean;

@@ -94,7 +94,8 @@ export class ResultShaper {
       const defs = t.columns.definitions();
       const types = t.columns.types();
       this.planKnown = defs.ok && types.ok;
-      this.plan = defs.ok && types.ok ? planRowMask(this.masking, defs.value, types.value) : null;
+      this.plan =
+        defs.ok && types.ok ? planRowMask(this.masking, defs.value, types.value, p.showsWarnings) : null;
     }
     if (p.cursor && p.statement >= 0) {
       this.cursors.set(p.statement, { delivered: 0, plan: this.plan, known: this.planKnown });

@@ -173,7 +173,7 @@ export class PreparedCommands {
       );
       return;
     }
-    const showsWarnings = this.o.shaper?.warning != null && this.o.shaper.showsWarnings(id);
+    const showsWarnings = this.o.shaper?.showsWarnings(id) === true;
     if (!this.o.observe) {
       forward();
       this.o.responses.enqueue(

@@ -1,4 +1,5 @@
 import type { Logger } from '../../model/logger.js';
+import type { MaskingRules } from '../../policy/index.js';
 import {
   COM_QUERY,
   COM_STMT_FETCH,
@@ -7,6 +8,7 @@ import {
   EOF_HEADER,
   ER_NOT_ALLOWED_COMMAND,
   ERR_HEADER,
+  encodeErr,
   framePayload,
   LOCAL_INFILE_HEADER,
   MAX_PACKET_PAYLOAD,
@@ -266,7 +268,9 @@ export class ResponseStream {
       this.asm.reset();
       const infile = first === LOCAL_INFILE_HEADER && p.command === COM_QUERY && expectingFirst;
       const cut = this.o.shaper?.truncated === true;
-      this.hold = p.swallow || this.translation.active || infile || cut;
+      // Under masking an error's text may be rewritten: it is read whole before any of it goes on.
+      const maskedErr = first === ERR_HEADER && this.o.shaper?.masking != null;
+      this.hold = p.swallow || this.translation.active || infile || cut || maskedErr;
       this.forward = !this.hold;
       return;
     }
@@ -319,6 +323,10 @@ export class ResponseStream {
   private decide(kind: ResponsePacketKind, payload: Buffer): void {
     const shaper = this.o.shaper;
     if (shaper !== null) {
+      if (kind === 'err' && shaper.masking !== null && this.maskErr(shaper.masking)) {
+        this.outcome(kind);
+        return;
+      }
       if ((kind === 'eof' || kind === 'ok') && this.tracker.resultsCompleted > this.completed) {
         const warning = shaper.takeInjection();
         const types = warning !== null && this.tracker.binary ? this.tracker.columns.types() : null;
@@ -451,6 +459,23 @@ export class ResponseStream {
     for (let i = 0; i < payloads.length; i++)
       this.o.toClient.part(frame(payloads[i], this.pktSeq + t.shift + i));
     t.shift += before ? payloads.length : payloads.length - 1;
+  }
+
+  /**
+   * Under masking, an error whose message the detectors change goes to the client (and the
+   * recording) masked: `EXTRACTVALUE(1, CONCAT('~', (SELECT email ...)))` fails with the value in its
+   * message. True when the packet was replaced.
+   */
+  private maskErr(rules: MaskingRules): boolean {
+    const err = this.tracker.err;
+    const message = err ? rules.maskMessage(err.message) : null;
+    if (!err || message === null) return false;
+    this.tracker.err = { ...err, message };
+    this.forward = false;
+    const sqlState = err.sqlState ?? 'HY000';
+    const bytes = encodeErr({ errno: err.errno, sqlState, message }, 0, err.sqlState !== null);
+    this.emit([bytes.subarray(PACKET_HEADER_SIZE)]);
+    return true;
   }
 
   /** max_rows and masking for a row that starts now; true when the row is dropped or held for masking. */

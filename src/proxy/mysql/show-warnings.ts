@@ -25,6 +25,9 @@ const LONGEST = 64;
  */
 export function isShowWarnings(payload: Buffer): boolean {
   if (payload.length < 14 || payload.length > LONGEST) return false;
+  const first = payload[1];
+  // Most texts are told apart by their first character, before any decoding.
+  if (first !== 0x73 && first !== 0x53 && first !== 0x20 && (first! < 0x09 || first! > 0x0d)) return false;
   return /^\s*show\s+warnings\s*;?\s*$/i.test(payload.toString('latin1', 1));
 }
 

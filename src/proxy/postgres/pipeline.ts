@@ -20,6 +20,7 @@ import {
 } from '../../protocol/postgres/decode.js';
 import { errorResponse, readyForQuery } from '../../protocol/postgres/encode.js';
 import { type FrameHandler, Framer, Mode, modeTable } from '../../protocol/postgres/framer.js';
+import { rewriteNoticeText } from '../../protocol/postgres/notice-rewrite.js';
 import { SqlState } from '../../protocol/postgres/sqlstate.js';
 import { WireError } from '../../wire/reader.js';
 import { Forwarder } from '../forwarder.js';
@@ -594,7 +595,9 @@ export class PgPipeline {
         return;
       }
       case B.ErrorResponse: {
-        const n = decodeNotice(body);
+        // A denial's stand-in error is replaced whole below; any other is masked like a notice.
+        const standIn = this.policyGate?.substituting === true;
+        const n = (standIn ? null : this.maskedNotice(type, body, raw, at)) ?? decodeNotice(body);
         if (n.severity === 'FATAL' || n.severity === 'PANIC') this.upstreamSaidFatal = true;
         results?.abort();
         this.owners?.error();
@@ -642,7 +645,7 @@ export class PgPipeline {
         t.copyResponse('out');
         return;
       case B.NoticeResponse:
-        t.notice(decodeNotice(body));
+        t.notice(this.maskedNotice(type, body, raw, at) ?? decodeNotice(body));
         return;
       case B.NotificationResponse: {
         const n = decodeNotification(body);
@@ -650,6 +653,23 @@ export class PgPipeline {
         return;
       }
     }
+  }
+
+  /**
+   * Under masking, an error or notice whose text the detectors change goes to the client (and the
+   * recording) masked; null when nothing changed.
+   */
+  private maskedNotice(type: number, body: Buffer, raw: Buffer, at: number): Notice | null {
+    const rules = this.results?.masking;
+    if (!rules) return null;
+    const masked = rewriteNoticeText(type, body, (text) => rules.maskMessage(text));
+    if (masked === null) return null;
+    if (!this.replies!.editable(at)) {
+      this.o.log.warn({}, 'a server message to mask could not be rewritten');
+      return null;
+    }
+    this.replies!.replace(at, raw.length, masked);
+    return decodeNotice(masked.subarray(5));
   }
 
   /** max_rows: whether the DataRow at `at` is sent; a row over the cap is dropped here. */
