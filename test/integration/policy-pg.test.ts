@@ -458,6 +458,19 @@ describe('masking', () => {
     assert.match(stored, /invalid input syntax for type integer/);
   });
 
+  test('notification payloads are masked like messages (a trigger may send whole rows)', async () => {
+    const channel = uniqueName('chan');
+    const c = await connect('masked');
+    try {
+      await c.query(`listen ${channel}`);
+      const got = new Promise<string>((resolve) => c.on('notification', (n) => resolve(n.payload ?? '')));
+      await direct.query('select pg_notify($1, $2)', [channel, '{"id": 1, "email": "ann.lee@example.com"}']);
+      assert.match(await got, /^\{"id": 1, "email": "a\*+@example\.com"\}$/);
+    } finally {
+      await c.end();
+    }
+  });
+
   test('node-postgres binary results: text masked, masked numbers sent as NULL; recording holds masked values', async () => {
     const app = uniqueName('bin_mask');
     const c = await connect('masked', { application_name: app, binary: true } as pg.ClientConfig);

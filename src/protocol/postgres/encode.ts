@@ -73,6 +73,14 @@ export function backendKeyData(pid: number, secret: number): Buffer {
   return typed(B.BackendKeyData, (w) => w.i32(pid).i32(secret));
 }
 
+export function notificationResponse(pid: number, channel: string, payload: string): Buffer {
+  return typed(
+    B.NotificationResponse,
+    (w) => w.i32(pid).cstring(channel).cstring(payload),
+    32 + payload.length * 3,
+  );
+}
+
 export function parameterStatus(name: string, value: string): Buffer {
   return typed(B.ParameterStatus, (w) => w.cstring(name).cstring(value));
 }

@@ -18,7 +18,7 @@ import {
   type Notice,
   RowDescriptionMemo,
 } from '../../protocol/postgres/decode.js';
-import { errorResponse, readyForQuery } from '../../protocol/postgres/encode.js';
+import { errorResponse, notificationResponse, readyForQuery } from '../../protocol/postgres/encode.js';
 import { type FrameHandler, Framer, Mode, modeTable } from '../../protocol/postgres/framer.js';
 import { rewriteNoticeText } from '../../protocol/postgres/notice-rewrite.js';
 import { SqlState } from '../../protocol/postgres/sqlstate.js';
@@ -649,6 +649,13 @@ export class PgPipeline {
         return;
       case B.NotificationResponse: {
         const n = decodeNotification(body);
+        // A trigger's pg_notify(channel, row_to_json(NEW)::text) carries whole rows: masked like messages.
+        const masked = this.results?.masking?.maskMessage(n.payload) ?? null;
+        if (masked !== null && this.replies!.editable(at)) {
+          this.replies!.replace(at, raw.length, notificationResponse(n.pid, n.channel, masked));
+          t.notification(n.channel, masked);
+          return;
+        }
         t.notification(n.channel, n.payload);
         return;
       }
