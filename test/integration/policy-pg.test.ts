@@ -458,7 +458,7 @@ describe('masking', () => {
     assert.match(stored, /invalid input syntax for type integer/);
   });
 
-  test('notification payloads are masked like messages (a trigger may send whole rows)', async () => {
+  test('notification payloads and reported settings are masked like messages (a trigger may send whole rows)', async () => {
     const channel = uniqueName('chan');
     const c = await connect('masked');
     try {
@@ -466,6 +466,16 @@ describe('masking', () => {
       const got = new Promise<string>((resolve) => c.on('notification', (n) => resolve(n.payload ?? '')));
       await direct.query('select pg_notify($1, $2)', [channel, '{"id": 1, "email": "ann.lee@example.com"}']);
       assert.match(await got, /^\{"id": 1, "email": "a\*+@example\.com"\}$/);
+      // A setting the server reports back (ParameterStatus) is masked too.
+      const statuses: string[] = [];
+      // node-postgres keeps its Connection off the typings; it emits each ParameterStatus it reads.
+      const connection = (c as unknown as { connection: NodeJS.EventEmitter }).connection;
+      connection.on('parameterStatus', (m: { parameterName: string; parameterValue: string }) => {
+        if (m.parameterName === 'application_name') statuses.push(m.parameterValue);
+      });
+      await c.query(`select set_config('application_name', email, false) from ${PEOPLE} where id = 1`);
+      assert.equal(statuses.length, 1);
+      assert.match(statuses[0]!, /^a\*+@example\.com$/);
     } finally {
       await c.end();
     }

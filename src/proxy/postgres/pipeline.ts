@@ -11,6 +11,7 @@ import {
   decodeNotice,
   decodeNotification,
   decodeParameterDescription,
+  decodeParameterStatus,
   decodeParse,
   decodeQuery,
   decodeTarget,
@@ -18,7 +19,12 @@ import {
   type Notice,
   RowDescriptionMemo,
 } from '../../protocol/postgres/decode.js';
-import { errorResponse, notificationResponse, readyForQuery } from '../../protocol/postgres/encode.js';
+import {
+  errorResponse,
+  notificationResponse,
+  parameterStatus,
+  readyForQuery,
+} from '../../protocol/postgres/encode.js';
 import { type FrameHandler, Framer, Mode, modeTable } from '../../protocol/postgres/framer.js';
 import { rewriteNoticeText } from '../../protocol/postgres/notice-rewrite.js';
 import { SqlState } from '../../protocol/postgres/sqlstate.js';
@@ -98,6 +104,7 @@ const SERVER_INSPECT = [
   B.CopyOutResponse,
   B.NoticeResponse,
   B.NotificationResponse,
+  B.ParameterStatus,
 ] as const;
 
 /** Results followed for max_rows alone (ResultOwners): where they end, and what follows an error. */
@@ -647,6 +654,16 @@ export class PgPipeline {
       case B.NoticeResponse:
         t.notice(this.maskedNotice(type, body, raw, at) ?? decodeNotice(body));
         return;
+      case B.ParameterStatus: {
+        // set_config('application_name', email, false) reports the value back: masked like messages.
+        const rules = this.results?.masking;
+        if (!rules) return;
+        const p = decodeParameterStatus(body);
+        const masked = rules.maskMessage(p.value);
+        if (masked !== null && this.replies!.editable(at))
+          this.replies!.replace(at, raw.length, parameterStatus(p.name, masked));
+        return;
+      }
       case B.NotificationResponse: {
         const n = decodeNotification(body);
         // A trigger's pg_notify(channel, row_to_json(NEW)::text) carries whole rows: masked like messages.
