@@ -15,6 +15,9 @@ import {
  * The server's list is Level, Code, Message.
  */
 
+/** `show` as a big-endian 32-bit word, lower case. */
+const SHOW = 0x73686f77;
+
 /** The longest COM_QUERY / COM_STMT_PREPARE payload read as `SHOW WARNINGS` (blanks around it included). */
 const LONGEST = 64;
 
@@ -25,9 +28,10 @@ const LONGEST = 64;
  */
 export function isShowWarnings(payload: Buffer): boolean {
   if (payload.length < 14 || payload.length > LONGEST) return false;
-  const first = payload[1];
-  // Most texts are told apart by their first character, before any decoding.
-  if (first !== 0x73 && first !== 0x53 && first !== 0x20 && (first! < 0x09 || first! > 0x0d)) return false;
+  // Every other text is told apart by its first word, before any decoding (SELECTs start with S too).
+  let i = 1;
+  while (i < payload.length && (payload[i] === 0x20 || (payload[i]! >= 0x09 && payload[i]! <= 0x0d))) i++;
+  if (i + 4 > payload.length || (payload.readUInt32BE(i) | 0x20202020) !== SHOW) return false;
   return /^\s*show\s+warnings\s*;?\s*$/i.test(payload.toString('latin1', 1));
 }
 
