@@ -142,6 +142,7 @@ export function runControlSession(o: ControlSessionOptions): void {
           return;
         }
         tail = true;
+        s.pause(); // the rest stays in the socket until the session reads it
         queue.push(partial);
         partial = Buffer.alloc(0);
         break;
