@@ -675,6 +675,39 @@ describe('after authentication', () => {
     });
   }
 
+  test('a bad message while the client reads a large row slowly: the row ends, then the FATAL', async () => {
+    // dbtape waits 2 s without progress for the end of the message it is forwarding; a client that
+    // reads slowly but steadily (a loaded machine) takes longer than that in all, and once got the
+    // first bytes of a row and then the end of the connection.
+    const raw = await loggedIn(main.port, { params: APP });
+    let drip: NodeJS.Timeout | undefined;
+    try {
+      await raw.send(queryMessage("SELECT repeat('x', 20000000) FROM generate_series(1, 2)"));
+      await waitFor(() => raw.pending > 0, { what: 'the first bytes of the result' });
+      raw.socket.pause();
+      const seen = main.logs.length;
+      await raw.send(messageHeader('Q', 1));
+      await waitFor(() => main.logs.slice(seen).some((l) => l.msg === 'client protocol violation; closing'), {
+        what: 'dbtape to read the bad message',
+      });
+      drip = setInterval(() => {
+        raw.socket.once('data', () => raw.socket.pause());
+        raw.socket.resume();
+      }, 20);
+      const messages: string[] = [];
+      for (;;) {
+        const m = await raw.readMessage();
+        messages.push(m.type);
+        if (m.type === 'E') break;
+      }
+      // Whole messages only (readMessage fails on a cut one): the rows, perhaps the whole result.
+      assert.match(messages.join(''), /^TD+(CZ)?E$/);
+    } finally {
+      clearInterval(drip);
+      raw.destroy();
+    }
+  });
+
   test('CopyData, CopyDone and CopyFail outside COPY are ignored, as by PostgreSQL', async () => {
     const raw = await loggedIn(main.port, { params: APP });
     try {

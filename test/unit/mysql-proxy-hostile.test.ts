@@ -318,6 +318,41 @@ describe('commands', () => {
     });
   }
 
+  test('a bad packet while the client reads a large row slowly: the row ends, then the ERR', async () => {
+    // dbtape waits 2 s without progress for the end of the packet it is forwarding; a client that
+    // reads slowly but steadily takes longer than that in all, and once got a cut packet.
+    const rows = [['x'.repeat(15_000_000)], ['y'.repeat(15_000_000)]];
+    const bigFake = await startFakeUpstream({ answer: () => ({ columns: ['v'], rows }) });
+    const bigProxy = await startMysqlProxy({ targets: [fakeTarget(bigFake)] });
+    let drip: NodeJS.Timeout | undefined;
+    try {
+      const raw = await RawMysql.connect(bigProxy.port);
+      await raw.login();
+      raw.command(queryPayload('SELECT big'));
+      await raw.read(); // the column count: the rows are on their way
+      raw.socket.pause();
+      raw.write(packet(queryPayload('SELECT 1'), 5));
+      await waitFor(() => bigProxy.logs.some((l) => l.msg === 'client protocol violation; closing'), {
+        what: 'dbtape to read the bad packet',
+      });
+      drip = setInterval(() => {
+        raw.socket.once('data', () => raw.socket.pause());
+        raw.socket.resume();
+      }, 20);
+      const packets: RawPacket[] = [];
+      for (let p = await raw.read(); p; p = await raw.read()) packets.push(p);
+      assert.equal(errOf(packets.at(-1) ?? null).errno, 1156);
+      assert.ok(
+        packets.slice(0, -1).every((p) => p.payload[0] !== M.ERR_HEADER),
+        'whole packets of the result before it',
+      );
+    } finally {
+      clearInterval(drip);
+      await bigProxy.close();
+      await bigFake.close();
+    }
+  });
+
   test('a 0xFFFFFF packet whose client then disconnects ends cleanly', async () => {
     const raw = await loggedIn();
     const h = Buffer.alloc(4);

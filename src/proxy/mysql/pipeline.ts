@@ -56,7 +56,10 @@ export interface MysqlPipelineOptions {
 
 /** Commands up to this size are held until whole (and can be changed); bigger ones stream through. */
 const HOLD_LIMIT = 1 << 20;
-/** Longest wait for the end of a server packet half forwarded before dbtape's closing ERR. */
+/**
+ * Longest wait, without progress, for the end of a server packet half forwarded before dbtape's
+ * closing ERR (progress: server bytes arriving, the client draining what it was sent).
+ */
 const ERR_WAIT_MS = 2000;
 /** MariaDB's ER_CONNECTION_KILLED, for a session an administrator ends. */
 const ER_CONNECTION_KILLED: ServerError = { errno: 1927, sqlState: '70100' };
@@ -88,6 +91,8 @@ export class MysqlPipeline {
     readonly end: EndReason;
     readonly detail: string;
   } | null = null;
+  /** Ends a closing session that gets no nearer the packet's end; re-armed by every step towards it. */
+  private closingTimer: NodeJS.Timeout | null = null;
   /** The client is paused while a strict-mode statement waits for its record... */
   private waiting = false;
   /** ...or while the upstream's socket buffer is full. */
@@ -161,7 +166,10 @@ export class MysqlPipeline {
     upstream.setNoDelay(true);
     client.on('data', (chunk: Buffer) => this.guard('client_lost', () => this.fromClient(chunk)));
     upstream.on('data', (chunk: Buffer) => this.guard('upstream_lost', () => this.fromUpstream(chunk)));
-    client.on('drain', () => upstream.resume());
+    client.on('drain', () => {
+      this.closingTimer?.refresh();
+      upstream.resume();
+    });
     upstream.on('drain', () => {
       this.backpressured = false;
       this.clientFlow();
@@ -280,6 +288,7 @@ export class MysqlPipeline {
     if (this.ended) return;
     // While closing only the rest of the packet being forwarded goes on; the ERR follows.
     const end = this.closing ? this.responses.packetEnd(data) : -1;
+    this.closingTimer?.refresh();
     const chunk = end >= 0 ? data.subarray(0, end) : data;
     const fwd = this.toClient;
     this.inServerChunk = true;
@@ -338,7 +347,7 @@ export class MysqlPipeline {
       this.endClosing();
       return;
     }
-    setTimeout(() => this.finish(end, detail), ERR_WAIT_MS).unref();
+    this.closingTimer = setTimeout(() => this.finish(end, detail), ERR_WAIT_MS).unref();
   }
 
   /** dbtape's ERR, between server packets: within a response, it takes the next sequence id. */

@@ -137,7 +137,10 @@ const CLIENT_MODES_CHECKED = modeTable(Mode.Invalid, [
 ]);
 
 const CATALOG_TIMEOUT_MS = 10_000;
-/** Longest wait for the end of a server message half forwarded before dbtape's closing FATAL. */
+/**
+ * Longest wait, without progress, for the end of a server message half forwarded before dbtape's
+ * closing FATAL (progress: server bytes arriving, the client draining what it was sent).
+ */
 const FATAL_WAIT_MS = 2000;
 
 /**
@@ -202,6 +205,8 @@ export class PgPipeline {
     readonly end: EndReason;
     readonly detail: string;
   } | null = null;
+  /** Ends a closing session that gets no nearer the message's end; re-armed by every step towards it. */
+  private closingTimer: NodeJS.Timeout | null = null;
   private terminated = false;
   private upstreamSaidFatal = false;
   /** Requests sent upstream and not yet answered by ReadyForQuery: a query may be running. */
@@ -272,7 +277,10 @@ export class PgPipeline {
     upstream.setNoDelay(true);
     client.on('data', (chunk: Buffer) => this.fromClient(chunk));
     upstream.on('data', (chunk: Buffer) => this.fromUpstream(chunk));
-    client.on('drain', () => upstream.resume());
+    client.on('drain', () => {
+      this.closingTimer?.refresh();
+      upstream.resume();
+    });
     upstream.on('drain', () => client.resume());
     client.on('error', (err) => this.o.log.debug({ err: err.message }, 'client socket error'));
     upstream.on('error', (err) => this.o.log.debug({ err: err.message }, 'upstream socket error'));
@@ -313,6 +321,7 @@ export class PgPipeline {
   private fromUpstream(data: Buffer): void {
     // While closing only the rest of the message being forwarded goes on; the FATAL follows.
     const end = this.closing ? this.serverFramer.messageEnd(data) : -1;
+    this.closingTimer?.refresh();
     const chunk = end >= 0 ? data.subarray(0, end) : data;
     const edit = (this.results?.mayEdit(chunk.length) ?? false) || (this.policyGate?.substituting ?? false);
     this.passChunk(
@@ -796,7 +805,7 @@ export class PgPipeline {
       return;
     }
     this.gate?.stop();
-    setTimeout(() => this.finish(end, detail), FATAL_WAIT_MS).unref();
+    this.closingTimer = setTimeout(() => this.finish(end, detail), FATAL_WAIT_MS).unref();
   }
 
   /** dbtape's FATAL, between server messages; none after the server's own FATAL. */
