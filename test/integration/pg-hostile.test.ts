@@ -9,6 +9,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import tls from 'node:tls';
 import pg from 'pg';
+import { stringify } from 'yaml';
 import { ScramClient } from '../../src/protocol/postgres/scram.js';
 import { makeSelfSignedCert } from '../support/certs.js';
 import {
@@ -36,7 +37,9 @@ import {
   startupPacket,
   typedMessage,
   untypedPacket,
+  usersYaml,
 } from '../support/inproc-dbtape.js';
+import { bindMsg, executeMsg, parseMsg } from '../support/recording-fixtures.js';
 import { waitFor, withTimeout } from '../support/wait.js';
 
 const MAX_MESSAGE = 1024;
@@ -705,6 +708,40 @@ describe('after authentication', () => {
     } finally {
       clearInterval(drip);
       raw.destroy();
+    }
+  });
+
+  test('a bad message in an extended batch with no Sync yet: the server is asked to flush, so the row under way ends', async () => {
+    // PostgreSQL buffers an Execute's rows and sends them 8 KB at a time until a Sync or Flush. The
+    // rest of a row cut at such a boundary stayed in its buffer, the client's Sync never came, and
+    // the session ended after 2 s inside the row. A followed (recorded) session, as in strict mode.
+    const recorded = await startInProcess({
+      yaml: stringify({
+        listen: { postgres: '127.0.0.1:0' },
+        store: { url: 'sqlite::memory:' },
+        targets: [DEFAULT_TARGET],
+        users: usersYaml({ [ALICE.name]: { password: ALICE.password, roles: ['w'] } }),
+        roles: [{ name: 'w', targets: ['app'], access: 'write' }],
+      }),
+    });
+    const raw = await loggedIn(recorded.port, { params: APP });
+    try {
+      // Rows of 107 bytes: 8,192 is no multiple, so a buffer boundary falls inside one.
+      const sql = "SELECT repeat('x', 96) FROM generate_series(1, 100)";
+      await raw.send(Buffer.concat([parseMsg('', sql), bindMsg('', '', []), executeMsg()]));
+      await waitFor(() => raw.pending >= 8192, { what: "the server's first 8 KB" });
+      await raw.send(messageHeader('Q', 1));
+      const messages: string[] = [];
+      for (;;) {
+        const m = await raw.readMessage();
+        messages.push(m.type);
+        if (m.type === 'E') break;
+      }
+      // Whole messages only (readMessage fails on a cut one), then dbtape's FATAL.
+      assert.match(messages.join(''), /^12D+(C)?E$/);
+    } finally {
+      raw.destroy();
+      await recorded.close();
     }
   });
 

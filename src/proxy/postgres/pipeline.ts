@@ -143,6 +143,9 @@ const CATALOG_TIMEOUT_MS = 10_000;
  */
 const FATAL_WAIT_MS = 2000;
 
+/** Flush ('H'): the server sends what it has buffered. */
+const FLUSH = Buffer.from([0x48, 0, 0, 0, 4]);
+
 /**
  * A statement's text as the policy reads it: bytes that are not UTF-8 become U+FFFD, which the
  * classifier fails closed on (the server might read those bytes differently). The recording keeps
@@ -805,6 +808,11 @@ export class PgPipeline {
       return;
     }
     this.gate?.stop();
+    // The server may keep the rest of the message in its output buffer until a Sync or Flush the
+    // client will now never send (an extended-protocol batch): ask for it. Only where no client
+    // message is half sent upstream, so the Flush cannot land inside one.
+    const between = this.track ? !this.tracker.copyingIn : this.clientFramer.idle;
+    if (between && !this.o.upstream.destroyed) this.o.upstream.write(FLUSH);
     this.closingTimer = setTimeout(() => this.finish(end, detail), FATAL_WAIT_MS).unref();
   }
 
