@@ -745,6 +745,23 @@ describe('after authentication', () => {
     }
   });
 
+  test('what follows Terminate is not read, as by PostgreSQL: no FATAL, the session ends client_closed', async () => {
+    const raw = await loggedIn(main.port, { params: APP });
+    try {
+      const seen = main.logs.length;
+      await raw.send(Buffer.concat([typedMessage('X'), messageHeader('Q', 1), Buffer.from('garbage')]));
+      await raw.closed();
+      assert.equal(raw.rest().length, 0, 'nothing, not even a FATAL');
+      await waitFor(() => main.logs.slice(seen).find((l) => l.msg === 'session ended'), {
+        what: 'the session to end',
+      });
+      const ended = main.logs.slice(seen).find((l) => l.msg === 'session ended');
+      assert.equal(ended?.reason, 'client_closed');
+    } finally {
+      raw.destroy();
+    }
+  });
+
   test('CopyData, CopyDone and CopyFail outside COPY are ignored, as by PostgreSQL', async () => {
     const raw = await loggedIn(main.port, { params: APP });
     try {

@@ -246,6 +246,19 @@ describe('commands', () => {
     raw.close();
   });
 
+  test('what follows COM_QUIT is not read, as by the server: no ERR, the session ends client_closed', async () => {
+    const raw = await loggedIn();
+    const seen = proxy.logs.length;
+    raw.write(Buffer.concat([packet(Buffer.from([M.COM_QUIT]), 0), packet(queryPayload('SELECT 1'), 7)]));
+    assert.equal(await raw.read(), null, 'nothing, not even an ERR for the out-of-order packet');
+    await raw.waitClosed();
+    await waitFor(() => proxy.logs.slice(seen).find((l) => l.msg === 'session ended'), {
+      what: 'the session to end',
+    });
+    assert.equal(proxy.logs.slice(seen).find((l) => l.msg === 'session ended')?.reason, 'client_closed');
+    await bystanderStillWorks();
+  });
+
   test('a 0xFFFFFF packet followed by a new command instead of its continuation: ERR 1156, close', async () => {
     const raw = await loggedIn();
     const big = Buffer.alloc(M.MAX_PACKET_PAYLOAD, 0x20);

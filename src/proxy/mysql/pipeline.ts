@@ -209,7 +209,7 @@ export class MysqlPipeline {
   // ---- client → server -------------------------------------------------------------
 
   private fromClient(chunk: Buffer): void {
-    if (this.ended || this.closing) return;
+    if (this.ended || this.closing || this.commands.quit) return;
     if (this.waiting) {
       this.queued.push(chunk); // arrived before the pause took effect
       return;
@@ -324,7 +324,8 @@ export class MysqlPipeline {
   // ---- endings ---------------------------------------------------------------------
 
   private protocolError(e: ServerError, message: string, seq: number): void {
-    if (this.ended || this.closing) return;
+    // After COM_QUIT the server reads nothing more, and neither does dbtape: the client said goodbye.
+    if (this.ended || this.closing || this.commands.quit) return;
     this.o.log.warn({ reason: message }, 'client protocol violation; closing');
     this.events.refusal(e.errno, e.sqlState, message);
     this.closeBetweenPackets(e, message, seq, 'protocol_error', message);

@@ -304,7 +304,7 @@ export class PgPipeline {
   }
 
   private fromClient(chunk: Buffer): void {
-    if (this.closing) return;
+    if (this.closing || this.terminated) return;
     const ed = this.requests;
     if (ed !== null || !this.track) {
       // Checked, not recorded: a statement is forwarded only once the policy has allowed it.
@@ -375,6 +375,14 @@ export class PgPipeline {
     return {
       message: (type, body, raw) => {
         if (this.closing) return; // the rest of the chunk that broke the protocol
+        if (this.terminated) {
+          // After Terminate nothing goes upstream (a checked session drops it from the chunk when the
+          // chunk is being edited; else it went on whole, and the server reads nothing after Terminate).
+          const ed = this.requests;
+          const at = ed?.inspected(raw) ?? -1;
+          if (ed?.editable(at)) ed.replace(at, raw.length, null);
+          return;
+        }
         if (this.gate) {
           this.gate.push(type, raw, true);
           return;
@@ -393,6 +401,11 @@ export class PgPipeline {
       },
       skipped: (type, bodyLength) => {
         const ed = this.requests;
+        if (this.terminated) {
+          const at = ed?.skipped(type, bodyLength) ?? -1;
+          if (ed?.editable(at)) ed.replace(at, 5 + bodyLength, null);
+          return;
+        }
         if (ed) {
           const at = ed.skipped(type, bodyLength);
           if (this.policyGate!.discarding) {
@@ -411,7 +424,7 @@ export class PgPipeline {
         }
       },
       pass: (type, bytes, first) => {
-        if (this.closing) return;
+        if (this.closing || this.terminated) return;
         t.copyDataIn(first ? bytes.length - 5 : bytes.length);
         if (this.gate) this.gate.push(type, bytes, false);
         else this.toUpstream.add(bytes);
@@ -786,7 +799,9 @@ export class PgPipeline {
   }
 
   private protocolError(reason: string): void {
-    if (this.ended || this.closing) return;
+    // After Terminate the server reads nothing more, and neither does dbtape: the client said goodbye
+    // (what follows may even reach the server, which then resets the connection, as it does alone).
+    if (this.ended || this.closing || this.terminated) return;
     this.o.log.warn({ reason }, 'client protocol violation; closing');
     this.closeBetweenMessages(
       SqlState.ProtocolViolation,
