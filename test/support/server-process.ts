@@ -143,7 +143,8 @@ export class ServerProcess {
     this.lines.push(line);
     const max = this.opts.maxLines;
     if (max !== undefined && this.lines.length > max) this.lines.splice(0, this.lines.length - max);
-    this.log?.write(`${line}\n`);
+    // 'exit' can come before the last of the child's output: stop() may have closed the log already.
+    if (this.log && !this.log.writableEnded) this.log.write(`${line}\n`);
     for (const watcher of this.watchers) watcher(line);
   }
 }

@@ -827,7 +827,7 @@ export class PgPipeline {
     // client will now never send (an extended-protocol batch): ask for it. Only where no client
     // message is half sent upstream, so the Flush cannot land inside one.
     const between = this.track ? !this.tracker.copyingIn : this.clientFramer.idle;
-    if (between && !this.o.upstream.destroyed) this.o.upstream.write(FLUSH);
+    if (between && this.o.upstream.writable) this.o.upstream.write(FLUSH);
     this.closingTimer = setTimeout(() => this.finish(end, detail), FATAL_WAIT_MS).unref();
   }
 
