@@ -103,9 +103,9 @@ export class MaskingRules {
   }
 }
 
-/** A column rule: detectors still shape the value when one recognises it, otherwise `maskWhole`. */
 const ALL_DETECTORS: readonly MaskDetector[] = ['iban', 'card', 'email', 'phone'];
 
+/** A column rule: detectors still shape the value when one recognises it, otherwise `maskWhole`. */
 function maskWithShape(detectors: readonly MaskDetector[]): ValueMasker {
   return (v) => {
     const shaped = detectAndMask(v, detectors.length > 0 ? detectors : ALL_DETECTORS);

@@ -1,12 +1,14 @@
 import {
   type ColumnType,
   ER_UNKNOWN_ERROR,
+  encodeTextRow,
   isLenencBinaryType,
   MYSQL_TYPE_INT24,
   MYSQL_TYPE_LONG,
   MYSQL_TYPE_LONGLONG,
   MYSQL_TYPE_SHORT,
   MYSQL_TYPE_TINY,
+  PACKET_HEADER_SIZE,
   PacketWriter,
 } from '../../protocol/mysql/index.js';
 
@@ -46,8 +48,8 @@ export function warningRow(
   types: readonly ColumnType[] | null,
 ): Buffer | null {
   const code = ER_UNKNOWN_ERROR.errno;
+  if (!binary) return encodeTextRow(['Warning', String(code), message], 0).subarray(PACKET_HEADER_SIZE);
   const w = new PacketWriter(64 + message.length * 3);
-  if (!binary) return w.lenencString('Warning').lenencString(String(code)).lenencString(message).payload();
   if (types?.length !== 3 || !isLenencBinaryType(types[0]!.type) || !isLenencBinaryType(types[2]!.type))
     return null;
   // Packet header 0x00, then the NULL bitmap ((3 + 7 + 2) / 8 = 1 byte): no NULLs.

@@ -681,24 +681,20 @@ export class PgPipeline {
         return;
       case B.ParameterStatus: {
         // set_config('application_name', email, false) reports the value back: masked like messages.
-        const rules = this.results?.masking;
-        if (!rules) return;
+        const masking = this.results?.masking;
+        if (!masking) return;
         const p = decodeParameterStatus(body);
-        const masked = rules.maskMessage(p.value);
-        if (masked !== null && this.replies!.editable(at))
-          this.replies!.replace(at, raw.length, parameterStatus(p.name, masked));
+        const masked = masking.maskMessage(p.value);
+        if (masked !== null) this.sendMasked(at, raw, parameterStatus(p.name, masked));
         return;
       }
       case B.NotificationResponse: {
         const n = decodeNotification(body);
         // A trigger's pg_notify(channel, row_to_json(NEW)::text) carries whole rows: masked like messages.
         const masked = this.results?.masking?.maskMessage(n.payload) ?? null;
-        if (masked !== null && this.replies!.editable(at)) {
-          this.replies!.replace(at, raw.length, notificationResponse(n.pid, n.channel, masked));
-          t.notification(n.channel, masked);
-          return;
-        }
-        t.notification(n.channel, n.payload);
+        const sent =
+          masked !== null && this.sendMasked(at, raw, notificationResponse(n.pid, n.channel, masked));
+        t.notification(n.channel, sent ? masked : n.payload);
         return;
       }
     }
@@ -712,13 +708,17 @@ export class PgPipeline {
     const rules = this.results?.masking;
     if (!rules) return null;
     const masked = rewriteNoticeText(type, body, (text) => rules.maskMessage(text));
-    if (masked === null) return null;
+    return masked !== null && this.sendMasked(at, raw, masked) ? decodeNotice(masked.subarray(5)) : null;
+  }
+
+  /** The server message `raw` at `at` goes to the client as `masked` instead; false when it cannot. */
+  private sendMasked(at: number, raw: Buffer, masked: Buffer): boolean {
     if (!this.replies!.editable(at)) {
       this.o.log.warn({}, 'a server message to mask could not be rewritten');
-      return null;
+      return false;
     }
     this.replies!.replace(at, raw.length, masked);
-    return decodeNotice(masked.subarray(5));
+    return true;
   }
 
   /** max_rows: whether the DataRow at `at` is sent; a row over the cap is dropped here. */

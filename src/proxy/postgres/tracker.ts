@@ -45,7 +45,10 @@ interface Portal {
   readonly source: Statement | undefined;
   readonly resultFormats: readonly number[];
   readonly params: readonly (string | null)[];
-  /** The statement's columns with this Bind's result formats, or from a Describe of the portal. */
+  /**
+   * From a Describe of the portal, or the statement's columns with this Bind's result formats once
+   * rows arrive (executeColumns; the statement may be described after the Bind, in a pipeline).
+   */
   columns: readonly Column[] | null;
 }
 
@@ -114,14 +117,13 @@ export class PgTracker {
     const st = this.statements.get(b.statement);
     const types = st?.paramTypes ?? [];
     const params = this.recording ? b.values.map((v, i) => renderValue(v, b.formats[i], types[i] ?? 0)) : [];
-    const columns = st?.columns ? withFormats(st.columns, b.resultFormats) : null;
     this.portals.set(b.portal, {
       sql: st?.sql ?? '',
       statement: b.statement,
       source: st,
       resultFormats: b.resultFormats,
       params,
-      columns,
+      columns: null,
     });
     this.queue.push({ kind: 'bind' });
   }
@@ -354,7 +356,6 @@ export class PgTracker {
     const h = this.peek();
     const p = h?.kind === 'execute' ? h.bound : undefined;
     if (!p) return null;
-    // Bound before the statement's Describe was answered (a pipeline): its columns are known now.
     if (p.columns === null && p.source?.columns) p.columns = withFormats(p.source.columns, p.resultFormats);
     return p.columns;
   }
