@@ -14,11 +14,13 @@ import { requireBinary, requirePackageFile } from '../support/binaries.js';
 import { makeSelfSignedCert } from '../support/certs.js';
 import { run } from '../support/exec.js';
 import { DEFAULT_TARGET, type InProcessDbtape, startInProcess, usersYaml } from '../support/inproc-dbtape.js';
-import { machineTarget as mariaDbTarget, requireMachineMariaDb } from '../support/mysql-fixtures.js';
+import {
+  machineTarget as mariaDbTarget,
+  Recorded,
+  requireMachineMariaDb,
+} from '../support/mysql-fixtures.js';
 import { uniqueName } from '../support/pg-fixtures.js';
-import { endedSessions, storedEvents } from '../support/recording-fixtures.js';
 import { requireMachinePg } from '../support/servers.js';
-import { waitFor } from '../support/wait.js';
 
 const JAVA = requireBinary('java', 'default-jre-headless');
 const PGJDBC = requirePackageFile('/usr/share/java/postgresql.jar', 'libpostgresql-jdbc-java');
@@ -104,22 +106,16 @@ function expectedTour(): string {
 /** The first three rows of the read role's query, masked. */
 const MASKED_THREE = [1, 2, 3].map((i) => `${i}:**@*******.***:************1111;`).join('');
 
-/** The events of the one ended session whose statements include `marker`. */
+/** The events of the ended session whose statements include `marker`, and its client TLS version. */
 async function sessionWith(marker: string): Promise<{ tls: string | null; events: SessionEvent[] }> {
-  return waitFor(
-    async () => {
-      const sessions = await endedSessions(storeUrl, () => true, 1);
-      for (const s of sessions) {
-        const events = await storedEvents(storeUrl, s.id);
-        if (events.some((e) => e.kind === 'query' && e.sql.includes(marker))) {
-          const start = events.find((e) => e.kind === 'start');
-          return { tls: start?.kind === 'start' ? start.meta.clientTls : null, events };
-        }
-      }
-      return null;
-    },
-    { what: `a recorded session with a statement containing ${marker}` },
-  );
+  const recorded = new Recorded(storeUrl);
+  try {
+    const { events } = await recorded.sessionWith(marker);
+    const start = events.find((e) => e.kind === 'start');
+    return { tls: start?.kind === 'start' ? start.meta.clientTls : null, events };
+  } finally {
+    await recorded.close();
+  }
 }
 
 /** Each execution of the statement containing `marker`, with the result that answered it. */

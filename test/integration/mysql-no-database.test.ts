@@ -13,6 +13,7 @@ import {
   connectMysql2,
   type MysqlProxy,
   machineTarget,
+  mariadbArgs,
   mariadbEnv,
   queryPayload,
   RawMysql,
@@ -42,17 +43,12 @@ after(async () => {
   await two?.close();
 });
 
-/** Arguments for a mariadb client program through `proxy` as alice, naming no database. */
-function noDatabase(proxy: MysqlProxy): string[] {
-  return ['--no-defaults', '-h', proxy.host, '-P', String(proxy.port), '-u', 'alice'];
-}
-
 describe('one MySQL target', () => {
   test('the mariadb CLI without a database works on the target, recorded as a session on it', async () => {
     const marker = uniqueName('nodb');
     const { stdout } = await run(
       MARIADB,
-      [...noDatabase(one), '--batch', '-e', `SELECT DATABASE() AS db, '${marker}' AS m`],
+      mariadbArgs(one, ['--batch', '-e', `SELECT DATABASE() AS db, '${marker}' AS m`], null),
       { env: mariadbEnv() },
     );
     assert.equal(stdout, `db\tm\ntest\t${marker}\n`);
@@ -71,7 +67,7 @@ describe('one MySQL target', () => {
     await direct.query(`CREATE TABLE ${table} (id INT PRIMARY KEY, note VARCHAR(20))`);
     await direct.query(`INSERT INTO ${table} VALUES (1, 'one'), (2, 'two')`);
     try {
-      const r = await runStatus(DUMP, [...noDatabase(one), '--single-transaction', 'test', table], {
+      const r = await runStatus(DUMP, mariadbArgs(one, ['--single-transaction', 'test', table], null), {
         env: mariadbEnv(),
       });
       assert.equal(r.code, 0, r.stderr);
@@ -106,7 +102,7 @@ describe('one MySQL target', () => {
 
 describe('several MySQL targets', () => {
   test('without a database only KILL, PING and QUIT are answered; the rest says which database to name', async () => {
-    const r = await runStatus(MARIADB, [...noDatabase(two), '--batch', '-e', 'SELECT 1'], {
+    const r = await runStatus(MARIADB, mariadbArgs(two, ['--batch', '-e', 'SELECT 1'], null), {
       env: mariadbEnv(),
     });
     assert.notEqual(r.code, 0);

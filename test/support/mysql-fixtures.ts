@@ -226,9 +226,17 @@ export function connectMysql2(
   return mysql.createConnection(mysql2Options(proxy, extra, who));
 }
 
-/** Arguments for the `mariadb` client through dbtape (the password goes in the environment). */
-export function mariadbArgs(proxy: MysqlProxy, extra: readonly string[] = [], database = 'app'): string[] {
-  return ['--no-defaults', '-h', proxy.host, '-P', String(proxy.port), '-u', ALICE.name, ...extra, database];
+/**
+ * Arguments for the `mariadb` client through dbtape (the password goes in the environment); null
+ * `database`: none named.
+ */
+export function mariadbArgs(
+  proxy: MysqlProxy,
+  extra: readonly string[] = [],
+  database: string | null = 'app',
+): string[] {
+  const base = ['--no-defaults', '-h', proxy.host, '-P', String(proxy.port), '-u', ALICE.name, ...extra];
+  return database === null ? base : [...base, database];
 }
 
 /** The environment for the `mariadb` client: the password in MYSQL_PWD. */
