@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { REPO_ROOT } from '../test/support/dbtape-process.js';
 import type { MachineInfo } from './machine.js';
@@ -35,11 +35,16 @@ export function firstLines(text: string, n: number): string {
   return text.split('\n').slice(0, n).join('\n');
 }
 
-/** Writes `bench/results/NAME.md` (the printed report) and `NAME.json` (everything measured). */
+/**
+ * Writes `bench/results/NAME.md` (the printed report) and `NAME.json` (everything measured). A run
+ * never replaces an earlier one of the same name (date and host): it becomes `NAME-2`, `NAME-3`, …
+ */
 export function writeResults(name: string, notes: string, json: unknown): string {
   const outDir = path.join(REPO_ROOT, 'bench', 'results');
   mkdirSync(outDir, { recursive: true });
-  const base = path.join(outDir, name);
+  let base = path.join(outDir, name);
+  for (let n = 2; existsSync(`${base}.md`) || existsSync(`${base}.json`); n++)
+    base = path.join(outDir, `${name}-${n}`);
   writeFileSync(`${base}.md`, notes);
   writeFileSync(`${base}.json`, `${JSON.stringify(json, null, 2)}\n`);
   return `${path.relative(REPO_ROOT, base)}.md and .json`;

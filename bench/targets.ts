@@ -43,24 +43,30 @@ function policyYaml(record: boolean): Record<string, unknown> {
   };
 }
 
+/**
+ * In run order (reversed every other round): each pair the report divides runs side by side, so
+ * that a shared machine's swings between runs weigh least on the ratios the goals are judged by
+ * (policy ÷ norecord, norecord ÷ dbtape, policy-recorded ÷ dbtape); strict, whose fsyncs leave
+ * the disk busy for whatever runs next, goes between the relays and the recorded pairs.
+ */
 export const TARGETS: readonly TargetSpec[] = [
   { name: 'direct', kind: 'direct' },
   { name: 'pgbouncer', kind: 'pgbouncer' },
   { name: 'node-relay', kind: 'relay' },
+  // Every statement durable (fsync) before it is forwarded: strict ÷ dbtape is its cost.
+  { name: 'dbtape-strict', kind: 'dbtape', dbtapeYaml: { store: { durability: 'strict' } } },
+  // The statement policy with recording on, as dbtape runs by default: dbtape-policy-recorded ÷
+  // dbtape is what turning the policy on costs a recorded deployment.
+  { name: 'dbtape-policy-recorded', kind: 'dbtape', modes: POLICY_MODES, dbtapeYaml: policyYaml(true) },
   // Recording on (the default config: fast durability, result summaries).
   { name: 'dbtape', kind: 'dbtape' },
   // The proxy alone: what recording costs is dbtape ÷ dbtape-norecord.
   { name: 'dbtape-norecord', kind: 'dbtape', dbtapeYaml: { store: { record: false } } },
-  // Every statement durable (fsync) before it is forwarded: strict ÷ dbtape is its cost.
-  { name: 'dbtape-strict', kind: 'dbtape', dbtapeYaml: { store: { durability: 'strict' } } },
   // The statement policy on, recording off: dbtape-policy ÷ dbtape-norecord is the policy's cost
   // to the proxy alone. A typical read-only role with guardrails, so every statement is parsed and
   // checked (and the upstream session runs with default_transaction_read_only); tpcb writes, so it
   // is not run here.
   { name: 'dbtape-policy', kind: 'dbtape', modes: POLICY_MODES, dbtapeYaml: policyYaml(false) },
-  // The same role with recording on, as dbtape runs by default: dbtape-policy-recorded ÷ dbtape is
-  // what turning the policy on costs a recorded deployment.
-  { name: 'dbtape-policy-recorded', kind: 'dbtape', modes: POLICY_MODES, dbtapeYaml: policyYaml(true) },
 ];
 
 /** The throwaway PostgreSQL every target reaches. */
