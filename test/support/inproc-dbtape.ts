@@ -229,10 +229,17 @@ export function wrapSocket(socket: net.Socket): PgRaw {
   socket.on('error', onError);
   socket.on('close', onClose);
 
+  // The deadline is for progress, not for the whole message: a test that reads a large row slowly
+  // on purpose (a drip) on a loaded machine may take longer than that in all.
   const need = async (n: number, what: string): Promise<void> => {
-    const deadline = Date.now() + READ_TIMEOUT_MS;
+    let deadline = Date.now() + READ_TIMEOUT_MS;
+    let had = buf.length;
     while (buf.length < n) {
       if (ended) throw new Error(`connection closed while waiting for ${what} (${buf.length} of ${n} bytes)`);
+      if (buf.length > had) {
+        had = buf.length;
+        deadline = Date.now() + READ_TIMEOUT_MS;
+      }
       const left = deadline - Date.now();
       if (left <= 0) throw new Error(`timed out waiting for ${what} (${buf.length} of ${n} bytes)`);
       await withTimeout(
