@@ -16,6 +16,8 @@ export interface StoredSession {
   readonly errors: number;
   readonly events: number;
   readonly lastSeq: number;
+  /** The application of the session's last `client` event, as the row lists it (not chained). */
+  readonly reportedApplication: string | null;
   readonly headHash: Buffer | null;
   readonly seal: Buffer | null;
   readonly sealNo: number | null;

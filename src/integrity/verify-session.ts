@@ -43,6 +43,12 @@ export class SessionChecker {
   private readonly broken = new BrokenLinks();
   private encryptedEvents = 0;
   private headSeen = false;
+  /**
+   * What the row's reported_application must hold: the application of the last `client` event, or
+   * null when that event is encrypted (an encrypted session keeps it out of the clear row);
+   * undefined when the event cannot be read (its damage is reported by the chain).
+   */
+  private application: string | null | undefined = null;
 
   constructor(
     private readonly s: StoredSession,
@@ -90,6 +96,7 @@ export class SessionChecker {
       return;
     }
     this.checkForm(e);
+    if (e.kind === 'client') this.application = clientApplication(e);
     if (this.chained) this.link(e);
     this.afterGap = false;
     const head = this.ctx.openHeads.get(this.id);
@@ -156,6 +163,9 @@ export class SessionChecker {
       );
     } else if (s.events !== this.events || s.statements !== this.statements || s.errors !== this.errors) {
       this.add('modified', "the session row's counters do not match its events");
+    }
+    if (this.application !== undefined && s.reportedApplication !== this.application) {
+      this.add('modified', "the session row's application does not match its last client event");
     }
     if (this.chained && this.last) {
       const lastHash = this.last.hash;
@@ -258,4 +268,16 @@ function validHeader(e: StoredEvent): boolean {
     e.format <= 255 &&
     typeof e.kind === 'string'
   );
+}
+
+/** The application a `client` event puts in the session row: null when encrypted; undefined when unreadable. */
+function clientApplication(e: StoredEvent): string | null | undefined {
+  if (e.format === FORMAT_ENCRYPTED) return null;
+  if (typeof e.body !== 'string') return undefined;
+  try {
+    const application = (JSON.parse(e.body) as { application?: unknown }).application;
+    return typeof application === 'string' ? application : undefined;
+  } catch {
+    return undefined;
+  }
 }

@@ -117,6 +117,15 @@ export type SessionEventBody =
       readonly payload: string;
     }
   | {
+      /**
+       * The client named itself after login (PostgreSQL: the server reported a new
+       * application_name, as after pgjdbc's `SET application_name`); the session's listed
+       * application follows the last one.
+       */
+      readonly kind: 'client';
+      readonly application: string;
+    }
+  | {
       readonly kind: 'command';
       /** Protocol commands that are not statements: COM_PING, COM_INIT_DB, COM_SET_OPTION, cancel... */
       readonly command: string;

@@ -53,6 +53,10 @@ export class EventRedactor {
         return body.detail === undefined || !looksSecret(body.detail)
           ? body
           : { ...body, detail: redactMessage(body.detail, this.secrets) };
+      case 'client':
+        return this.secrets.length === 0 && !looksSecret(body.application)
+          ? body
+          : { ...body, application: redactMessage(body.application, this.secrets) };
       case 'notification':
         return looksSecret(body.payload)
           ? { ...body, payload: redactValue(body.payload, this.dialect) }

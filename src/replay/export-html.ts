@@ -160,6 +160,8 @@ function eventBody(e: SessionEvent, s: SessionSummary): [string, string] | null 
       ];
     case 'notification':
       return ['note', `notification on channel ${htmlText(e.channel)}: ${htmlText(e.payload)}`];
+    case 'client':
+      return ['note', `client application: ${htmlText(e.application)}`];
     case 'command':
       return ['note', `${htmlText(e.command)}${e.detail ? `: ${htmlText(e.detail)}` : ''}`];
     case 'denied':

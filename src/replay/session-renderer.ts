@@ -88,6 +88,8 @@ export abstract class SessionRenderer {
         return this.copy(e);
       case 'notification':
         return `Asynchronous notification "${safeLine(e.channel)}" with payload "${safeLine(e.payload)}" received.\n`;
+      case 'client':
+        return `-- client application: ${safeLine(e.application)}\n`;
       case 'command':
         return `-- ${safeLine(e.command)}${e.detail ? `: ${safeLine(e.detail)}` : ''}\n`;
       case 'denied':

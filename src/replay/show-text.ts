@@ -74,6 +74,8 @@ export function eventSummary(e: SessionEvent): string {
       return `-- COPY ${e.direction}: ${formatBytes(e.bytes)}${e.rows === null ? '' : `, ${plural(e.rows, 'row')}`}`;
     case 'notification':
       return `-- notification on ${safeLine(e.channel)}: ${safeLine(e.payload)}`;
+    case 'client':
+      return `-- client application: ${safeLine(e.application)}`;
     case 'command':
       return `-- ${safeLine(e.command)}${e.detail ? `: ${safeLine(e.detail)}` : ''}`;
     case 'denied':

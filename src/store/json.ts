@@ -46,6 +46,8 @@ export interface EventJson {
   code?: string;
   channel?: string;
   payload?: string;
+  /** `client`: the application name the client gave itself after login. */
+  application?: string;
   command?: string;
   detail?: string;
   lost?: number;
@@ -131,6 +133,9 @@ export function eventToJson(e: SessionEvent): EventJson {
     case 'notification':
       out.channel = e.channel;
       out.payload = e.payload;
+      break;
+    case 'client':
+      out.application = e.application;
       break;
     case 'command':
       out.command = e.command;

@@ -138,7 +138,8 @@ function executions(events: readonly SessionEvent[], marker: string) {
 describe('pgjdbc', () => {
   test('write role over TLS: batch, prepared past prepareThreshold, paging, savepoint, COPY, metadata, cancel', async () => {
     const table = uniqueName('jdbc_pg');
-    const url = `jdbc:postgresql://127.0.0.1:${dbtape.port}/pg?sslmode=require`;
+    // As DBeaver names its connections; pgjdbc sends it with SET after login, not at startup.
+    const url = `jdbc:postgresql://127.0.0.1:${dbtape.port}/pg?sslmode=require&ApplicationName=DBeaver%2024.1%20-%20Main`;
     const r = await java(PGJDBC, 'PgJdbc.java', url, 'writer', 'write', table);
     assert.equal(r.batch, '50');
     assert.equal(r.prepared, expectedTour());
@@ -153,6 +154,11 @@ describe('pgjdbc', () => {
 
     const { tls, events } = await sessionWith(table);
     assert.match(tls ?? '', /^TLS/);
+    assert.deepEqual(
+      events.flatMap((e) => (e.kind === 'client' ? [e.application] : [])),
+      ['DBeaver 24.1 - Main'],
+      'the application pgjdbc set after login is recorded',
+    );
     const inserts = executions(events, `insert into ${table} values`);
     assert.equal(inserts.length, 50, 'every batched insert is its own execution');
     assert.deepEqual(inserts[49]!.params.slice(0, 3), ['50', 'name-50', '50.25']);

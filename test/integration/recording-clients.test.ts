@@ -337,6 +337,54 @@ describe('node-postgres', () => {
 const APP_JS = uniqueName('rec_postgresjs');
 let pipelined: Outcome[] = [];
 
+describe('a client that names itself after login', () => {
+  // pgjdbc (DBeaver's driver) sends ApplicationName as `SET application_name` after login, so the
+  // startup packet holds none: the session's application follows what the server reports.
+  test('each change of application_name is a client event, and the session lists the last one', async () => {
+    const start = uniqueName('rec_app_start');
+    const renamed = uniqueName('rec_app_renamed');
+    const viaConfig = uniqueName('rec_app_config');
+    const last = uniqueName('rec_app_last');
+    const client = new pg.Client(alicePg(proxy, start));
+    await client.connect();
+    try {
+      await client.query(`SET application_name = '${renamed}'`);
+      // The same name again changes nothing.
+      await client.query(`SET application_name = '${renamed}'`);
+      await client.query('SELECT 1');
+      await client.query('SELECT set_config($1, $2, false)', ['application_name', viaConfig]);
+      // Back to the startup name, inside a transaction.
+      await client.query('BEGIN; RESET application_name; COMMIT');
+      await client.query(`SET application_name = '${last}'`);
+    } finally {
+      await client.end();
+    }
+
+    const [s] = await endedSessions(proxy.storeUrl, (x) => x.application === last, 1);
+    const { session, events } = await show(s!.id);
+    assertTimeline(events);
+    assert.equal(session.application, last);
+    const named = events.filter((e) => e.kind === 'client');
+    assert.deepEqual(
+      named.map((e) => e.application),
+      [renamed, viaConfig, start, last],
+    );
+    // Each follows the statement that made it.
+    const before = (e: EventJson) =>
+      events
+        .slice(0, events.indexOf(e))
+        .filter((x) => x.kind === 'query')
+        .at(-1)!.sql;
+    assert.equal(before(named[0]!), `SET application_name = '${renamed}'`);
+    assert.equal(before(named[3]!), `SET application_name = '${last}'`);
+    const listed = (await sessionsJson(proxy.storeUrl)).find((x) => x.id === s!.id);
+    assert.equal(listed?.application, last);
+    const replay = (await cliOk(proxy.storeUrl, ['replay', s!.id, '--instant'])).stdout;
+    assert.match(replay, new RegExp(`-- client application: ${last}`));
+    await cliOk(proxy.storeUrl, ['verify', s!.id]);
+  });
+});
+
 describe('postgres.js', () => {
   test('a pipelined batch: every statement with its own outcome, errors on the statements that failed', async () => {
     const sql = postgres({

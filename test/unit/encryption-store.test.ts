@@ -42,6 +42,7 @@ const CANARY = {
   payload: 'zqxpayloadcanary',
   detail: 'zqxdetailcanary',
   column: 'zqxcolumncanary',
+  application: 'zqxapplicationcanary',
 };
 
 function storeFiles(folder: string): Buffer {
@@ -99,13 +100,16 @@ describe('encryption at rest', () => {
     });
     rec.event({ kind: 'notification', channel: 'ch', payload: CANARY.payload });
     rec.event({ kind: 'command', command: 'COM_INIT_DB', detail: CANARY.detail });
+    // set_config('application_name', <any value>, false): kept out of the clear session row.
+    rec.event({ kind: 'client', application: CANARY.application });
     await recorder.flush();
     assertNoCanary(storeFiles(folder), 'while the store is open');
     rec.event({ kind: 'end', reason: 'client_closed', detail: CANARY.detail });
     await recorder.shutdown();
     // Read back with the key: everything is there, exactly.
     const events = await store.getEvents(m.id);
-    assert.equal(events.length, 9);
+    assert.equal(events.length, 10);
+    assert.deepEqual(events[8], { ...events[8]!, kind: 'client', application: CANARY.application });
     const q = events[1]!;
     assert.ok(q.kind === 'query' && q.sql.includes(CANARY.sql) && q.params?.[0] === `${CANARY.param} value`);
     const r = events[2]!;
@@ -119,6 +123,7 @@ describe('encryption at rest', () => {
     const s = await store.getSession(m.id);
     assert.equal(s?.user, 'alice');
     assert.equal(s?.target, 'app');
+    assert.equal(s?.application, m.application, 'the startup application, not the encrypted later one');
     assert.equal((await store.listSessions()).length, 1);
     await store.close();
   });
@@ -192,7 +197,7 @@ describe('encryption at rest', () => {
     );
     assert.deepEqual(onlyNew.versions, [2]);
     const reader = openStore(url, { readonly: true, keyring: onlyNew });
-    assert.equal((await reader.getEvents(m.id)).length, 9);
+    assert.equal((await reader.getEvents(m.id)).length, 10);
     assert.equal((await reader.search(CANARY.sql)).length, 1, 'the index key was re-wrapped too');
     const report = await verifyStore(reader.integrity!(), { keyring: onlyNew });
     assert.deepEqual(report.findings, []);

@@ -426,4 +426,27 @@ describe('verify', () => {
     );
     db.close();
   });
+
+  test("the application a client named itself after login is listed, and changing the row's copy is found", async () => {
+    const store = fileStore('client.db');
+    const recorder = new Recorder({ store, checkpointIntervalMs: 0 });
+    const m = nextMeta();
+    const rec = recorder.open(m);
+    rec.event({ kind: 'client', application: 'DBeaver 24.1 - Main' });
+    rec.event({ kind: 'query', sql: 'SELECT 1', via: 'simple' });
+    rec.event({ kind: 'client', application: 'DBeaver 24.1 - SQLEditor' });
+    rec.event({ kind: 'end', reason: 'client_closed' });
+    await recorder.flush();
+    assert.equal((await store.getSession(m.id))?.application, 'DBeaver 24.1 - SQLEditor');
+    assert.deepEqual((await verify(store)).findings, []);
+    await store.close();
+    const db = new Database(join(dir, 'client.db'));
+    db.prepare("UPDATE sessions SET reported_application = 'psql' WHERE id = ?").run(m.id);
+    const report = await verifyStore(new SqliteIntegritySource(db), { trustedKeys, sessionId: m.id });
+    assert.deepEqual(
+      report.findings.map((f) => [f.session, f.kind, f.detail]),
+      [[m.id, 'modified', "the session row's application does not match its last client event"]],
+    );
+    db.close();
+  });
 });

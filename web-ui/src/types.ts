@@ -54,6 +54,7 @@ export interface EventJson {
   lost?: number;
   channel?: string;
   payload?: string;
+  application?: string;
   /** end */
   reason?: string;
 }

@@ -194,6 +194,7 @@ export class PgListener {
       capture: this.d.recorders.capture,
       maxRows: this.d.recorders.maxRows,
       maxMessageSize: config.limits.maxMessageSize,
+      application: meta.application,
       policy: PolicyEngine.forGrant(grant, config.roles),
       log: slog,
       cancelUpstream: () => this.cancels.sendCancel(grant.target, upstream.pid, upstream.secret),

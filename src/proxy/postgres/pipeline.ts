@@ -62,6 +62,8 @@ export interface PipelineOptions {
   readonly capture: CaptureMode;
   readonly maxRows: number;
   readonly maxMessageSize: number;
+  /** The application name of the client's startup packet (a later one is recorded when reported). */
+  readonly application: string | null;
   /** The session's access policy; null (or unrestricted, without max_rows and masking): nothing to check. */
   readonly policy: PolicyEngine | null;
   readonly log: Logger;
@@ -228,7 +230,7 @@ export class PgPipeline {
     this.track = o.observe || this.results?.masking != null;
     this.owners = this.results !== null && !this.track ? new ResultOwners() : null;
     this.gate = o.observe && o.strict ? this.strictGate() : null;
-    this.tracker = new PgTracker(o.recorder, o.capture, o.maxRows, o.observe);
+    this.tracker = new PgTracker(o.recorder, o.capture, o.maxRows, o.observe, o.application);
     this.toUpstream = new Forwarder(o.upstream);
     this.toClient = new Forwarder(o.client);
     const checked = !this.track && this.policyGate !== null;
@@ -680,12 +682,11 @@ export class PgPipeline {
         t.notice(this.maskedNotice(type, body, raw, at) ?? decodeNotice(body));
         return;
       case B.ParameterStatus: {
-        // set_config('application_name', email, false) reports the value back: masked like messages.
-        const masking = this.results?.masking;
-        if (!masking) return;
         const p = decodeParameterStatus(body);
-        const masked = masking.maskMessage(p.value);
-        if (masked !== null) this.sendMasked(at, raw, parameterStatus(p.name, masked));
+        // set_config('application_name', email, false) reports the value back: masked like messages.
+        const masked = this.results?.masking?.maskMessage(p.value) ?? null;
+        const sent = masked !== null && this.sendMasked(at, raw, parameterStatus(p.name, masked));
+        if (p.name === 'application_name') t.applicationName(sent ? masked : p.value);
         return;
       }
       case B.NotificationResponse: {

@@ -89,6 +89,8 @@ export class PgTracker {
      * not rendered, since no event is kept.
      */
     private readonly recording = true,
+    /** The application name the client logged in with (its startup packet's application_name). */
+    private appName: string | null = null,
   ) {}
 
   /** Transaction status as of the last ReadyForQuery. */
@@ -310,6 +312,16 @@ export class PgTracker {
 
   notice(n: Notice): void {
     this.rec.event({ kind: 'notice', severity: n.severity, code: n.code, message: n.message });
+  }
+
+  /**
+   * The server reported application_name (ParameterStatus) after login: a client that names itself
+   * with SET (pgjdbc's ApplicationName, DBeaver) or set_config. Recorded when it changed.
+   */
+  applicationName(name: string): void {
+    if (name === this.appName) return;
+    this.appName = name;
+    this.rec.event({ kind: 'client', application: name });
   }
 
   notification(channel: string, payload: string): void {

@@ -20,7 +20,10 @@ export interface EncodedBatch {
   readonly kinds: string;
   /** The v1 JSON of every event, joined by '\n' (JSON text never holds a raw newline). */
   readonly bodies: string;
-  /** For query and denied events, in order: the statement text and the parameters' text (or null). */
+  /**
+   * In event order: for query and denied events the statement text and the parameters' text (or
+   * null), for client events the application.
+   */
   readonly search: readonly (string | null)[];
 }
 
@@ -35,6 +38,8 @@ export interface EncodedEvent {
   /** Query and denied events: what the full-text index holds. */
   readonly sql: string | null;
   readonly params: string | null;
+  /** Client events: the application the client named itself. */
+  readonly application: string | null;
 }
 
 const V1_PREFIX = `{"v":${EVENT_FORMAT_VERSION},`;
@@ -69,6 +74,7 @@ export function encodeBatch(batch: WriteBatch): EncodedBatch {
     bodies[i] = encodeV1(event);
     if (event.kind === 'query') search.push(event.sql, paramsText(event.params));
     else if (event.kind === 'denied') search.push(event.sql, null);
+    else if (event.kind === 'client') search.push(event.application);
   }
   return {
     sessions: batch.sessions,
@@ -91,6 +97,7 @@ export function* encodedEvents(b: EncodedBatch): Generator<EncodedEvent> {
   for (let i = 0; i < n; i++) {
     const kind = kinds[i]!;
     const searchable = kind === 'query' || kind === 'denied';
+    const application = kind === 'client' ? b.search[s++]! : null;
     yield {
       sessionId: b.sessionIds[b.numbers[i * 4]!]!,
       seq: b.numbers[i * 4 + 1]!,
@@ -100,6 +107,7 @@ export function* encodedEvents(b: EncodedBatch): Generator<EncodedEvent> {
       json: bodies[i]!,
       sql: searchable ? b.search[s++]! : null,
       params: searchable ? b.search[s++]! : null,
+      application,
     };
   }
 }

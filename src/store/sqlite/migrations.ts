@@ -154,4 +154,15 @@ export const MIGRATIONS: readonly Migration[] = [
       INSERT INTO journal_position (id, generation, applied_no, applied_end) VALUES (1, 1, 0, 0);
     `,
   },
+  {
+    version: 5,
+    name: 'application reported after login',
+    sql: `
+      -- The application of the session's last \`client\` event (a client that named itself after
+      -- login, as pgjdbc does with SET application_name); listings show it over the startup one.
+      -- The chain covers the events, not this column: verify compares the two. Encrypted sessions
+      -- leave it NULL (a name set by SQL can carry any value).
+      ALTER TABLE sessions ADD COLUMN reported_application TEXT;
+    `,
+  },
 ];

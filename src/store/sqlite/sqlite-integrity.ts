@@ -23,13 +23,14 @@ interface SessionRow extends SessionMetaRow {
   head_hash: Buffer | null;
   seal: Buffer | null;
   seal_no: number | null;
+  reported_application: string | null;
   key_version: number | null;
   wrapped: Buffer | null;
   fingerprint: Buffer | null;
 }
 
 const SESSION_SELECT = `SELECT s.sid, ${SESSION_META_COLUMNS.replace(/(\w+)/g, 's.$1')}, s.ended_at_us, s.end_reason,
-  s.statements, s.errors, s.events, s.last_seq, s.head_hash, s.seal, s.seal_no, k.key_version, k.wrapped, k.fingerprint
+  s.statements, s.errors, s.events, s.last_seq, s.reported_application, s.head_hash, s.seal, s.seal_no, k.key_version, k.wrapped, k.fingerprint
   FROM sessions s LEFT JOIN session_keys k ON k.session_sid = s.sid`;
 
 export class SqliteIntegritySource implements IntegritySource {
@@ -164,6 +165,7 @@ function toSession(r: SessionRow): StoredSession {
     errors: r.errors,
     events: r.events,
     lastSeq: r.last_seq,
+    reportedApplication: r.reported_application,
     headHash: r.head_hash,
     seal: r.seal,
     sealNo: r.seal_no,

@@ -12,6 +12,7 @@ interface SessionRow extends SessionMetaRow {
   errors: number;
   events: number;
   last_seq: number;
+  reported_application: string | null;
 }
 
 /** Decodes a stored body (decrypting it when it is encrypted). */
@@ -47,7 +48,8 @@ export interface OpenSessionRow {
   readonly lastOffsetUs: number;
 }
 
-const SESSION_COLUMNS = `${SESSION_META_COLUMNS}, ended_at_us, end_reason, statements, errors, events, last_seq`;
+const SESSION_COLUMNS = `${SESSION_META_COLUMNS}, ended_at_us, end_reason, statements, errors, events, last_seq,
+  reported_application`;
 
 export class SqliteReads {
   private readonly byId: Database.Statement;
@@ -184,7 +186,8 @@ function toSummary(r: SessionRow): SessionSummary {
     protocol: r.protocol as Protocol,
     clientAddr: r.client_addr,
     clientPort: r.client_port,
-    application: r.application,
+    // The name a client gave itself after login (pgjdbc, DBeaver) over its startup packet's.
+    application: r.reported_application ?? r.application,
     clientTls: r.client_tls,
     upstreamDatabase: r.upstream_database,
     upstreamUser: r.upstream_user,

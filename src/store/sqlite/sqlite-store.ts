@@ -45,6 +45,7 @@ interface Statements {
   lastEventId: Database.Statement;
   markOutcome: Database.Statement;
   bump: Database.Statement;
+  reportApplication: Database.Statement;
   end: Database.Statement;
 }
 
@@ -268,6 +269,8 @@ export class SqliteSessionStore implements SessionStore {
     }
     const { failed, late } = this.outcomes(events);
     const counts = new Map<number, Counts>();
+    /** Sessions whose client named itself in this batch: the last name each. */
+    const applications = new Map<number, string>();
     // Ids are given here rather than taken from each insert, so that rows can be inserted several
     // at a time (row-inserter.ts); the transaction is IMMEDIATE, so no other writer takes one.
     let id = (this.st.lastEventId.get() as { id: number | null }).id ?? 0;
@@ -297,6 +300,8 @@ export class SqliteSessionStore implements SessionStore {
       c.events++;
       if (event.kind === 'query') c.statements++;
       else if (event.kind === 'error') c.errors++;
+      // An encrypted session keeps it out of the clear row: SQL can name a client after any value.
+      else if (event.application !== null && !state.dataKey) applications.set(state.sid, event.application);
     }
     this.st.insertEvent.flush();
     for (const mark of late) {
@@ -305,6 +310,7 @@ export class SqliteSessionStore implements SessionStore {
     for (const [sid, c] of counts) {
       this.st.bump.run(c.statements, c.errors, c.events, c.state.lastSeq, c.state.head, sid);
     }
+    for (const [sid, application] of applications) this.st.reportApplication.run(application, sid);
     for (const end of batch.ends) {
       const state = chain.state(end.sessionId);
       const seal = chain.sealSession(state, end.endedAtUs, end.reason);
@@ -517,6 +523,7 @@ function prepareWrites(db: Database.Database): Statements {
       `UPDATE sessions SET statements = statements + ?, errors = errors + ?, events = events + ?,
          last_seq = max(last_seq, ?), head_hash = ? WHERE sid = ?`,
     ),
+    reportApplication: db.prepare('UPDATE sessions SET reported_application = ? WHERE sid = ?'),
     end: db.prepare(
       `UPDATE sessions SET ended_at_us = ?, end_reason = ?, seal = ?, seal_no = ?
        WHERE sid = ? AND ended_at_us IS NULL`,

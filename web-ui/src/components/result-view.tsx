@@ -138,6 +138,8 @@ function describe(e: EventJson): string {
       return `Transaction: ${safeLine(e.state ?? '')}`;
     case 'command':
       return `Command: ${safeLine(e.command ?? '')}${e.detail ? ` ${safeLine(e.detail)}` : ''}`;
+    case 'client':
+      return `Client application: ${safeLine(e.application ?? '')}`;
     case 'notification':
       return `NOTIFY ${safeLine(e.channel ?? '')}: ${safeLine(e.payload ?? '')}`;
     case 'error':
