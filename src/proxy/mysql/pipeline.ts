@@ -12,6 +12,7 @@ import {
   StatementRegistry,
 } from '../../protocol/mysql/index.js';
 import { Forwarder } from '../forwarder.js';
+import { ProgressDeadline } from '../progress-deadline.js';
 import { ClientStream } from './client-stream.js';
 import { CommandHandler } from './commands.js';
 import { errPacket } from './errors.js';
@@ -92,7 +93,7 @@ export class MysqlPipeline {
     readonly detail: string;
   } | null = null;
   /** Ends a closing session that gets no nearer the packet's end; re-armed by every step towards it. */
-  private closingTimer: NodeJS.Timeout | null = null;
+  private closingDeadline: ProgressDeadline | null = null;
   /** The client is paused while a strict-mode statement waits for its record... */
   private waiting = false;
   /** ...or while the upstream's socket buffer is full. */
@@ -167,7 +168,7 @@ export class MysqlPipeline {
     client.on('data', (chunk: Buffer) => this.guard('client_lost', () => this.fromClient(chunk)));
     upstream.on('data', (chunk: Buffer) => this.guard('upstream_lost', () => this.fromUpstream(chunk)));
     client.on('drain', () => {
-      this.closingTimer?.refresh();
+      this.closingDeadline?.progress();
       upstream.resume();
     });
     upstream.on('drain', () => {
@@ -288,7 +289,7 @@ export class MysqlPipeline {
     if (this.ended) return;
     // While closing only the rest of the packet being forwarded goes on; the ERR follows.
     const end = this.closing ? this.responses.packetEnd(data) : -1;
-    this.closingTimer?.refresh();
+    this.closingDeadline?.progress();
     const chunk = end >= 0 ? data.subarray(0, end) : data;
     const fwd = this.toClient;
     this.inServerChunk = true;
@@ -348,7 +349,7 @@ export class MysqlPipeline {
       this.endClosing();
       return;
     }
-    this.closingTimer = setTimeout(() => this.finish(end, detail), ERR_WAIT_MS).unref();
+    this.closingDeadline = new ProgressDeadline(ERR_WAIT_MS, () => this.finish(end, detail));
   }
 
   /** dbtape's ERR, between server packets: within a response, it takes the next sequence id. */
@@ -402,6 +403,7 @@ export class MysqlPipeline {
   private finish(reason: EndReason, detail?: string): void {
     if (this.ended) return;
     this.ended = true;
+    this.closingDeadline?.cancel();
     const { client, upstream } = this.o;
     client.end();
     upstream.end();

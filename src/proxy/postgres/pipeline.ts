@@ -30,6 +30,7 @@ import { rewriteNoticeText } from '../../protocol/postgres/notice-rewrite.js';
 import { SqlState } from '../../protocol/postgres/sqlstate.js';
 import { WireError } from '../../wire/reader.js';
 import { Forwarder } from '../forwarder.js';
+import { ProgressDeadline } from '../progress-deadline.js';
 import { decodeRowDescriptionWithOrigins, readMaskedOrigins } from './mask-catalog.js';
 import { type Denied, PgPolicyGate } from './policy-gate.js';
 import { PgResultPolicy } from './policy-results.js';
@@ -211,7 +212,7 @@ export class PgPipeline {
     readonly detail: string;
   } | null = null;
   /** Ends a closing session that gets no nearer the message's end; re-armed by every step towards it. */
-  private closingTimer: NodeJS.Timeout | null = null;
+  private closingDeadline: ProgressDeadline | null = null;
   private terminated = false;
   private upstreamSaidFatal = false;
   /** Requests sent upstream and not yet answered by ReadyForQuery: a query may be running. */
@@ -283,7 +284,7 @@ export class PgPipeline {
     client.on('data', (chunk: Buffer) => this.fromClient(chunk));
     upstream.on('data', (chunk: Buffer) => this.fromUpstream(chunk));
     client.on('drain', () => {
-      this.closingTimer?.refresh();
+      this.closingDeadline?.progress();
       upstream.resume();
     });
     upstream.on('drain', () => client.resume());
@@ -326,7 +327,7 @@ export class PgPipeline {
   private fromUpstream(data: Buffer): void {
     // While closing only the rest of the message being forwarded goes on; the FATAL follows.
     const end = this.closing ? this.serverFramer.messageEnd(data) : -1;
-    this.closingTimer?.refresh();
+    this.closingDeadline?.progress();
     const chunk = end >= 0 ? data.subarray(0, end) : data;
     const edit = (this.results?.mayEdit(chunk.length) ?? false) || (this.policyGate?.substituting ?? false);
     this.passChunk(
@@ -829,7 +830,7 @@ export class PgPipeline {
     // message is half sent upstream, so the Flush cannot land inside one.
     const between = this.track ? !this.tracker.copyingIn : this.clientFramer.idle;
     if (between && this.o.upstream.writable) this.o.upstream.write(FLUSH);
-    this.closingTimer = setTimeout(() => this.finish(end, detail), FATAL_WAIT_MS).unref();
+    this.closingDeadline = new ProgressDeadline(FATAL_WAIT_MS, () => this.finish(end, detail));
   }
 
   /** dbtape's FATAL, between server messages; none after the server's own FATAL. */
@@ -882,6 +883,7 @@ export class PgPipeline {
   private finish(reason: EndReason, detail?: string): void {
     if (this.ended) return;
     this.ended = true;
+    this.closingDeadline?.cancel();
     this.gate?.stop();
     const { client, upstream } = this.o;
     client.end();
