@@ -679,7 +679,7 @@ describe('after authentication', () => {
   }
 
   test('a bad message while the client reads a large row slowly: the row ends, then the FATAL', async () => {
-    // dbtape waits 2 s without progress for the end of the message it is forwarding; a client that
+    // dbtape waits 10 s without progress for the end of the message it is forwarding; a client that
     // reads slowly but steadily (a loaded machine) takes longer than that in all, and once got the
     // first bytes of a row and then the end of the connection.
     const raw = await loggedIn(main.port, { params: APP });

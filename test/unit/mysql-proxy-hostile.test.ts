@@ -332,7 +332,7 @@ describe('commands', () => {
   }
 
   test('a bad packet while the client reads a large row slowly: the row ends, then the ERR', async () => {
-    // dbtape waits 2 s without progress for the end of the packet it is forwarding; a client that
+    // dbtape waits 10 s without progress for the end of the packet it is forwarding; a client that
     // reads slowly but steadily takes longer than that in all, and once got a cut packet.
     const rows = [['x'.repeat(15_000_000)], ['y'.repeat(15_000_000)]];
     const bigFake = await startFakeUpstream({ answer: () => ({ columns: ['v'], rows }) });

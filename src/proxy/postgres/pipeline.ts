@@ -143,8 +143,11 @@ const CATALOG_TIMEOUT_MS = 10_000;
 /**
  * Longest wait, without progress, for the end of a server message half forwarded before dbtape's
  * closing FATAL (progress: server bytes arriving, the client draining what it was sent).
+ * Seconds, not less: the client's draining shows only as the socket's 'drain', and the kernel
+ * reports a socket writable again only once a good part of its send buffer is free, which on
+ * loopback grows to megabytes: a client reading steadily at 1 MB/s showed no progress for 2 s.
  */
-const FATAL_WAIT_MS = 2000;
+const FATAL_WAIT_MS = 10_000;
 
 /** Flush ('H'): the server sends what it has buffered. */
 const FLUSH = Buffer.from([0x48, 0, 0, 0, 4]);
