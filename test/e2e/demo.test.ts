@@ -202,6 +202,21 @@ describe('dbtape demo', { timeout: 180_000 }, () => {
     assert.ok(readdirSync(demoDir).includes('dbtape.db'), `store file in ${readdirSync(demoDir).join(', ')}`);
   });
 
+  test('signs its recordings: the printed verify command finds the sample sealed in a signed checkpoint', async () => {
+    assert.doesNotMatch(output, /signing_key_file is not set/, 'the demo has a signing key');
+    const key = path.join(demoDir, 'keys', 'signing.key');
+    assert.equal(statSync(key).mode & 0o077, 0, 'the signing key must not be readable by others');
+    const printed = /npx dbtape verify --all --store (\S+) --public-key (\S+)/.exec(output);
+    assert.ok(printed, output);
+    const { stdout } = await run(
+      process.execPath,
+      [DBTAPE_BIN, 'verify', '--all', '--store', printed[1]!, '--public-key', printed[2]!],
+      { cwd: dir, timeoutMs: 60_000 },
+    );
+    assert.match(stdout, /1 sealed, 0 open\) and 1 signed checkpoint.*no damage found/, stdout);
+    assert.doesNotMatch(stdout, /not signed yet|no signed checkpoints/, stdout);
+  });
+
   test('psql connects with sslmode=require and finds the sample schema in the embedded database', async () => {
     const psql = requirePgBinary('psql', 'postgresql-client');
     const url = `postgresql://demo:${password}@127.0.0.1:${base}/demo?sslmode=require`;

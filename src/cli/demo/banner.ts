@@ -19,6 +19,8 @@ export interface BannerInput {
   /** Absolute path of the demo folder and of the certificate. */
   readonly dir: string;
   readonly certFile: string;
+  /** The public key of the checkpoint signing key, absolute. */
+  readonly publicKeyFile: string;
   /** The store's file, absolute. */
   readonly storeFile: string;
   readonly recording: boolean;
@@ -53,6 +55,7 @@ export function banner(b: BannerInput): string {
     `  npx dbtape sessions --store ${store}`,
     `  npx dbtape replay ${sampleId} --store ${store}`,
     `  npx dbtape search "orders" --store ${store}`,
+    `  npx dbtape verify --all --store ${store} --public-key ${shortPath(b.publicKeyFile, b.cwd)}`,
   ];
   if (b.sample) {
     lines.push(

@@ -9,7 +9,7 @@ import { hashPassword } from '../../config/verifiers.js';
  *
  *   listen:  { postgres: 127.0.0.1:6432, http: 127.0.0.1:8080 }
  *   tls:     { cert_file: <dir>/tls/demo.crt, key_file: <dir>/tls/demo.key }
- *   store:   { url: sqlite:<dir>/dbtape.db, capture_results: rows }
+ *   store:   { url: sqlite:<dir>/dbtape.db, capture_results: rows, signing_key_file: <dir>/keys/signing.key }
  *   targets: [{ name: demo, protocol: postgres, host: 127.0.0.1, port: <embedded>, tls: disable }]
  *   users:   demo (role admin: admin access to target demo, and the dashboard's admin),
  *            auditor (reserved role auditor: sees every session, reaches no database)
@@ -53,6 +53,8 @@ export interface DemoConfigInput {
   readonly ports: DemoPorts;
   readonly certFile: string;
   readonly keyFile: string;
+  /** The checkpoint signing key (store.signing_key_file). */
+  readonly signingKeyFile: string;
   readonly upstream: {
     readonly host: string;
     readonly port: number;
@@ -73,7 +75,13 @@ export function buildDemoConfig(input: DemoConfigInput): Config {
   const data = {
     listen,
     tls: { cert_file: literal(input.certFile), key_file: literal(input.keyFile), require: false },
-    store: { url: 'sqlite:dbtape.db', durability: 'fast', capture_results: 'rows', max_rows: 100 },
+    store: {
+      url: 'sqlite:dbtape.db',
+      durability: 'fast',
+      capture_results: 'rows',
+      max_rows: 100,
+      signing_key_file: literal(input.signingKeyFile),
+    },
     targets: [
       {
         name: DEMO_TARGET,

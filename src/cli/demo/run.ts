@@ -17,6 +17,7 @@ import {
   newCredentials,
 } from './config.js';
 import { runSampleSession, type SampleSessionResult } from './sample-session.js';
+import { demoSigningKey } from './signing-key.js';
 import { startDemoUpstream } from './upstream.js';
 
 /**
@@ -59,6 +60,7 @@ async function start(opts: DemoOptions, closers: Closer[]): Promise<void> {
   const dir = resolve(opts.dir);
   prepareFolder(dir);
   const cert = writeDemoCert(join(dir, 'tls'));
+  const signing = demoSigningKey(join(dir, 'keys'));
   const ports = demoPorts(opts.portsFrom);
   const credentials = newCredentials();
 
@@ -71,6 +73,7 @@ async function start(opts: DemoOptions, closers: Closer[]): Promise<void> {
     ports,
     certFile: cert.certFile,
     keyFile: cert.keyFile,
+    signingKeyFile: signing.keyFile,
     upstream,
     credentials,
     logLevel: opts.logLevel,
@@ -92,6 +95,7 @@ async function start(opts: DemoOptions, closers: Closer[]): Promise<void> {
       findSessionId: (app) => server.registry.all().find((s) => s.meta.application === app)?.meta.id ?? null,
     });
     log.info({ ms: elapsed(started), session: sample.sessionId }, 'sample session done');
+    if (sample.sessionId) await checkpointSample(server, sample.sessionId);
   }
 
   process.stdout.write(
@@ -106,6 +110,7 @@ async function start(opts: DemoOptions, closers: Closer[]): Promise<void> {
       auditorPassword: credentials.auditorPassword,
       dir,
       certFile: cert.certFile,
+      publicKeyFile: signing.publicFile,
       storeFile: config.store.url.slice('sqlite:'.length),
       recording: server.recorder !== null,
       sample,
@@ -116,6 +121,21 @@ async function start(opts: DemoOptions, closers: Closer[]): Promise<void> {
   );
   // After "ready", so a first run is not slowed by it; later runs start from the saved database.
   void upstream.saveSeed();
+}
+
+/**
+ * Seals the sample session into a signed checkpoint at once, rather than at the first timer a minute
+ * later, so `dbtape verify --all` (printed in the banner) shows the whole chain from the start.
+ */
+async function checkpointSample(server: RunningServer, sessionId: string): Promise<void> {
+  const recorder = server.recorder;
+  if (!recorder) return;
+  // The proxy sees the sample client's goodbye a moment after the client is done.
+  const deadline = Date.now() + 2000;
+  while (server.registry.all().some((s) => s.meta.id === sessionId) && Date.now() < deadline)
+    await new Promise((r) => setTimeout(r, 20));
+  await recorder.flush();
+  await recorder.checkpoint();
 }
 
 function prepareFolder(dir: string): void {
