@@ -89,6 +89,8 @@ export class PolicyEngine {
   decide(sql: string, session?: PolicySession): Decision {
     if (this.unrestricted) return ALLOW;
     const c = classify(sql, this.dialect, session?.noBackslashEscapes ? NO_BACKSLASH_ESCAPES : undefined);
+    if (session)
+      session.lastWasOneSelect = c.parsed && c.statements.length === 1 && isPlainSelect(c.statements[0]!);
     // Only decisions of stateless texts are kept, so a hit needs no further look.
     const cached = this.decisions.get(c);
     if (cached) return cached;
@@ -179,6 +181,11 @@ function evaluateRole(
   return ALLOW;
 }
 
+/** A SELECT (VALUES, TABLE, WITH ... SELECT), not FETCH, DECLARE or SELECT INTO. */
+function isPlainSelect(s: { readonly kind: string; readonly command: string }): boolean {
+  return s.kind === 'select' && s.command === 'select';
+}
+
 function deny(d: Denial, statementIndex: number): Decision {
   return {
     allow: false,
@@ -196,6 +203,11 @@ export class PolicySession implements PreparedNames {
    * texts with backslashes fail closed instead of being read differently.
    */
   noBackslashEscapes = false;
+  /**
+   * Whether the text last decided was a single plain SELECT (the proxy may then stop it early once
+   * `max_rows` is reached: nothing else in the text would be cut short).
+   */
+  lastWasOneSelect = false;
   private readonly prepared = new Set<string>();
 
   constructor(readonly engine: PolicyEngine) {}

@@ -117,6 +117,27 @@ describe('max_rows with recording off', () => {
     }
   });
 
+  test('a read role: a single SELECT is stopped at the cap, the server runs no further; the session goes on', async () => {
+    const { client, notices } = await connect('guarded');
+    try {
+      const total = 1_000_000;
+      const r = await client.query(`select ${TICK}(g) as n from generate_series(1, ${total}) g`);
+      assert.equal(r.rows.length, CAP);
+      assert.equal(r.rowCount, CAP);
+      assert.ok(
+        notices.includes(
+          `dbtape: result truncated to ${CAP} rows by rule max_rows (the query was stopped there)`,
+        ),
+        notices.filter((n) => !n.startsWith('tick')).join('; '),
+      );
+      const ticks = notices.filter((n) => n.startsWith('tick')).length;
+      assert.ok(ticks < total, `the server stopped (${ticks} of ${total} rows run)`);
+      assert.equal((await client.query('select 7 as n')).rows[0].n, 7);
+    } finally {
+      await client.end();
+    }
+  });
+
   test('rows that arrive a few per chunk are cut at exactly the cap', async () => {
     const { client, notices } = await connect('capped');
     try {

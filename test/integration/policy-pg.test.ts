@@ -53,6 +53,9 @@ type UserName = keyof typeof USERS;
 const T = uniqueName('policy_pg');
 const PEOPLE = `${T}_people`;
 const NUMS = `${T}_nums`;
+/** A result of about 60 MB on the wire (2 kB per row, stored compressed): far more than socket buffers hold. */
+const BIG = `${T}_big`;
+const BIG_ROWS = 30_000;
 let dbtape: InProcessDbtape;
 let storeDir: string;
 let storeUrl: string;
@@ -69,6 +72,9 @@ before(async () => {
   );
   await direct.query(`create table ${NUMS} (n int)`);
   await direct.query(`insert into ${NUMS} select g from generate_series(1, 10) g`);
+  await direct.query(
+    `create table ${BIG} as select g, repeat('x', 2000) as pad from generate_series(1, ${BIG_ROWS}) g`,
+  );
   storeDir = mkdtempSync(path.join(os.tmpdir(), 'dbtape-policy-pg-'));
   storeUrl = `sqlite:${path.join(storeDir, 'store.db')}`;
   dbtape = await startInProcess({
@@ -99,7 +105,7 @@ before(async () => {
 
 after(async () => {
   await dbtape?.close();
-  await direct?.query(`drop table if exists ${PEOPLE}, ${NUMS}`);
+  await direct?.query(`drop table if exists ${PEOPLE}, ${NUMS}, ${BIG}`);
   await direct?.end();
   if (storeDir) rmSync(storeDir, { recursive: true, force: true });
 });
@@ -156,6 +162,25 @@ function bind(portal = '', statement = '', resultFormat?: number): Buffer {
   );
 }
 const types = (ms: readonly PgMessage[]) => ms.map((m) => m.type).join('');
+
+/** Rows the server's sequential scans of `table` have read so far (its statistics). */
+async function scanned(table: string): Promise<number> {
+  const r = await direct.query('select seq_tup_read::int as n from pg_stat_user_tables where relname = $1', [
+    table,
+  ]);
+  return Number(r.rows[0]?.n ?? 0);
+}
+
+/** The rows scanned since `before`, once the server has published the sessions' statistics. */
+function scannedSince(table: string, before: number): Promise<number> {
+  return waitFor(
+    async () => {
+      const n = (await scanned(table)) - before;
+      return n > 0 ? n : null;
+    },
+    { what: `the server's scan statistics of ${table}`, timeoutMs: 15_000, intervalMs: 200 },
+  );
+}
 
 async function count(table: string): Promise<number> {
   return Number((await direct.query(`select count(*)::int as n from ${table}`)).rows[0].n);
@@ -364,6 +389,45 @@ describe('max_rows', () => {
       r.out,
       /WARNING: {2}01000: dbtape: result truncated to 3 rows by rule max_rows \(7 more rows not sent\)/,
     );
+  });
+
+  test('a single SELECT outside a transaction is stopped at the cap: the server reads no further; recorded', async () => {
+    const before = await scanned(BIG);
+    const app = uniqueName('psql_stop');
+    const r = await psql('capped', `select * from ${BIG};\nselect 'goes on' as next;\n`, app);
+    assert.match(r.out, /\(3 rows\)/);
+    assert.match(
+      r.out,
+      /WARNING: {2}01000: dbtape: result truncated to 3 rows by rule max_rows \(the query was stopped there\)/,
+    );
+    assert.doesNotMatch(r.out, /ERROR|57014|cancel/i, r.out);
+    assert.match(r.out, /goes on/, 'the session goes on after the stopped query');
+    const read = await scannedSince(BIG, before);
+    assert.ok(read < BIG_ROWS, `the server stopped scanning (${read} of ${BIG_ROWS} rows read)`);
+
+    const [s] = await endedSessions(storeUrl, (x) => x.application === app, 1);
+    const events = (await showJson(storeUrl, s!.id)).events;
+    assert.ok(!events.some((e) => e.kind === 'error'), 'the cancel is not recorded as an error');
+    const result = events.find((e) => e.kind === 'result' && e.tag === 'SELECT 3');
+    assert.ok(result, JSON.stringify(events));
+    assert.ok(
+      events.some((e) => e.kind === 'notice' && /the query was stopped there/.test(String(e.message))),
+    );
+  });
+
+  test('inside a transaction block, or before another statement of its Query, the query is not stopped', async () => {
+    const before = await scanned(BIG);
+    const r = await psql(
+      'capped',
+      `begin;\nselect * from ${BIG};\nselect 'still in' as tx;\ncommit;\nselect * from ${BIG} \\; select 'second' as s;\n`,
+      uniqueName('psql_nostop'),
+    );
+    assert.equal(r.out.match(/\(29997 more rows not sent\)/g)?.length, 2, r.out);
+    assert.match(r.out, /still in/);
+    assert.match(r.out, /COMMIT/);
+    assert.match(r.out, /second/, "the Query's next statement ran");
+    assert.doesNotMatch(r.out, /ERROR|stopped there/, r.out);
+    assert.ok((await scannedSince(BIG, before)) >= 2 * BIG_ROWS, 'both results were read to the end');
   });
 
   test('node-postgres simple and extended results are capped', async () => {

@@ -54,10 +54,15 @@ export class CancelRouter {
     return true;
   }
 
-  /** Cancel the running query of an upstream backend directly (client vanished, session killed). */
-  sendCancel(target: Target, upstreamPid: number, upstreamSecret: number): void {
+  /**
+   * Cancel the running query of an upstream backend directly (client vanished, session killed,
+   * max_rows reached). `done` runs once the server has closed the cancel connection (or it failed):
+   * PostgreSQL has signalled the backend by then.
+   */
+  sendCancel(target: Target, upstreamPid: number, upstreamSecret: number, done?: () => void): void {
     const s = connect({ host: target.host, port: target.port });
     s.setTimeout(5000, () => s.destroy());
+    if (done) s.once('close', done);
     s.once('connect', () => s.end(cancelRequest(upstreamPid, upstreamSecret)));
     s.on('error', (err) =>
       this.log.warn({ err: err.message, target: target.name }, 'could not relay cancel'),

@@ -197,7 +197,8 @@ export class PgListener {
       application: meta.application,
       policy: PolicyEngine.forGrant(grant, config.roles),
       log: slog,
-      cancelUpstream: () => this.cancels.sendCancel(grant.target, upstream.pid, upstream.secret),
+      readOnly: grant.access === 'read',
+      cancelUpstream: (done) => this.cancels.sendCancel(grant.target, upstream.pid, upstream.secret, done),
       onEnd: (reason: EndReason, detail?: string) => {
         this.cancels.release(key.pid);
         this.d.registry.remove(meta.id);

@@ -67,9 +67,17 @@ export interface PipelineOptions {
   readonly application: string | null;
   /** The session's access policy; null (or unrestricted, without max_rows and masking): nothing to check. */
   readonly policy: PolicyEngine | null;
+  /**
+   * The upstream session runs with default_transaction_read_only (a `read` grant): no statement can
+   * write, so stopping a query at `max_rows` loses nothing but unread rows.
+   */
+  readonly readOnly: boolean;
   readonly log: Logger;
-  /** Cancel the upstream's running query (used when the client vanishes mid-query). */
-  readonly cancelUpstream: () => void;
+  /**
+   * Cancel the upstream's running query (the client vanished mid-query, a session killed, max_rows
+   * reached); `done` once the server has taken the request.
+   */
+  readonly cancelUpstream: (done?: () => void) => void;
   readonly onEnd: (reason: EndReason, detail?: string) => void;
 }
 
@@ -149,6 +157,9 @@ const CATALOG_TIMEOUT_MS = 10_000;
  */
 const FATAL_WAIT_MS = 10_000;
 
+/** ReadyForQuery status: idle, outside any transaction block. */
+const IDLE = 0x49;
+
 /** Flush ('H'): the server sends what it has buffered. */
 const FLUSH = Buffer.from([0x48, 0, 0, 0, 4]);
 
@@ -223,6 +234,16 @@ export class PgPipeline {
   private readonly gate: StrictGate | null;
   /** Resolved when `busy` drops to the given count (a refused batch waits for earlier answers). */
   private idleWaiter: { below: number; resolve: () => void } | null = null;
+  /** max_rows may stop the upstream's query once the cap is passed (see stopAtCap). */
+  private readonly canStop: boolean;
+  /** The status of the last ReadyForQuery. */
+  private lastStatus = IDLE;
+  /** The Query in flight is one plain SELECT. */
+  private oneSelect = false;
+  /** The running result passed the cap and may be stopped (decided at the end of the chunk). */
+  private stopWanted = false;
+  /** A cancel went upstream for a capped result; the client is not read until the server is done. */
+  private stopping: { cancelTaken: boolean; ready: boolean } | null = null;
 
   constructor(private readonly o: PipelineOptions) {
     const engine = o.policy;
@@ -234,6 +255,8 @@ export class PgPipeline {
     this.track = o.observe || this.results?.masking != null;
     this.owners = this.results !== null && !this.track ? new ResultOwners() : null;
     this.gate = o.observe && o.strict ? this.strictGate() : null;
+    // Strict mode holds and releases the client itself; the two would fight over its socket.
+    this.canStop = o.readOnly && this.results?.maxRows != null && this.policyGate !== null && !this.gate;
     this.tracker = new PgTracker(o.recorder, o.capture, o.maxRows, o.observe, o.application);
     this.toUpstream = new Forwarder(o.upstream);
     this.toClient = new Forwarder(o.client);
@@ -290,7 +313,9 @@ export class PgPipeline {
       this.closingDeadline?.progress();
       upstream.resume();
     });
-    upstream.on('drain', () => client.resume());
+    upstream.on('drain', () => {
+      if (!this.stopping) client.resume();
+    });
     client.on('error', (err) => this.o.log.debug({ err: err.message }, 'client socket error'));
     upstream.on('error', (err) => this.o.log.debug({ err: err.message }, 'upstream socket error'));
     client.on('close', () => this.clientGone());
@@ -332,7 +357,10 @@ export class PgPipeline {
     const end = this.closing ? this.serverFramer.messageEnd(data) : -1;
     this.closingDeadline?.progress();
     const chunk = end >= 0 ? data.subarray(0, end) : data;
-    const edit = (this.results?.mayEdit(chunk.length) ?? false) || (this.policyGate?.substituting ?? false);
+    const edit =
+      (this.results?.mayEdit(chunk.length) ?? false) ||
+      (this.policyGate?.substituting ?? false) ||
+      this.stopping !== null;
     this.passChunk(
       chunk,
       this.replies,
@@ -342,6 +370,12 @@ export class PgPipeline {
       this.o.client,
       this.o.upstream,
     );
+    // Only a result still running after the whole chunk is worth stopping: a small one usually
+    // arrives complete, cap passed and all.
+    if (this.stopWanted) {
+      this.stopWanted = false;
+      if (this.results!.active && !this.ended && !this.closing) this.stopAtCap();
+    }
     if (this.closing && !this.ended && this.serverFramer.idle) this.endClosing();
   }
 
@@ -465,6 +499,7 @@ export class PgPipeline {
           const sql = policyText(body, 0);
           const d = gate.session.decide(sql);
           if (!d.allow) return this.deny(gate, type, track ? decodeQuery(body) : sql, d);
+          this.oneSelect = gate.session.lastWasOneSelect;
         }
         if (track) t.query(decodeQuery(body));
         return raw;
@@ -611,6 +646,11 @@ export class PgPipeline {
       }
       case B.ReadyForQuery:
         if (this.busy > 0) this.busy--;
+        this.lastStatus = body[0]!;
+        if (this.stopping) {
+          this.stopping.ready = true;
+          this.releaseClient();
+        }
         this.policyGate?.unitDone();
         if (results) {
           results.abort();
@@ -633,6 +673,7 @@ export class PgPipeline {
         return;
       }
       case B.ErrorResponse: {
+        if (this.stopping && this.stoppedByCap(body, raw, at)) return;
         // A denial's stand-in error is replaced whole below; any other is masked like a notice.
         const standIn = this.policyGate?.substituting === true;
         const n = (standIn ? null : this.maskedNotice(type, body, raw, at)) ?? decodeNotice(body);
@@ -735,7 +776,71 @@ export class PgPipeline {
     }
     if (results.admit()) return true;
     this.replies!.replace(at, length, null);
+    if (
+      this.canStop &&
+      !this.stopping &&
+      results.simple &&
+      this.oneSelect &&
+      this.busy === 1 &&
+      this.lastStatus === IDLE
+    )
+      this.stopWanted = true;
     return false;
+  }
+
+  /**
+   * max_rows: stop the query instead of reading the rest of its result (a `SELECT *` of a large
+   * table under a cap of 1,000 rows would otherwise run to its end upstream, every row crossing the
+   * network to be dropped here, with the client waiting for all of it). Only where the cancel can
+   * take nothing else with it: a single SELECT sent as a simple query outside a transaction block,
+   * on a read-only upstream session, with no other request in flight (admitRow checks). The server
+   * then answers 57014, which becomes the capped result's end (stoppedByCap).
+   *
+   * A cancel request hits whatever the backend runs when it arrives, so no more client messages are
+   * read until both the ReadyForQuery has come and the server has closed the cancel connection
+   * (it signals the backend before that). A signal that reaches an idle backend is discarded by the
+   * server (postgres.c, "Query cancel is supposed to be a no-op when there is no query in progress").
+   */
+  private stopAtCap(): void {
+    const stopping = { cancelTaken: false, ready: false };
+    this.stopping = stopping;
+    this.o.client.pause();
+    this.o.cancelUpstream(() => {
+      stopping.cancelTaken = true;
+      this.releaseClient();
+    });
+  }
+
+  private releaseClient(): void {
+    const s = this.stopping;
+    if (!s?.cancelTaken || !s.ready) return;
+    this.stopping = null;
+    if (!this.ended && !this.o.upstream.writableNeedDrain) this.o.client.resume();
+  }
+
+  /**
+   * The server's 57014 (query canceled) while a capped result is being stopped: the result ends
+   * as if complete, with the tag counting the rows sent and dbtape's warning. After a result that
+   * had ended anyway (the cancel came too late to matter) the error is dropped.
+   */
+  private stoppedByCap(body: Buffer, raw: Buffer, at: number): boolean {
+    const n = decodeNotice(body);
+    const ed = this.replies!;
+    if (n.code !== SqlState.QueryCanceled || !ed.editable(at)) return false;
+    const results = this.results!;
+    if (!results.active) {
+      ed.replace(at, raw.length, null);
+      return true;
+    }
+    const cut = results.complete('SELECT 0', true)!;
+    ed.insertBefore(at, cut.notice);
+    ed.replace(at, raw.length, cut.commandComplete);
+    this.owners?.resultEnded();
+    if (this.track) {
+      this.tracker.notice({ severity: 'WARNING', code: '01000', message: cut.noticeText });
+      this.tracker.commandComplete(cut.tag);
+    }
+    return true;
   }
 
   /** The server's error for a denied statement's stand-in becomes dbtape's own. */

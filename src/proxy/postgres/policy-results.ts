@@ -47,6 +47,11 @@ export class PgResultPolicy {
     return this.inResult;
   }
 
+  /** A simple query's result is running (not an Execute's). */
+  get simple(): boolean {
+    return this.inResult && this.portal === null;
+  }
+
   /** The current result has dropped rows: its end gets a warning and a rewritten tag. */
   get truncating(): boolean {
     return this.inResult && this.dropped > 0;
@@ -90,10 +95,14 @@ export class PgResultPolicy {
     return this.plan ? maskDataRow(body, this.plan, this.columns) : null;
   }
 
-  /** CommandComplete ends the result: what to send instead when rows were dropped. */
-  complete(tag: string): Truncation | null {
+  /**
+   * CommandComplete ends the result: what to send instead when rows were dropped. `stopped`: the
+   * result ends because dbtape cancelled the query at the cap (the server sent no tag; pass the
+   * command's own, e.g. `SELECT 0`).
+   */
+  complete(tag: string, stopped = false): Truncation | null {
     if (this.portal !== null) this.suspended.delete(this.portal);
-    const t = this.truncation(tag);
+    const t = this.truncation(tag, stopped);
     this.inResult = false;
     return t;
   }
@@ -117,9 +126,12 @@ export class PgResultPolicy {
     if (this.suspended.size > 0) this.suspended.clear();
   }
 
-  private truncation(tag: string | null): Truncation | null {
+  private truncation(tag: string | null, stopped = false): Truncation | null {
     if (this.dropped === 0) return null;
-    const noticeText = `dbtape: result truncated to ${this.maxRows} rows by rule max_rows (${this.dropped} more ${this.dropped === 1 ? 'row' : 'rows'} not sent)`;
+    const rest = stopped
+      ? 'the query was stopped there'
+      : `${this.dropped} more ${this.dropped === 1 ? 'row' : 'rows'} not sent`;
+    const noticeText = `dbtape: result truncated to ${this.maxRows} rows by rule max_rows (${rest})`;
     const notice = noticeResponse({ severity: 'WARNING', code: '01000', message: noticeText });
     const m = tag === null ? null : /^(SELECT|FETCH|MOVE) \d+$/.exec(tag);
     const newTag = m ? `${m[1]} ${this.rows}` : (tag ?? '');
