@@ -192,6 +192,42 @@ describe('denials', () => {
     assert.equal(await count(PEOPLE), 10, 'no denied statement reached the server');
   });
 
+  test('the upstream session is read-only too, again after COM_RESET_CONNECTION: a stored function cannot write', async () => {
+    // A function's body is not in the statement's parse tree: the policy allows calling it under
+    // read, and the server's read-only transaction mode is what stops its INSERT.
+    const fn = uniqueName('pm_writes');
+    await direct.query(
+      `CREATE FUNCTION ${fn}() RETURNS INT MODIFIES SQL DATA BEGIN INSERT INTO ${SECRET} VALUES (2, 'w'); RETURN 1; END`,
+    );
+    try {
+      const conn = await connectMysql2(proxy);
+      try {
+        const e = await mysqlError(conn.query(`SELECT ${fn}() AS w`));
+        assert.equal(e.errno, 1792, e.message);
+        const [rows] = await conn.query('SELECT @@tx_read_only AS ro');
+        assert.equal((rows as { ro: number }[])[0]!.ro, 1);
+      } finally {
+        await conn.end();
+      }
+      const raw = await RawMysql.connect(proxy.port);
+      try {
+        const { answer } = await raw.login();
+        assert.equal(answer.payload[0], M.OK_HEADER);
+        raw.command(Buffer.from([M.COM_RESET_CONNECTION]));
+        const [reset] = await raw.response(M.COM_RESET_CONNECTION);
+        assert.equal(reset!.payload[0], M.OK_HEADER, "the client gets the reset's own OK");
+        raw.command(queryPayload(`SELECT ${fn}() AS w`));
+        const [after] = await raw.response(M.COM_QUERY);
+        assert.equal(errOf(after).errno, 1792, 'still read-only after the reset');
+      } finally {
+        raw.close();
+      }
+      assert.equal(await count(SECRET), 1, 'the function wrote nothing');
+    } finally {
+      await direct.query(`DROP FUNCTION IF EXISTS ${fn}`);
+    }
+  });
+
   test('pipelined commands: the denied one is answered in its turn with the right sequence ids', async () => {
     const raw = await RawMysql.connect(proxy.port);
     const { answer } = await raw.login();

@@ -67,7 +67,18 @@ export interface CommandOptions {
   readonly policy: PolicyGate | null;
   /** max_rows / masking state (cursors are forgotten on COM_STMT_CLOSE). */
   readonly shaper: ResultShaper | null;
+  /** A `read` grant: the upstream session is kept in read-only transaction mode (readOnlyUpstream). */
+  readonly readOnly: boolean;
 }
+
+/**
+ * The upstream's own guard for `read` sessions, as `default_transaction_read_only` is for
+ * PostgreSQL: every later transaction (autocommit statements included) is read-only, so a write no
+ * parse tree shows (a stored function that inserts) fails with ERROR 1792. The policy denies
+ * turning it off (`SET SESSION TRANSACTION READ WRITE`, `transaction_read_only`, `tx_read_only`,
+ * `START TRANSACTION READ WRITE`).
+ */
+const READ_ONLY = Buffer.from([COM_QUERY, ...Buffer.from('SET SESSION TRANSACTION READ ONLY')]);
 
 /** Commands forwarded with a 'command' event (their outcome matters only when it is an error). */
 const PLAIN_COMMANDS = new Set([
@@ -109,6 +120,17 @@ export class CommandHandler {
       (e, message, respSeq, command) => this.refuse(e, message, respSeq, command),
       (sql, d, respSeq) => this.deny(sql, d, respSeq, COM_STMT_PREPARE),
     );
+  }
+
+  /**
+   * For a `read` grant, puts the upstream session in read-only transaction mode: dbtape's own
+   * command, sent ahead of whatever the client sends next (the server answers in order) and its
+   * answer dropped. Not recorded: the client did not send it.
+   */
+  readOnlyUpstream(): void {
+    if (!this.o.readOnly) return;
+    this.o.toUpstream(frame(READ_ONLY, 0));
+    this.o.responses.enqueue(pending(COM_QUERY, 'none', { swallow: true }));
   }
 
   /** Decode a pipelined execute once its statement's prepare has been answered. */
@@ -155,6 +177,8 @@ export class CommandHandler {
           if (code === COM_RESET_CONNECTION) this.o.statements.clear();
           forward();
           this.o.responses.enqueue(pending(code, 'command'));
+          // The reset puts the session's transaction mode back to the server's default.
+          if (code === COM_RESET_CONNECTION) this.readOnlyUpstream();
           return;
         }
         this.unsupported(code, respSeq);

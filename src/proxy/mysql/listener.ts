@@ -325,6 +325,7 @@ export class MysqlListener {
       localInfile: allowsLocalInfile(grant, config.roles),
       policy,
       shaper,
+      readOnly: grant.access === 'read',
       resolveKill: (id, query) => {
         const victim = this.kills.resolve(id, killer, target);
         if (victim === null) return null;

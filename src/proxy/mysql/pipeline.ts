@@ -48,6 +48,8 @@ export interface MysqlPipelineOptions {
   readonly policy: PolicyGate | null;
   /** max_rows / masking of results; null: rows pass untouched. */
   readonly shaper: ResultShaper | null;
+  /** A `read` grant: the upstream session runs in read-only transaction mode (commands.ts). */
+  readonly readOnly: boolean;
   readonly resolveKill: (id: number, query: boolean) => number | null;
   /** Stop the upstream's running statement from a side connection (client vanished, session killed). */
   readonly killUpstreamQuery: () => void;
@@ -141,6 +143,7 @@ export class MysqlPipeline {
       resolveKill: o.resolveKill,
       policy: o.policy,
       shaper: o.shaper,
+      readOnly: o.readOnly,
     });
     this.stream = new ClientStream(
       {
@@ -183,6 +186,8 @@ export class MysqlPipeline {
     client.on('close', () => this.clientGone());
     upstream.on('close', () => this.upstreamGone());
     client.resume();
+    // Before the client's first command reaches the server.
+    this.commands.readOnlyUpstream();
     if (this.o.upstreamLeftover.length) this.fromUpstream(this.o.upstreamLeftover);
     if (this.o.clientLeftover.length) this.fromClient(this.o.clientLeftover);
   }
