@@ -296,6 +296,16 @@ describe('max_rows', () => {
     assert.match(verbose.stdout, /^3 rows in set, 1 warning/m);
   });
 
+  test('the mysql CLI: a SELECT of 20 million rows is stopped after 3, and the client ends cleanly', async () => {
+    const r = await cli('SELECT seq FROM seq_1_to_20000000', ['-vvv', '--show-warnings']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /^3 rows in set, 2 warnings/m, r.stdout);
+    assert.match(
+      r.stdout,
+      /dbtape: result truncated to 3 rows by rule max_rows \(the query was stopped there\)/,
+    );
+  });
+
   test("SHOW WARNINGS right after a capped result lists dbtape's warning (the mysql CLI's --show-warnings)", async () => {
     const r = await cli(`SELECT id FROM ${PEOPLE}`, ['--show-warnings']);
     assert.equal(r.status, 0, r.stderr);
@@ -338,6 +348,41 @@ describe('max_rows', () => {
       } finally {
         await conn.end();
       }
+    });
+
+    test(`mysql2 (${eof}): a SELECT sent alone is stopped at the cap; the server sends no more; recorded`, async () => {
+      const conn = await connectMysql2(proxy, { flags: [eof] });
+      const marker = uniqueName('stopped');
+      const total = 20_000_000;
+      try {
+        const [rows] = await conn.query<mysql.RowDataPacket[]>(
+          `SELECT seq /* ${marker} */ FROM seq_1_to_${total}`,
+        );
+        assert.deepEqual(
+          rows.map((r) => r.seq),
+          [1, 2, 3],
+        );
+        const [w] = await conn.query<mysql.RowDataPacket[]>('SHOW WARNINGS');
+        // The server's own note of the interruption, then dbtape's.
+        assert.deepEqual(
+          w.map((x) => `${x.Code} ${x.Message}`),
+          [
+            '1317 Query execution was interrupted',
+            '1105 dbtape: result truncated to 3 rows by rule max_rows (the query was stopped there)',
+          ],
+        );
+        const [st] = await conn.query<mysql.RowDataPacket[]>("SHOW SESSION STATUS LIKE 'Rows_sent'");
+        const sent = Number(st[0]!.Value);
+        assert.ok(sent < total, `the server stopped sending (${sent} of ${total} rows)`);
+        const [after] = await conn.query<mysql.RowDataPacket[]>('SELECT 7 AS n');
+        assert.deepEqual(after, [{ n: 7 }], 'the session goes on');
+      } finally {
+        await conn.end();
+      }
+      const { events } = await sessionWith(marker);
+      assert.ok(!events.some((e) => e.kind === 'error'), 'the KILL is not recorded as an error');
+      const result = events.find((e) => e.kind === 'result' && e.rows === 3);
+      assert.ok(result, JSON.stringify(events.slice(0, 8)));
     });
 
     test(`mysql2 (${eof}): text and binary results end cleanly after 3 rows`, async () => {

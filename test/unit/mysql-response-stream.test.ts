@@ -83,6 +83,7 @@ function responseStream(
     infileRequested: () => assert.fail('no LOCAL INFILE here'),
     policy: null,
     shaper,
+    stopAtCap: null,
   });
   return { stream, parts, recorded };
 }

@@ -217,6 +217,7 @@ export class CommandHandler {
     const cmd = decodeCommand(payload, { capabilities: this.o.capabilities });
     const sql = cmd.ok && cmd.value.name === 'COM_QUERY' ? cmd.value.sql : payload.toString('utf8', 1);
     let modeChange = false;
+    let oneSelect = false;
     const kill = killish ? parseKill(sql) : null;
     // Checked whatever the capabilities say: COM_SET_OPTION can turn multi-statements on later.
     if (killish && ((kill !== null && kill.kind !== 'kill') || hiddenKill(sql))) {
@@ -235,10 +236,11 @@ export class CommandHandler {
       }
       modeChange = mayChangeSqlMode(sql);
       if (modeChange) policy.modeChangeSent();
+      oneSelect = policy.lastWasOneSelect;
     }
     if (!this.o.observe && !killish) {
       forward();
-      this.o.responses.enqueue(pending(COM_QUERY, 'statement', { modeChange, showsWarnings }));
+      this.o.responses.enqueue(pending(COM_QUERY, 'statement', { modeChange, showsWarnings, oneSelect }));
       return;
     }
     if (kill?.kind === 'kill') {
@@ -247,7 +249,7 @@ export class CommandHandler {
     }
     this.o.events.statement(sql, 'simple');
     forward();
-    this.o.responses.enqueue(pending(COM_QUERY, 'statement', { modeChange, showsWarnings }));
+    this.o.responses.enqueue(pending(COM_QUERY, 'statement', { modeChange, showsWarnings, oneSelect }));
   }
 
   private processKill(payload: Buffer, respSeq: number): void {

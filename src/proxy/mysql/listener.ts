@@ -302,10 +302,10 @@ export class MysqlListener {
       upstreamThreadId: upstream.threadId,
       notify: (detail) => recorder.event({ kind: 'command', command: 'KILL', detail }),
     });
-    const stopStatement = (): void => {
-      sideKill(target, upstream.threadId, true, config.limits.connectTimeoutMs).catch((err: Error) =>
-        slog.warn({ err: err.message }, 'could not stop the upstream statement'),
-      );
+    const stopStatement = (done?: () => void): void => {
+      sideKill(target, upstream.threadId, true, config.limits.connectTimeoutMs)
+        .catch((err: Error) => slog.warn({ err: err.message }, 'could not stop the upstream statement'))
+        .finally(() => done?.());
     };
     const killer = this.killer(hs.user);
     const { policy, shaper } = policyFor(grant, config.roles, upstream.statusFlags);

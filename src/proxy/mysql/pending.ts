@@ -28,6 +28,8 @@ export interface Pending {
   readonly showsWarnings: boolean;
   /** dbtape answered in the server's place (refused LOCAL INFILE): the rest of the response is dropped. */
   swallow: boolean;
+  /** A COM_QUERY the policy read as one plain SELECT: max_rows may stop it (responses.ts). */
+  readonly oneSelect: boolean;
 }
 
 export function pending(command: number, record: Pending['record'], extra: Partial<Pending> = {}): Pending {
@@ -45,5 +47,6 @@ export function pending(command: number, record: Pending['record'], extra: Parti
     modeChange: extra.modeChange ?? false,
     showsWarnings: extra.showsWarnings ?? false,
     swallow: extra.swallow ?? false,
+    oneSelect: extra.oneSelect ?? false,
   };
 }

@@ -52,7 +52,7 @@ export interface MysqlPipelineOptions {
   readonly readOnly: boolean;
   readonly resolveKill: (id: number, query: boolean) => number | null;
   /** Stop the upstream's running statement from a side connection (client vanished, session killed). */
-  readonly killUpstreamQuery: () => void;
+  readonly killUpstreamQuery: (done?: () => void) => void;
   readonly log: Logger;
   readonly onEnd: (reason: EndReason, detail?: string) => void;
 }
@@ -101,8 +101,13 @@ export class MysqlPipeline {
   private closingDeadline: ProgressDeadline | null = null;
   /** The client is paused while a strict-mode statement waits for its record... */
   private waiting = false;
-  /** ...or while the upstream's socket buffer is full. */
+  /** ...or while the upstream's socket buffer is full... */
   private backpressured = false;
+  /**
+   * ...or while a statement dbtape stopped at max_rows winds down: until its KILL QUERY has been
+   * run and its response has ended, no other statement may start (the KILL could hit it).
+   */
+  private stopping: { killed: boolean } | null = null;
   /** Strict mode: bytes a statement sends upstream, held until its record is durable. */
   private captured: Buffer[] | null = null;
   private readonly queued: Buffer[] = [];
@@ -131,6 +136,11 @@ export class MysqlPipeline {
       infileRequested: (clientSeq, shift) => this.stream.expectInfile(clientSeq, shift),
       policy: o.policy,
       shaper: o.shaper,
+      // A KILL QUERY can only cost unread rows on a read-only session; strict mode holds the client itself.
+      stopAtCap:
+        o.readOnly && o.shaper?.maxRows != null && o.policy !== null && !o.strict
+          ? () => this.stopAtCap()
+          : null,
     });
     this.commands = new CommandHandler({
       capabilities: o.clientCapabilities,
@@ -246,8 +256,30 @@ export class MysqlPipeline {
   }
 
   private clientFlow(): void {
-    if (this.waiting || this.backpressured) this.o.client.pause();
+    if (this.waiting || this.backpressured || this.stopping) this.o.client.pause();
     else this.o.client.resume();
+  }
+
+  /**
+   * max_rows: stop the statement upstream rather than read the rest of its result (see
+   * ResponseStream: one SELECT sent alone, on a read-only session). MariaDB discards a KILL QUERY
+   * that reaches an idle connection, so the only statement it could hit by mistake is one sent
+   * after it: the client is not read until the KILL has run and the stopped response has ended.
+   */
+  private stopAtCap(): void {
+    const stopping = { killed: false };
+    this.stopping = stopping;
+    this.clientFlow();
+    this.o.killUpstreamQuery(() => {
+      stopping.killed = true;
+      this.releaseClient();
+    });
+  }
+
+  private releaseClient(): void {
+    if (!this.stopping?.killed || this.responses.stopInFlight) return;
+    this.stopping = null;
+    if (!this.ended) this.clientFlow();
   }
 
   /**
@@ -309,6 +341,7 @@ export class MysqlPipeline {
       fwd.ok = true;
       this.o.upstream.pause();
     }
+    if (this.stopping) this.releaseClient();
     if (this.closing && !this.ended && this.responses.betweenPackets) this.endClosing();
   }
 

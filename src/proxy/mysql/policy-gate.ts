@@ -28,6 +28,11 @@ export class PolicyGate {
     return this.session.decide(sql);
   }
 
+  /** The text last decided was one plain SELECT (see PolicySession.lastWasOneSelect). */
+  get lastWasOneSelect(): boolean {
+    return this.session.lastWasOneSelect;
+  }
+
   /**
    * COM_STMT_PREPARE. Protocol-level statements are named by ids SQL cannot use, so no name is
    * registered: SQL EXECUTE can only run what SQL PREPARE made.

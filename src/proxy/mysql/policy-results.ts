@@ -108,6 +108,11 @@ export class ResultShaper {
     this.warningsStatements.delete(statement);
   }
 
+  /** max_rows is reached in the current result (rows past it are dropped). */
+  get capped(): boolean {
+    return this.maxRows !== null && this.delivered >= this.maxRows;
+  }
+
   /** What to do with the next row of the current result. */
   row(): RowAction {
     if ((this.maxRows !== null && this.delivered >= this.maxRows) || !this.planKnown) {
@@ -153,11 +158,14 @@ export class ResultShaper {
     return this.truncated && !this.terminated && (kind === 'eof' || kind === 'ok');
   }
 
-  /** The terminator with one more warning (and, for a fetch, LAST_ROW_SENT). */
-  terminator(payload: Buffer, fetch: boolean): Buffer {
+  /**
+   * The terminator with one more warning (and, for a fetch, LAST_ROW_SENT). `stopped`: dbtape
+   * stopped the statement at the cap (the terminator is its own, in place of the server's ERR).
+   */
+  terminator(payload: Buffer, fetch: boolean, stopped = false): Buffer {
     this.terminated = true;
     const n = this.dropped;
-    const rows = `${n} more ${n === 1 ? 'row' : 'rows'} not sent`;
+    const rows = stopped ? 'the query was stopped there' : `${n} more ${n === 1 ? 'row' : 'rows'} not sent`;
     this.warning =
       this.maxRows !== null && this.delivered >= this.maxRows
         ? `dbtape: result truncated to ${this.maxRows} rows by rule max_rows (${rows})`

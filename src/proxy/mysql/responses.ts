@@ -1,15 +1,20 @@
 import type { Logger } from '../../model/logger.js';
 import type { MaskingRules } from '../../policy/index.js';
 import {
+  CLIENT_DEPRECATE_EOF,
   COM_QUERY,
   COM_STMT_FETCH,
   COM_STMT_PREPARE,
   decodeErr,
   EOF_HEADER,
   ER_NOT_ALLOWED_COMMAND,
+  ER_QUERY_INTERRUPTED,
   ERR_HEADER,
+  encodeEof,
   encodeErr,
+  encodeOk,
   framePayload,
+  hasCap,
   LOCAL_INFILE_HEADER,
   MAX_PACKET_PAYLOAD,
   OK_HEADER,
@@ -20,6 +25,7 @@ import {
   physicalPacketCount,
   type ResponsePacketKind,
   ResponseTracker,
+  SERVER_MORE_RESULTS_EXISTS,
   SERVER_STATUS_NO_BACKSLASH_ESCAPES,
   type StatementRegistry,
 } from '../../protocol/mysql/index.js';
@@ -61,6 +67,11 @@ export interface ResponseOptions {
   readonly policy: PolicyGate | null;
   /** max_rows and masking (null: rows pass untouched, at no cost). */
   readonly shaper: ResultShaper | null;
+  /**
+   * Stop the running statement upstream (a side KILL QUERY) once max_rows is passed; null where a
+   * kill could take more than unread rows with it (not a read-only session, strict mode).
+   */
+  readonly stopAtCap: (() => void) | null;
 }
 
 /** Packets assembled whole: definitions, OK/ERR/EOF, and rows being captured. */
@@ -108,6 +119,10 @@ export class ResponseStream {
   private completed = 0;
   private lastCompletion = 0;
   private warned = false;
+  /** The current result passed the cap and may be stopped (decided at the end of the chunk). */
+  private stopWanted = false;
+  /** The response whose statement dbtape stopped, until it ends. */
+  private stopped: Pending | null = null;
 
   constructor(private readonly o: ResponseOptions) {
     this.tracker = new ResponseTracker({ capabilities: o.upstreamCapabilities });
@@ -127,6 +142,11 @@ export class ResponseStream {
   /** Offset in `chunk` where the packet being forwarded ends (see PacketFramer.packetEnd). */
   packetEnd(chunk: Buffer): number {
     return this.framer.packetEnd(chunk);
+  }
+
+  /** A statement dbtape stopped at the cap has not finished answering. */
+  get stopInFlight(): boolean {
+    return this.stopped !== null;
   }
 
   /** COM_STMT_PREPAREs sent whose response has not completed. */
@@ -164,8 +184,16 @@ export class ResponseStream {
     framer.push(chunk);
     for (;;) {
       if (framer.idle) this.skipPlain(chunk);
-      if (!framer.next()) return;
+      if (!framer.next()) break;
       this.segment(chunk, framer.segment);
+    }
+    // Only a result still running after the whole chunk is worth stopping.
+    if (this.stopWanted) {
+      this.stopWanted = false;
+      if (this.current !== null && this.stopped === null && !this.tracker.done) {
+        this.stopped = this.current;
+        this.o.stopAtCap!();
+      }
     }
   }
 
@@ -323,6 +351,7 @@ export class ResponseStream {
   private decide(kind: ResponsePacketKind, payload: Buffer): void {
     const shaper = this.o.shaper;
     if (shaper !== null) {
+      if (kind === 'err' && this.stopped === this.current && this.stoppedByCap(shaper, payload)) return;
       if (kind === 'err' && shaper.masking !== null && this.maskErr(shaper.masking)) {
         this.outcome(kind);
         return;
@@ -406,6 +435,7 @@ export class ResponseStream {
 
   private finishCurrent(): void {
     const p = this.current!;
+    if (p === this.stopped) this.stopped = null;
     if (p.record === 'prepare') this.prepares--;
     if (p.modeChange) this.o.policy?.modeChangeAnswered();
     this.current = null;
@@ -485,11 +515,40 @@ export class ResponseStream {
     this.forward = false;
     if (action === 'drop') {
       this.dropRow = true;
+      const p = this.current!;
+      // A single SELECT sent alone (text protocol), nothing queued behind it: a KILL QUERY can take
+      // nothing else with it. The session is read-only upstream, so nothing is rolled back either.
+      if (this.o.stopAtCap !== null && p.oneSelect && this.queue.length === 0 && shaper.capped)
+        this.stopWanted = true;
       return true;
     }
     this.maskRow = true;
     this.maskAsm ??= new PacketAssembler(MAX_MASKED_ROW);
     this.maskAsm.reset();
+    return true;
+  }
+
+  /**
+   * The server's ERR 1317 (query interrupted) for a statement dbtape stopped at the cap: the client
+   * gets the result's terminator instead, in its own format, with dbtape's warning, and the
+   * recording a result of the rows sent. Another error goes on as it is.
+   */
+  private stoppedByCap(shaper: ResultShaper, payload: Buffer): boolean {
+    const err = decodeErr(payload);
+    if (!err.ok || err.value.errno !== ER_QUERY_INTERRUPTED.errno || !shaper.truncated) return false;
+    const t = this.tracker;
+    const caps = this.o.clientCapabilities;
+    const status = t.statusFlags & ~SERVER_MORE_RESULTS_EXISTS;
+    // The server keeps its 1317 in the statement's diagnostics, which SHOW WARNINGS lists before
+    // dbtape's warning (added by terminator): the count says so.
+    const end = hasCap(caps, CLIENT_DEPRECATE_EOF)
+      ? encodeOk({ statusFlags: status, warnings: 1 }, caps, 0, EOF_HEADER)
+      : encodeEof({ warnings: 1, statusFlags: status }, caps, 0);
+    this.forward = false;
+    this.emit([shaper.terminator(end.subarray(PACKET_HEADER_SIZE), false, true)]);
+    const p = this.current!;
+    if (this.o.events.active && p.record === 'statement')
+      this.o.events.result(t, this.duration(p), false, shaper.shown);
     return true;
   }
 
