@@ -20,6 +20,7 @@ import {
   loggedIn,
   type PgMessage,
   type PgRaw,
+  queryMessage,
   simpleQuery,
   startInProcess,
   typedMessage,
@@ -428,6 +429,30 @@ describe('max_rows', () => {
     assert.match(r.out, /second/, "the Query's next statement ran");
     assert.doesNotMatch(r.out, /ERROR|stopped there/, r.out);
     assert.ok((await scannedSince(BIG, before)) >= 2 * BIG_ROWS, 'both results were read to the end');
+  });
+
+  test('a SELECT followed by extended messages sent before its answer is not stopped: the cancel could hit them', async () => {
+    const raw = await rawLogin('capped');
+    try {
+      // The server runs Parse/Bind/Execute as they come, without waiting for their Sync.
+      await raw.send(
+        Buffer.concat([
+          queryMessage(`select * from ${BIG}`),
+          parseMsg('', 'select 42'),
+          bind(),
+          executeMsg('', 0),
+        ]),
+      );
+      const first = await raw.readUntil('Z');
+      const warning = first.find((m) => m.type === 'N');
+      assert.match(String(warning?.body), /\(29997 more rows not sent\)/);
+      await raw.send(SYNC_MSG);
+      const second = await raw.readUntil('Z');
+      assert.ok(!second.some((m) => m.type === 'E'), types(second));
+      assert.deepEqual(dataRows(second), [['42']]);
+    } finally {
+      raw.destroy();
+    }
   });
 
   test('node-postgres simple and extended results are capped', async () => {

@@ -240,6 +240,11 @@ export class PgPipeline {
   private lastStatus = IDLE;
   /** The Query in flight is one plain SELECT. */
   private oneSelect = false;
+  /**
+   * Client messages sent since the last Query, Sync or FunctionCall: extended-protocol messages run
+   * without waiting for their Sync, so a cancel meant for the Query could hit one of them.
+   */
+  private afterUnit = 0;
   /** The running result passed the cap and may be stopped (decided at the end of the chunk). */
   private stopWanted = false;
   /** A cancel went upstream for a capped result; the client is not read until the server is done. */
@@ -427,6 +432,7 @@ export class PgPipeline {
           this.gate.push(type, raw, true);
           return;
         }
+        this.countSent(type);
         const at = this.requests?.inspected(raw) ?? 0;
         let out: Buffer | null;
         try {
@@ -446,6 +452,7 @@ export class PgPipeline {
           if (ed?.editable(at)) ed.replace(at, 5 + bodyLength, null);
           return;
         }
+        this.countSent(type);
         if (ed) {
           const at = ed.skipped(type, bodyLength);
           if (this.policyGate!.discarding) {
@@ -471,6 +478,11 @@ export class PgPipeline {
       },
       invalid: (reason) => this.protocolError(reason),
     };
+  }
+
+  private countSent(type: number): void {
+    if (type === F.Query || type === F.Sync || type === F.FunctionCall) this.afterUnit = 0;
+    else this.afterUnit++;
   }
 
   /**
@@ -782,6 +794,7 @@ export class PgPipeline {
       results.simple &&
       this.oneSelect &&
       this.busy === 1 &&
+      this.afterUnit === 0 &&
       this.lastStatus === IDLE
     )
       this.stopWanted = true;
@@ -793,7 +806,7 @@ export class PgPipeline {
    * table under a cap of 1,000 rows would otherwise run to its end upstream, every row crossing the
    * network to be dropped here, with the client waiting for all of it). Only where the cancel can
    * take nothing else with it: a single SELECT sent as a simple query outside a transaction block,
-   * on a read-only upstream session, with no other request in flight (admitRow checks). The server
+   * on a read-only upstream session, with nothing sent after it (admitRow checks). The server
    * then answers 57014, which becomes the capped result's end (stoppedByCap).
    *
    * A cancel request hits whatever the backend runs when it arrives, so no more client messages are
@@ -832,6 +845,7 @@ export class PgPipeline {
       ed.replace(at, raw.length, null);
       return true;
     }
+    if (!results.truncating) return false;
     const cut = results.complete('SELECT 0', true)!;
     ed.insertBefore(at, cut.notice);
     ed.replace(at, raw.length, cut.commandComplete);
