@@ -13,7 +13,7 @@ import {
   verify,
 } from 'node:crypto';
 import { IntegrityError } from './errors.js';
-import { readKeyFile } from './key-files.js';
+import { createSecretFile, readKeyFile } from './key-files.js';
 
 export interface CheckpointSigner {
   readonly keyId: string;
@@ -33,6 +33,17 @@ export function generateSigningKey(): SigningKeyPair {
     privatePem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
     publicPem: publicKey.export({ type: 'spki', format: 'pem' }).toString(),
   };
+}
+
+/**
+ * A new signing key written to `privateFile` (mode 0600) and its public key to `publicFile` (0644),
+ * never over existing files; returns the key id.
+ */
+export function createSigningKeyFiles(privateFile: string, publicFile: string): string {
+  const pair = generateSigningKey();
+  createSecretFile(privateFile, pair.privatePem);
+  createSecretFile(publicFile, pair.publicPem, 0o644);
+  return signerFromPem(pair.privatePem).keyId;
 }
 
 export function keyIdOf(publicKeyDer: Buffer): string {

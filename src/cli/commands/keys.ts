@@ -9,9 +9,8 @@ import { dirname, join, relative } from 'node:path';
 import type { Command } from 'commander';
 import { loadConfigForReading } from '../../config/load.js';
 import type { Config } from '../../config/types.js';
-import { createSecretFile } from '../../integrity/key-files.js';
 import { createKeyringFile, rotateKeyringFile } from '../../integrity/keyring.js';
-import { generateSigningKey, signerFromPem } from '../../integrity/signing-key.js';
+import { createSigningKeyFiles } from '../../integrity/signing-key.js';
 import { openStore } from '../../store/open-store.js';
 import { CliError } from '../output.js';
 
@@ -78,10 +77,7 @@ function generate(opts: GenerateOptions): void {
   }
   const out: string[] = [];
   if (opts.only !== 'encryption') {
-    const pair = generateSigningKey();
-    createSecretFile(signing, pair.privatePem);
-    createSecretFile(publicFile, pair.publicPem, 0o644);
-    const id = signerFromPem(pair.privatePem).keyId;
+    const id = createSigningKeyFiles(signing, publicFile);
     out.push(`wrote ${signing}: checkpoint signing key (Ed25519, key id ${id}), mode 0600`);
     out.push(
       `wrote ${publicFile}: its public key, for whoever verifies recordings (dbtape verify --public-key)`,

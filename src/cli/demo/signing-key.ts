@@ -4,11 +4,10 @@
  * on them. Made once per demo folder and kept, like the store: checkpoints written by earlier runs
  * must verify against the same public key.
  */
-import { createPrivateKey, createPublicKey } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { createSecretFile } from '../../integrity/key-files.js';
-import { generateSigningKey } from '../../integrity/signing-key.js';
+import { createSigningKeyFiles, loadTrustedKey } from '../../integrity/signing-key.js';
 
 export interface DemoSigningKey {
   /** The private key (PEM, mode 0600): store.signing_key_file. */
@@ -20,15 +19,10 @@ export interface DemoSigningKey {
 export function demoSigningKey(dir: string): DemoSigningKey {
   const keyFile = join(dir, 'signing.key');
   const publicFile = join(dir, 'signing.pub');
-  if (!existsSync(keyFile)) {
-    const pair = generateSigningKey();
-    createSecretFile(keyFile, pair.privatePem);
-    createSecretFile(publicFile, pair.publicPem, 0o644);
-  } else if (!existsSync(publicFile)) {
+  if (!existsSync(keyFile)) createSigningKeyFiles(keyFile, publicFile);
+  else if (!existsSync(publicFile)) {
     // Only the public half was deleted: derive it again rather than orphan the checkpoints signed so far.
-    const publicPem = createPublicKey(createPrivateKey(readFileSync(keyFile)))
-      .export({ type: 'spki', format: 'pem' })
-      .toString();
+    const publicPem = loadTrustedKey(keyFile).key.export({ type: 'spki', format: 'pem' }).toString();
     createSecretFile(publicFile, publicPem, 0o644);
   }
   return { keyFile, publicFile };

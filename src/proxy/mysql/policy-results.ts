@@ -115,7 +115,7 @@ export class ResultShaper {
 
   /** What to do with the next row of the current result. */
   row(): RowAction {
-    if ((this.maxRows !== null && this.delivered >= this.maxRows) || !this.planKnown) {
+    if (this.capped || !this.planKnown) {
       this.truncated = true;
       this.dropped++;
       return 'drop';
@@ -166,10 +166,9 @@ export class ResultShaper {
     this.terminated = true;
     const n = this.dropped;
     const rows = stopped ? 'the query was stopped there' : `${n} more ${n === 1 ? 'row' : 'rows'} not sent`;
-    this.warning =
-      this.maxRows !== null && this.delivered >= this.maxRows
-        ? `dbtape: result truncated to ${this.maxRows} rows by rule max_rows (${rows})`
-        : `dbtape: rows that could not be read for masking were dropped (${rows})`;
+    this.warning = this.capped
+      ? `dbtape: result truncated to ${this.maxRows} rows by rule max_rows (${rows})`
+      : `dbtape: rows that could not be read for masking were dropped (${rows})`;
     const out = Buffer.from(payload);
     let at: number;
     if (out.length < 7) {

@@ -33,7 +33,7 @@ import { Forwarder } from '../forwarder.js';
 import { ProgressDeadline } from '../progress-deadline.js';
 import { decodeRowDescriptionWithOrigins, readMaskedOrigins } from './mask-catalog.js';
 import { type Denied, PgPolicyGate } from './policy-gate.js';
-import { PgResultPolicy } from './policy-results.js';
+import { PgResultPolicy, type Truncation } from './policy-results.js';
 import { ResultOwners } from './result-owners.js';
 import { StreamEditor } from './stream-editor.js';
 import { StrictGate } from './strict-gate.js';
@@ -647,9 +647,7 @@ export class PgPipeline {
           const cut = results.complete(tag);
           if (cut) {
             tag = cut.tag;
-            this.replies!.insertBefore(at, cut.notice);
-            if (cut.commandComplete) this.replies!.replace(at, raw.length, cut.commandComplete);
-            if (this.track) t.notice({ severity: 'WARNING', code: '01000', message: cut.noticeText });
+            this.sendTruncation(cut, at, raw.length);
           }
         }
         this.owners?.resultEnded();
@@ -666,7 +664,7 @@ export class PgPipeline {
         this.policyGate?.unitDone();
         if (results) {
           results.abort();
-          if (body[0] === 0x49) results.idle();
+          if (body[0] === IDLE) results.idle();
         }
         this.owners?.ready();
         if (this.track) t.readyForQuery(body[0]);
@@ -718,10 +716,7 @@ export class PgPipeline {
         return;
       case B.PortalSuspended: {
         const cut = results?.active ? results.suspend() : null;
-        if (cut) {
-          this.replies!.insertBefore(at, cut.notice);
-          if (this.track) t.notice({ severity: 'WARNING', code: '01000', message: cut.noticeText });
-        }
+        if (cut) this.sendTruncation(cut, at, raw.length);
         this.owners?.resultEnded();
         if (this.track) t.portalSuspended();
         return;
@@ -847,14 +842,21 @@ export class PgPipeline {
     }
     if (!results.truncating) return false;
     const cut = results.complete('SELECT 0', true)!;
-    ed.insertBefore(at, cut.notice);
-    ed.replace(at, raw.length, cut.commandComplete);
+    this.sendTruncation(cut, at, raw.length);
     this.owners?.resultEnded();
-    if (this.track) {
-      this.tracker.notice({ severity: 'WARNING', code: '01000', message: cut.noticeText });
-      this.tracker.commandComplete(cut.tag);
-    }
+    if (this.track) this.tracker.commandComplete(cut.tag);
     return true;
+  }
+
+  /**
+   * A truncated result's end, to the client and the recording: dbtape's warning goes before the
+   * server message at `at` (of `length` bytes), which the rewritten CommandComplete replaces when
+   * there is one.
+   */
+  private sendTruncation(cut: Truncation, at: number, length: number): void {
+    this.replies!.insertBefore(at, cut.notice);
+    if (cut.commandComplete) this.replies!.replace(at, length, cut.commandComplete);
+    if (this.track) this.tracker.notice({ severity: 'WARNING', code: '01000', message: cut.noticeText });
   }
 
   /** The server's error for a denied statement's stand-in becomes dbtape's own. */
