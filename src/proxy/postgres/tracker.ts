@@ -105,9 +105,12 @@ export class PgTracker {
 
   // ---- client → server -------------------------------------------------------------
 
+  // The statement is recorded before its start is taken (here and in execute and functionCall):
+  // then a pause between the two (a GC on a busy machine) cannot make the recorded duration
+  // longer than the time between the statement's event and its outcome's.
   query(sql: string): void {
-    this.queue.push({ kind: 'simple', sentAt: now() });
     this.rec.event({ kind: 'query', sql, via: 'simple' });
+    this.queue.push({ kind: 'simple', sentAt: now() });
   }
 
   parse(p: Parse): void {
@@ -146,7 +149,6 @@ export class PgTracker {
 
   execute(portalName: string): void {
     const portal = this.portals.get(portalName);
-    this.queue.push({ kind: 'execute', sentAt: now(), portal: portalName, bound: portal });
     this.rec.event({
       kind: 'query',
       sql: portal?.sql ?? '',
@@ -154,6 +156,7 @@ export class PgTracker {
       statement: portal?.statement || undefined,
       via: 'extended',
     });
+    this.queue.push({ kind: 'execute', sentAt: now(), portal: portalName, bound: portal });
   }
 
   sync(): void {
@@ -166,9 +169,9 @@ export class PgTracker {
   }
 
   functionCall(fc: FunctionCall): void {
-    this.queue.push({ kind: 'fcall', sentAt: now() });
     const params = this.recording ? fc.values.map((v, i) => renderValue(v, fc.formats[i], 0)) : [];
     this.rec.event({ kind: 'query', sql: `-- function call: oid ${fc.oid}`, params, via: 'function_call' });
+    this.queue.push({ kind: 'fcall', sentAt: now() });
   }
 
   copyDataIn(bytes: number): void {
