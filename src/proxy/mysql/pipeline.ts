@@ -13,6 +13,7 @@ import {
 } from '../../protocol/mysql/index.js';
 import { Forwarder } from '../forwarder.js';
 import { ProgressDeadline } from '../progress-deadline.js';
+import { readChunks } from '../socket-chunks.js';
 import { ClientStream } from './client-stream.js';
 import { CommandHandler } from './commands.js';
 import { errPacket } from './errors.js';
@@ -181,8 +182,8 @@ export class MysqlPipeline {
     const { client, upstream } = this.o;
     client.setNoDelay(true);
     upstream.setNoDelay(true);
-    client.on('data', (chunk: Buffer) => this.guard('client_lost', () => this.fromClient(chunk)));
-    upstream.on('data', (chunk: Buffer) => this.guard('upstream_lost', () => this.fromUpstream(chunk)));
+    readChunks(client, (chunk) => this.guard('client_lost', () => this.fromClient(chunk)));
+    readChunks(upstream, (chunk) => this.guard('upstream_lost', () => this.fromUpstream(chunk)));
     client.on('drain', () => {
       this.closingDeadline?.progress();
       upstream.resume();

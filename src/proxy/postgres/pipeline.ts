@@ -31,6 +31,7 @@ import { SqlState } from '../../protocol/postgres/sqlstate.js';
 import { WireError } from '../../wire/reader.js';
 import { Forwarder } from '../forwarder.js';
 import { ProgressDeadline } from '../progress-deadline.js';
+import { readChunks } from '../socket-chunks.js';
 import { decodeRowDescriptionWithOrigins, readMaskedOrigins } from './mask-catalog.js';
 import { type Denied, PgPolicyGate } from './policy-gate.js';
 import { PgResultPolicy, type Truncation } from './policy-results.js';
@@ -312,8 +313,8 @@ export class PgPipeline {
     }
     client.setNoDelay(true);
     upstream.setNoDelay(true);
-    client.on('data', (chunk: Buffer) => this.fromClient(chunk));
-    upstream.on('data', (chunk: Buffer) => this.fromUpstream(chunk));
+    readChunks(client, (chunk) => this.fromClient(chunk));
+    readChunks(upstream, (chunk) => this.fromUpstream(chunk));
     client.on('drain', () => {
       this.closingDeadline?.progress();
       upstream.resume();
