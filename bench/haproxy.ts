@@ -21,6 +21,8 @@ export async function startHaproxy(
   bin: string,
   upstream: { host: string; port: number },
   maxconn: number,
+  /** nbthread; HAProxy's default is one thread per CPU. */
+  threads?: number,
 ): Promise<Haproxy> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'dbtape-bench-haproxy-'));
   removeAtExit(dir);
@@ -31,6 +33,7 @@ export async function startHaproxy(
     [
       'global',
       `  maxconn ${maxconn * 2 + 10}`,
+      ...(threads ? [`  nbthread ${threads}`] : []),
       'defaults',
       '  mode tcp',
       '  timeout connect 5s',

@@ -1,6 +1,6 @@
 // `npm run bench:mysql` (also part of `npm run bench`): sysbench oltp_read_only against a throwaway
-// MariaDB directly and through HAProxy (mode tcp), a bare Node relay and dbtape (recording off, on, and
-// with an access policy), rounds interleaved, medians and ratios printed and written to bench/results/.
+// MariaDB directly and through HAProxy (mode tcp; default threads and one thread), a bare Node relay
+// and dbtape (recording off, on, and with an access policy), rounds interleaved, medians and ratios printed and written to bench/results/.
 // Settings (flag, or environment variable): --seconds BENCH_SECONDS (10), --rounds BENCH_ROUNDS (3),
 // --targets BENCH_MYSQL_TARGETS, --modes BENCH_MYSQL_MODES (comma lists), BENCH_MYSQL_THREADS (8).
 import { mkdtempSync } from 'node:fs';
@@ -42,6 +42,8 @@ interface TargetSpec {
   readonly name: string;
   readonly kind: 'direct' | 'haproxy' | 'relay' | 'dbtape';
   readonly record?: boolean;
+  /** HAProxy's nbthread (its default: one per CPU). */
+  readonly threads?: number;
   /** The bench role's access level: `admin` (no statement is checked) unless a policy is measured. */
   readonly access?: 'read' | 'write' | 'admin';
   readonly rules?: Record<string, unknown>;
@@ -50,6 +52,10 @@ interface TargetSpec {
 const TARGETS: readonly TargetSpec[] = [
   { name: 'direct', kind: 'direct' },
   { name: 'haproxy', kind: 'haproxy' },
+  // One thread, as dbtape's proxy has one. On 2 CPUs it was as fast as the default two threads and
+  // spent 30% less CPU (bench/results/2026-12-02-vm7-mysql-haproxy-1thread.md): its lead is the CPU
+  // per round trip, not its second thread.
+  { name: 'haproxy-1thread', kind: 'haproxy', threads: 1 },
   { name: 'node-relay', kind: 'relay' },
   { name: 'dbtape-norecord', kind: 'dbtape', record: false },
   { name: 'dbtape', kind: 'dbtape', record: true },
@@ -145,11 +151,11 @@ async function startTarget(
     case 'direct':
       return { spec, endpoint: direct, note: '', stop: async () => {} };
     case 'haproxy': {
-      const proxy = await startHaproxy(haproxyBin, upstream, threads * 4);
+      const proxy = await startHaproxy(haproxyBin, upstream, threads * 4, spec.threads);
       return {
         spec,
         endpoint: { ...direct, port: proxy.port },
-        note: `${await haproxyVersion(haproxyBin)}, mode tcp, default threads`,
+        note: `${await haproxyVersion(haproxyBin)}, mode tcp, ${spec.threads ? `nbthread ${spec.threads}` : 'default threads (one per CPU)'}`,
         pid: proxy.pid,
         stop: () => proxy.stop(),
       };
@@ -228,6 +234,11 @@ const PAIRINGS: readonly Pairing[] = [
   { target: 'dbtape-norecord', baseline: 'node-relay', meaning: 'the proxy against a bare Node relay' },
   { target: 'dbtape-norecord', baseline: 'haproxy', meaning: 'the proxy against HAProxy' },
   { target: 'node-relay', baseline: 'haproxy', meaning: 'the bare Node relay against HAProxy' },
+  {
+    target: 'dbtape-norecord',
+    baseline: 'haproxy-1thread',
+    meaning: 'the proxy against HAProxy with one thread',
+  },
   { target: 'dbtape-policy', baseline: 'dbtape-norecord', meaning: 'cost of the policy' },
   { target: 'dbtape', baseline: 'dbtape-norecord', meaning: 'cost of recording' },
 ];
