@@ -183,7 +183,12 @@ describe('pgjdbc', () => {
     const url = `jdbc:postgresql://127.0.0.1:${dbtape.port}/pg_ro?sslmode=disable`;
     const r = await java(PGJDBC, 'PgJdbc.java', url, 'reader', 'masked');
     assert.equal(r.simple, MASKED_THREE);
-    assert.equal(r.warning, 'dbtape: result truncated to 3 rows by rule max_rows (7 more rows not sent)');
+    // pgjdbc runs every statement through the extended protocol, so a read role's capped SELECT gets
+    // a row limit and the server stops after the row over the cap.
+    assert.equal(
+      r.warning,
+      'dbtape: result truncated to 3 rows by rule max_rows (the query was stopped there)',
+    );
     for (let i = 1; i <= 7; i++) assert.equal(r[`prepared${i}`], MASKED_THREE, `execution ${i}`);
     assert.equal(r.paged, MASKED_THREE);
     assert.equal(r.denied, '42501');

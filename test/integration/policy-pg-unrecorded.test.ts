@@ -138,6 +138,28 @@ describe('max_rows with recording off', () => {
     }
   });
 
+  test('a read role: an extended-protocol SELECT gets a row limit, the server runs no further; in a transaction too', async () => {
+    const { client, notices } = await connect('guarded');
+    try {
+      const total = 1_000_000;
+      const sql = { text: `select ${TICK}(g) as n from generate_series(1, $1::int) g`, values: [total] };
+      const r = await client.query(sql);
+      assert.equal(r.rows.length, CAP);
+      assert.equal(r.rowCount, CAP);
+      await client.query('begin');
+      assert.equal((await client.query(sql)).rowCount, CAP);
+      await client.query('commit');
+      const ticks = notices.filter((n) => n.startsWith('tick')).length;
+      // The server ran the row over the cap and no further: CAP + 1 per query.
+      assert.equal(ticks, 2 * (CAP + 1), `the server stopped (${ticks} rows run by two queries)`);
+      const stopped = `dbtape: result truncated to ${CAP} rows by rule max_rows (the query was stopped there)`;
+      assert.equal(notices.filter((n) => n === stopped).length, 2);
+      assert.equal((await client.query({ text: 'select $1::int as n', values: [7] })).rows[0].n, 7);
+    } finally {
+      await client.end();
+    }
+  });
+
   test('rows that arrive a few per chunk are cut at exactly the cap', async () => {
     const { client, notices } = await connect('capped');
     try {

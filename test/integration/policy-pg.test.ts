@@ -502,6 +502,73 @@ describe('max_rows', () => {
   });
 });
 
+describe('max_rows stops extended-protocol SELECTs by a row limit', () => {
+  test('node-postgres: the server reads no further than the cap, outside and inside a transaction; recorded', async () => {
+    const before = await scanned(BIG);
+    const app = uniqueName('pg_limit');
+    const c = await connect('capped', { application_name: app });
+    const notices: string[] = [];
+    c.on('notice', (n) => notices.push(String(n.message)));
+    try {
+      const sql = { text: `select g from ${BIG} where $1::int > 0`, values: [1] };
+      const a = await c.query(sql);
+      // (Rows, not values: a concurrent scan of the table may make this one start mid-table.)
+      assert.equal(a.rows.length, 3);
+      assert.equal(a.rowCount, 3);
+      await c.query('begin');
+      const b = await c.query(sql);
+      assert.equal(b.rows.length, 3);
+      assert.equal(b.rowCount, 3);
+      assert.equal((await c.query({ text: 'select $1::text as s', values: ['in tx'] })).rows[0].s, 'in tx');
+      await c.query('commit');
+      const stopped = 'dbtape: result truncated to 3 rows by rule max_rows (the query was stopped there)';
+      assert.deepEqual(notices, [stopped, stopped]);
+    } finally {
+      await c.end();
+    }
+    // Each SELECT read the row over the cap and no further (a full read is 30,000 rows).
+    const read = await scannedSince(BIG, before);
+    assert.ok(read <= 2 * 4, `the server stopped scanning (${read} rows read by two capped SELECTs)`);
+
+    const [s] = await endedSessions(storeUrl, (x) => x.application === app, 1);
+    const events = (await showJson(storeUrl, s!.id)).events;
+    assert.ok(!events.some((e) => e.kind === 'error'), JSON.stringify(events));
+    assert.equal(events.filter((e) => e.kind === 'result' && e.tag === 'SELECT 3').length, 2);
+    assert.equal(
+      events.filter((e) => e.kind === 'notice' && /the query was stopped there/.test(String(e.message)))
+        .length,
+      2,
+    );
+  });
+
+  test("in a pipeline: each Execute asking for every row is limited; a client's own row limit still pages", async () => {
+    const raw = await rawLogin('capped');
+    try {
+      await raw.send(
+        Buffer.concat([
+          parseMsg('', `select n from ${NUMS} order by n`),
+          bind(),
+          executeMsg('', 0), // limited by dbtape: 3 rows, then the end
+          bind(),
+          executeMsg('', 2), // the client pages: 2 rows, PortalSuspended
+          executeMsg('', 0), // the rest: 1 more row up to the cap, then the end
+          SYNC_MSG,
+        ]),
+      );
+      const ms = await raw.readUntil('Z');
+      assert.equal(types(ms), '12DDDNC2DDsDNCZ');
+      assert.deepEqual(dataRows(ms), [['1'], ['2'], ['3'], ['1'], ['2'], ['3']]);
+      const tags = ms.filter((m) => m.type === 'C').map((m) => m.body.toString('utf8', 0, m.body.length - 1));
+      assert.deepEqual(tags, ['SELECT 3', 'SELECT 3']);
+      const warnings = ms.filter((m) => m.type === 'N').map((m) => String(m.body));
+      assert.equal(warnings.length, 2);
+      for (const w of warnings) assert.match(w, /the query was stopped there/);
+    } finally {
+      raw.destroy();
+    }
+  });
+});
+
 describe('masking', () => {
   test('psql (text results): columns by name, card numbers by detector', async () => {
     const r = await psql(

@@ -35,7 +35,7 @@ import { readChunks } from '../socket-chunks.js';
 import { decodeRowDescriptionWithOrigins, readMaskedOrigins } from './mask-catalog.js';
 import { type Denied, PgPolicyGate } from './policy-gate.js';
 import { PgResultPolicy, type Truncation } from './policy-results.js';
-import { ResultOwners } from './result-owners.js';
+import { ExecuteFlag, ResultOwners } from './result-owners.js';
 import { StreamEditor } from './stream-editor.js';
 import { StrictGate } from './strict-gate.js';
 import { PgTracker } from './tracker.js';
@@ -149,6 +149,8 @@ const CLIENT_MODES_CHECKED = modeTable(Mode.Invalid, [
 ]);
 
 const CATALOG_TIMEOUT_MS = 10_000;
+/** Statement names kept per session as plain SELECTs (see noteStatement). */
+const MAX_SELECT_NAMES = 10_000;
 /**
  * Longest wait, without progress, for the end of a server message half forwarded before dbtape's
  * closing FATAL (progress: server bytes arriving, the client draining what it was sent).
@@ -176,15 +178,17 @@ function policyText(body: Buffer, from: number): string {
 }
 
 /**
- * Whether a client chunk may hold a message the policy judges (Query, Parse, FunctionCall), read from
- * the message headers from `at`; true when unsure. A chunk without one is forwarded whole, before it
- * is framed, as without policy (a prepared statement's Bind/Execute/Sync never waits for a decision).
+ * Whether a client chunk may hold a message the policy judges (Query, Parse, FunctionCall), or with
+ * `execute` an Execute (which may get a row limit), read from the message headers from `at`; true
+ * when unsure. A chunk without one is forwarded whole, before it is framed, as without policy (a
+ * prepared statement's Bind/Execute/Sync never waits for a decision).
  */
-function holdsStatement(chunk: Buffer, at: number): boolean {
+function holdsStatement(chunk: Buffer, at: number, execute: boolean): boolean {
   if (at < 0) return true;
   while (at < chunk.length) {
     const type = chunk[at];
     if (type === F.Query || type === F.Parse || type === F.FunctionCall) return true;
+    if (execute && type === F.Execute) return true;
     if (at + 5 > chunk.length) return false;
     const length = chunk.readUInt32BE(at + 1);
     // A length PostgreSQL would reject: let the framer see it before any byte goes on.
@@ -237,6 +241,16 @@ export class PgPipeline {
   private idleWaiter: { below: number; resolve: () => void } | null = null;
   /** max_rows may stop the upstream's query once the cap is passed (see stopAtCap). */
   private readonly canStop: boolean;
+  /**
+   * Names of the prepared statements the policy judged one plain SELECT, on a read role's session
+   * with max_rows (else null): an Execute of their unnamed portal that asks for every row gets the
+   * row limit max_rows + 1 upstream (see limitExecute).
+   */
+  private readonly selects: Set<string> | null;
+  /** The unnamed portal was bound from one of `selects`. */
+  private unnamedSelect = false;
+  /** The unnamed portal was bound and not yet executed. */
+  private unnamedFresh = false;
   /** The status of the last ReadyForQuery. */
   private lastStatus = IDLE;
   /** The Query in flight is one plain SELECT. */
@@ -259,10 +273,12 @@ export class PgPipeline {
         ? new PgResultPolicy(engine.maxRows, engine.masking)
         : null;
     this.track = o.observe || this.results?.masking != null;
-    this.owners = this.results !== null && !this.track ? new ResultOwners() : null;
     this.gate = o.observe && o.strict ? this.strictGate() : null;
+    const readCapped = o.readOnly && this.results?.maxRows != null && this.policyGate !== null;
     // Strict mode holds and releases the client itself; the two would fight over its socket.
-    this.canStop = o.readOnly && this.results?.maxRows != null && this.policyGate !== null && !this.gate;
+    this.canStop = readCapped && !this.gate;
+    this.selects = readCapped ? new Set() : null;
+    this.owners = this.results !== null && (!this.track || readCapped) ? new ResultOwners() : null;
     this.tracker = new PgTracker(o.recorder, o.capture, o.maxRows, o.observe, o.application);
     this.toUpstream = new Forwarder(o.upstream);
     this.toClient = new Forwarder(o.client);
@@ -274,6 +290,8 @@ export class PgPipeline {
     );
     // Which portal a result belongs to comes from the Executes' portal names.
     if (this.owners) clientModes[F.Execute] = Mode.Inspect;
+    // Which statement the unnamed portal runs comes from its Bind.
+    if (this.selects) clientModes[F.Bind] = Mode.Inspect;
     this.clientFramer = new Framer(clientModes, o.maxMessageSize, this.clientHandler());
     const inspected = this.track ? SERVER_INSPECT : this.owners ? SERVER_INSPECT_OWNERS : [B.ErrorResponse];
     const serverModes = modeTable(
@@ -347,7 +365,10 @@ export class PgPipeline {
       // Checked, not recorded: a statement is forwarded only once the policy has allowed it.
       // Nothing to check or record: the chunk goes on whole and the framer checks it after (a
       // violation still ends the session, after PostgreSQL saw it).
-      const edit = ed !== null && (this.policyGate!.discarding || holdsStatement(chunk, ed.nextHeader));
+      // A read role's Execute may get a row limit (limitExecute): its chunk is edited too.
+      const edit =
+        ed !== null &&
+        (this.policyGate!.discarding || holdsStatement(chunk, ed.nextHeader, this.selects !== null));
       this.passChunk(chunk, ed, edit, this.clientFramer, this.toUpstream, this.o.upstream, this.o.client);
       return;
     }
@@ -437,7 +458,7 @@ export class PgPipeline {
         const at = this.requests?.inspected(raw) ?? 0;
         let out: Buffer | null;
         try {
-          out = this.onClientMessage(type, body, raw);
+          out = this.onClientMessage(type, body, raw, this.requests?.editable(at) ?? true);
         } catch (err) {
           this.protocolError(`malformed ${String.fromCharCode(type)} message: ${(err as Error).message}`);
           return;
@@ -488,9 +509,10 @@ export class PgPipeline {
 
   /**
    * Decode, check and track one client message; returns the bytes to forward in its place (`raw`
-   * itself, a denied statement's stand-in, or null for nothing).
+   * itself, a denied statement's stand-in, a limited Execute, or null for nothing). `editable`:
+   * whether it can still be replaced (else only `raw` may be returned, and is ignored).
    */
-  private onClientMessage(type: number, body: Buffer, raw: Buffer): Buffer | null {
+  private onClientMessage(type: number, body: Buffer, raw: Buffer, editable = true): Buffer | null {
     const t = this.tracker;
     const gate = this.policyGate;
     const track = this.track;
@@ -524,6 +546,7 @@ export class PgPipeline {
           const name = body.toString('utf8', 0, nameEnd);
           const d = gate.session.decidePrepare(sql, name);
           if (!d.allow) return this.deny(gate, type, track ? decodeParse(body).sql : sql, d, name);
+          if (this.selects) this.noteStatement(name, gate.session.lastWasOneSelect);
         }
         if (track) t.parse(decodeParse(body));
         return raw;
@@ -543,22 +566,32 @@ export class PgPipeline {
       case F.Sync:
         this.busy++;
         gate?.unitSent();
+        this.owners?.untilReady();
         if (track) t.sync();
         return raw;
       case F.Terminate:
         this.terminated = true;
         return raw;
     }
-    if (!track) {
-      if (type === F.Execute) this.owners?.execute(executePortal(body));
-      return raw;
+    if (type === F.Execute) {
+      const portal = executePortal(body);
+      // The unnamed portal's Execute is its name's NUL and the row limit: 0 asks for every row.
+      const limited =
+        this.unnamedSelect && editable && body.length === 5 && body[0] === 0 && body.readInt32BE(1) === 0;
+      let flags = limited ? ExecuteFlag.Limited : 0;
+      if (portal === '' && this.unnamedFresh) {
+        flags |= ExecuteFlag.Fresh;
+        this.unnamedFresh = false;
+      }
+      this.owners?.execute(portal, flags);
+      if (track) t.execute(portal);
+      return limited ? this.limitExecute(raw) : raw;
     }
+    if (type === F.Bind && this.selects) this.bindPortal(body);
+    if (!track) return raw;
     switch (type) {
       case F.Bind:
         t.bind(decodeBind(body));
-        break;
-      case F.Execute:
-        t.execute(executePortal(body));
         break;
       case F.Describe: {
         const d = decodeTarget(body);
@@ -716,6 +749,10 @@ export class PgPipeline {
         if (this.track) t.emptyQuery();
         return;
       case B.PortalSuspended: {
+        if (this.owners?.has(ExecuteFlag.Limited)) {
+          this.endLimited(at, raw.length);
+          return;
+        }
         const cut = results?.active ? results.suspend() : null;
         if (cut) this.sendTruncation(cut, at, raw.length);
         this.owners?.resultEnded();
@@ -778,10 +815,7 @@ export class PgPipeline {
   /** max_rows: whether the DataRow at `at` is sent; a row over the cap is dropped here. */
   private admitRow(at: number, length: number): boolean {
     const results = this.results!;
-    if (!results.active) {
-      if (this.owners) results.start(null, this.owners.portal());
-      else results.start(this.tracker.currentColumns(), this.tracker.currentPortal());
-    }
+    if (!results.active) this.startResult();
     if (results.admit()) return true;
     this.replies!.replace(at, length, null);
     if (
@@ -850,6 +884,58 @@ export class PgPipeline {
   }
 
   /**
+   * A read role's Execute that asks for every row of one plain SELECT goes upstream asking for
+   * max_rows + 1: the server stops there and suspends the portal (endLimited), so a capped result
+   * costs the server no more than the rows it sends. Nothing is cancelled or rolled back, so unlike
+   * a simple query's stop (stopAtCap) this works in a transaction block and in a pipeline.
+   */
+  private limitExecute(raw: Buffer): Buffer {
+    const out = Buffer.from(raw);
+    out.writeInt32BE(Math.min(this.results!.maxRows! + 1, 0x7fffffff), out.length - 4);
+    return out;
+  }
+
+  /** An Execute's or a simple query's result begins with its first row. */
+  private startResult(): void {
+    const results = this.results!;
+    // A newly bound unnamed portal's count starts afresh (the last one's may have been kept for paging).
+    if (this.owners?.has(ExecuteFlag.Fresh)) results.bound('');
+    if (this.track) results.start(this.tracker.currentColumns(), this.tracker.currentPortal());
+    else results.start(null, this.owners!.portal());
+  }
+
+  /** The PortalSuspended that ends a limited Execute becomes the capped result's end. */
+  private endLimited(at: number, length: number): void {
+    const results = this.results!;
+    if (!results.active) this.startResult();
+    const cut = results.limitReached();
+    this.sendTruncation(cut, at, length);
+    this.owners!.resultEnded();
+    if (this.track) this.tracker.commandComplete(cut.tag);
+  }
+
+  /** Parse of a statement the policy allowed: whether it is one plain SELECT. */
+  private noteStatement(name: string, oneSelect: boolean): void {
+    const selects = this.selects!;
+    if (!oneSelect) {
+      selects.delete(name);
+      return;
+    }
+    // Names a Close or DEALLOCATE freed stay here until parsed again; bound them (a statement
+    // forgotten here is only capped the old way, by dropping rows).
+    if (selects.size >= MAX_SELECT_NAMES) selects.clear();
+    selects.add(name);
+  }
+
+  /** Bind of the unnamed portal: a new portal, and whether it runs a plain SELECT. */
+  private bindPortal(body: Buffer): void {
+    const statementEnd = body.indexOf(0, 1);
+    if (body[0] !== 0 || statementEnd < 0) return; // a named portal, or a Bind the server rejects
+    this.unnamedFresh = true;
+    this.unnamedSelect = this.selects!.has(body.toString('utf8', 1, statementEnd));
+  }
+
+  /**
    * A truncated result's end, to the client and the recording: dbtape's warning goes before the
    * server message at `at` (of `length` bytes), which the rewritten CommandComplete replaces when
    * there is one.
@@ -915,10 +1001,14 @@ export class PgPipeline {
     if (batch.length > 0) {
       client.write(errorResponse({ severity: 'ERROR', code: SqlState.IoError, message }));
       this.tracker.error({ severity: 'ERROR', code: SqlState.IoError, message });
+      this.owners?.error();
     }
     if (last === F.Query || last === F.Sync || last === F.FunctionCall) {
       this.busy -= own;
-      for (let i = 0; i < own; i++) this.policyGate?.unitDone();
+      for (let i = 0; i < own; i++) {
+        this.policyGate?.unitDone();
+        this.owners?.ready();
+      }
       const status = this.tracker.status;
       client.write(readyForQuery(status));
       this.tracker.readyForQuery(status.charCodeAt(0));

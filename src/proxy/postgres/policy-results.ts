@@ -115,6 +115,25 @@ export class PgResultPolicy {
     return t;
   }
 
+  /**
+   * PortalSuspended of an Execute whose row limit dbtape set to max_rows + 1 where the client asked
+   * for every row: the server stopped after the row over the cap, and the result ends here as if
+   * complete, with a SELECT tag counting the rows sent. The portal keeps its count, so that another
+   * Execute of it sends no further rows.
+   */
+  limitReached(): Truncation {
+    if (this.portal !== null) this.suspended.set(this.portal, this.rows);
+    // The server sent max_rows + 1 rows, so one was dropped; the result always ends with the warning.
+    const t = this.truncation('SELECT 0', true, true)!;
+    this.inResult = false;
+    return t;
+  }
+
+  /** `portal` was bound anew: a count left from an earlier portal of that name is not its own. */
+  bound(portal: string): void {
+    if (this.suspended.size > 0) this.suspended.delete(portal);
+  }
+
   /** The result ended without a count (error, empty query). */
   abort(): void {
     this.inResult = false;
@@ -126,8 +145,8 @@ export class PgResultPolicy {
     if (this.suspended.size > 0) this.suspended.clear();
   }
 
-  private truncation(tag: string | null, stopped = false): Truncation | null {
-    if (this.dropped === 0) return null;
+  private truncation(tag: string | null, stopped = false, always = false): Truncation | null {
+    if (this.dropped === 0 && !always) return null;
     const rest = stopped
       ? 'the query was stopped there'
       : `${this.dropped} more ${this.dropped === 1 ? 'row' : 'rows'} not sent`;
