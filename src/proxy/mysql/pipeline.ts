@@ -11,6 +11,7 @@ import {
   type ServerError,
   StatementRegistry,
 } from '../../protocol/mysql/index.js';
+import { endSockets } from '../end-sockets.js';
 import { Forwarder } from '../forwarder.js';
 import { ProgressDeadline } from '../progress-deadline.js';
 import { readChunks } from '../socket-chunks.js';
@@ -446,14 +447,7 @@ export class MysqlPipeline {
     if (this.ended) return;
     this.ended = true;
     this.closingDeadline?.cancel();
-    const { client, upstream } = this.o;
-    client.end();
-    upstream.end();
-    // Give the peers a moment to read the last bytes, then make sure nothing lingers.
-    setTimeout(() => {
-      client.destroy();
-      upstream.destroy();
-    }, 1000).unref();
+    endSockets(this.o.client, this.o.upstream);
     this.o.onEnd(reason, detail);
   }
 }

@@ -29,6 +29,7 @@ import { type FrameHandler, Framer, Mode, modeTable } from '../../protocol/postg
 import { rewriteNoticeText } from '../../protocol/postgres/notice-rewrite.js';
 import { SqlState } from '../../protocol/postgres/sqlstate.js';
 import { WireError } from '../../wire/reader.js';
+import { endSockets } from '../end-sockets.js';
 import { Forwarder } from '../forwarder.js';
 import { ProgressDeadline } from '../progress-deadline.js';
 import { readChunks } from '../socket-chunks.js';
@@ -1100,14 +1101,7 @@ export class PgPipeline {
     this.ended = true;
     this.closingDeadline?.cancel();
     this.gate?.stop();
-    const { client, upstream } = this.o;
-    client.end();
-    upstream.end();
-    // Give the peers a moment to read the last bytes, then make sure nothing lingers.
-    setTimeout(() => {
-      client.destroy();
-      upstream.destroy();
-    }, 1000).unref();
+    endSockets(this.o.client, this.o.upstream);
     this.o.onEnd(reason, detail);
   }
 }
