@@ -889,11 +889,14 @@ export class PgPipeline {
    * max_rows + 1: the server stops there and suspends the portal (endLimited), so a capped result
    * costs the server no more than the rows it sends. Nothing is cancelled or rolled back, so unlike
    * a simple query's stop (stopAtCap) this works in a transaction block and in a pipeline.
+   *
+   * The limit is written into the message where it lies (`raw` is this session's own chunk, or the
+   * framer's copy of a message split across chunks, and none of it was sent yet: the caller checked),
+   * so the chunk still goes upstream in one write; a replacement buffer would split it in three.
    */
   private limitExecute(raw: Buffer): Buffer {
-    const out = Buffer.from(raw);
-    out.writeInt32BE(Math.min(this.results!.maxRows! + 1, 0x7fffffff), out.length - 4);
-    return out;
+    raw.writeInt32BE(Math.min(this.results!.maxRows! + 1, 0x7fffffff), raw.length - 4);
+    return raw;
   }
 
   /** An Execute's or a simple query's result begins with its first row. */
