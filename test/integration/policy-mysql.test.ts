@@ -133,6 +133,24 @@ async function count(table: string): Promise<number> {
   return Number(rows[0].n);
 }
 
+/** SHOW WARNINGS after a result dbtape stopped: the server's own note of the interruption, then dbtape's. */
+async function assertStopWarnings(conn: mysql.Connection): Promise<void> {
+  const [w] = await conn.query<mysql.RowDataPacket[]>('SHOW WARNINGS');
+  assert.deepEqual(
+    w.map((x) => `${x.Code} ${x.Message}`),
+    [
+      '1317 Query execution was interrupted',
+      '1105 dbtape: result truncated to 3 rows by rule max_rows (the query was stopped there)',
+    ],
+  );
+}
+
+/** The rows the server has sent on this connection (its session status). */
+async function rowsSent(conn: mysql.Connection): Promise<number> {
+  const [st] = await conn.query<mysql.RowDataPacket[]>("SHOW SESSION STATUS LIKE 'Rows_sent'");
+  return Number(st[0]!.Value);
+}
+
 describe('denials', () => {
   test('the mysql CLI gets ERROR 1142 naming the rule, and the session goes on', async () => {
     const marker = uniqueName('cli_deny');
@@ -362,17 +380,8 @@ describe('max_rows', () => {
           rows.map((r) => r.seq),
           [1, 2, 3],
         );
-        const [w] = await conn.query<mysql.RowDataPacket[]>('SHOW WARNINGS');
-        // The server's own note of the interruption, then dbtape's.
-        assert.deepEqual(
-          w.map((x) => `${x.Code} ${x.Message}`),
-          [
-            '1317 Query execution was interrupted',
-            '1105 dbtape: result truncated to 3 rows by rule max_rows (the query was stopped there)',
-          ],
-        );
-        const [st] = await conn.query<mysql.RowDataPacket[]>("SHOW SESSION STATUS LIKE 'Rows_sent'");
-        const sent = Number(st[0]!.Value);
+        await assertStopWarnings(conn);
+        const sent = await rowsSent(conn);
         assert.ok(sent < total, `the server stopped sending (${sent} of ${total} rows)`);
         const [after] = await conn.query<mysql.RowDataPacket[]>('SELECT 7 AS n');
         assert.deepEqual(after, [{ n: 7 }], 'the session goes on');
@@ -383,6 +392,33 @@ describe('max_rows', () => {
       assert.ok(!events.some((e) => e.kind === 'error'), 'the KILL is not recorded as an error');
       const result = events.find((e) => e.kind === 'result' && e.rows === 3);
       assert.ok(result, JSON.stringify(events.slice(0, 8)));
+    });
+
+    test(`mysql2 (${eof}): an execute of a prepared SELECT is stopped at the cap too; the statement stays usable`, async () => {
+      const conn = await connectMysql2(proxy, { flags: [eof] });
+      const marker = uniqueName('stopped_ps');
+      const total = 20_000_000;
+      try {
+        // Prepared once, executed twice (mysql2 keeps the statement): binary rows, as PDO and JDBC get them.
+        const sql = `SELECT seq /* ${marker} */ FROM seq_1_to_${total} WHERE seq > ?`;
+        for (const from of [0, 10]) {
+          const [rows] = await conn.execute<mysql.RowDataPacket[]>(sql, [from]);
+          assert.deepEqual(
+            rows.map((r) => r.seq),
+            [from + 1, from + 2, from + 3],
+          );
+          await assertStopWarnings(conn);
+        }
+        const sent = await rowsSent(conn);
+        assert.ok(sent < total, `the server stopped sending (${sent} rows for two executes of ${total})`);
+        const [after] = await conn.execute<mysql.RowDataPacket[]>('SELECT ? AS n', [7]);
+        assert.deepEqual(after, [{ n: 7 }], 'the session goes on');
+      } finally {
+        await conn.end();
+      }
+      const { events } = await sessionWith(marker);
+      assert.ok(!events.some((e) => e.kind === 'error'), 'the KILL is not recorded as an error');
+      assert.equal(events.filter((e) => e.kind === 'result' && e.rows === 3).length >= 2, true);
     });
 
     test(`mysql2 (${eof}): text and binary results end cleanly after 3 rows`, async () => {

@@ -28,7 +28,10 @@ export interface Pending {
   readonly showsWarnings: boolean;
   /** dbtape answered in the server's place (refused LOCAL INFILE): the rest of the response is dropped. */
   swallow: boolean;
-  /** A COM_QUERY the policy read as one plain SELECT: max_rows may stop it (responses.ts). */
+  /**
+   * A COM_QUERY the policy read as one plain SELECT, or an execute without a cursor of a statement it
+   * read so (or the prepare of one): max_rows may stop it (responses.ts).
+   */
   readonly oneSelect: boolean;
 }
 

@@ -45,6 +45,8 @@ export class ResultShaper {
   private dropped = 0;
   /** Prepared statements that are `SHOW WARNINGS`. */
   private readonly warningsStatements = new Set<number>();
+  /** Prepared statements that are one plain SELECT (see selects). */
+  private readonly selectStatements = new Set<number>();
   private terminated = false;
   /** Rows counted against the cap: this result's, or the cursor's so far. */
   private delivered = 0;
@@ -106,6 +108,7 @@ export class ResultShaper {
   forgetStatement(statement: number): void {
     this.cursors.delete(statement);
     this.warningsStatements.delete(statement);
+    this.selectStatements.delete(statement);
   }
 
   /** max_rows is reached in the current result (rows past it are dropped). */
@@ -144,6 +147,16 @@ export class ResultShaper {
   /** Whether executing this statement shows the warnings. */
   showsWarnings(id: number): boolean {
     return this.warningsStatements.has(id);
+  }
+
+  /** A prepared statement the policy read as one plain SELECT (its prepare was answered with this id). */
+  selectStatement(id: number): void {
+    this.selectStatements.add(id);
+  }
+
+  /** Whether this statement is one plain SELECT: an execute of it may be stopped at max_rows. */
+  selects(id: number): boolean {
+    return this.selectStatements.has(id);
   }
 
   /** The row with its values masked; null when it cannot be read (it must then not reach the client). */

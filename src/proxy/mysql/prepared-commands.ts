@@ -63,6 +63,7 @@ export class PreparedCommands {
           this.refuse(ER_NOT_SUPPORTED_YET, UNMAPPABLE_KILL, respSeq, COM_STMT_PREPARE);
           return;
         }
+        let oneSelect = false;
         if (this.o.policy !== null) {
           const d = this.o.policy.prepare(sql);
           this.lastPrepareDenied = !d.allow;
@@ -70,10 +71,13 @@ export class PreparedCommands {
             this.deny(sql, d, respSeq);
             return;
           }
+          oneSelect = this.o.policy.lastWasOneSelect;
         }
         forward();
         const showsWarnings = this.o.shaper !== null && isShowWarnings(payload);
-        this.o.responses.enqueue(pending(code, 'prepare', { sql: this.o.observe ? sql : '', showsWarnings }));
+        this.o.responses.enqueue(
+          pending(code, 'prepare', { sql: this.o.observe ? sql : '', showsWarnings, oneSelect }),
+        );
         return;
       }
       case COM_STMT_EXECUTE:
@@ -174,17 +178,24 @@ export class PreparedCommands {
       return;
     }
     const showsWarnings = this.o.shaper?.showsWarnings(id) === true;
+    // An execute of one plain SELECT without a cursor may be stopped at max_rows, as a COM_QUERY is.
+    const oneSelect = !cursor && this.o.shaper?.selects(id) === true;
     if (!this.o.observe) {
       forward();
       this.o.responses.enqueue(
-        pending(COM_STMT_EXECUTE, 'statement', { cursor, statement: id, showsWarnings }),
+        pending(COM_STMT_EXECUTE, 'statement', { cursor, statement: id, showsWarnings, oneSelect }),
       );
       return;
     }
     if (stmt === undefined || (waiting && id === LAST_PREPARED_STATEMENT_ID)) {
       forward();
       this.o.responses.enqueue(
-        pending(COM_STMT_EXECUTE, 'statement', { cursor, statement: id, deferred: Buffer.from(payload) }),
+        pending(COM_STMT_EXECUTE, 'statement', {
+          cursor,
+          statement: id,
+          deferred: Buffer.from(payload),
+          oneSelect,
+        }),
       );
       return;
     }
@@ -201,7 +212,7 @@ export class PreparedCommands {
         String(stmt.id),
       );
       forward();
-      this.o.responses.enqueue(pending(COM_STMT_EXECUTE, 'statement', { cursor, statement: id }));
+      this.o.responses.enqueue(pending(COM_STMT_EXECUTE, 'statement', { cursor, statement: id, oneSelect }));
       return;
     }
     if (!d.ok) {
@@ -217,7 +228,7 @@ export class PreparedCommands {
     this.o.events.statement(stmt.sql, 'prepared', d.value.params, String(stmt.id));
     forward();
     this.o.responses.enqueue(
-      pending(COM_STMT_EXECUTE, 'statement', { cursor, statement: id, showsWarnings }),
+      pending(COM_STMT_EXECUTE, 'statement', { cursor, statement: id, showsWarnings, oneSelect }),
     );
   }
 

@@ -409,6 +409,7 @@ export class ResponseStream {
     } else if (kind === 'prepare-ok' && t.prepareOk) {
       this.o.statements.add(t.prepareOk, p.sql);
       if (p.showsWarnings) this.o.shaper?.warningsStatement(t.prepareOk.statementId);
+      if (p.oneSelect) this.o.shaper?.selectStatement(t.prepareOk.statementId);
     } else if (kind === 'unexpected' && !this.warned) {
       this.warned = true;
       this.o.log.warn(
@@ -516,8 +517,8 @@ export class ResponseStream {
     if (action === 'drop') {
       this.dropRow = true;
       const p = this.current!;
-      // A single SELECT sent alone (text protocol), nothing queued behind it: a KILL QUERY can take
-      // nothing else with it. The session is read-only upstream, so nothing is rolled back either.
+      // A single SELECT sent alone (a COM_QUERY, or an execute of one without a cursor), nothing
+      // queued behind it: a KILL QUERY can take nothing else with it. The session is read-only upstream, so nothing is rolled back either.
       if (this.o.stopAtCap !== null && p.oneSelect && this.queue.length === 0 && shaper.capped)
         this.stopWanted = true;
       return true;
