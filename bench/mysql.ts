@@ -1,6 +1,7 @@
 // `npm run bench:mysql` (also part of `npm run bench`): sysbench oltp_read_only against a throwaway
 // MariaDB directly and through HAProxy (mode tcp; default threads and one thread), a bare Node relay
-// and dbtape (recording off, on, and with an access policy), rounds interleaved, medians and ratios printed and written to bench/results/.
+// and dbtape (recording off, on, and with an access policy), rounds interleaved, medians and ratios
+// printed and written to bench/results/.
 // Settings (flag, or environment variable): --seconds BENCH_SECONDS (10), --rounds BENCH_ROUNDS (3),
 // --targets BENCH_MYSQL_TARGETS, --modes BENCH_MYSQL_MODES (comma lists), BENCH_MYSQL_THREADS (8).
 import { mkdtempSync } from 'node:fs';

@@ -24,15 +24,16 @@ import { TLSSocket } from 'node:tls';
  * read buffer is in use. Call this while the socket is paused, and resume() it after.
  */
 export function readChunks(socket: net.Socket, onChunk: (chunk: Buffer) => void): void {
-  const handle = userBufferHandle(socket);
-  if (handle === null || socket.readableLength > 0) {
+  const symbols = SYMBOLS;
+  const handle = symbols === null ? null : userBufferHandle(socket);
+  if (symbols === null || handle === null || socket.readableLength > 0) {
     socket.on('data', onChunk);
     return;
   }
   const s = socket as unknown as Record<symbol, unknown>;
-  s[SYMBOLS!.buffer] = SHARED;
-  s[SYMBOLS!.generator] = null;
-  s[SYMBOLS!.callback] = (n: number, read: Buffer): boolean => {
+  s[symbols.buffer] = SHARED;
+  s[symbols.generator] = null;
+  s[symbols.callback] = (n: number, read: Buffer): boolean => {
     const chunk = Buffer.allocUnsafe(n);
     read.copy(chunk, 0, 0, n);
     onChunk(chunk);
@@ -76,7 +77,7 @@ function findSymbols(): OnreadSymbols | null {
 }
 
 function userBufferHandle(socket: net.Socket): UserBufferHandle | null {
-  if (SYMBOLS === null || socket instanceof TLSSocket || socket.destroyed) return null;
+  if (socket instanceof TLSSocket || socket.destroyed) return null;
   // _handle is net's own (not in its types): the TCP wrap whose reads the buffer replaces.
   const handle = (socket as unknown as { _handle?: Partial<UserBufferHandle> | null })._handle;
   return handle && typeof handle.useUserBuffer === 'function' ? (handle as UserBufferHandle) : null;

@@ -518,7 +518,8 @@ export class ResponseStream {
       this.dropRow = true;
       const p = this.current!;
       // A single SELECT sent alone (a COM_QUERY, or an execute of one without a cursor), nothing
-      // queued behind it: a KILL QUERY can take nothing else with it. The session is read-only upstream, so nothing is rolled back either.
+      // queued behind it: a KILL QUERY can take nothing else with it. The session is read-only
+      // upstream, so nothing is rolled back either.
       if (this.o.stopAtCap !== null && p.oneSelect && this.queue.length === 0 && shaper.capped)
         this.stopWanted = true;
       return true;

@@ -578,7 +578,7 @@ export class PgPipeline {
       const portal = executePortal(body);
       // The unnamed portal's Execute is its name's NUL and the row limit: 0 asks for every row.
       const limited =
-        this.unnamedSelect && editable && body.length === 5 && body[0] === 0 && body.readInt32BE(1) === 0;
+        this.unnamedSelect && editable && portal === '' && body.length === 5 && body.readInt32BE(1) === 0;
       let flags = limited ? ExecuteFlag.Limited : 0;
       if (portal === '' && this.unnamedFresh) {
         flags |= ExecuteFlag.Fresh;
