@@ -3,7 +3,8 @@
 // and dbtape (recording off, on, and with an access policy), rounds interleaved, medians and ratios
 // printed and written to bench/results/.
 // Settings (flag, or environment variable): --seconds BENCH_SECONDS (10), --rounds BENCH_ROUNDS (3),
-// --targets BENCH_MYSQL_TARGETS, --modes BENCH_MYSQL_MODES (comma lists), BENCH_MYSQL_THREADS (8).
+// --targets BENCH_MYSQL_TARGETS, --modes BENCH_MYSQL_MODES (comma lists), BENCH_MYSQL_THREADS (8);
+// --bin NAME=path/to/bin/dbtape.js (repeatable) adds another build as target NAME, recording off.
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -48,6 +49,8 @@ interface TargetSpec {
   /** The bench role's access level: `admin` (no statement is checked) unless a policy is measured. */
   readonly access?: 'read' | 'write' | 'admin';
   readonly rules?: Record<string, unknown>;
+  /** Another build's bin/dbtape.js (--bin NAME=PATH): compared with this one in the same rounds. */
+  readonly bin?: string;
 }
 
 const TARGETS: readonly TargetSpec[] = [
@@ -214,13 +217,14 @@ async function startDbtapeTarget(
       },
     ],
   };
-  const dbtape = await startDbtape({ config: toYaml(config), dir });
+  const dbtape = await startDbtape({ config: toYaml(config), dir, bin: spec.bin });
   return {
     spec,
     endpoint: { host: '127.0.0.1', port, user: 'bench', password: BENCH_PASSWORD, database: DATABASE },
     note:
       `store ${JSON.stringify({ record: store.record, durability: store.durability, capture_results: store.capture_results })}` +
-      (spec.rules ? `, role rules ${JSON.stringify(spec.rules)}` : ''),
+      (spec.rules ? `, role rules ${JSON.stringify(spec.rules)}` : '') +
+      (spec.bin ? `, build ${spec.bin}` : ''),
     pid: dbtape.process.pid,
     stop: async () => {
       await dbtape.stop();
@@ -340,7 +344,14 @@ function readSettings(): Settings {
       rounds: { type: 'string' },
       targets: { type: 'string' },
       modes: { type: 'string' },
+      bin: { type: 'string', multiple: true },
     },
+  });
+  // Each --bin NAME=PATH adds target NAME: that build of dbtape, recording off, in every round.
+  const builds: TargetSpec[] = (values.bin ?? []).map((b) => {
+    const eq = b.indexOf('=');
+    if (eq <= 0) throw new Error(`--bin wants NAME=path/to/bin/dbtape.js, got ${b}`);
+    return { name: b.slice(0, eq), kind: 'dbtape', record: false, bin: path.resolve(b.slice(eq + 1)) };
   });
   const env = process.env;
   const seconds = positiveInt(values.seconds ?? env.BENCH_SECONDS, 10, 'seconds');
@@ -354,7 +365,7 @@ function readSettings(): Settings {
       tableSize: 10_000,
     },
     modes: pick(SYSBENCH_MODES, list(values.modes ?? env.BENCH_MYSQL_MODES), 'mode'),
-    targets: pick(TARGETS, list(values.targets ?? env.BENCH_MYSQL_TARGETS), 'target'),
+    targets: [...pick(TARGETS, list(values.targets ?? env.BENCH_MYSQL_TARGETS), 'target'), ...builds],
   };
 }
 

@@ -1,4 +1,11 @@
-import type { Socket } from 'node:net';
+/** What endSockets needs of a socket: its SocketWriter does it. */
+export interface EndableSocket {
+  /** Bytes written but not yet taken by the kernel. */
+  readonly pending: number;
+  readonly destroyed: boolean;
+  end(): void;
+  destroy(): void;
+}
 
 /** How often a finished session's client is checked for progress, and how long it may take in all. */
 const STEP_MS = 1000;
@@ -11,14 +18,14 @@ const MAX_MS = 10_000;
  * A client that stops reading, or a peer that keeps its half of the connection open, is cut after a
  * second. (A fixed second cut a slow reader's last row once, under load.)
  */
-export function endSockets(client: Socket, upstream: Socket): void {
+export function endSockets(client: EndableSocket, upstream: EndableSocket): void {
   client.end();
   upstream.end();
-  let pending = client.writableLength;
+  let pending = client.pending;
   let waited = 0;
   const timer = setInterval(() => {
     waited += STEP_MS;
-    const now = client.writableLength;
+    const now = client.pending;
     if (!client.destroyed && now > 0 && now < pending && waited < MAX_MS) {
       pending = now;
       return;

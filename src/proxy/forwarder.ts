@@ -1,4 +1,7 @@
-import type { Socket } from 'node:net';
+/** Where forwarded bytes go: a SocketWriter; false once the peer's buffer is full. */
+export interface ByteSink {
+  write(b: Buffer): boolean;
+}
 
 /**
  * Collects the parts of one incoming chunk that are to be forwarded and writes them
@@ -12,7 +15,7 @@ export class Forwarder {
   /** False once a write has filled the socket's buffer: the caller pauses its source. */
   ok = true;
 
-  constructor(private readonly out: Socket) {}
+  constructor(private readonly out: ByteSink) {}
 
   begin(chunk: Buffer): void {
     this.chunk = chunk;

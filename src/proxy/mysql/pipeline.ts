@@ -15,6 +15,7 @@ import { endSockets } from '../end-sockets.js';
 import { Forwarder } from '../forwarder.js';
 import { ProgressDeadline } from '../progress-deadline.js';
 import { readChunks } from '../socket-chunks.js';
+import { SocketWriter } from '../socket-writes.js';
 import { ClientStream } from './client-stream.js';
 import { CommandHandler } from './commands.js';
 import { errPacket } from './errors.js';
@@ -81,6 +82,9 @@ export class MysqlPipeline {
   private readonly commands: CommandHandler;
   private readonly framer = new PacketFramer();
   private readonly stream: ClientStream;
+  /** Every write to the client and to the server once the pipeline exists goes through these. */
+  private readonly clientOut: SocketWriter;
+  private readonly upstreamOut: SocketWriter;
   private readonly toUpstream: Forwarder;
   private readonly toClient: Forwarder;
   private inClientChunk = false;
@@ -116,8 +120,16 @@ export class MysqlPipeline {
 
   constructor(private readonly o: MysqlPipelineOptions) {
     this.events = new SessionEvents(o.recorder, o.observe, o.capture, o.maxRows);
-    this.toUpstream = new Forwarder(o.upstream);
-    this.toClient = new Forwarder(o.client);
+    this.clientOut = new SocketWriter(o.client, () => {
+      this.closingDeadline?.progress();
+      o.upstream.resume();
+    });
+    this.upstreamOut = new SocketWriter(o.upstream, () => {
+      this.backpressured = false;
+      this.clientFlow();
+    });
+    this.toUpstream = new Forwarder(this.upstreamOut);
+    this.toClient = new Forwarder(this.clientOut);
     const statements = new StatementRegistry();
     this.responses = new ResponseStream({
       clientCapabilities: o.clientCapabilities,
@@ -185,14 +197,6 @@ export class MysqlPipeline {
     upstream.setNoDelay(true);
     readChunks(client, (chunk) => this.guard('client_lost', () => this.fromClient(chunk)));
     readChunks(upstream, (chunk) => this.guard('upstream_lost', () => this.fromUpstream(chunk)));
-    client.on('drain', () => {
-      this.closingDeadline?.progress();
-      upstream.resume();
-    });
-    upstream.on('drain', () => {
-      this.backpressured = false;
-      this.clientFlow();
-    });
     client.on('error', (err) => this.o.log.debug({ err: err.message }, 'client socket error'));
     upstream.on('error', (err) => this.o.log.debug({ err: err.message }, 'upstream socket error'));
     client.on('close', () => this.clientGone());
@@ -303,7 +307,7 @@ export class MysqlPipeline {
       .durable()
       .then(
         () => {
-          if (!this.ended) this.o.upstream.write(Buffer.concat(captured));
+          if (!this.ended && !this.upstreamOut.writev(captured)) this.backpressured = true;
         },
         (err: Error) => {
           const message = `dbtape: the statement was not run: its record could not be stored (${err.message})`;
@@ -349,7 +353,7 @@ export class MysqlPipeline {
 
   private sendClient(b: Buffer): void {
     if (this.inServerChunk) this.toClient.add(b);
-    else if (!this.o.client.destroyed) this.o.client.write(b);
+    else if (!this.o.client.destroyed) this.clientOut.write(b);
   }
 
   /** Bytes of the client chunk being read: coalesced with the rest of it unless strict mode holds them. */
@@ -362,7 +366,7 @@ export class MysqlPipeline {
   private sendUpstream(b: Buffer): void {
     if (this.captured !== null) this.captured.push(b);
     else if (this.inClientChunk) this.toUpstream.add(b);
-    else if (!this.o.upstream.destroyed) this.o.upstream.write(b);
+    else if (!this.o.upstream.destroyed) this.upstreamOut.write(b);
   }
 
   // ---- endings ---------------------------------------------------------------------
@@ -447,7 +451,7 @@ export class MysqlPipeline {
     if (this.ended) return;
     this.ended = true;
     this.closingDeadline?.cancel();
-    endSockets(this.o.client, this.o.upstream);
+    endSockets(this.clientOut, this.upstreamOut);
     this.o.onEnd(reason, detail);
   }
 }

@@ -1,9 +1,9 @@
-import type { Socket } from 'node:net';
 import type { MaskingRules } from '../../policy/index.js';
 import { B } from '../../protocol/postgres/codes.js';
 import type { Column } from '../../protocol/postgres/decode.js';
 import { query } from '../../protocol/postgres/encode.js';
 import { Reader } from '../../wire/reader.js';
+import type { SocketWriter } from '../socket-writes.js';
 
 /**
  * Column rules name table columns (`email`, `customers.card_number`), but a PostgreSQL result only
@@ -53,19 +53,20 @@ export function decodeRowDescriptionWithOrigins(body: Buffer): OriginColumn[] {
  * rules cover, and the bytes that arrived after the answer (to be forwarded as usual).
  */
 export function readMaskedOrigins(
-  upstream: Socket,
+  upstream: SocketWriter,
   leftover: Buffer,
   masking: MaskingRules,
   timeoutMs: number,
 ): Promise<{ origins: MaskedOrigins; leftover: Buffer }> {
+  const socket = upstream.socket;
   return new Promise((resolve, reject) => {
     const origins = new Map<string, { schema: string; table: string; column: string }>();
     let buf = leftover;
     const done = (err: Error | null, rest = Buffer.alloc(0)) => {
       clearTimeout(timer);
-      upstream.off('data', onData);
-      upstream.off('close', onClose);
-      upstream.pause();
+      socket.off('data', onData);
+      socket.off('close', onClose);
+      socket.pause();
       if (err) reject(err);
       else resolve({ origins, leftover: rest });
     };
@@ -86,10 +87,10 @@ export function readMaskedOrigins(
       buf = buf.subarray(pos);
     };
     const timer = setTimeout(() => done(new Error('the catalog query timed out')), timeoutMs);
-    upstream.on('data', onData);
-    upstream.on('close', onClose);
+    socket.on('data', onData);
+    socket.on('close', onClose);
     upstream.write(query(CATALOG_QUERY));
-    upstream.resume();
+    socket.resume();
     if (buf.length > 0) onData(Buffer.alloc(0));
   });
 }

@@ -33,6 +33,7 @@ import { endSockets } from '../end-sockets.js';
 import { Forwarder } from '../forwarder.js';
 import { ProgressDeadline } from '../progress-deadline.js';
 import { readChunks } from '../socket-chunks.js';
+import { SocketWriter } from '../socket-writes.js';
 import { decodeRowDescriptionWithOrigins, readMaskedOrigins } from './mask-catalog.js';
 import { type Denied, PgPolicyGate } from './policy-gate.js';
 import { PgResultPolicy, type Truncation } from './policy-results.js';
@@ -214,6 +215,9 @@ export class PgPipeline {
   private readonly replies: StreamEditor | null;
   /** Client → server edits for checked sessions that are not recorded (no per-message forwarding). */
   private readonly requests: StreamEditor | null;
+  /** Every write to the client and to the server once the pipeline exists goes through these. */
+  private readonly clientOut: SocketWriter;
+  private readonly upstreamOut: SocketWriter;
   private readonly toClient: Forwarder;
   private readonly clientFramer: Framer;
   private readonly serverFramer: Framer;
@@ -281,8 +285,15 @@ export class PgPipeline {
     this.selects = readCapped ? new Set() : null;
     this.owners = this.results !== null && (!this.track || readCapped) ? new ResultOwners() : null;
     this.tracker = new PgTracker(o.recorder, o.capture, o.maxRows, o.observe, o.application);
-    this.toUpstream = new Forwarder(o.upstream);
-    this.toClient = new Forwarder(o.client);
+    this.clientOut = new SocketWriter(o.client, () => {
+      this.closingDeadline?.progress();
+      o.upstream.resume();
+    });
+    this.upstreamOut = new SocketWriter(o.upstream, () => {
+      if (!this.stopping) o.client.resume();
+    });
+    this.toUpstream = new Forwarder(this.upstreamOut);
+    this.toClient = new Forwarder(this.clientOut);
     const checked = !this.track && this.policyGate !== null;
     this.requests = checked ? new StreamEditor(this.toUpstream) : null;
     this.replies = this.policyGate || this.results ? new StreamEditor(this.toClient) : null;
@@ -309,7 +320,7 @@ export class PgPipeline {
       this.begin(this.o.upstreamLeftover);
       return;
     }
-    readMaskedOrigins(this.o.upstream, this.o.upstreamLeftover, masking, CATALOG_TIMEOUT_MS).then(
+    readMaskedOrigins(this.upstreamOut, this.o.upstreamLeftover, masking, CATALOG_TIMEOUT_MS).then(
       ({ origins, leftover }) => {
         this.results!.origins = origins;
         if (!this.ended) this.begin(leftover);
@@ -334,13 +345,6 @@ export class PgPipeline {
     upstream.setNoDelay(true);
     readChunks(client, (chunk) => this.fromClient(chunk));
     readChunks(upstream, (chunk) => this.fromUpstream(chunk));
-    client.on('drain', () => {
-      this.closingDeadline?.progress();
-      upstream.resume();
-    });
-    upstream.on('drain', () => {
-      if (!this.stopping) client.resume();
-    });
     client.on('error', (err) => this.o.log.debug({ err: err.message }, 'client socket error'));
     upstream.on('error', (err) => this.o.log.debug({ err: err.message }, 'upstream socket error'));
     client.on('close', () => this.clientGone());
@@ -370,7 +374,7 @@ export class PgPipeline {
       const edit =
         ed !== null &&
         (this.policyGate!.discarding || holdsStatement(chunk, ed.nextHeader, this.selects !== null));
-      this.passChunk(chunk, ed, edit, this.clientFramer, this.toUpstream, this.o.upstream, this.o.client);
+      this.passChunk(chunk, ed, edit, this.clientFramer, this.toUpstream, this.upstreamOut, this.o.client);
       return;
     }
     const fwd = this.toUpstream;
@@ -395,7 +399,7 @@ export class PgPipeline {
       edit,
       this.serverFramer,
       this.toClient,
-      this.o.client,
+      this.clientOut,
       this.o.upstream,
     );
     // Only a result still running after the whole chunk is worth stopping: a small one usually
@@ -417,7 +421,7 @@ export class PgPipeline {
     edit: boolean,
     framer: Framer,
     fwd: Forwarder,
-    sink: Socket,
+    sink: SocketWriter,
     source: Socket,
   ): void {
     if (ed?.begin(chunk, edit)) {
@@ -859,7 +863,7 @@ export class PgPipeline {
     const s = this.stopping;
     if (!s?.cancelTaken || !s.ready) return;
     this.stopping = null;
-    if (!this.ended && !this.o.upstream.writableNeedDrain) this.o.client.resume();
+    if (!this.ended && !this.upstreamOut.needDrain) this.o.client.resume();
   }
 
   /**
@@ -970,12 +974,7 @@ export class PgPipeline {
       malformed: (type, err) =>
         this.protocolError(`malformed ${String.fromCharCode(type)} message: ${err.message}`),
       forward: (parts) => {
-        const up = this.o.upstream;
-        up.cork();
-        let ok = true;
-        for (const p of parts) ok = up.write(p) && ok;
-        up.uncork();
-        if (!ok) this.o.client.pause();
+        if (!this.upstreamOut.writev(parts)) this.o.client.pause();
       },
       durable: () => this.o.recorder.durable(),
       refuse: (err, last, batch) => this.refuse(err, last, batch),
@@ -1001,7 +1000,7 @@ export class PgPipeline {
     // The store's errors often carry dbtape's prefix already; say it once.
     const reason = err.message.replace(/^dbtape:\s*/, '');
     const message = `dbtape: the statement was not run because it could not be recorded: ${reason}`;
-    const client = this.o.client;
+    const client = this.clientOut;
     if (batch.length > 0) {
       client.write(errorResponse({ severity: 'ERROR', code: SqlState.IoError, message }));
       this.tracker.error({ severity: 'ERROR', code: SqlState.IoError, message });
@@ -1048,7 +1047,7 @@ export class PgPipeline {
     // client will now never send (an extended-protocol batch): ask for it. Only where no client
     // message is half sent upstream, so the Flush cannot land inside one.
     const between = this.track ? !this.tracker.copyingIn : this.clientFramer.idle;
-    if (between && this.o.upstream.writable) this.o.upstream.write(FLUSH);
+    if (between && this.o.upstream.writable) this.upstreamOut.write(FLUSH);
     this.closingDeadline = new ProgressDeadline(FATAL_WAIT_MS, () => this.finish(end, detail));
   }
 
@@ -1096,7 +1095,7 @@ export class PgPipeline {
 
   private sendFatal(code: string, message: string): void {
     const c = this.o.client;
-    if (!c.destroyed && c.writable) c.write(errorResponse({ severity: 'FATAL', code, message }));
+    if (!c.destroyed && c.writable) this.clientOut.write(errorResponse({ severity: 'FATAL', code, message }));
   }
 
   private finish(reason: EndReason, detail?: string): void {
@@ -1104,7 +1103,7 @@ export class PgPipeline {
     this.ended = true;
     this.closingDeadline?.cancel();
     this.gate?.stop();
-    endSockets(this.o.client, this.o.upstream);
+    endSockets(this.clientOut, this.upstreamOut);
     this.o.onEnd(reason, detail);
   }
 }
