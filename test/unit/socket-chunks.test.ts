@@ -7,53 +7,12 @@
  */
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import net from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
 import { test } from 'node:test';
-import tls from 'node:tls';
 import { readChunks, readsThroughSharedBuffer } from '../../src/proxy/socket-chunks.js';
-import { makeSelfSignedCert } from '../support/certs.js';
-import { removeAtExit } from '../support/cleanup.js';
-
-interface Pair {
-  /** The accepted side, paused, as the proxies get it. */
-  readonly accepted: net.Socket;
-  /** The connecting side. */
-  readonly peer: net.Socket;
-  close(): void;
-}
-
-async function pair(): Promise<Pair> {
-  const server = net.createServer({ pauseOnConnect: true });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as net.AddressInfo;
-  const accepted = once(server, 'connection') as Promise<[net.Socket]>;
-  const peer = net.connect({ host: '127.0.0.1', port });
-  await once(peer, 'connect');
-  const [socket] = await accepted;
-  return {
-    accepted: socket,
-    peer,
-    close() {
-      socket.destroy();
-      peer.destroy();
-      server.close();
-    },
-  };
-}
-
-/** Bytes whose content says which socket and which position they came from. */
-function pattern(tag: number, size: number, from = 0): Buffer {
-  const b = Buffer.allocUnsafe(size);
-  for (let i = 0; i < size; i++) b[i] = (tag * 31 + (from + i) * 7) & 0xff;
-  return b;
-}
+import { pattern, tcpPair, tlsPair } from '../support/socket-pairs.js';
 
 test('accepted and connected TCP sockets read through the shared buffer', async () => {
-  const p = await pair();
+  const p = await tcpPair({ pauseOnConnect: true });
   try {
     readChunks(p.accepted, () => {});
     readChunks(p.peer, () => {});
@@ -65,7 +24,11 @@ test('accepted and connected TCP sockets read through the shared buffer', async 
 });
 
 test('chunks from several sockets stay intact while the shared buffer is reused', async () => {
-  const pairs = await Promise.all([pair(), pair(), pair()]);
+  const pairs = await Promise.all([
+    tcpPair({ pauseOnConnect: true }),
+    tcpPair({ pauseOnConnect: true }),
+    tcpPair({ pauseOnConnect: true }),
+  ]);
   try {
     const kept: Buffer[][] = pairs.map(() => []);
     const total = 300_000;
@@ -96,7 +59,7 @@ test('chunks from several sockets stay intact while the shared buffer is reused'
 });
 
 test('pause() in the handler holds the reads until resume(); the end still closes the socket', async () => {
-  const p = await pair();
+  const p = await tcpPair({ pauseOnConnect: true });
   try {
     const got: Buffer[] = [];
     let paused = false;
@@ -127,7 +90,7 @@ test('pause() in the handler holds the reads until resume(); the end still close
 });
 
 test('data the stream already holds, and TLS sockets, take the data events, losing nothing', async () => {
-  const p = await pair();
+  const p = await tcpPair({ pauseOnConnect: true });
   try {
     p.accepted.resume();
     p.peer.write('early');
@@ -146,30 +109,18 @@ test('data the stream already holds, and TLS sockets, take the data events, losi
     p.close();
   }
 
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'dbtape-chunks-'));
-  removeAtExit(dir);
-  const files = makeSelfSignedCert(dir);
-  const key = readFileSync(files.keyFile);
-  const cert = readFileSync(files.certFile);
-  const server = tls.createServer({ key, cert });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as net.AddressInfo;
-  const accepted = once(server, 'secureConnection') as Promise<[tls.TLSSocket]>;
-  const peer = tls.connect({ host: '127.0.0.1', port, rejectUnauthorized: false });
+  const t = await tlsPair();
   try {
-    const [socket] = await accepted;
+    const socket = t.accepted;
     socket.pause();
     const got: Buffer[] = [];
     readChunks(socket, (chunk) => got.push(chunk));
     assert.ok(!readsThroughSharedBuffer(socket), 'TLS sockets keep the data events');
     socket.resume();
-    peer.write('over tls');
+    t.peer.write('over tls');
     await waitUntil(() => Buffer.concat(got).toString() === 'over tls');
-    socket.destroy();
   } finally {
-    peer.destroy();
-    server.close();
+    t.close();
   }
 });
 

@@ -10,53 +10,19 @@
  */
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import net from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
+import type net from 'node:net';
 import { test } from 'node:test';
-import tls from 'node:tls';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { SocketWriter } from '../../src/proxy/socket-writes.js';
-import { makeSelfSignedCert } from '../support/certs.js';
-import { removeAtExit } from '../support/cleanup.js';
+import { pattern, type SocketPair, tcpPair, tlsPair } from '../support/socket-pairs.js';
 
-interface Pair {
-  /** The accepted side, written through a SocketWriter in these tests. */
-  readonly accepted: net.Socket;
-  /** The connecting side, which reads. */
-  readonly peer: net.Socket;
-  close(): void;
-}
-
-async function pair(): Promise<Pair> {
-  const server = net.createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as net.AddressInfo;
-  const accepted = once(server, 'connection') as Promise<[net.Socket]>;
-  const peer = net.connect({ host: '127.0.0.1', port });
-  await once(peer, 'connect');
-  const [socket] = await accepted;
-  socket.on('error', () => {});
-  peer.on('error', () => {});
-  return {
-    accepted: socket,
-    peer,
-    close() {
-      socket.destroy();
-      peer.destroy();
-      server.close();
-    },
-  };
-}
-
-/** Deterministic bytes: position `from + i` of stream `tag`. */
-function pattern(tag: number, size: number, from = 0): Buffer {
-  const b = Buffer.allocUnsafe(size);
-  for (let i = 0; i < size; i++) b[i] = (tag * 31 + (from + i) * 7 + ((from + i) >> 9)) & 0xff;
-  return b;
+async function pair(): Promise<SocketPair> {
+  const p = await tcpPair();
+  // The tests reset and destroy connections on purpose.
+  p.accepted.on('error', () => {});
+  p.peer.on('error', () => {});
+  return p;
 }
 
 /** Everything `socket` receives until it has `size` bytes. */
@@ -229,29 +195,15 @@ test('a socket with bytes waiting in its Writable keeps the Writable, in order',
 });
 
 test('a TLS socket keeps its own write path', async () => {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'dbtape-writes-'));
-  removeAtExit(dir);
-  const files = makeSelfSignedCert(dir);
-  const key = readFileSync(files.keyFile);
-  const cert = readFileSync(files.certFile);
-  const server = tls.createServer({ key, cert });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as net.AddressInfo;
-  const accepted = once(server, 'secureConnection') as Promise<[tls.TLSSocket]>;
-  const peer = tls.connect({ host: '127.0.0.1', port, rejectUnauthorized: false });
-  await once(peer, 'secureConnect');
-  const [socket] = await accepted;
+  const t = await tlsPair();
   try {
-    const w = new SocketWriter(socket, () => {});
+    const w = new SocketWriter(t.accepted, () => {});
     assert.equal(w.direct, false);
     const data = pattern(6, 300_000);
     w.writev([data.subarray(0, 1000), data.subarray(1000)]);
-    const got = await receive(peer, data.length);
+    const got = await receive(t.peer, data.length);
     assert.ok(got.equals(data));
   } finally {
-    socket.destroy();
-    peer.destroy();
-    server.close();
+    t.close();
   }
 });
