@@ -1,5 +1,5 @@
 import net from 'node:net';
-import { TLSSocket } from 'node:tls';
+import { tcpHandle } from './tcp-handle.js';
 
 /**
  * Delivers what a socket receives, one Buffer per read, to `onChunk`: the proxies' way of reading
@@ -76,9 +76,10 @@ function findSymbols(): OnreadSymbols | null {
   return buffer && callback && generator ? { buffer, callback, generator } : null;
 }
 
+/** The TCP wrap whose reads the shared buffer replaces. */
 function userBufferHandle(socket: net.Socket): UserBufferHandle | null {
-  if (socket instanceof TLSSocket || socket.destroyed) return null;
-  // _handle is net's own (not in its types): the TCP wrap whose reads the buffer replaces.
-  const handle = (socket as unknown as { _handle?: Partial<UserBufferHandle> | null })._handle;
-  return handle && typeof handle.useUserBuffer === 'function' ? (handle as UserBufferHandle) : null;
+  const handle = tcpHandle(socket);
+  return handle && typeof handle.useUserBuffer === 'function'
+    ? (handle as unknown as UserBufferHandle)
+    : null;
 }

@@ -1,6 +1,6 @@
 import type net from 'node:net';
-import { TLSSocket } from 'node:tls';
 import { getSystemErrorName } from 'node:util';
+import { handleOf, tcpHandle } from './tcp-handle.js';
 
 /**
  * Every write a session's pipeline makes to one of its sockets once forwarding starts, with the
@@ -142,11 +142,6 @@ export class SocketWriter {
   }
 }
 
-/** net's own `_handle` (not in its types): the libuv stream wrap, null once the socket is destroyed. */
-function handleOf(socket: net.Socket): unknown {
-  return (socket as unknown as { _handle?: unknown })._handle;
-}
-
 /** What SocketWriter uses of a TCP wrap: the StreamBase calls net.Socket's own writes end in. */
 interface RawHandle {
   writeBuffer(req: WriteRequest, b: Buffer): number;
@@ -212,9 +207,8 @@ function loadBinding(): StreamWrapBinding | null {
 }
 
 function rawHandle(socket: net.Socket): RawHandle | null {
-  if (BINDING === null || socket instanceof TLSSocket || socket.destroyed || socket.writableEnded)
-    return null;
-  const h = handleOf(socket) as Partial<RawHandle> | null | undefined;
+  if (BINDING === null || socket.writableEnded) return null;
+  const h = tcpHandle(socket);
   if (!h || typeof h.writeBuffer !== 'function' || typeof h.writev !== 'function') return null;
-  return typeof h.writeQueueSize === 'number' ? (h as RawHandle) : null;
+  return typeof h.writeQueueSize === 'number' ? (h as unknown as RawHandle) : null;
 }

@@ -20,38 +20,35 @@ export interface SocketPair<S extends net.Socket = net.Socket> {
 }
 
 /** A TCP pair; `pauseOnConnect` hands the accepted side over paused, as the listeners do. */
-export async function tcpPair(opts: { pauseOnConnect?: boolean } = {}): Promise<SocketPair> {
+export function tcpPair(opts: { pauseOnConnect?: boolean } = {}): Promise<SocketPair> {
   const server = net.createServer({ pauseOnConnect: opts.pauseOnConnect ?? false });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as net.AddressInfo;
-  const accepted = once(server, 'connection') as Promise<[net.Socket]>;
-  const peer = net.connect({ host: '127.0.0.1', port });
-  await once(peer, 'connect');
-  const [socket] = await accepted;
-  return {
-    accepted: socket,
-    peer,
-    close() {
-      socket.destroy();
-      peer.destroy();
-      server.close();
-    },
-  };
+  return connectPair(server, 'connection', 'connect', (port) => net.connect({ host: '127.0.0.1', port }));
 }
 
 /** A TLS pair over a throwaway self-signed certificate. */
-export async function tlsPair(): Promise<SocketPair<tls.TLSSocket>> {
+export function tlsPair(): Promise<SocketPair<tls.TLSSocket>> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'dbtape-tls-pair-'));
   removeAtExit(dir);
   const files = makeSelfSignedCert(dir);
   const server = tls.createServer({ key: readFileSync(files.keyFile), cert: readFileSync(files.certFile) });
+  return connectPair(server, 'secureConnection', 'secureConnect', (port) =>
+    tls.connect({ host: '127.0.0.1', port, rejectUnauthorized: false }),
+  );
+}
+
+/** Listen on a free loopback port, connect once, and hand over both ends once both are ready. */
+async function connectPair<S extends net.Socket>(
+  server: net.Server,
+  acceptEvent: string,
+  readyEvent: string,
+  connect: (port: number) => S,
+): Promise<SocketPair<S>> {
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   const { port } = server.address() as net.AddressInfo;
-  const accepted = once(server, 'secureConnection') as Promise<[tls.TLSSocket]>;
-  const peer = tls.connect({ host: '127.0.0.1', port, rejectUnauthorized: false });
-  await once(peer, 'secureConnect');
+  const accepted = once(server, acceptEvent) as Promise<[S]>;
+  const peer = connect(port);
+  await once(peer, readyEvent);
   const [socket] = await accepted;
   return {
     accepted: socket,
