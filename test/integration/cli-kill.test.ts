@@ -8,8 +8,9 @@ import { DBTAPE_BIN } from '../support/dbtape-process.js';
 import { DEFAULT_TARGET, type InProcessDbtape, startInProcess } from '../support/inproc-dbtape.js';
 import { waitFor } from '../support/wait.js';
 
-// `dbtape kill ID` ends a live session of a running `dbtape serve` through its HTTP API, with an
-// admin's API token; the session's client gets a clear dbtape: error.
+// `dbtape kill ID` ends a live session of a running `dbtape serve` through its HTTP API, as an
+// admin (an API token, or signing in with a user name and password); the session's client gets a
+// clear dbtape: error.
 
 const ADA = { name: 'ada', password: 'ada-secret-1' };
 const ALICE = { name: 'alice', password: 'alice-secret-1' };
@@ -93,8 +94,56 @@ test('dbtape kill ends a live session and its client gets a dbtape: error', asyn
   assert.equal(again.code, 1, 'a session that is no longer live cannot be killed');
 });
 
-test('dbtape kill without a token says how to get one', async () => {
-  const res = await cli(['kill', 'x', '--url', base], { ...process.env, DBTAPE_TOKEN: '' });
+/** A live session of alice's, and the error its client will get when it ends. */
+async function liveSession(): Promise<{ id: string; ended: Promise<Error>; client: pg.Client }> {
+  const client = new pg.Client({
+    host: '127.0.0.1',
+    port: dbtape.port,
+    user: ALICE.name,
+    password: ALICE.password,
+    database: 'app',
+  });
+  const ended = new Promise<Error>((resolve) => client.on('error', resolve));
+  await client.connect();
+  await client.query('select 1');
+  const id = await waitFor(() => dbtape.server.registry.all()[0]?.meta.id, { what: 'the live session' });
+  return { id, ended, client };
+}
+
+test('dbtape kill --user signs in as an admin (password from DBTAPE_PASSWORD)', async () => {
+  const { id, ended } = await liveSession();
+  const env = { ...process.env, DBTAPE_TOKEN: '', DBTAPE_USER: '' };
+
+  const wrong = await cli(['kill', id, '--url', base, '--user', ADA.name], {
+    ...env,
+    DBTAPE_PASSWORD: 'nope',
+  });
+  assert.equal(wrong.code, 1);
+  assert.match(wrong.stderr, /^dbtape: could not sign in as ada: 401 wrong user name or password$/m);
+  assert.ok(!wrong.stderr.includes('nope'), 'the password is never echoed');
+
+  const notAdmin = await cli(['kill', id, '--url', base, '--user', ALICE.name], {
+    ...env,
+    DBTAPE_PASSWORD: ALICE.password,
+  });
+  assert.equal(notAdmin.code, 1, 'only an admin may end sessions');
+  assert.match(notAdmin.stderr, /could not end session .*: 403/);
+  assert.equal(dbtape.server.registry.active, 1);
+
+  const res = await cli(['kill', id, '--url', base], {
+    ...env,
+    DBTAPE_USER: ADA.name,
+    DBTAPE_PASSWORD: ADA.password,
+  });
+  assert.equal(res.code, 0, res.stderr);
+  assert.match(res.stdout, new RegExp(`session ${id} ended`));
+  assert.match((await ended).message, /dbtape: /);
+  await waitFor(() => dbtape.server.registry.active === 0, { what: 'the session to end' });
+});
+
+test('dbtape kill with neither a user nor a token says what it needs', async () => {
+  const res = await cli(['kill', 'x', '--url', base], { ...process.env, DBTAPE_TOKEN: '', DBTAPE_USER: '' });
   assert.equal(res.code, 2);
+  assert.match(res.stderr, /--user NAME/);
   assert.match(res.stderr, /API token/);
 });
