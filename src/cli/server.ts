@@ -89,7 +89,7 @@ export async function startServer(
     addresses,
     async close() {
       const closing = closers.map((c) => c());
-      for (const s of registry.all()) s.kill('the proxy is shutting down');
+      for (const s of registry.all()) s.kill('the proxy is shutting down', 'proxy_shutdown');
       await Promise.all(closing);
       if (recording) {
         await recording.recorder.shutdown();

@@ -1,10 +1,17 @@
-import type { SessionId, SessionMeta } from '../model/session.js';
+import type { EndReason, SessionId, SessionMeta } from '../model/session.js';
 
 /** A live session as the rest of the process sees it: enough to list, count and end it. */
 export interface LiveSession {
   readonly meta: SessionMeta;
-  kill(reason: string): void;
+  /**
+   * Ends the session, telling its client `reason`: recorded as `killed` (an administrator's
+   * request) or `proxy_shutdown` (dbtape is stopping).
+   */
+  kill(reason: string, end?: StopReason): void;
 }
+
+/** Why dbtape itself ends a live session. */
+export type StopReason = Extract<EndReason, 'killed' | 'proxy_shutdown'>;
 
 /** The sessions this process is serving now, for `kill`, metrics and graceful shutdown. */
 export class SessionRegistry {

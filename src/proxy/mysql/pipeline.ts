@@ -6,6 +6,7 @@ import {
   COM_QUERY,
   COM_STMT_EXECUTE,
   ER_NET_READ_ERROR,
+  ER_SERVER_SHUTDOWN,
   ER_UNKNOWN_ERROR,
   PacketFramer,
   type ServerError,
@@ -14,6 +15,7 @@ import {
 import { endSockets } from '../end-sockets.js';
 import { Forwarder } from '../forwarder.js';
 import { ProgressDeadline } from '../progress-deadline.js';
+import type { StopReason } from '../session-registry.js';
 import { readChunks } from '../socket-chunks.js';
 import { SocketWriter } from '../socket-writes.js';
 import { ClientStream } from './client-stream.js';
@@ -224,11 +226,15 @@ export class MysqlPipeline {
     }
   }
 
-  /** End the session on an administrator's request; the client gets a clear error. */
-  kill(reason: string): void {
+  /**
+   * End the session on an administrator's request or at shutdown; the client gets a clear error
+   * (the server's own codes for a killed connection and for a shutdown).
+   */
+  kill(reason: string, end: StopReason = 'killed'): void {
     if (this.ended || this.closing) return;
     if (this.responses.busy) this.o.killUpstreamQuery();
-    this.closeBetweenPackets(ER_CONNECTION_KILLED, `dbtape: ${reason}`, 0, 'killed', reason);
+    const error = end === 'proxy_shutdown' ? ER_SERVER_SHUTDOWN : ER_CONNECTION_KILLED;
+    this.closeBetweenPackets(error, `dbtape: ${reason}`, 0, end, reason);
   }
 
   // ---- client → server -------------------------------------------------------------

@@ -206,7 +206,7 @@ export class PgListener {
         slog.info({ reason, detail }, 'session ended');
       },
     });
-    this.d.registry.add({ meta, kill: (reason) => pipeline.kill(reason) });
+    this.d.registry.add({ meta, kill: (reason, end) => pipeline.kill(reason, end) });
     slog.info(
       {
         user: meta.user,

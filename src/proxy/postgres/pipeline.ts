@@ -32,6 +32,7 @@ import { WireError } from '../../wire/reader.js';
 import { endSockets } from '../end-sockets.js';
 import { Forwarder } from '../forwarder.js';
 import { ProgressDeadline } from '../progress-deadline.js';
+import type { StopReason } from '../session-registry.js';
 import { readChunks } from '../socket-chunks.js';
 import { SocketWriter } from '../socket-writes.js';
 import { decodeRowDescriptionWithOrigins, readMaskedOrigins } from './mask-catalog.js';
@@ -356,11 +357,14 @@ export class PgPipeline {
     if (this.o.clientLeftover.length) this.fromClient(this.o.clientLeftover);
   }
 
-  /** End the session on an administrator's request; the client gets a clear error. */
-  kill(reason: string): void {
+  /**
+   * End the session on an administrator's request or at shutdown; the client gets a clear error
+   * (admin_shutdown, as PostgreSQL sends for both).
+   */
+  kill(reason: string, end: StopReason = 'killed'): void {
     if (this.ended || this.closing) return;
     if (this.busy > 0) this.o.cancelUpstream();
-    this.closeBetweenMessages(SqlState.AdminShutdown, `dbtape: ${reason}`, 'killed', reason);
+    this.closeBetweenMessages(SqlState.AdminShutdown, `dbtape: ${reason}`, end, reason);
   }
 
   private fromClient(chunk: Buffer): void {
