@@ -142,7 +142,7 @@ describe('mariadb CLI', () => {
     }).catch((e: Error) => e.message);
     assert.match(
       String(denied),
-      /ERROR 1045 \(28000\): Access denied for user 'alice'@'127.0.0.1' \(using password: YES\)/,
+      /ERROR 1045 \(28000\): dbtape: Access denied for user 'alice'@'127.0.0.1' \(using password: YES\)/,
     );
     assert.match(
       await cliError('SELECT 1', [], 'nosuch'),

@@ -418,7 +418,7 @@ describe('authentication', () => {
       const r = await scramLogin(raw, { password: 'not-the-password' });
       assert.equal(r.error?.C, '28P01');
       assert.equal(r.error?.S, 'FATAL');
-      assert.equal(r.error?.M, `password authentication failed for user "${ALICE.name}"`);
+      assert.equal(r.error?.M, `dbtape: password authentication failed for user "${ALICE.name}"`);
       await raw.closed();
     }));
 
@@ -434,7 +434,7 @@ describe('authentication', () => {
         );
         salts.push(/,s=([^,]+),/.exec(r.messages[1].body.toString('latin1', 4))?.[1] ?? '');
         assert.equal(r.error?.C, '28P01');
-        assert.equal(r.error?.M, 'password authentication failed for user "mallory"');
+        assert.equal(r.error?.M, 'dbtape: password authentication failed for user "mallory"');
         await raw.closed();
       });
     }

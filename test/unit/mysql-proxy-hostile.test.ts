@@ -131,7 +131,10 @@ describe('handshake', () => {
       const e = errOf(answer);
       assert.equal(e.errno, 1045);
       assert.equal(e.sqlState, '28000');
-      assert.equal(e.message, `Access denied for user '${who.name}'@'127.0.0.1' (using password: YES)`);
+      assert.equal(
+        e.message,
+        `dbtape: Access denied for user '${who.name}'@'127.0.0.1' (using password: YES)`,
+      );
       await raw.waitClosed();
     }
   });

@@ -27,8 +27,13 @@ export class MysqlProxyError extends Error {
     super(message);
   }
 
+  /**
+   * The ERR packet. Every error dbtape raises starts with `dbtape:` (SPEC.md); a failed login keeps
+   * the server's wording after it, so tools that look for "Access denied for user" still find it.
+   */
   packet(seq: number): Buffer {
-    return errPacket(this.error, this.message, seq);
+    const message = this.message.startsWith('dbtape:') ? this.message : `dbtape: ${this.message}`;
+    return errPacket(this.error, message, seq);
   }
 }
 
@@ -36,7 +41,7 @@ export function errPacket(e: ServerError, message: string, seq: number): Buffer 
   return encodeErr({ errno: e.errno, sqlState: e.sqlState, message }, seq);
 }
 
-/** The server's wording for a failed login, so clients and tools recognise it. */
+/** The server's wording for a failed login (after the `dbtape:` of packet()), so clients and tools recognise it. */
 export function accessDenied(user: string, host: string, usedPassword: boolean): MysqlProxyError {
   return new MysqlProxyError(
     ER_ACCESS_DENIED_ERROR,

@@ -58,6 +58,15 @@ export class HandshakeError extends Error {
   }
 }
 
+/**
+ * Every error dbtape raises starts with `dbtape:` (SPEC.md). Messages that keep the server's
+ * wording, such as a failed login's, keep it after the prefix, so tools that look for
+ * "password authentication failed" still find it.
+ */
+function dbtapeMessage(message: string): string {
+  return message.startsWith('dbtape:') ? message : `dbtape: ${message}`;
+}
+
 export async function clientHandshake(raw: Socket, ctx: ClientHandshakeContext): Promise<ClientHandshake> {
   let socket: Socket = raw;
   let reader = new SocketReader(socket, MAX_STARTUP_PACKET_LENGTH + MAX_SASL_MESSAGE);
@@ -153,7 +162,9 @@ export async function clientHandshake(raw: Socket, ctx: ClientHandshakeContext):
     if (err instanceof HandshakeError) {
       ctx.log.info({ code: err.sqlstate, reason: err.message }, 'client rejected during startup');
       if (!socket.destroyed)
-        socket.end(errorResponse({ severity: 'FATAL', code: err.sqlstate, message: err.message }));
+        socket.end(
+          errorResponse({ severity: 'FATAL', code: err.sqlstate, message: dbtapeMessage(err.message) }),
+        );
     } else {
       ctx.log.debug({ err: (err as Error).message }, 'client left during startup');
       socket.destroy();
