@@ -1,8 +1,8 @@
 /**
  * `dbtape show ID --json`: `{session: {...}, events: [...]}` in the shapes of shared/SPEC.md
- * (store/json.ts), written a page of events at a time so a long session is never held whole.
+ * (store/json.ts; the session with all its metadata), written a page of events at a time so a long session is never held whole.
  */
-import { eventToJson, sessionToJson } from '../store/json.js';
+import { eventToJson, sessionDetailToJson } from '../store/json.js';
 import type { SessionStore, SessionSummary } from '../store/session-store.js';
 import { sessionEvents } from './event-source.js';
 import { terminalSafeJson } from './json-safe.js';
@@ -13,7 +13,7 @@ export async function writeShowJson(
   session: SessionSummary,
   sink: TextSink,
 ): Promise<void> {
-  await sink.write(`{\n  "session": ${terminalSafeJson(sessionToJson(session))},\n  "events": [`);
+  await sink.write(`{\n  "session": ${terminalSafeJson(sessionDetailToJson(session))},\n  "events": [`);
   let first = true;
   for await (const e of sessionEvents(store, session.id)) {
     await sink.write(`${first ? '\n' : ',\n'}    ${terminalSafeJson(eventToJson(e))}`);

@@ -19,6 +19,20 @@ export interface SessionJson {
   status: 'active' | 'ended';
 }
 
+/**
+ * One session in full (`show --json`'s `session`, the API's `GET /api/sessions/:id`): the list's
+ * fields plus the rest of what SPEC.md says a recording holds about its session.
+ */
+export interface SessionDetailJson extends SessionJson {
+  roles: readonly string[];
+  client_port: number;
+  client_tls: string | null;
+  upstream_database: string;
+  upstream_user: string;
+  end_reason: string | null;
+  last_seq: number;
+}
+
 export interface EventJson {
   seq: number;
   at: string;
@@ -86,6 +100,19 @@ export function sessionToJson(s: SessionSummary): SessionJson {
     statements: s.statements,
     errors: s.errors,
     status: s.status,
+  };
+}
+
+export function sessionDetailToJson(s: SessionSummary): SessionDetailJson {
+  return {
+    ...sessionToJson(s),
+    roles: s.roles,
+    client_port: s.clientPort,
+    client_tls: s.clientTls,
+    upstream_database: s.upstreamDatabase,
+    upstream_user: s.upstreamUser,
+    end_reason: s.endReason,
+    last_seq: s.lastSeq,
   };
 }
 

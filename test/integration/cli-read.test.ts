@@ -331,6 +331,15 @@ describe('dbtape show', () => {
   test('--json: every statement in order with its outcome, rows and timing', async () => {
     const doc = JSON.parse(await ok('show', psqlId, '--json', '--store', P()));
     assert.equal(doc.session.id, psqlId);
+    // The session's metadata in full (SPEC.md, "What a recording holds").
+    const s = doc.session as Record<string, unknown>;
+    assert.deepEqual(s.roles, ['app-writer']);
+    assert.equal(typeof s.client_port, 'number');
+    assert.equal(s.client_tls, null, 'psql connected with sslmode=disable');
+    assert.equal(s.upstream_database, 'test');
+    assert.equal(s.upstream_user, 'postgres');
+    assert.equal(s.end_reason, 'client_closed');
+    assert.equal(s.last_seq, doc.events.length);
     const events = doc.events as {
       seq: number;
       kind: string;

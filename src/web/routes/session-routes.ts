@@ -7,7 +7,7 @@ import type { Hono, MiddlewareHandler } from 'hono';
 import type { Logger } from '../../model/logger.js';
 import { eventToJson, sessionToJson } from '../../store/json.js';
 import type { SessionStore, SessionSummary } from '../../store/session-store.js';
-import { sessionDetailJson } from '../api-json.js';
+import { apiSessionDetailJson } from '../api-json.js';
 import type { WebContext, WebEnv } from '../env.js';
 import { ApiError, sessionNotFound } from '../http-errors.js';
 import { encodeCursor, intParam, sessionFilter } from '../query-params.js';
@@ -41,7 +41,7 @@ export function sessionRoutes(
 
   app.get('/api/sessions/:id', authed, async (c) => {
     const s = await visibleSession(c, d);
-    return c.json(sessionDetailJson(s, d.registry.activeIds().includes(s.id)));
+    return c.json(apiSessionDetailJson(s, d.registry.activeIds().includes(s.id)));
   });
 
   app.get('/api/sessions/:id/events', authed, async (c) => {
