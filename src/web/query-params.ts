@@ -30,9 +30,11 @@ export function timeParam(q: Query, name: string, nowUs: number): number | undef
   throw badParam(name, 'a span such as 30s, 15m, 2h or 7d, or an ISO time such as 2025-01-31T12:00:00Z');
 }
 
+/** `?name` alone means true, as the CLI's flag of the same name does (SPEC.md: "query params as the CLI flags"). */
 export function boolParam(q: Query, name: string): boolean | undefined {
   const v = q[name];
-  if (v === undefined || v === '') return undefined;
+  if (v === undefined) return undefined;
+  if (v === '') return true;
   if (/^(1|true|yes|on)$/i.test(v)) return true;
   if (/^(0|false|no|off)$/i.test(v)) return false;
   throw badParam(name, 'true or false');

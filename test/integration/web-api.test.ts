@@ -449,6 +449,14 @@ describe('sessions, events and search', () => {
       withErrors.map((r) => r.id),
       [aliceSession.id],
     );
+    // Flags as the CLI has them: `?active` alone means true.
+    const flagged = await json<{ id: string }[]>(await call('GET', '/api/sessions?active&errors', s));
+    assert.deepEqual(flagged, []);
+    const activeFlag = await json<{ id: string }[]>(await call('GET', '/api/sessions?active', s));
+    assert.deepEqual(
+      activeFlag.map((r) => r.id),
+      [aliceLive.id],
+    );
 
     const first = await call('GET', '/api/sessions?limit=2', s);
     const page1 = await json<{ id: string }[]>(first);

@@ -3,7 +3,7 @@
  * builds first; when running this file alone, run `npm run build` before.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -139,6 +139,31 @@ describe('dbtape check-config', () => {
     assert.equal(run.code, 1);
     assert.match(run.stderr, /plain\.yaml: users\[0\]\.password: .*dbtape user hash/);
     assert.ok(!run.stderr.includes(secret));
+  });
+
+  test('what serve would refuse at start: a postgres:// store, a key file that is not there', async () => {
+    const base = readFileSync(join(dir, 'dbtape.yaml'), 'utf8');
+    writeFileSync(
+      join(dir, 'store-problems.yaml'),
+      `${base}store:\n  url: postgres://rec:${secret}@db.example:5432/dbtape\n  encryption_key_file: keys/none.key\n`,
+    );
+    const run = await dbtape(['check-config', '-c', 'store-problems.yaml'], {
+      env: { APP_PG_PASSWORD: 'x' },
+    });
+    assert.equal(run.code, 1);
+    assert.equal(run.stdout, '');
+    assert.match(
+      run.stderr,
+      /^dbtape: store-problems\.yaml: store\.url: a PostgreSQL-backed session store .* is not supported yet/m,
+    );
+    assert.match(run.stderr, /^dbtape: store-problems\.yaml: store\.encryption_key_file: .*none\.key/m);
+    assert.ok(!run.stderr.includes(secret), "the store URL's password is never shown");
+
+    writeFileSync(join(dir, 'no-record.yaml'), `${base}store:\n  record: false\n  url: postgres://x@h/d\n`);
+    const unrecorded = await dbtape(['check-config', '-c', 'no-record.yaml'], {
+      env: { APP_PG_PASSWORD: 'x' },
+    });
+    assert.equal(unrecorded.code, 0, 'without recording serve opens no store');
   });
 
   test('an unset password_env is a config error', async () => {

@@ -6,9 +6,12 @@ import type { Command } from 'commander';
 import { loadConfig } from '../../config/load.js';
 import type { Config, ListenAddress } from '../../config/types.js';
 import { formatDuration, formatListenAddress, formatSize } from '../../config/units.js';
+import { loadKeyring } from '../../integrity/keyring.js';
+import { loadSigner } from '../../integrity/signing-key.js';
 import type { AccessLevel, Target, User } from '../../model/identity.js';
 import { grantsOf } from '../../policy/access.js';
-import { columns } from '../output.js';
+import { sqlitePathFromUrl } from '../../store/open-store.js';
+import { CliError, columns } from '../output.js';
 
 export function registerCheckConfig(program: Command): void {
   program
@@ -18,8 +21,33 @@ export function registerCheckConfig(program: Command): void {
     .action((opts: { config: string }) => {
       // A ConfigError propagates to main, which prints it (file, key path, problem) and exits 1.
       const config = loadConfig(opts.config);
+      const problems = storeProblems(config);
+      if (problems.length > 0) throw new CliError(problems.map((p) => `${opts.config}: ${p}`).join('\n'));
       process.stdout.write(`${describeConfig(config, opts.config).join('\n')}\n`);
     });
+}
+
+/**
+ * What the config's schema cannot see but `dbtape serve` refuses at start: a store URL it cannot
+ * open, key files it cannot read (only when it records). One `key.path: problem` line each.
+ */
+export function storeProblems(config: Config): string[] {
+  const problems: string[] = [];
+  const check = (key: string, work: () => unknown): void => {
+    try {
+      work();
+    } catch (err) {
+      problems.push(`${key}: ${(err as Error).message.replace(/^dbtape: /, '')}`);
+    }
+  };
+  const { store } = config;
+  // Without recording, serve opens no store and reads no key.
+  if (!store.record) return problems;
+  check('store.url', () => sqlitePathFromUrl(store.url));
+  if (store.encryptionKeyFile)
+    check('store.encryption_key_file', () => loadKeyring(store.encryptionKeyFile!));
+  if (store.signingKeyFile) check('store.signing_key_file', () => loadSigner(store.signingKeyFile!));
+  return problems;
 }
 
 /** The summary check-config prints, one string per line. */

@@ -37,8 +37,8 @@ export function registerVerify(program: Command): void {
   const cmd = program
     .command('verify')
     .description("check recordings' integrity: hash chains, seals and signed checkpoints")
-    .argument('[id]', 'the session to check (its id, or a unique prefix of it)')
-    .option('--all', 'check the whole store: every session, and that none is missing')
+    .argument('[id]', 'the session to check (its id, or a unique prefix of it); without it, the whole store')
+    .option('--all', 'check the whole store: every session, and that none is missing (the default)')
     .option(
       '--public-key <file>',
       'trust checkpoints signed by this key (PEM; repeat for several); default: store.signing_key_file of the config',
@@ -49,9 +49,8 @@ export function registerVerify(program: Command): void {
 }
 
 async function runVerify(id: string | undefined, opts: VerifyOptions): Promise<void> {
-  if ((id === undefined) === !opts.all) {
-    throw new CliError('give a session ID or --all (not both)', 2);
-  }
+  // SPEC.md: `verify [ID | --all]`; with neither, the whole store is what a user wants checked.
+  if (id !== undefined && opts.all) throw new CliError('give a session ID or --all, not both', 2);
   const { url, from } = storeUrlFrom(opts);
   const config = readCommandConfig(opts);
   const trustedKeys = trustedKeysFrom(opts, config);
@@ -69,7 +68,7 @@ async function runVerify(id: string | undefined, opts: VerifyOptions): Promise<v
       sessionId,
       trustedKeys,
       keyring,
-      onProgress: opts.all
+      onProgress: !sessionId
         ? (done, total) => {
             progress.bar ??= createProgress({ label: 'verifying', total });
             progress.bar.advance(done - progress.done);
