@@ -7,6 +7,11 @@
 //
 //   node --import tsx bench/recording-cost.ts [--rounds 5] [--seconds 10] [--mode select-prepared]
 //        [--bin NAME=path/to/bin.js ...] [--rate TPS] [--cpu-prof DIR] [--dbtape-yaml YAML]
+//        [--dbtape-cpus LIST]
+//
+// --dbtape-cpus runs dbtape under `taskset -c LIST`: with the bench itself under `taskset -c 0`
+// (PostgreSQL and pgbench inherit it) and `--dbtape-cpus 1`, dbtape has a core of its own, as on a
+// host of its own, and recording's cost no longer includes CPU taken from the database.
 //
 // --bin compares builds: each is a script like bin/dbtape.js (default: the repo's, which runs dist/);
 // a build compiled elsewhere needs package.json two levels above its dist/cli/main.js.
@@ -58,6 +63,7 @@ async function main(): Promise<void> {
       'dbtape-yaml': { type: 'string' },
       clients: { type: 'string', default: '8' },
       rate: { type: 'string' },
+      'dbtape-cpus': { type: 'string' },
     },
   });
   const rounds = Number(values.rounds);
@@ -112,9 +118,12 @@ async function main(): Promise<void> {
         : [];
       mkdirSync(dir, { recursive: true });
       writeFileSync(path.join(dir, 'dbtape.yaml'), toYaml(config));
+      const command = [process.execPath, ...flags, v.bin, 'serve', '-c', path.join(dir, 'dbtape.yaml')];
+      const cpus = values['dbtape-cpus'];
+      const pinned = cpus ? ['taskset', '-c', cpus, ...command] : command;
       const dbtape = new ServerProcess(
-        process.execPath,
-        [...flags, v.bin, 'serve', '-c', path.join(dir, 'dbtape.yaml')],
+        pinned[0]!,
+        pinned.slice(1),
         { cwd: dir, env: { ...process.env, BENCH_UPSTREAM_PASSWORD: 'unused-trust' } },
       );
       await waitForPort('127.0.0.1', port, 20_000);
