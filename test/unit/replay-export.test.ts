@@ -189,6 +189,13 @@ describe('show --json', () => {
       'statements',
       'errors',
       'status',
+      'roles',
+      'client_port',
+      'client_tls',
+      'upstream_database',
+      'upstream_user',
+      'end_reason',
+      'last_seq',
     ]);
     assert.equal(doc.events.length, BODIES.length);
     assert.deepEqual(doc.events[3], {
