@@ -12,7 +12,10 @@ export type EndReason =
   | 'killed' // an admin ended it (dbtape kill / dashboard)
   | 'protocol_error' // the client broke the protocol and dbtape closed the connection
   | 'proxy_shutdown' // dbtape stopped gracefully
-  | 'proxy_crash'; // found still open at the next start
+  | 'proxy_crash' // found still open at the next start
+  | 'login_failed'; // the login never became a session (an `auth` event says why)
+
+export type LoginFailure = 'credentials' | 'target' | 'upstream' | 'client';
 
 export interface SessionMeta {
   readonly id: SessionId;
@@ -135,6 +138,27 @@ export type SessionEventBody =
       readonly kind: 'denied';
       readonly rule: string;
       readonly sql: string;
+      readonly message: string;
+    }
+  | {
+      /**
+       * A login that did not become a session: recorded as a session of its own (start, this event,
+       * end with `login_failed`), so failed and refused logins are in the audit trail with who,
+       * from where and which target.
+       */
+      readonly kind: 'auth';
+      /**
+       * `credentials`: wrong password or unknown user (indistinguishable, as for the client);
+       * `target`: no such target, or one the user may not use; `upstream`: the target could not
+       * be reached or refused dbtape's login; `client`: what the client asked for is refused
+       * (TLS required, an unsupported startup option).
+       */
+      readonly failure: LoginFailure;
+      /** SQLSTATE sent to the client (MySQL: the ERR packet's). */
+      readonly code: string;
+      /** MySQL error number sent to the client. */
+      readonly errno?: number;
+      /** The message sent to the client. */
       readonly message: string;
     }
   | {

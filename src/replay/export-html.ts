@@ -169,6 +169,11 @@ function eventBody(e: SessionEvent, s: SessionSummary): [string, string] | null 
         'denied',
         `<pre>${htmlText(e.sql)}</pre><div>denied by policy rule ${htmlText(e.rule)}: ${htmlText(e.message)}</div>`,
       ];
+    case 'auth':
+      return [
+        'denied',
+        `login refused (${htmlText(e.failure)}): ${e.errno === undefined ? '' : `${e.errno} `}${htmlText(e.code)} ${htmlText(e.message)}`,
+      ];
     case 'gap':
       return [
         'note',

@@ -94,6 +94,11 @@ export abstract class SessionRenderer {
         return `-- ${safeLine(e.command)}${e.detail ? `: ${safeLine(e.detail)}` : ''}\n`;
       case 'denied':
         return `${this.statement(e.sql)}ERROR:  ${safeLine(e.message)}\n-- dbtape: denied by policy rule ${safeLine(e.rule)}\n`;
+      case 'auth': {
+        // What the client was told, as its tool would have shown it.
+        const { kind: _, failure, ...told } = e;
+        return `-- login refused (${safeLine(failure)})\n${this.error({ ...told, kind: 'error', severity: 'FATAL' })}`;
+      }
       case 'gap':
         return `-- dbtape: ${plural(e.lost, 'event')} not recorded here (the store was unavailable or the queue was full)\n`;
       case 'end':

@@ -80,6 +80,10 @@ export function eventSummary(e: SessionEvent): string {
       return `-- ${safeLine(e.command)}${e.detail ? `: ${safeLine(e.detail)}` : ''}`;
     case 'denied':
       return `${safeForTerminal(e.sql)}\n-> DENIED by rule ${safeLine(e.rule)}: ${safeLine(e.message)}`;
+    case 'auth': {
+      const no = e.errno === undefined ? '' : ` ${e.errno}`;
+      return `-- login refused (${safeLine(e.failure)}):${no} ${safeLine(e.code)}: ${safeLine(e.message)}`;
+    }
     case 'gap':
       return `-- ${plural(e.lost, 'event')} not recorded here`;
     case 'end':

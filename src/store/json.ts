@@ -66,6 +66,8 @@ export interface EventJson {
   detail?: string;
   lost?: number;
   reason?: string;
+  /** `auth`: why the login did not become a session (credentials, target, upstream, client). */
+  failure?: string;
 }
 
 export interface SearchHitJson {
@@ -167,6 +169,11 @@ export function eventToJson(e: SessionEvent): EventJson {
     case 'command':
       out.command = e.command;
       if (e.detail !== undefined) out.detail = e.detail;
+      break;
+    case 'auth':
+      out.failure = e.failure;
+      out.error = { code: e.code, message: e.message };
+      if (e.errno !== undefined) out.error.errno = e.errno;
       break;
     case 'gap':
       out.lost = e.lost;

@@ -1,11 +1,12 @@
 /**
  * Groups a session's events into statements for the player: each `query` (or `denied`) opens one,
  * and the events after it (result, error, notices, COPY, transaction state) belong to it until the
- * next. Gaps in the recording become their own entries, so they show on the timeline.
+ * next. Gaps in the recording become their own entries, so they show on the timeline, as does a
+ * refused login (`auth`: the whole of such a session).
  */
 import type { EventJson } from './types';
 
-export type Outcome = 'ok' | 'error' | 'denied' | 'pending' | 'gap';
+export type Outcome = 'ok' | 'error' | 'denied' | 'pending' | 'gap' | 'login';
 
 export interface Statement {
   /** The seq of the event that opened it: the deep-link target (#seq=N). */
@@ -45,6 +46,18 @@ export function addEvents(list: Statement[], events: readonly EventJson[]): Stat
           error: e,
           extras: [],
           outcome: 'denied',
+        });
+        break;
+      case 'auth':
+        list.push({
+          seq: e.seq,
+          offsetMs: e.offset_ms,
+          at: e.at,
+          query: e,
+          result: null,
+          error: e,
+          extras: [],
+          outcome: 'login',
         });
         break;
       case 'gap':

@@ -57,6 +57,8 @@ export interface EventJson {
   application?: string;
   /** end */
   reason?: string;
+  /** auth: why a login did not become a session */
+  failure?: string;
 }
 
 export interface SearchHitJson {

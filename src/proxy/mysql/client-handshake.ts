@@ -3,6 +3,7 @@ import type { Socket } from 'node:net';
 import type { SecureContext } from 'node:tls';
 import type { User } from '../../model/identity.js';
 import type { Logger } from '../../model/logger.js';
+import type { LoginFailure } from '../../model/session.js';
 import {
   CLIENT_SSL,
   decodeHandshakeResponse,
@@ -56,7 +57,21 @@ export type ClientHandshake =
       /** Answer the login with `reply(seq)`: OK once the upstream is ready, or an ERR. */
       readonly reply: (build: (seq: number) => Buffer) => void;
     }
-  | { readonly kind: 'rejected' };
+  | {
+      readonly kind: 'rejected';
+      /** A login refused once the client had named its user: for the audit trail (failed-login.ts). */
+      readonly login?: RefusedLogin;
+    };
+
+/** Who was refused, and what they were told. */
+export interface RefusedLogin {
+  readonly user: string;
+  readonly database: string | null;
+  readonly application: string | null;
+  readonly tlsVersion: string | null;
+  readonly failure: LoginFailure;
+  readonly error: MysqlProxyError;
+}
 
 /** Largest packet accepted before authentication (handshake responses with attributes are < 2 KiB). */
 const MAX_HANDSHAKE_PACKET = 64 * 1024;
@@ -67,6 +82,9 @@ export async function clientHandshake(raw: Socket, ctx: ClientHandshakeContext):
   const scramble = makeScramble();
   const offered = (OFFERED_CAPABILITIES | (ctx.secureContext ? CLIENT_SSL : 0)) >>> 0;
   const remote = raw.remoteAddress ?? '';
+  // Known once the client has named its user: a refusal from then on is recorded (failed-login.ts).
+  let login: Omit<RefusedLogin, 'failure' | 'error'> | null = null;
+  let failure: LoginFailure = 'client';
   try {
     ch.write((seq) =>
       encodeInitialHandshake(
@@ -100,6 +118,12 @@ export async function clientHandshake(raw: Socket, ctx: ClientHandshakeContext):
     const decoded = decodeHandshakeResponse(payload);
     if (!decoded.ok) throw badHandshake(decoded.error.message.replace(/^dbtape: /, ''));
     const resp = decoded.value;
+    login = {
+      user: resp.username,
+      database: resp.database || null,
+      application: resp.connectAttributes?.get('program_name') ?? null,
+      tlsVersion,
+    };
     if (ctx.requireTls && tlsVersion === null) {
       throw new MysqlProxyError(
         ER_SECURE_TRANSPORT_REQUIRED,
@@ -119,7 +143,10 @@ export async function clientHandshake(raw: Socket, ctx: ClientHandshakeContext):
       tls: tlsVersion !== null,
       mockSecret: ctx.mockSecret,
     });
-    if (!auth.ok || !user) throw accessDenied(resp.username, remote, auth.usedPassword);
+    if (!auth.ok || !user) {
+      failure = 'credentials';
+      throw accessDenied(resp.username, remote, auth.usedPassword);
+    }
     // Handed over paused: what the client sends while the upstream connects waits in the socket.
     ch.socket.pause();
     const socket = ch.socket;
@@ -142,6 +169,7 @@ export async function clientHandshake(raw: Socket, ctx: ClientHandshakeContext):
     if (err instanceof MysqlProxyError) {
       ctx.log.info({ remote, errno: err.error.errno, reason: err.message }, 'client rejected during login');
       if (!socket.destroyed) socket.end(err.packet(ch.seq));
+      if (login) return { kind: 'rejected', login: { ...login, failure, error: err } };
     } else if (err instanceof PacketTooLargeError || err instanceof RangeError) {
       ctx.log.info({ remote, reason: err.message }, 'client rejected during login');
       if (!socket.destroyed) socket.end(badHandshake(err.message).packet(ch.seq));

@@ -32,8 +32,12 @@ export class MysqlProxyError extends Error {
    * the server's wording after it, so tools that look for "Access denied for user" still find it.
    */
   packet(seq: number): Buffer {
-    const message = this.message.startsWith('dbtape:') ? this.message : `dbtape: ${this.message}`;
-    return errPacket(this.error, message, seq);
+    return errPacket(this.error, this.clientMessage, seq);
+  }
+
+  /** The message as the client gets it. */
+  get clientMessage(): string {
+    return this.message.startsWith('dbtape:') ? this.message : `dbtape: ${this.message}`;
   }
 }
 

@@ -6,7 +6,7 @@ import type { Role, User } from '../../model/identity.js';
 import { newSessionId } from '../../model/ids.js';
 import type { Logger } from '../../model/logger.js';
 import type { RecorderFactory } from '../../model/recorder.js';
-import type { EndReason, SessionMeta } from '../../model/session.js';
+import type { EndReason, LoginFailure, SessionMeta } from '../../model/session.js';
 import { type Grant, grantFor, grantsOf } from '../../policy/access.js';
 import { PolicyEngine } from '../../policy/index.js';
 import {
@@ -18,6 +18,7 @@ import {
   SERVER_STATUS_NO_BACKSLASH_ESCAPES,
 } from '../../protocol/mysql/index.js';
 import { ConnectionSlots, logEviction } from '../connection-slots.js';
+import { recordFailedLogin } from '../failed-login.js';
 import type { SessionRegistry } from '../session-registry.js';
 import { type ClientHandshake, clientHandshake } from './client-handshake.js';
 import { runControlSession } from './control-session.js';
@@ -140,10 +141,22 @@ export class MysqlListener {
       clearTimeout(timer);
       this.slots.authenticated(socket);
     });
-    if (hs.kind === 'rejected') return;
+    if (hs.kind === 'rejected') {
+      if (hs.login) {
+        const { user, database, application, tlsVersion, failure, error } = hs.login;
+        this.recordRefusal(
+          { user, database, application, tlsVersion, roles: [] },
+          remote,
+          null,
+          failure,
+          error,
+        );
+      }
+      return;
+    }
 
     const client = hs.socket;
-    const fail = (e: MysqlProxyError): void => {
+    const fail = (e: MysqlProxyError, failure: LoginFailure, grant: Grant | null): void => {
       log.info(
         { user: hs.user.name, target: hs.database, errno: e.error.errno, reason: e.message },
         'session refused',
@@ -151,6 +164,7 @@ export class MysqlListener {
       hs.reply((seq) => e.packet(seq));
       client.end();
       client.resume(); // read the client's FIN, so the socket closes
+      this.recordRefusal(authenticatedLogin(hs), remote, grant, failure, e);
     };
     if (hs.database === null) {
       this.controlSession(hs, remote, connectionId);
@@ -163,6 +177,8 @@ export class MysqlListener {
           ER_DBACCESS_DENIED_ERROR,
           `dbtape: target "${hs.database}" does not exist or you may not use it`,
         ),
+        'target',
+        null,
       );
       return;
     }
@@ -178,7 +194,7 @@ export class MysqlListener {
     grant: Grant,
     remote: { addr: string; port: number },
     connectionId: number,
-    fail: (e: MysqlProxyError) => void,
+    fail: (e: MysqlProxyError, failure: LoginFailure, grant: Grant) => void,
     greet: boolean,
   ): Promise<void> {
     const { config } = this.d;
@@ -196,7 +212,8 @@ export class MysqlListener {
         config.limits.connectTimeoutMs,
       );
     } catch (err) {
-      fail(err instanceof MysqlProxyError ? err : upstreamFailure(`dbtape: ${(err as Error).message}`));
+      const e = err instanceof MysqlProxyError ? err : upstreamFailure(`dbtape: ${(err as Error).message}`);
+      fail(e, 'upstream', grant);
       return;
     }
     if (client.destroyed) {
@@ -204,6 +221,32 @@ export class MysqlListener {
       return;
     }
     this.startSession(hs, grant, upstream, remote, connectionId, greet);
+  }
+
+  /** A login that did not become a session, in the audit trail (failed-login.ts). */
+  private recordRefusal(
+    who: LoginAttempt,
+    remote: { addr: string; port: number },
+    grant: Grant | null,
+    failure: LoginFailure,
+    e: MysqlProxyError,
+  ): void {
+    recordFailedLogin(this.d.recorders, {
+      protocol: 'mysql',
+      user: who.user,
+      roles: grant?.roles ?? who.roles,
+      clientAddr: remote.addr,
+      clientPort: remote.port,
+      application: who.application,
+      clientTls: who.tlsVersion,
+      target: grant?.target.name ?? who.database ?? '',
+      upstreamDatabase: grant?.target.database,
+      upstreamUser: grant?.target.user,
+      failure,
+      code: e.error.sqlState,
+      errno: e.error.errno,
+      message: e.clientMessage,
+    });
   }
 
   /** Who may kill what: the user's own sessions, and any on targets where they are admin. */
@@ -241,13 +284,14 @@ export class MysqlListener {
     );
     const promote = (rest: Buffer): void => {
       // The login was answered already: a failure now answers the command the client sent (seq 1).
-      const fail = (e: MysqlProxyError): void => {
+      const fail = (e: MysqlProxyError, failure: LoginFailure, grant: Grant): void => {
         log.info(
           { user: hs.user.name, target: only!.target.name, errno: e.error.errno, reason: e.message },
           'session refused',
         );
         hs.socket.end(e.packet(1));
         hs.socket.resume();
+        this.recordRefusal(authenticatedLogin(hs), remote, grant, failure, e);
       };
       this.open({ ...hs, leftover: rest }, only!, remote, connectionId, fail, false).catch((err: Error) => {
         log.error({ err: err.message, stack: err.stack }, 'unexpected error opening a session');
@@ -380,4 +424,23 @@ function policyFor(
 /** LOAD DATA LOCAL INFILE passes the client's file only when a role granting the target allows it. */
 function allowsLocalInfile(grant: Grant, roles: readonly Role[]): boolean {
   return grant.roles.some((name) => roles.find((r) => r.name === name)?.localInfile === true);
+}
+
+/** What is known of a login attempt's client. */
+interface LoginAttempt {
+  readonly user: string;
+  readonly roles: readonly string[];
+  readonly database: string | null;
+  readonly application: string | null;
+  readonly tlsVersion: string | null;
+}
+
+function authenticatedLogin(hs: Authenticated): LoginAttempt {
+  return {
+    user: hs.user.name,
+    roles: hs.user.roles,
+    database: hs.database,
+    application: hs.attributes?.get('program_name') ?? null,
+    tlsVersion: hs.tlsVersion,
+  };
 }

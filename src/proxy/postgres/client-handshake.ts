@@ -2,6 +2,7 @@ import type { Socket } from 'node:net';
 import { type SecureContext, TLSSocket } from 'node:tls';
 import type { User } from '../../model/identity.js';
 import type { Logger } from '../../model/logger.js';
+import type { LoginFailure } from '../../model/session.js';
 import { F, MAX_STARTUP_PACKET_LENGTH } from '../../protocol/postgres/codes.js';
 import { decodeSaslInitialResponse } from '../../protocol/postgres/decode.js';
 import {
@@ -44,7 +45,22 @@ export type ClientHandshake =
       readonly saslFinal: Buffer;
     }
   | { readonly kind: 'cancel'; readonly socket: Socket; readonly pid: number; readonly secret: number }
-  | { readonly kind: 'rejected' };
+  | {
+      readonly kind: 'rejected';
+      /** A login refused once the client had named its user: for the audit trail (failed-login.ts). */
+      readonly login?: RefusedLogin;
+    };
+
+/** Who was refused, and what they were told. */
+export interface RefusedLogin {
+  readonly user: string;
+  readonly database: string;
+  readonly application: string | null;
+  readonly tlsVersion: string | null;
+  readonly failure: LoginFailure;
+  readonly code: string;
+  readonly message: string;
+}
 
 /** Largest SASL message we accept: real ones are well under 1 KiB. */
 const MAX_SASL_MESSAGE = 8192;
@@ -53,6 +69,8 @@ export class HandshakeError extends Error {
   constructor(
     readonly sqlstate: string,
     message: string,
+    /** Set where the refusal belongs in the audit trail: the client has named its user. */
+    readonly login?: Omit<RefusedLogin, 'code' | 'message'>,
   ) {
     super(message);
   }
@@ -118,29 +136,39 @@ export async function clientHandshake(raw: Socket, ctx: ClientHandshakeContext):
       }
 
       const tlsVersion = socket instanceof TLSSocket ? (socket.getProtocol() ?? 'TLS') : null;
+      const username = packet.params.get('user')!;
+      const database = packet.params.get('database') || username;
+      const login = (failure: LoginFailure) => ({
+        user: username,
+        database,
+        application: packet.params.get('application_name') ?? null,
+        tlsVersion,
+        failure,
+      });
       if (ctx.requireTls && tlsVersion === null) {
         throw new HandshakeError(
           SqlState.InvalidAuthorizationSpecification,
           'dbtape: this proxy requires TLS: connect with sslmode=require',
+          login('client'),
         );
       }
       if (packet.params.has('replication')) {
         throw new HandshakeError(
           SqlState.FeatureNotSupported,
           'dbtape: replication connections are not supported',
+          login('client'),
         );
       }
       if (packet.minor > 0 || packet.protocolOptions.length > 0) {
         socket.write(negotiateProtocolVersion(0, packet.protocolOptions));
       }
-      const username = packet.params.get('user')!;
-      const database = packet.params.get('database') || username;
       const user = ctx.users.get(username);
       const saslFinal = await authenticate(socket, reader, user, username, ctx);
       if (!user || !saslFinal) {
         throw new HandshakeError(
           SqlState.InvalidPassword,
           `password authentication failed for user "${username}"`,
+          login('credentials'),
         );
       }
       // Handed over paused: bytes the client sends while the upstream connects must wait in the
@@ -161,10 +189,9 @@ export async function clientHandshake(raw: Socket, ctx: ClientHandshakeContext):
     reader.detach();
     if (err instanceof HandshakeError) {
       ctx.log.info({ code: err.sqlstate, reason: err.message }, 'client rejected during startup');
-      if (!socket.destroyed)
-        socket.end(
-          errorResponse({ severity: 'FATAL', code: err.sqlstate, message: dbtapeMessage(err.message) }),
-        );
+      const message = dbtapeMessage(err.message);
+      if (!socket.destroyed) socket.end(errorResponse({ severity: 'FATAL', code: err.sqlstate, message }));
+      if (err.login) return { kind: 'rejected', login: { ...err.login, code: err.sqlstate, message } };
     } else {
       ctx.log.debug({ err: (err as Error).message }, 'client left during startup');
       socket.destroy();

@@ -6,7 +6,7 @@ import type { User } from '../../model/identity.js';
 import { newSessionId } from '../../model/ids.js';
 import type { Logger } from '../../model/logger.js';
 import type { RecorderFactory } from '../../model/recorder.js';
-import type { EndReason, SessionMeta } from '../../model/session.js';
+import type { EndReason, LoginFailure, SessionMeta } from '../../model/session.js';
 import { grantFor } from '../../policy/access.js';
 import { loadPolicyParsers, PolicyEngine } from '../../policy/index.js';
 import { upstreamStartupParams } from '../../policy/startup-params.js';
@@ -19,6 +19,7 @@ import {
 } from '../../protocol/postgres/encode.js';
 import { SqlState } from '../../protocol/postgres/sqlstate.js';
 import { ConnectionSlots, logEviction } from '../connection-slots.js';
+import { recordFailedLogin } from '../failed-login.js';
 import type { SessionRegistry } from '../session-registry.js';
 import { CancelRouter } from './cancel-router.js';
 import { clientHandshake } from './client-handshake.js';
@@ -113,21 +114,51 @@ export class PgListener {
       this.slots.authenticated(socket);
     });
 
-    if (hs.kind === 'rejected') return;
+    if (hs.kind === 'rejected') {
+      if (hs.login) {
+        const { database, tlsVersion, ...login } = hs.login;
+        recordFailedLogin(this.d.recorders, {
+          ...login,
+          protocol: 'postgres',
+          clientAddr: remote.addr,
+          clientPort: remote.port,
+          clientTls: tlsVersion,
+          target: database,
+        });
+      }
+      return;
+    }
     if (hs.kind === 'cancel') {
       this.cancels.cancel(hs.pid, hs.secret);
       hs.socket.end();
       return;
     }
     const client = hs.socket;
-    const fail = (code: string, message: string): void => {
+    const grant = grantFor(hs.user, hs.database, config.targets, config.roles);
+    const fail = (failure: LoginFailure, code: string, message: string): void => {
       log.info({ user: hs.user.name, target: hs.database, code, reason: message }, 'session refused');
       client.end(errorResponse({ severity: 'FATAL', code, message }));
       client.resume(); // read the client's FIN, so the socket closes
+      const known = grant?.target.protocol === 'postgres' ? grant : null;
+      recordFailedLogin(this.d.recorders, {
+        protocol: 'postgres',
+        user: hs.user.name,
+        roles: known?.roles ?? hs.user.roles,
+        clientAddr: remote.addr,
+        clientPort: remote.port,
+        application: hs.params.get('application_name') ?? null,
+        clientTls: hs.tlsVersion,
+        target: hs.database,
+        upstreamDatabase: known?.target.database,
+        upstreamUser: known?.target.user,
+        failure,
+        code,
+        message,
+      });
     };
-    const grant = grantFor(hs.user, hs.database, config.targets, config.roles);
     if (grant?.target.protocol !== 'postgres') {
       fail(
+        'target',
         SqlState.InvalidCatalogName,
         `dbtape: target "${hs.database}" does not exist or you may not use it`,
       );
@@ -135,7 +166,7 @@ export class PgListener {
     }
     const startup = upstreamStartupParams(hs.params);
     if (!startup.ok) {
-      fail(SqlState.FeatureNotSupported, startup.message);
+      fail('client', SqlState.FeatureNotSupported, startup.message);
       return;
     }
     // A read-only grant starts the upstream session read-only (clients cannot set this at
@@ -150,7 +181,7 @@ export class PgListener {
     } catch (err) {
       const e =
         err instanceof UpstreamError ? err : new UpstreamError(SqlState.ConnectionFailure, String(err));
-      fail(e.sqlstate, e.message);
+      fail('upstream', e.sqlstate, e.message);
       return;
     }
     if (client.destroyed) {

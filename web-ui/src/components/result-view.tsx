@@ -30,6 +30,15 @@ export function ResultView({ s, ended }: { s: Statement; ended: boolean }) {
           </div>
         </div>
       )}
+      {s.outcome === 'login' && s.error && (
+        <div class="notice-box denied" data-testid="login-refused">
+          <strong>Login refused</strong> ({safeLine(s.error.failure ?? '')}){' '}
+          <code>{safeLine(s.error.error?.code ?? '')}</code>
+          <div>
+            <Recorded text={s.error.error?.message ?? ''} />
+          </div>
+        </div>
+      )}
       {s.error && s.outcome === 'error' && <ErrorBox e={s.error} />}
       {s.result && <ResultSummary s={s} r={s.result} />}
       {s.result?.row_data && <RowsTable r={s.result} />}

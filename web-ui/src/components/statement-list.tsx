@@ -50,7 +50,12 @@ function StatementItem({ st, active, onClick }: { st: Statement; active: boolean
     if (active) ref.current?.scrollIntoView({ block: 'nearest' });
   }, [active]);
   const d = durationUsOf(st);
-  const text = st.outcome === 'gap' ? `(${st.query.lost ?? 0} events lost)` : (st.query.sql ?? '');
+  const text =
+    st.outcome === 'gap'
+      ? `(${st.query.lost ?? 0} events lost)`
+      : st.outcome === 'login'
+        ? `(login refused: ${st.query.failure ?? ''})`
+        : (st.query.sql ?? '');
   return (
     <li>
       <button

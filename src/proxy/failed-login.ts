@@ -1,0 +1,58 @@
+/**
+ * Logins that never become sessions (a wrong password, a target the user may not use, a target
+ * that cannot be reached) are part of the audit trail: each is recorded as a short session of its
+ * own, `start`, an `auth` event saying why, and `end` with reason `login_failed`, with who tried,
+ * from where, with which client, and which target they asked for.
+ */
+import { newSessionId } from '../model/ids.js';
+import type { RecorderFactory } from '../model/recorder.js';
+import type { LoginFailure, Protocol, SessionMeta } from '../model/session.js';
+
+export interface FailedLogin {
+  readonly protocol: Protocol;
+  /** The user name the client gave (nothing is recorded before a client names one). */
+  readonly user: string;
+  /** The user's roles when dbtape knows them (authenticated, then refused), else none. */
+  readonly roles?: readonly string[];
+  readonly clientAddr: string;
+  readonly clientPort: number;
+  readonly application: string | null;
+  readonly clientTls: string | null;
+  /** The target the client asked for (its database name), '' when it named none. */
+  readonly target: string;
+  /** Where dbtape would have connected, when the target was known. */
+  readonly upstreamDatabase?: string;
+  readonly upstreamUser?: string;
+  readonly failure: LoginFailure;
+  readonly code: string;
+  readonly errno?: number;
+  /** The message sent to the client. */
+  readonly message: string;
+}
+
+export function recordFailedLogin(recorders: RecorderFactory, login: FailedLogin): void {
+  if (!recorders.active) return;
+  const meta: SessionMeta = {
+    id: newSessionId(),
+    protocol: login.protocol,
+    user: login.user,
+    roles: login.roles ?? [],
+    clientAddr: login.clientAddr,
+    clientPort: login.clientPort,
+    application: login.application,
+    clientTls: login.clientTls,
+    target: login.target,
+    upstreamDatabase: login.upstreamDatabase ?? '',
+    upstreamUser: login.upstreamUser ?? '',
+    startedAtUs: Date.now() * 1000,
+  };
+  const recorder = recorders.open(meta);
+  recorder.event({
+    kind: 'auth',
+    failure: login.failure,
+    code: login.code,
+    ...(login.errno === undefined ? {} : { errno: login.errno }),
+    message: login.message,
+  });
+  recorder.event({ kind: 'end', reason: 'login_failed' });
+}
