@@ -121,11 +121,10 @@ async function main(): Promise<void> {
       const command = [process.execPath, ...flags, v.bin, 'serve', '-c', path.join(dir, 'dbtape.yaml')];
       const cpus = values['dbtape-cpus'];
       const pinned = cpus ? ['taskset', '-c', cpus, ...command] : command;
-      const dbtape = new ServerProcess(
-        pinned[0]!,
-        pinned.slice(1),
-        { cwd: dir, env: { ...process.env, BENCH_UPSTREAM_PASSWORD: 'unused-trust' } },
-      );
+      const dbtape = new ServerProcess(pinned[0]!, pinned.slice(1), {
+        cwd: dir,
+        env: { ...process.env, BENCH_UPSTREAM_PASSWORD: 'unused-trust' },
+      });
       await waitForPort('127.0.0.1', port, 20_000);
       running.push({
         variant: v,
