@@ -68,17 +68,7 @@ async function adminToken(): Promise<string> {
 
 test('dbtape kill ends a live session and its client gets a dbtape: error', async () => {
   const token = await adminToken();
-  const client = new pg.Client({
-    host: '127.0.0.1',
-    port: dbtape.port,
-    user: ALICE.name,
-    password: ALICE.password,
-    database: 'app',
-  });
-  const ended = new Promise<Error>((resolve) => client.on('error', resolve));
-  await client.connect();
-  await client.query('select 1');
-  const id = await waitFor(() => dbtape.server.registry.all()[0]?.meta.id, { what: 'the live session' });
+  const { id, ended } = await liveSession();
 
   const refused = await cli(['kill', id, '--url', base, '--token', 'dbtape_wrong']);
   assert.equal(refused.code, 1, 'a wrong token is refused');
@@ -95,7 +85,7 @@ test('dbtape kill ends a live session and its client gets a dbtape: error', asyn
 });
 
 /** A live session of alice's, and the error its client will get when it ends. */
-async function liveSession(): Promise<{ id: string; ended: Promise<Error>; client: pg.Client }> {
+async function liveSession(): Promise<{ id: string; ended: Promise<Error> }> {
   const client = new pg.Client({
     host: '127.0.0.1',
     port: dbtape.port,
@@ -107,7 +97,7 @@ async function liveSession(): Promise<{ id: string; ended: Promise<Error>; clien
   await client.connect();
   await client.query('select 1');
   const id = await waitFor(() => dbtape.server.registry.all()[0]?.meta.id, { what: 'the live session' });
-  return { id, ended, client };
+  return { id, ended };
 }
 
 test('dbtape kill --user signs in as an admin (password from DBTAPE_PASSWORD)', async () => {

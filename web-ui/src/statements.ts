@@ -25,52 +25,16 @@ export function addEvents(list: Statement[], events: readonly EventJson[]): Stat
     const last = list[list.length - 1];
     switch (e.kind) {
       case 'query':
-        list.push({
-          seq: e.seq,
-          offsetMs: e.offset_ms,
-          at: e.at,
-          query: e,
-          result: null,
-          error: null,
-          extras: [],
-          outcome: 'pending',
-        });
+        list.push(opening(e, 'pending', null));
         break;
       case 'denied':
-        list.push({
-          seq: e.seq,
-          offsetMs: e.offset_ms,
-          at: e.at,
-          query: e,
-          result: null,
-          error: e,
-          extras: [],
-          outcome: 'denied',
-        });
+        list.push(opening(e, 'denied', e));
         break;
       case 'auth':
-        list.push({
-          seq: e.seq,
-          offsetMs: e.offset_ms,
-          at: e.at,
-          query: e,
-          result: null,
-          error: e,
-          extras: [],
-          outcome: 'login',
-        });
+        list.push(opening(e, 'login', e));
         break;
       case 'gap':
-        list.push({
-          seq: e.seq,
-          offsetMs: e.offset_ms,
-          at: e.at,
-          query: e,
-          result: null,
-          error: null,
-          extras: [],
-          outcome: 'gap',
-        });
+        list.push(opening(e, 'gap', null));
         break;
       case 'result':
         if (last && last.outcome === 'pending') {
@@ -92,6 +56,11 @@ export function addEvents(list: Statement[], events: readonly EventJson[]): Stat
     }
   }
   return list;
+}
+
+/** A new entry opened by `e`. */
+function opening(e: EventJson, outcome: Outcome, error: EventJson | null): Statement {
+  return { seq: e.seq, offsetMs: e.offset_ms, at: e.at, query: e, result: null, error, extras: [], outcome };
 }
 
 /** Index of the statement whose seq is `seq`, or of the last one at or before it. */
