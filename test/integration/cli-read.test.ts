@@ -292,7 +292,11 @@ describe('dbtape sessions', () => {
       ),
       [],
     );
-    assert.equal(JSON.parse(await ok('sessions', '--json', '--limit', '1', '--store', P())).length, 1);
+    const limited = await dbtape(['sessions', '--json', '--limit', '1', '--store', P()]);
+    assert.equal(JSON.parse(limited.stdout).length, 1);
+    assert.match(limited.stderr, /^dbtape: listed the newest 1 sessions; use --limit to see more$/m);
+    const all = await dbtape(['sessions', '--json', '--store', P()]);
+    assert.equal(all.stderr, '', 'nothing on stderr when the list is whole');
     const bad = await dbtape(['sessions', '--since', 'yesterday', '--store', P()]);
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /30s, 15m, 2h or 7d/);

@@ -46,6 +46,9 @@ export function registerSessions(program: Command): void {
         ? terminalSafeJson(sessions.map(sessionToJson), 2)
         : sessionTable(sessions, nowUs(), opts.limit).join('\n');
       process.stdout.write(`${out}\n`);
+      // The table says so in its title; a JSON consumer hears it on stderr, its array untouched.
+      if (opts.json && sessions.length >= opts.limit)
+        process.stderr.write(`dbtape: listed the newest ${opts.limit} sessions; use --limit to see more\n`);
     }),
   );
 }
