@@ -21,6 +21,11 @@ export interface SignInOptions {
 }
 
 const MAX_SIGN_INS = 10_000;
+/**
+ * Sign-ins one user may hold at once; a new one ends that user's oldest. Without it one user
+ * signing in 10,000 times pushed everyone else's sign-ins out of the table.
+ */
+export const MAX_SIGN_INS_PER_USER = 50;
 
 export class SignInTable {
   private readonly byHash = new Map<string, SignIn>();
@@ -29,6 +34,7 @@ export class SignInTable {
 
   /** Starts a sign-in; returns the cookie value (shown once, never stored). */
   create(user: string): { token: string; signIn: SignIn } {
+    this.limitUser(user);
     if (this.byHash.size >= MAX_SIGN_INS) this.sweep();
     const token = randomBytes(32).toString('base64url');
     const now = this.o.now();
@@ -67,6 +73,14 @@ export class SignInTable {
   private lapsed(s: SignIn): boolean {
     const now = this.o.now();
     return now - s.lastSeenMs > this.o.idleMs || now - s.createdMs > this.o.absoluteMs;
+  }
+
+  /** Makes room for one more sign-in of `user`: ends its oldest ones beyond the cap. */
+  private limitUser(user: string): void {
+    const mine: string[] = [];
+    for (const [k, s] of this.byHash) if (s.user === user) mine.push(k);
+    // Map order is insertion order: the first are the oldest.
+    for (let i = 0; i <= mine.length - MAX_SIGN_INS_PER_USER; i++) this.byHash.delete(mine[i]!);
   }
 
   private sweep(): void {
