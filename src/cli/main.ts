@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
+import { dbtapeMessage } from '../model/dbtape-message.js';
 import { registerCheckConfig } from './commands/check-config.js';
 import { registerDemo } from './commands/demo.js';
 import { registerExport } from './commands/export.js';
@@ -65,7 +66,7 @@ function report(err: unknown): number {
   const message = err instanceof Error ? err.message : String(err);
   // One line per problem (a ConfigError holds several), each marked as dbtape's.
   for (const line of message.split('\n')) {
-    process.stderr.write(`${line.startsWith('dbtape:') ? line : `dbtape: ${line}`}\n`);
+    process.stderr.write(`${dbtapeMessage(line)}\n`);
   }
   if (err instanceof CliError) return err.exitCode;
   if (process.env.DBTAPE_DEBUG && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);

@@ -3,6 +3,7 @@
  * `{"error": {"code": "DBTAPE_...", "message": "dbtape: ..."}}`.
  */
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import { dbtapeMessage } from '../model/dbtape-message.js';
 
 export class ApiError extends Error {
   override name = 'ApiError';
@@ -13,7 +14,7 @@ export class ApiError extends Error {
     /** Extra response headers (e.g. Retry-After). */
     readonly headers: Record<string, string> = {},
   ) {
-    super(message.startsWith('dbtape:') ? message : `dbtape: ${message}`);
+    super(dbtapeMessage(message));
   }
 
   body(): { error: { code: string; message: string } } {

@@ -1,3 +1,4 @@
+import { dbtapeMessage } from '../../model/dbtape-message.js';
 import {
   ER_ACCESS_DENIED_ERROR,
   ER_UNKNOWN_ERROR,
@@ -27,17 +28,14 @@ export class MysqlProxyError extends Error {
     super(message);
   }
 
-  /**
-   * The ERR packet. Every error dbtape raises starts with `dbtape:` (SPEC.md); a failed login keeps
-   * the server's wording after it, so tools that look for "Access denied for user" still find it.
-   */
+  /** The ERR packet, its message marked as dbtape's (model/dbtape-message.ts). */
   packet(seq: number): Buffer {
     return errPacket(this.error, this.clientMessage, seq);
   }
 
   /** The message as the client gets it. */
   get clientMessage(): string {
-    return this.message.startsWith('dbtape:') ? this.message : `dbtape: ${this.message}`;
+    return dbtapeMessage(this.message);
   }
 }
 

@@ -142,16 +142,8 @@ export class MysqlListener {
       this.slots.authenticated(socket);
     });
     if (hs.kind === 'rejected') {
-      if (hs.login) {
-        const { user, database, application, tlsVersion, failure, error } = hs.login;
-        this.recordRefusal(
-          { user, database, application, tlsVersion, roles: [] },
-          remote,
-          null,
-          failure,
-          error,
-        );
-      }
+      if (hs.login)
+        this.recordRefusal({ ...hs.login, roles: [] }, remote, null, hs.login.failure, hs.login.error);
       return;
     }
 

@@ -1,5 +1,6 @@
 import type { Socket } from 'node:net';
 import { type SecureContext, TLSSocket } from 'node:tls';
+import { dbtapeMessage } from '../../model/dbtape-message.js';
 import type { User } from '../../model/identity.js';
 import type { Logger } from '../../model/logger.js';
 import type { LoginFailure } from '../../model/session.js';
@@ -74,15 +75,6 @@ export class HandshakeError extends Error {
   ) {
     super(message);
   }
-}
-
-/**
- * Every error dbtape raises starts with `dbtape:` (SPEC.md). Messages that keep the server's
- * wording, such as a failed login's, keep it after the prefix, so tools that look for
- * "password authentication failed" still find it.
- */
-function dbtapeMessage(message: string): string {
-  return message.startsWith('dbtape:') ? message : `dbtape: ${message}`;
 }
 
 export async function clientHandshake(raw: Socket, ctx: ClientHandshakeContext): Promise<ClientHandshake> {
