@@ -9,6 +9,13 @@
  *    \n and \t are kept (unless `singleLine`, where \n → ␤ and \t → ␉).
  *  - C1 controls (U+0080–U+009F, e.g. the one-byte CSI U+009B), bidi controls, invisible
  *    format characters, line/paragraph separators and Unicode tag characters become ⟨U+XXXX⟩.
+ *    So do the characters that draw nothing or a blank (soft hyphen, Hangul fillers, braille
+ *    blank, Mongolian and Khmer format characters, ...), with which `us\u00ADers` would look
+ *    like `users`.
+ *  - The joiners (ZWJ, ZWNJ) and variation selectors are shown too, except where text needs
+ *    them: between two non-ASCII characters (emoji sequences such as 👩‍💻, Persian and Indic
+ *    words), after a non-ASCII character (a selector choosing emoji or text style, or a CJK
+ *    glyph variant) and in a keycap (1️⃣). Next to ASCII they only ever hide something.
  *  - Lone surrogates U+DC80–U+DCFF (invalid UTF-8 bytes kept by wire/text.ts) become
  *    ⟨xNN⟩, the original byte; other lone surrogates become ⟨U+XXXX⟩.
  *  - U+FFFD stays as it is: it is harmless and already means "undecodable".
@@ -16,10 +23,20 @@
 import { SNIPPET_MATCH_END, SNIPPET_MATCH_START } from '../store/session-store.js';
 
 const REST =
-  '\u007f-\u009f\u061c\u200b\u200e\u200f\u2028-\u202e\u2060-\u2064\u2066-\u2069\ufeff\ufff9-\ufffb\u{e0000}-\u{e007f}\ud800-\udfff';
+  '\u007f-\u009f\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b\u200e\u200f' +
+  '\u2028-\u202e\u2060-\u2064\u2066-\u206f\u2800\u3164\ufeff\uffa0\ufff9-\ufffb' +
+  '\u{1bca0}-\u{1bca3}\u{1d173}-\u{1d17a}\u{e0000}-\u{e007f}\ud800-\udfff';
+/** Joiners and variation selectors: harmless only in the contexts the convention above names. */
+const JOINER = '[\u200c\u200d]';
+const SELECTOR = '[\ufe00-\ufe0f\u{e0100}-\u{e01ef}]';
+/** A character that can carry a joiner or selector: not ASCII, not itself a joiner or selector. */
+const CARRIER = '[^\u0000-\u007f\u200c\u200d\ufe00-\ufe0f\u{e0100}-\u{e01ef}]';
+const IN_CONTEXT =
+  `(?<!${CARRIER})${JOINER}|${JOINER}(?!${CARRIER})` +
+  `|(?<![0-9#*])(?<!${CARRIER})${SELECTOR}|(?<=[0-9#*])${SELECTOR}(?!\u20e3)`;
 /** Multi-line mode keeps \n and \t. */
-const UNSAFE = new RegExp(`[\u0000-\u0008\u000b-\u001f${REST}]`, 'gu');
-const UNSAFE_SINGLE_LINE = new RegExp(`[\u0000-\u001f${REST}]`, 'gu');
+const UNSAFE = new RegExp(`[\u0000-\u0008\u000b-\u001f${REST}]|${IN_CONTEXT}`, 'gu');
+const UNSAFE_SINGLE_LINE = new RegExp(`[\u0000-\u001f${REST}]|${IN_CONTEXT}`, 'gu');
 
 export interface SafeTextOptions {
   /** Also render \n and \t visibly (table cells, one-line summaries). */

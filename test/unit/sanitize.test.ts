@@ -26,10 +26,20 @@ const HOSTILE: readonly [string, string][] = [
   ['tag characters', 'a\u{e0041}\u{e007f}'],
   ['lone surrogates', '\ud800x\udc80'],
   ['vertical tab, form feed', '\u000b\u000c'],
+  ['soft hyphen inside a name', 'us\u00aders'],
+  ['blank-drawing fillers', '\u3164\u115f\u1160\uffa0\u2800'],
+  ['format characters', '\u034f\u17b4\u180e\u206a\u{1bca0}\u{1d173}'],
+  ['joiners next to ASCII', 'DROP\u200d TABLE\u200c'],
+  ['variation selectors after ASCII', 'a\ufe0fb\u{e0100}'],
 ];
 
 const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/;
-const INVISIBLE = /[\u061c\u200b\u200e\u200f\u2028-\u202e\u2060-\u2069\ufeff]|[\u{e0000}-\u{e007f}]/u;
+// Built from a string: biome's misleading-class rule misreads the ranges of combining marks.
+const INVISIBLE = new RegExp(
+  '[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u2028-\u202e\u2060-\u206f' +
+    '\u2800\u3164\ufe00-\ufe0f\ufeff\uffa0\u{1bca0}-\u{1bca3}\u{1d173}-\u{1d17a}\u{e0000}-\u{e01ef}]',
+  'u',
+);
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
 describe('safeForTerminal', () => {
@@ -54,6 +64,25 @@ describe('safeForTerminal', () => {
   test('keeps newlines, tabs, accents, CJK, emoji and U+FFFD as they are', () => {
     const text = "SELECT\n\t'héllo 世界 😀 👩‍💻 \ufffd'";
     assert.equal(safeForTerminal(text), text);
+  });
+
+  test('keeps joiners and selectors where text needs them, shows them elsewhere', () => {
+    // Emoji ZWJ sequence, emoji style, keycap, Persian ZWNJ, Devanagari ZWJ, a CJK glyph variant.
+    for (const kept of [
+      '👩\u200d💻',
+      '❤\ufe0f',
+      '1\ufe0f\u20e3',
+      'می\u200cخواهم',
+      'क्\u200dष',
+      '葛\u{e0100}',
+    ]) {
+      assert.equal(safeForTerminal(kept), kept, JSON.stringify(kept));
+    }
+    assert.equal(safeForTerminal('us\u200ders'), 'us⟨U+200D⟩ers');
+    assert.equal(safeForTerminal('\u200d😀'), '⟨U+200D⟩😀');
+    assert.equal(safeForTerminal('é\u200d'), 'é⟨U+200D⟩');
+    assert.equal(safeForTerminal('1\ufe0f'), '1⟨U+FE0F⟩');
+    assert.equal(safeForTerminal('us\u00aders'), 'us⟨U+00AD⟩ers');
   });
 
   test('singleLine also shows newlines and tabs', () => {
