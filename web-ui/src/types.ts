@@ -1,78 +1,13 @@
-/** The API's JSON, as the server sends it (src/store/json.ts and src/web/api-json.ts). */
-
-export interface SessionJson {
-  id: string;
-  user: string;
-  target: string;
-  protocol: string;
-  client_addr: string;
-  application: string | null;
-  started_at: string;
-  ended_at: string | null;
-  statements: number;
-  errors: number;
-  status: 'active' | 'ended';
-}
-
-export interface SessionDetailJson extends SessionJson {
-  roles: string[];
-  client_port: number;
-  client_tls: string | null;
-  upstream_database: string;
-  upstream_user: string;
-  end_reason: string | null;
-  last_seq: number;
-  live: boolean;
-}
-
-export interface EventJson {
-  seq: number;
-  at: string;
-  offset_ms: number;
-  kind: string;
-  sql?: string;
-  params?: (string | null)[];
-  rows?: number | null;
-  duration_us?: number;
-  tag?: string;
-  error?: { code: string; message: string; errno?: number; severity?: string };
-  message?: string;
-  via?: string;
-  statement?: string;
-  columns?: { name: string; type: string }[];
-  row_data?: (string | null)[][];
-  truncated?: boolean;
-  warnings?: number;
-  state?: string;
-  direction?: 'in' | 'out';
-  bytes?: number;
-  /** notice */
-  severity?: string;
-  code?: string;
-  command?: string;
-  detail?: string;
-  lost?: number;
-  channel?: string;
-  payload?: string;
-  application?: string;
-  /** end */
-  reason?: string;
-  /** auth: why a login did not become a session */
-  failure?: string;
-}
-
-export interface SearchHitJson {
-  session_id: string;
-  seq: number;
-  at: string;
-  user: string;
-  target: string;
-  sql: string;
-  params?: (string | null)[];
-  snippet: string;
-  kind: 'query' | 'denied';
-  failed: boolean | null;
-}
+/**
+ * The API's JSON, as the server sends it: the server's own types (src/store/json.ts for the
+ * SPEC shapes, src/web/ for what the API adds), so that the two cannot drift apart.
+ */
+export type { EventJson, SessionJson } from '../../src/store/json.js';
+export type {
+  ApiSearchHitJson as SearchHitJson,
+  ApiSessionDetailJson as SessionDetailJson,
+} from '../../src/web/api-json.js';
+export type { LiveMessage } from '../../src/web/live-feed.js';
 
 export interface Me {
   user: string;
@@ -87,8 +22,3 @@ export interface MinuteJson {
   statements: number;
   errors: number;
 }
-
-export type LiveMessage =
-  | { type: 'start'; session: SessionJson }
-  | { type: 'update'; id: string; statements: number; errors: number }
-  | { type: 'end'; id: string; ended_at: string; end_reason: string; statements: number; errors: number };

@@ -4,8 +4,8 @@
  * own sessions unless the caller is an auditor or admin.
  */
 import type { Hono, MiddlewareHandler } from 'hono';
-import { searchHitToJson } from '../../store/json.js';
 import type { SessionStore } from '../../store/session-store.js';
+import { apiSearchHitJson } from '../api-json.js';
 import type { WebEnv } from '../env.js';
 import { ApiError } from '../http-errors.js';
 import type { MinuteStats } from '../minute-stats.js';
@@ -36,7 +36,7 @@ export function searchRoutes(app: Hono<WebEnv>, d: SearchRouteDeps, authed: Midd
     const filter = searchFilter(c.req.query(), d.nowUs());
     if (!seesAll(p) && filter.user !== undefined && filter.user !== p.user) return c.json([]);
     const hits = await d.store.search(q, seesAll(p) ? filter : { ...filter, user: p.user });
-    return c.json(hits.map((h) => ({ ...searchHitToJson(h), kind: h.kind, failed: h.failed })));
+    return c.json(hits.map(apiSearchHitJson));
   });
 
   app.get('/api/stats/statements-per-minute', authed, (c) => {
