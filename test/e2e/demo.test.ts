@@ -16,7 +16,7 @@ import { after, before, describe, test } from 'node:test';
 import { findBinary, requirePgBinary } from '../support/binaries.js';
 import { removeAtExit } from '../support/cleanup.js';
 import { DBTAPE_BIN, REPO_ROOT } from '../support/dbtape-process.js';
-import { envWithoutPg, run } from '../support/exec.js';
+import { envWithoutPg, run, runStatus } from '../support/exec.js';
 import { freePort, isPortOpen } from '../support/ports.js';
 import { describeExit, ServerProcess } from '../support/server-process.js';
 import { waitFor } from '../support/wait.js';
@@ -244,6 +244,48 @@ describe('dbtape demo', { timeout: 180_000 }, () => {
     assert.equal(orders, 600);
     assert.ok(payments! > 100 && payments! < orders!, `payments: ${payments}`);
     assert.ok(Number(visa) > 0, 'fake card numbers for the masking demo');
+  });
+
+  test('the analyst sign-in reads masked card numbers and emails, may not write, and is recorded masked', async () => {
+    const analyst = /postgresql:\/\/analyst:([^@]+)@/.exec(output)?.[1] ?? '';
+    assert.match(analyst, /^[A-Za-z0-9_-]{16}$/, 'the analyst connection URL is printed');
+    const psql = requirePgBinary('psql', 'postgresql-client');
+    const url = `postgresql://analyst:${analyst}@127.0.0.1:${base}/demo?sslmode=require&application_name=masking-check`;
+    const [cmd, args] = iso.wrap(demo.pid!, [
+      psql,
+      url,
+      '-X',
+      '-A',
+      '-t',
+      '-c',
+      "select card_number from payments where card_brand = 'visa' order by id limit 1",
+      '-c',
+      'select email from customers order by id limit 1',
+      '-c',
+      'update payments set amount_cents = 0',
+    ]);
+    const r = await runStatus(cmd, args, { env: envWithoutPg(), timeoutMs: 60_000 });
+    const [card, email] = r.stdout.trim().split('\n');
+    assert.match(card!, /^\*{4} \*{4} \*{4} \d{4}$/, `card: ${card}`);
+    assert.match(email!, /^[a-z]\*+@example\.com$/, `email: ${email}`);
+    assert.match(r.stderr, /dbtape: denied by rule access=read/);
+    const store = `sqlite:${path.join(demoDir, 'dbtape.db')}`;
+    const cli = async (...a: string[]) =>
+      JSON.parse((await run(process.execPath, [DBTAPE_BIN, ...a, '--json'])).stdout);
+    const id = await waitFor(
+      async () => {
+        const list = (await cli('sessions', '--store', store)) as {
+          id: string;
+          application: string | null;
+          status: string;
+        }[];
+        return list.find((s) => s.application === 'masking-check' && s.status === 'ended')?.id;
+      },
+      { what: 'the analyst session to be recorded and ended', timeoutMs: 30_000, intervalMs: 200 },
+    );
+    const shown = JSON.stringify(await cli('show', id, '--store', store));
+    assert.ok(shown.includes(card!), 'the recording holds the masked card number');
+    assert.doesNotMatch(shown, /\d{4} \d{4} \d{4} \d{4}/, 'and no card number in clear');
   });
 
   test('several clients at once (node-postgres and postgres.js) each get their own correct answers', async () => {

@@ -14,6 +14,8 @@ export interface BannerInput {
   readonly target: string;
   readonly demoUser: string;
   readonly demoPassword: string;
+  readonly analystUser: string;
+  readonly analystPassword: string;
   readonly auditorUser: string;
   readonly auditorPassword: string;
   /** Absolute path of the demo folder and of the certificate. */
@@ -33,6 +35,7 @@ export interface BannerInput {
 export function banner(b: BannerInput): string {
   const { host, port } = b.pgAddress;
   const url = `postgresql://${b.demoUser}:${b.demoPassword}@${host}:${port}/${b.target}`;
+  const analystUrl = `postgresql://${b.analystUser}:${b.analystPassword}@${host}:${port}/${b.target}`;
   const store = `sqlite:${shortPath(b.storeFile, b.cwd)}`;
   const sampleId = b.sample?.sessionId ?? '<id>';
   const lines = [
@@ -46,9 +49,12 @@ export function banner(b: BannerInput): string {
     'Connect:',
     `  psql "${url}?sslmode=require"`,
     `  (to verify the certificate too: sslmode=verify-full&sslrootcert=${shortPath(b.certFile, b.cwd)})`,
+    `  psql "${analystUrl}?sslmode=require"`,
+    '  (read-only, card numbers and emails masked: try select * from payments, or an update)',
     '',
     'Sign-ins (they also open the dashboard):',
     `  ${b.demoUser.padEnd(8)} ${b.demoPassword}   admin of target "${b.target}" and of the dashboard`,
+    `  ${b.analystUser.padEnd(8)} ${b.analystPassword}   reads target "${b.target}" with card numbers and emails masked`,
     `  ${b.auditorUser.padEnd(8)} ${b.auditorPassword}   auditor: sees every session, reaches no database`,
     '',
     'Sessions and replay:',

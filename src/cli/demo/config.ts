@@ -12,11 +12,13 @@ import { hashPassword } from '../../config/verifiers.js';
  *   store:   { url: sqlite:<dir>/dbtape.db, capture_results: rows, signing_key_file: <dir>/keys/signing.key }
  *   targets: [{ name: demo, protocol: postgres, host: 127.0.0.1, port: <embedded>, tls: disable }]
  *   users:   demo (role admin: admin access to target demo, and the dashboard's admin),
+ *            analyst (role analyst: read access to target demo, card numbers and emails masked),
  *            auditor (reserved role auditor: sees every session, reaches no database)
  */
 
 export const DEMO_TARGET = 'demo';
 export const DEMO_USER = 'demo';
+export const ANALYST_USER = 'analyst';
 export const AUDITOR_USER = 'auditor';
 export const DEMO_HOST = '127.0.0.1';
 const DEFAULT_PORTS = { postgres: 6432, http: 8080 } as const;
@@ -36,6 +38,7 @@ export function demoPorts(portsFrom: number | null): DemoPorts {
 
 export interface DemoCredentials {
   readonly demoPassword: string;
+  readonly analystPassword: string;
   readonly auditorPassword: string;
 }
 
@@ -43,6 +46,7 @@ export interface DemoCredentials {
 export function newCredentials(): DemoCredentials {
   return {
     demoPassword: randomBytes(12).toString('base64url'),
+    analystPassword: randomBytes(12).toString('base64url'),
     auditorPassword: randomBytes(12).toString('base64url'),
   };
 }
@@ -96,9 +100,20 @@ export function buildDemoConfig(input: DemoConfigInput): Config {
     ],
     users: [
       { name: DEMO_USER, password: hashPassword(credentials.demoPassword), roles: ['admin'] },
+      { name: ANALYST_USER, password: hashPassword(credentials.analystPassword), roles: [ANALYST_USER] },
       { name: AUDITOR_USER, password: hashPassword(credentials.auditorPassword), roles: ['auditor'] },
     ],
-    roles: [{ name: 'admin', targets: [DEMO_TARGET], access: 'admin' }],
+    roles: [
+      { name: 'admin', targets: [DEMO_TARGET], access: 'admin' },
+      // Shows the policy at work: reads only, card numbers and emails masked for the client and
+      // in the recording alike.
+      {
+        name: ANALYST_USER,
+        targets: [DEMO_TARGET],
+        access: 'read',
+        masking: { columns: ['payments.card_number', 'customers.email'], detectors: ['card', 'email'] },
+      },
+    ],
     log: { level: input.logLevel },
   };
   return parseConfigObject(data, { file: '<demo>', baseDir: input.dir, env: {}, source: '<demo>' });

@@ -8,6 +8,7 @@ import { type RunningServer, startServer } from '../server.js';
 import { banner } from './banner.js';
 import { writeDemoCert } from './cert.js';
 import {
+  ANALYST_USER,
   AUDITOR_USER,
   buildDemoConfig,
   DEMO_HOST,
@@ -106,6 +107,8 @@ async function start(opts: DemoOptions, closers: Closer[]): Promise<void> {
       target: DEMO_TARGET,
       demoUser: DEMO_USER,
       demoPassword: credentials.demoPassword,
+      analystUser: ANALYST_USER,
+      analystPassword: credentials.analystPassword,
       auditorUser: AUDITOR_USER,
       auditorPassword: credentials.auditorPassword,
       dir,
