@@ -1,6 +1,7 @@
 /**
  * `dbtape keys generate`: the checkpoint signing key (Ed25519) and the master encryption keyring,
  * created with mode 0600, never over an existing file.
+ * `dbtape keys tls`: a self-signed certificate for the listeners (keys-tls.ts).
  * `dbtape keys rotate`: a new current master key in the keyring file, then every data key of the
  * store re-wrapped under it in one transaction; recordings are not rewritten.
  */
@@ -13,6 +14,7 @@ import { createKeyringFile, rotateKeyringFile } from '../../integrity/keyring.js
 import { createSigningKeyFiles } from '../../integrity/signing-key.js';
 import { openStore } from '../../store/open-store.js';
 import { CliError } from '../output.js';
+import { generateTls, type TlsOptions } from './keys-tls.js';
 
 const DEFAULT_CONFIG = 'dbtape.yaml';
 
@@ -45,6 +47,23 @@ export function registerKeys(program: Command): void {
       return v;
     })
     .action((opts: GenerateOptions) => generate(opts));
+  keys
+    .command('tls')
+    .description(
+      'create a self-signed certificate and key for the listeners (tls.cert_file / tls.key_file; never overwrites)',
+    )
+    .option(
+      '-c, --config <file>',
+      `write the files its tls: section names (default: ${DEFAULT_CONFIG} if there is one)`,
+    )
+    .option('--cert <file>', 'certificate file (default: tls.cert_file, or certs/dbtape.crt)')
+    .option('--key <file>', 'private key file (default: tls.key_file, or certs/dbtape.key)')
+    .option(
+      '--name <name...>',
+      'more host names or addresses clients connect to (localhost, 127.0.0.1, ::1 and the listen hosts are always in)',
+    )
+    .option('--days <n>', 'validity in days (default 365)')
+    .action((opts: TlsOptions) => generateTls(opts));
   keys
     .command('rotate')
     .description('add a new current master key and re-wrap every data key of the store under it')
