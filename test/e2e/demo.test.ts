@@ -153,6 +153,20 @@ describe('dbtape demo', { timeout: 180_000 }, () => {
   let password: string;
   let output: string;
 
+  /** psql -XAt in the demo's network namespace, one -c per statement; resolves whatever its exit status. */
+  function psqlInDemo(url: string, statements: readonly string[]) {
+    const psql = requirePgBinary('psql', 'postgresql-client');
+    const [cmd, args] = iso.wrap(demo.pid!, [
+      psql,
+      url,
+      '-X',
+      '-A',
+      '-t',
+      ...statements.flatMap((q) => ['-c', q]),
+    ]);
+    return runStatus(cmd, args, { env: envWithoutPg(), timeoutMs: 60_000 });
+  }
+
   before(async () => {
     const main = path.join(REPO_ROOT, 'dist', 'cli', 'main.js');
     if (!existsSync(main))
@@ -218,24 +232,14 @@ describe('dbtape demo', { timeout: 180_000 }, () => {
   });
 
   test('psql connects with sslmode=require and finds the sample schema in the embedded database', async () => {
-    const psql = requirePgBinary('psql', 'postgresql-client');
-    const url = `postgresql://demo:${password}@127.0.0.1:${base}/demo?sslmode=require`;
-    const [cmd, args] = iso.wrap(demo.pid!, [
-      psql,
-      url,
-      '-X',
-      '-A',
-      '-t',
-      '-c',
+    const r = await psqlInDemo(`postgresql://demo:${password}@127.0.0.1:${base}/demo?sslmode=require`, [
       'select version()',
-      '-c',
       "select current_setting('data_directory')",
-      '-c',
       'select (select count(*) from customers), (select count(*) from orders), (select count(*) from payments)',
-      '-c',
       "select count(*) from payments where card_number = '4111 1111 1111 1111'",
     ]);
-    const { stdout } = await run(cmd, args, { env: envWithoutPg(), timeoutMs: 60_000 });
+    assert.equal(r.code, 0, r.stderr);
+    const stdout = r.stdout;
     const [version, dataDir, counts, visa] = stdout.trim().split('\n');
     assert.match(version!, /PGlite/, 'the target is the embedded PGlite, not a PostgreSQL server');
     assert.equal(dataDir, '/pglite/data');
@@ -249,22 +253,14 @@ describe('dbtape demo', { timeout: 180_000 }, () => {
   test('the analyst sign-in reads masked card numbers and emails, may not write, and is recorded masked', async () => {
     const analyst = /postgresql:\/\/analyst:([^@]+)@/.exec(output)?.[1] ?? '';
     assert.match(analyst, /^[A-Za-z0-9_-]{16}$/, 'the analyst connection URL is printed');
-    const psql = requirePgBinary('psql', 'postgresql-client');
-    const url = `postgresql://analyst:${analyst}@127.0.0.1:${base}/demo?sslmode=require&application_name=masking-check`;
-    const [cmd, args] = iso.wrap(demo.pid!, [
-      psql,
-      url,
-      '-X',
-      '-A',
-      '-t',
-      '-c',
-      "select card_number from payments where card_brand = 'visa' order by id limit 1",
-      '-c',
-      'select email from customers order by id limit 1',
-      '-c',
-      'update payments set amount_cents = 0',
-    ]);
-    const r = await runStatus(cmd, args, { env: envWithoutPg(), timeoutMs: 60_000 });
+    const r = await psqlInDemo(
+      `postgresql://analyst:${analyst}@127.0.0.1:${base}/demo?sslmode=require&application_name=masking-check`,
+      [
+        "select card_number from payments where card_brand = 'visa' order by id limit 1",
+        'select email from customers order by id limit 1',
+        'update payments set amount_cents = 0',
+      ],
+    );
     const [card, email] = r.stdout.trim().split('\n');
     assert.match(card!, /^\*{4} \*{4} \*{4} \d{4}$/, `card: ${card}`);
     assert.match(email!, /^[a-z]\*+@example\.com$/, `email: ${email}`);
