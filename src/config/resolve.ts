@@ -36,6 +36,11 @@ export function resolveConfig(ctx: ResolveContext, raw: RawConfig): Config {
     source: ctx.source,
     listen,
     tls,
+    http: {
+      publicUrl: raw.http.public_url ?? null,
+      trustedProxies: raw.http.trusted_proxies,
+      allowedHosts: [...new Set(raw.http.allowed_hosts)],
+    },
     limits: {
       maxClientConnections: raw.limits.max_client_connections,
       authTimeoutMs: raw.limits.auth_timeout,

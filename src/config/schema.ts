@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { STATEMENT_COMMANDS, STATEMENT_KINDS } from '../model/identity.js';
+import { parseAddressRange, parseAllowedHost, parsePublicUrl } from './http-values.js';
 import type { ListenAddress } from './types.js';
 import {
   type Parsed,
@@ -75,6 +76,13 @@ const storeShape = {
   signing_key_file: path.optional(),
   /** How often a signed checkpoint is written while anything is recorded. */
   checkpoint_interval: scalar(parseDuration).default(60_000),
+};
+
+/** The dashboard behind a TLS-terminating reverse proxy, and the Host names it answers to. */
+const httpShape = {
+  public_url: scalar(parsePublicUrl).optional(),
+  trusted_proxies: list(scalar(parseAddressRange)).default([]),
+  allowed_hosts: list(scalar(parseAllowedHost)).default([]),
 };
 
 const limitsShape = {
@@ -152,6 +160,7 @@ const roleShape = {
 
 const topShape = {
   listen: z.strictObject(listenShape).nullable().optional(),
+  http: section(z.strictObject(httpShape)),
   tls: section(z.strictObject(tlsShape)),
   store: section(z.strictObject(storeShape)),
   limits: section(z.strictObject(limitsShape)),
@@ -174,6 +183,7 @@ export type RawTarget = RawConfig['targets'][number];
 export const KNOWN_KEYS: Readonly<Record<string, readonly string[]>> = {
   '': Object.keys(topShape),
   listen: Object.keys(listenShape),
+  http: Object.keys(httpShape),
   tls: Object.keys(tlsShape),
   store: Object.keys(storeShape),
   limits: Object.keys(limitsShape),

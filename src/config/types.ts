@@ -7,6 +7,13 @@ export interface ListenAddress {
   readonly port: number;
 }
 
+/** An address or CIDR range (`http.trusted_proxies`); a single address has the full prefix. */
+export interface AddressRange {
+  readonly family: 'ipv4' | 'ipv6';
+  readonly address: string;
+  readonly prefix: number;
+}
+
 /** The validated, resolved configuration: defaults applied, secrets read, paths absolute. */
 export interface Config {
   /** Absolute path of the file it came from, or '<demo>' for generated configs. */
@@ -21,6 +28,15 @@ export interface Config {
     readonly keyFile: string | null;
     /** Refuse clients that do not use TLS. */
     readonly require: boolean;
+  };
+  /** The dashboard's place on the web: behind a reverse proxy, and the host names it answers to. */
+  readonly http: {
+    /** Origin users open the dashboard at (`https://dbtape.example.com`), or null. */
+    readonly publicUrl: string | null;
+    /** Peers whose X-Forwarded-For is believed. */
+    readonly trustedProxies: readonly AddressRange[];
+    /** Host names (lower case, no port) accepted in the Host header besides localhost and public_url's. */
+    readonly allowedHosts: readonly string[];
   };
   readonly limits: {
     readonly maxClientConnections: number;
