@@ -1,7 +1,7 @@
 /**
- * The HTTP application: security headers, the API (auth, sessions, live, search, tokens),
- * /metrics and /healthz, and the dashboard's static files. Routing only; each concern lives in
- * its own file under routes/ and auth/.
+ * The HTTP application: security headers, the client's address, the API (auth, sessions, live,
+ * search, tokens), /metrics and /healthz, and the dashboard's static files. Routing only; each
+ * concern lives in its own file under routes/ and auth/.
  */
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
@@ -13,6 +13,7 @@ import type { ApiTokens } from './auth/api-tokens.js';
 import { authenticate } from './auth/authenticate.js';
 import type { LoginLimiter } from './auth/rate-limit.js';
 import type { SignInTable } from './auth/sign-ins.js';
+import { resolveClientAddress, type TrustedProxies } from './client-address.js';
 import type { WebEnv } from './env.js';
 import { ApiError } from './http-errors.js';
 import type { LiveFeed } from './live-feed.js';
@@ -44,6 +45,7 @@ export interface AppDeps {
   readonly channels: SseChannels;
   readonly cookieName: string;
   readonly secureCookies: boolean;
+  readonly trustedProxies: TrustedProxies;
   readonly signInMaxAgeS: number;
   readonly assetsDir: string;
   readonly nowUs: () => number;
@@ -79,6 +81,7 @@ export function createApp(d: AppDeps): Hono<WebEnv> {
     if (c.req.path.startsWith('/api/') && !c.res.headers.has('Cache-Control'))
       c.header('Cache-Control', 'no-store');
   });
+  app.use('*', resolveClientAddress(d.trustedProxies));
   const tooLarge = new ApiError(413, 'DBTAPE_BAD_REQUEST', 'request body too large');
   app.use('/api/*', bodyLimit({ maxSize: 64 * 1024, onError: (c) => c.json(tooLarge.body(), 413) }));
 

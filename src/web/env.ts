@@ -5,12 +5,21 @@ import type { Principal } from './types.js';
 
 export type WebEnv = {
   Bindings: HttpBindings;
-  Variables: { principal: Principal };
+  Variables: {
+    principal: Principal;
+    /** The client's address, set for every request by client-address.ts's middleware. */
+    clientIp: string;
+  };
 };
 
 export type WebContext = Context<WebEnv>;
 
-/** The client's address as the socket reports it (dbtape does not trust X-Forwarded-For). */
+/**
+ * The client's address: the socket's, or behind a trusted proxy the one it forwarded
+ * (client-address.ts). The socket's when the middleware has not run.
+ */
 export function clientIp(c: WebContext): string {
-  return c.env.incoming.socket.remoteAddress ?? 'unknown';
+  // Variables are typed as set, but a handler mounted without the middleware would read undefined.
+  const set: string | undefined = c.get('clientIp');
+  return set ?? c.env.incoming.socket.remoteAddress ?? 'unknown';
 }

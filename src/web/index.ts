@@ -11,6 +11,7 @@ import { ApiTokens } from './auth/api-tokens.js';
 import { LoginLimiter } from './auth/rate-limit.js';
 import { SignInTable } from './auth/sign-ins.js';
 import { backfillMinuteStats } from './backfill.js';
+import { TrustedProxies } from './client-address.js';
 import { LiveFeed } from './live-feed.js';
 import { StatementMetrics } from './metrics.js';
 import { MinuteStats } from './minute-stats.js';
@@ -67,6 +68,7 @@ export async function startWeb(opts: WebOptions): Promise<RunningWeb> {
     // The __Host- prefix binds the cookie to this origin, but browsers accept it only when Secure.
     cookieName: secure ? '__Host-dbtape_session' : 'dbtape_session',
     secureCookies: secure,
+    trustedProxies: new TrustedProxies(opts.config.http.trustedProxies),
     signInMaxAgeS: absoluteMs / 1000,
     assetsDir: opts.assetsDir ?? defaultAssetsDir(),
     nowUs: () => now() * 1000,
@@ -99,7 +101,10 @@ export async function startWeb(opts: WebOptions): Promise<RunningWeb> {
   const host = a.family === 'IPv6' ? `[${a.address}]` : a.address;
   const address = `${host}:${a.port}`;
   const url = `${secure ? 'https' : 'http'}://${address}`;
-  log.info({ address, url, tokens: tokensFile ?? 'memory' }, 'dashboard listening');
+  log.info(
+    { address, url, trusted_proxies: opts.config.http.trustedProxies.length, tokens: tokensFile ?? 'memory' },
+    'dashboard listening',
+  );
   backfillMinuteStats(opts.store, stats, feed, now() * 1000, log).catch((err: unknown) =>
     log.warn({ err: String(err) }, 'could not backfill the statements-per-minute chart'),
   );
