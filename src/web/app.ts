@@ -1,7 +1,7 @@
 /**
- * The HTTP application: security headers, the client's address, the API (auth, sessions, live,
- * search, tokens), /metrics and /healthz, and the dashboard's static files. Routing only; each
- * concern lives in its own file under routes/ and auth/.
+ * The HTTP application: security headers, the client's address, the Host check, the API (auth,
+ * sessions, live, search, tokens), /metrics and /healthz, and the dashboard's static files.
+ * Routing only; each concern lives in its own file under routes/ and auth/.
  */
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
@@ -15,6 +15,7 @@ import type { LoginLimiter } from './auth/rate-limit.js';
 import type { SignInTable } from './auth/sign-ins.js';
 import { resolveClientAddress, type TrustedProxies } from './client-address.js';
 import type { WebEnv } from './env.js';
+import { type HostRule, hostCheck } from './host-check.js';
 import { ApiError } from './http-errors.js';
 import type { LiveFeed } from './live-feed.js';
 import type { StatementMetrics } from './metrics.js';
@@ -46,6 +47,7 @@ export interface AppDeps {
   readonly cookieName: string;
   readonly secureCookies: boolean;
   readonly trustedProxies: TrustedProxies;
+  readonly hostRule: HostRule;
   readonly signInMaxAgeS: number;
   readonly assetsDir: string;
   readonly nowUs: () => number;
@@ -82,6 +84,7 @@ export function createApp(d: AppDeps): Hono<WebEnv> {
       c.header('Cache-Control', 'no-store');
   });
   app.use('*', resolveClientAddress(d.trustedProxies));
+  app.use('*', hostCheck(d.hostRule, d.log));
   const tooLarge = new ApiError(413, 'DBTAPE_BAD_REQUEST', 'request body too large');
   app.use('/api/*', bodyLimit({ maxSize: 64 * 1024, onError: (c) => c.json(tooLarge.body(), 413) }));
 

@@ -12,6 +12,7 @@ import { LoginLimiter } from './auth/rate-limit.js';
 import { SignInTable } from './auth/sign-ins.js';
 import { backfillMinuteStats } from './backfill.js';
 import { TrustedProxies } from './client-address.js';
+import { HostRule } from './host-check.js';
 import { LiveFeed } from './live-feed.js';
 import { StatementMetrics } from './metrics.js';
 import { MinuteStats } from './minute-stats.js';
@@ -46,6 +47,8 @@ export async function startWeb(opts: WebOptions): Promise<RunningWeb> {
   const statementMetrics = new StatementMetrics(opts.bus);
   const channels = new SseChannels(opts.heartbeatMs ?? 15_000);
   const secure = opts.tls !== undefined;
+  const { publicUrl, trustedProxies, allowedHosts } = opts.config.http;
+  const hostRule = new HostRule({ listenHost: opts.host, publicUrl, allowedHosts });
   const limits = opts.loginLimits ?? {};
   const absoluteMs = 24 * HOUR_MS;
   const app = createApp({
@@ -68,7 +71,8 @@ export async function startWeb(opts: WebOptions): Promise<RunningWeb> {
     // The __Host- prefix binds the cookie to this origin, but browsers accept it only when Secure.
     cookieName: secure ? '__Host-dbtape_session' : 'dbtape_session',
     secureCookies: secure,
-    trustedProxies: new TrustedProxies(opts.config.http.trustedProxies),
+    trustedProxies: new TrustedProxies(trustedProxies),
+    hostRule,
     signInMaxAgeS: absoluteMs / 1000,
     assetsDir: opts.assetsDir ?? defaultAssetsDir(),
     nowUs: () => now() * 1000,
@@ -102,7 +106,13 @@ export async function startWeb(opts: WebOptions): Promise<RunningWeb> {
   const address = `${host}:${a.port}`;
   const url = `${secure ? 'https' : 'http'}://${address}`;
   log.info(
-    { address, url, trusted_proxies: opts.config.http.trustedProxies.length, tokens: tokensFile ?? 'memory' },
+    {
+      address,
+      url,
+      host_check: hostRule.enforced,
+      trusted_proxies: trustedProxies.length,
+      tokens: tokensFile ?? 'memory',
+    },
     'dashboard listening',
   );
   backfillMinuteStats(opts.store, stats, feed, now() * 1000, log).catch((err: unknown) =>
