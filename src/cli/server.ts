@@ -78,7 +78,7 @@ export async function startServer(
         port: config.listen.http.port,
       });
       addresses.http = web.address;
-      log.info({ protocol: 'http', address: web.address, url: web.url }, 'listening');
+      log.info({ protocol: 'http', address: web.address, url: web.publicUrl }, 'listening');
       closers.push(() => web.close());
     }
   }

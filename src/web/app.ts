@@ -46,6 +46,8 @@ export interface AppDeps {
   readonly channels: SseChannels;
   readonly cookieName: string;
   readonly secureCookies: boolean;
+  /** http.public_url as an origin, or null. */
+  readonly publicOrigin: string | null;
   readonly trustedProxies: TrustedProxies;
   readonly hostRule: HostRule;
   readonly signInMaxAgeS: number;

@@ -46,8 +46,9 @@ export async function startWeb(opts: WebOptions): Promise<RunningWeb> {
   const feed = new LiveFeed(opts.bus, opts.store, stats, log);
   const statementMetrics = new StatementMetrics(opts.bus);
   const channels = new SseChannels(opts.heartbeatMs ?? 15_000);
-  const secure = opts.tls !== undefined;
   const { publicUrl, trustedProxies, allowedHosts } = opts.config.http;
+  // Behind a TLS-terminating proxy the browser is on https even though dbtape itself is not.
+  const secure = opts.tls !== undefined || publicUrl?.startsWith('https:') === true;
   const hostRule = new HostRule({ listenHost: opts.host, publicUrl, allowedHosts });
   const limits = opts.loginLimits ?? {};
   const absoluteMs = 24 * HOUR_MS;
@@ -71,6 +72,7 @@ export async function startWeb(opts: WebOptions): Promise<RunningWeb> {
     // The __Host- prefix binds the cookie to this origin, but browsers accept it only when Secure.
     cookieName: secure ? '__Host-dbtape_session' : 'dbtape_session',
     secureCookies: secure,
+    publicOrigin: publicUrl,
     trustedProxies: new TrustedProxies(trustedProxies),
     hostRule,
     signInMaxAgeS: absoluteMs / 1000,
@@ -104,11 +106,12 @@ export async function startWeb(opts: WebOptions): Promise<RunningWeb> {
   const a = server.address() as AddressInfo;
   const host = a.family === 'IPv6' ? `[${a.address}]` : a.address;
   const address = `${host}:${a.port}`;
-  const url = `${secure ? 'https' : 'http'}://${address}`;
+  const url = `${opts.tls ? 'https' : 'http'}://${address}`;
   log.info(
     {
       address,
-      url,
+      url: publicUrl ?? url,
+      ...(publicUrl !== null ? { direct_url: url } : {}),
       host_check: hostRule.enforced,
       trusted_proxies: trustedProxies.length,
       tokens: tokensFile ?? 'memory',
@@ -123,6 +126,7 @@ export async function startWeb(opts: WebOptions): Promise<RunningWeb> {
   return {
     address,
     url,
+    publicUrl: publicUrl ?? url,
     close() {
       closing ??= (async () => {
         feed.close();

@@ -58,7 +58,10 @@ export interface WebOptions {
   readonly log: Logger;
   readonly host: string;
   readonly port: number;
-  /** Serve HTTPS with this certificate; cookies are then marked Secure. */
+  /**
+   * Serve HTTPS with this certificate; cookies are then marked Secure (as they are with an https
+   * `http.public_url` from the config, which also sets trusted proxies and accepted Host names).
+   */
   readonly tls?: { readonly cert: Buffer; readonly key: Buffer };
   /**
    * Where API tokens are kept (only hashes). Default: `<sqlite store file>.tokens.json` when the
@@ -79,8 +82,10 @@ export interface WebOptions {
 export interface RunningWeb {
   /** host:port the server listens on. */
   readonly address: string;
-  /** The base URL, e.g. http://127.0.0.1:8080. */
+  /** The base URL it is reached at directly, e.g. http://127.0.0.1:8080. */
   readonly url: string;
+  /** The URL users open: http.public_url when set, otherwise `url`. */
+  readonly publicUrl: string;
   close(): Promise<void>;
 }
 

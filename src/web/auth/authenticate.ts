@@ -1,8 +1,8 @@
 /**
  * Who is calling: an API token (`Authorization: Bearer ...`) or a dashboard sign-in cookie.
  * State-changing requests made with the cookie must also carry the sign-in's CSRF token in
- * `X-CSRF-Token` and, when the browser sends an Origin, come from this very origin: the cookie
- * is SameSite=Strict already, these checks are the second lock.
+ * `X-CSRF-Token` and, when the browser sends an Origin, come from the dashboard's own origin
+ * (origin.ts): the cookie is SameSite=Strict already, these checks are the second lock.
  */
 
 import type { MiddlewareHandler } from 'hono';
@@ -12,6 +12,7 @@ import type { WebContext, WebEnv } from '../env.js';
 import { ApiError } from '../http-errors.js';
 import type { Principal } from '../types.js';
 import type { ApiTokens } from './api-tokens.js';
+import { originAccepted } from './origin.js';
 import { type SignInTable, sameSecret } from './sign-ins.js';
 
 export interface AuthDeps {
@@ -19,6 +20,8 @@ export interface AuthDeps {
   readonly signIns: SignInTable;
   readonly tokens: ApiTokens;
   readonly cookieName: string;
+  /** http.public_url: the origin browsers use behind a reverse proxy, accepted as our own. */
+  readonly publicOrigin: string | null;
 }
 
 export const CSRF_HEADER = 'x-csrf-token';
@@ -34,7 +37,7 @@ export function authenticate(d: AuthDeps): MiddlewareHandler<WebEnv> {
         'sign in to the dashboard first, or send an API token as "Authorization: Bearer <token>"',
       );
     }
-    if (!SAFE_METHODS.has(c.req.method) && p.via === 'session') checkCsrf(c, p);
+    if (!SAFE_METHODS.has(c.req.method) && p.via === 'session') checkCsrf(c, p, d.publicOrigin);
     c.set('principal', p);
     await next();
   };
@@ -59,9 +62,9 @@ function principalOf(c: WebContext, d: AuthDeps): Principal | null {
   return { user: user.name, roles: user.roles, via: 'session', csrf: s.csrf };
 }
 
-function checkCsrf(c: WebContext, p: Principal): void {
+function checkCsrf(c: WebContext, p: Principal, publicOrigin: string | null): void {
   const origin = c.req.header('origin');
-  if (origin !== undefined && !sameOrigin(origin, c.req.url)) {
+  if (origin !== undefined && !originAccepted(origin, c.req.url, publicOrigin)) {
     throw new ApiError(403, 'DBTAPE_CSRF', 'cross-origin request refused');
   }
   const sent = c.req.header(CSRF_HEADER);
@@ -71,14 +74,5 @@ function checkCsrf(c: WebContext, p: Principal): void {
       'DBTAPE_CSRF',
       `missing or wrong ${CSRF_HEADER} header (read the token from GET /api/me and send it back)`,
     );
-  }
-}
-
-/** Compares scheme, host and port of the Origin header with the URL the request was made to. */
-export function sameOrigin(origin: string, requestUrl: string): boolean {
-  try {
-    return new URL(origin).origin === new URL(requestUrl).origin;
-  } catch {
-    return false;
   }
 }

@@ -9,7 +9,8 @@ import type { Hono, MiddlewareHandler } from 'hono';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import type { User } from '../../model/identity.js';
 import type { Logger } from '../../model/logger.js';
-import { type AuthDeps, sameOrigin } from '../auth/authenticate.js';
+import type { AuthDeps } from '../auth/authenticate.js';
+import { originAccepted } from '../auth/origin.js';
 import { decoyVerifier, passwordMatches } from '../auth/password.js';
 import type { LoginLimiter } from '../auth/rate-limit.js';
 import { clientIp, type WebContext, type WebEnv } from '../env.js';
@@ -34,7 +35,7 @@ export function authRoutes(app: Hono<WebEnv>, d: AuthRouteDeps, authed: Middlewa
   const decoy = decoyVerifier(firstIterations(d.users));
 
   app.post('/api/login', async (c) => {
-    const { user, password } = await loginBody(c);
+    const { user, password } = await loginBody(c, d.publicOrigin);
     const ip = clientIp(c);
     const waitMs = d.limiter.waitMs(user, ip);
     const key = user.toLowerCase();
@@ -95,7 +96,10 @@ export function meJson(p: Principal) {
   };
 }
 
-async function loginBody(c: WebContext): Promise<{ user: string; password: string }> {
+async function loginBody(
+  c: WebContext,
+  publicOrigin: string | null,
+): Promise<{ user: string; password: string }> {
   // JSON only: a cross-site form cannot send it without a CORS preflight, which we never grant.
   if (!/^application\/json\b/i.test(c.req.header('content-type') ?? '')) {
     throw new ApiError(
@@ -105,7 +109,7 @@ async function loginBody(c: WebContext): Promise<{ user: string; password: strin
     );
   }
   const origin = c.req.header('origin');
-  if (origin !== undefined && !sameOrigin(origin, c.req.url)) {
+  if (origin !== undefined && !originAccepted(origin, c.req.url, publicOrigin)) {
     throw new ApiError(403, 'DBTAPE_CSRF', 'cross-origin sign-in refused');
   }
   let body: unknown;
