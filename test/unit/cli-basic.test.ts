@@ -166,6 +166,66 @@ describe('dbtape check-config', () => {
     assert.equal(unrecorded.code, 0, 'without recording serve opens no store');
   });
 
+  test('the http section: public URL, trusted proxies and Host check; bad values name their key', async () => {
+    const base = readFileSync(join(dir, 'dbtape.yaml'), 'utf8');
+    const env = { APP_PG_PASSWORD: 'x' };
+    const plain = await dbtape(['check-config'], { env });
+    assert.match(plain.stdout, /dashboard URL +http:\/\/127\.0\.0\.1:8080\n/);
+    assert.match(plain.stdout, /trusted proxies +none: clients are known by their socket address/);
+    assert.match(plain.stdout, /Host check +on: answers to IP addresses and localhost\n/);
+
+    writeFileSync(
+      join(dir, 'proxied.yaml'),
+      `${base}http:\n  public_url: https://dbtape.example.com/\n  trusted_proxies: [127.0.0.1, 10.0.0.0/8]\n  allowed_hosts: [dbtape.internal]\n`,
+    );
+    const proxied = await dbtape(['check-config', '-c', 'proxied.yaml'], { env });
+    assert.equal(proxied.code, 0, proxied.stderr);
+    assert.match(
+      proxied.stdout,
+      /dashboard URL +https:\/\/dbtape\.example\.com \(through a proxy; directly http:\/\/127\.0\.0\.1:8080\)/,
+    );
+    assert.match(
+      proxied.stdout,
+      /trusted proxies +127\.0\.0\.1, 10\.0\.0\.0\/8: their X-Forwarded-For names the client/,
+    );
+    assert.match(
+      proxied.stdout,
+      /Host check +on: answers to IP addresses and localhost, dbtape\.example\.com, dbtape\.internal/,
+    );
+
+    writeFileSync(
+      join(dir, 'open.yaml'),
+      `${base.replace('http: 127.0.0.1:8080', 'http: 0.0.0.0:8080')}http:\n  public_url: https://dbtape.example.com\n  trusted_proxies: [0.0.0.0/0]\n`,
+    );
+    const open = await dbtape(['check-config', '-c', 'open.yaml'], { env });
+    assert.equal(open.code, 0, open.stderr);
+    assert.match(open.stdout, /Host check +on: answers to IP addresses and localhost, dbtape\.example\.com/);
+    assert.match(open.stdout, /- http\.trusted_proxies trusts every address/);
+    writeFileSync(join(dir, 'wildcard.yaml'), base.replace('http: 127.0.0.1:8080', 'http: 0.0.0.0:8080'));
+    const wildcard = await dbtape(['check-config', '-c', 'wildcard.yaml'], { env });
+    assert.match(wildcard.stdout, /Host check +off: any Host is answered/);
+    writeFileSync(join(dir, 'no-proxy.yaml'), `${base}http:\n  public_url: https://dbtape.example.com\n`);
+    const noProxy = await dbtape(['check-config', '-c', 'no-proxy.yaml'], { env });
+    assert.match(noProxy.stdout, /- http\.public_url is https but http\.trusted_proxies is empty/);
+
+    writeFileSync(
+      join(dir, 'bad-http.yaml'),
+      `${base}http:\n  public_url: https://dbtape.example.com/dbtape\n  trusted_proxies: [proxy.internal]\n  allowed_hosts: ["dbtape:8080"]\n`,
+    );
+    const bad = await dbtape(['check-config', '-c', 'bad-http.yaml'], { env });
+    assert.equal(bad.code, 1);
+    assert.equal(bad.stdout, '');
+    assert.match(
+      bad.stderr,
+      /^dbtape: bad-http\.yaml: http\.public_url: expected only a scheme, host and optional port/m,
+    );
+    assert.match(
+      bad.stderr,
+      /^dbtape: bad-http\.yaml: http\.trusted_proxies\[0\]: expected an IP address or CIDR range/m,
+    );
+    assert.match(bad.stderr, /^dbtape: bad-http\.yaml: http\.allowed_hosts\[0\]: expected a host name/m);
+  });
+
   test('an unset password_env is a config error', async () => {
     const run = await dbtape(['check-config']);
     assert.equal(run.code, 1);

@@ -12,6 +12,7 @@ import type { AccessLevel, Target, User } from '../../model/identity.js';
 import { grantsOf } from '../../policy/access.js';
 import { sqlitePathFromUrl } from '../../store/open-store.js';
 import { CliError, columns } from '../output.js';
+import { httpRows, httpWarnings } from './check-config-http.js';
 
 export function registerCheckConfig(program: Command): void {
   program
@@ -77,6 +78,7 @@ function settingRows(config: Config): string[][] {
     listener('postgres', listen.postgres, 'PostgreSQL clients'),
     listener('mysql', listen.mysql, 'MySQL/MariaDB clients'),
     listener('http', listen.http, 'dashboard, API, /metrics, /healthz'),
+    ...httpRows(config),
     ['client TLS', tlsText],
     ['store', redactUrl(store.url)],
     ['', `durability ${store.durability}, capture_results ${capture}`],
@@ -151,6 +153,7 @@ function warningsFor(config: Config): string[] {
       );
     }
   }
+  warnings.push(...httpWarnings(config));
   if (config.users.length === 0) warnings.push('no users: nobody can sign in');
   for (const user of config.users) {
     const reservedOnly = user.roles.some((r) => r in RESERVED_ROLE_MEANING);

@@ -1,0 +1,55 @@
+/**
+ * What `dbtape check-config` says about the dashboard's place on the web (the `http:` section): the
+ * URL users open, whose X-Forwarded-For is believed, which Host names are answered, and the
+ * combinations that do not do what their author likely meant.
+ */
+import type { AddressRange, Config } from '../../config/types.js';
+import { formatListenAddress } from '../../config/units.js';
+import { HostRule } from '../../web/host-check.js';
+
+/** Rows for check-config's settings table; none when there is no dashboard. */
+export function httpRows(config: Config): string[][] {
+  const listen = config.listen.http;
+  if (!listen) return [];
+  const { publicUrl, trustedProxies, allowedHosts } = config.http;
+  const direct = `http://${formatListenAddress(listen)}`;
+  const rule = new HostRule({ listenHost: listen.host, publicUrl, allowedHosts });
+  const names = ['localhost', ...(publicUrl ? [new URL(publicUrl).hostname] : []), ...allowedHosts];
+  return [
+    ['dashboard URL', publicUrl ? `${publicUrl} (through a proxy; directly ${direct})` : direct],
+    [
+      'trusted proxies',
+      trustedProxies.length > 0
+        ? `${trustedProxies.map(formatRange).join(', ')}: their X-Forwarded-For names the client`
+        : 'none: clients are known by their socket address',
+    ],
+    [
+      'Host check',
+      rule.enforced
+        ? `on: answers to IP addresses and ${[...new Set(names)].join(', ')}`
+        : 'off: any Host is answered (listen.http is not loopback; set http.public_url or http.allowed_hosts)',
+    ],
+  ];
+}
+
+export function httpWarnings(config: Config): string[] {
+  const { publicUrl, trustedProxies, allowedHosts } = config.http;
+  const warnings: string[] = [];
+  const set = publicUrl !== null || trustedProxies.length > 0 || allowedHosts.length > 0;
+  if (set && !config.listen.http) warnings.push('the http: settings have no effect without listen.http');
+  if (publicUrl?.startsWith('https:') && trustedProxies.length === 0) {
+    warnings.push(
+      "http.public_url is https but http.trusted_proxies is empty: behind a proxy every user's sign-in failures count against the proxy's one address",
+    );
+  }
+  if (trustedProxies.some((r) => r.prefix === 0)) {
+    warnings.push(
+      'http.trusted_proxies trusts every address (/0): any client can choose the address it is throttled and logged under',
+    );
+  }
+  return warnings;
+}
+
+function formatRange(r: AddressRange): string {
+  return r.prefix === (r.family === 'ipv4' ? 32 : 128) ? r.address : `${r.address}/${r.prefix}`;
+}
