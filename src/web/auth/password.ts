@@ -51,3 +51,22 @@ export async function passwordMatches(verifier: ScramVerifier, password: string)
 export function decoyVerifier(iterations = 4096): ScramVerifier {
   return { iterations, salt: randomBytes(16), storedKey: randomBytes(32), serverKey: randomBytes(32) };
 }
+
+/**
+ * The iteration count for the decoy: the one most users have, so that an unknown name costs what
+ * a typical real name costs (the first user's count made unknown names stand out whenever that user
+ * differed from the rest). A tie goes to the larger count: better slightly slow than a fast tell.
+ */
+export function decoyIterations(counts: Iterable<number>, fallback = 4096): number {
+  const seen = new Map<number, number>();
+  for (const c of counts) seen.set(c, (seen.get(c) ?? 0) + 1);
+  let best = fallback;
+  let bestN = 0;
+  for (const [c, n] of seen) {
+    if (n > bestN || (n === bestN && c > best)) {
+      best = c;
+      bestN = n;
+    }
+  }
+  return best;
+}

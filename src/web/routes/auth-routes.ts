@@ -11,7 +11,7 @@ import type { User } from '../../model/identity.js';
 import type { Logger } from '../../model/logger.js';
 import type { AuthDeps } from '../auth/authenticate.js';
 import { originAccepted } from '../auth/origin.js';
-import { decoyVerifier, passwordMatches } from '../auth/password.js';
+import { decoyIterations, decoyVerifier, passwordMatches } from '../auth/password.js';
 import type { LoginLimiter } from '../auth/rate-limit.js';
 import { clientIp, type WebContext, type WebEnv } from '../env.js';
 import { ApiError } from '../http-errors.js';
@@ -32,7 +32,9 @@ const MAX_IN_FLIGHT_PER_IP = 4;
 export function authRoutes(app: Hono<WebEnv>, d: AuthRouteDeps, authed: MiddlewareHandler<WebEnv>): void {
   const inFlightUsers = new Set<string>();
   const inFlightIps = new Map<string, number>();
-  const decoy = decoyVerifier(firstIterations(d.users));
+  const decoy = decoyVerifier(
+    decoyIterations([...d.users.values()].map((u) => u.verifiers.scramSha256.iterations)),
+  );
 
   app.post('/api/login', async (c) => {
     const { user, password } = await loginBody(c, d.publicOrigin);
@@ -126,9 +128,4 @@ async function loginBody(
     throw new ApiError(400, 'DBTAPE_BAD_REQUEST', 'user name or password too long');
   }
   return { user, password };
-}
-
-function firstIterations(users: ReadonlyMap<string, User>): number {
-  for (const u of users.values()) return u.verifiers.scramSha256.iterations;
-  return 4096;
 }
