@@ -62,7 +62,9 @@ export function authRoutes(app: Hono<WebEnv>, d: AuthRouteDeps, authed: Middlewa
     }
     if (!u) {
       d.limiter.failed(user, ip);
-      d.log.warn({ user: user.slice(0, 64), ip }, 'dashboard sign-in failed');
+      // People type passwords into the name field: a name that is no configured user is not logged.
+      const who = d.users.has(user) ? { user, user_known: true } : { user_known: false };
+      d.log.warn({ ...who, ip }, 'dashboard sign-in failed');
       throw new ApiError(401, 'DBTAPE_LOGIN_FAILED', 'wrong user name or password');
     }
     d.limiter.succeeded(user);

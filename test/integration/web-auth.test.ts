@@ -1,0 +1,181 @@
+// Sign-in and credentials of the dashboard API (README, "The dashboard and HTTP API"): what a failed
+// sign-in logs, throttling per name and address, live streams that end with the sign-in or API token
+// that opened them, and API tokens that expire. Each part starts its own server on a fake clock.
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { stringify } from 'yaml';
+import { loadConfig } from '../../src/config/load.js';
+import type { Config } from '../../src/config/types.js';
+import { hashPassword } from '../../src/config/verifiers.js';
+import { Recorder } from '../../src/recording/recorder.js';
+import { openStore } from '../../src/store/open-store.js';
+import type { SessionStore } from '../../src/store/session-store.js';
+import { startWeb } from '../../src/web/index.js';
+import type { RunningWeb, WebOptions } from '../../src/web/types.js';
+import { collectingLogger, DEFAULT_TARGET, type LogLine } from '../support/inproc-dbtape.js';
+
+const PASSWORDS = { ada: 'ada-admin-pw', alice: 'alice-pw', bob: 'bob-pw' } as const;
+type Name = keyof typeof PASSWORDS;
+const ROLES: Record<Name, string[]> = { ada: ['admin'], alice: ['app-writer'], bob: ['app-writer'] };
+
+let dir: string;
+let config: Config;
+let store: SessionStore;
+let recorder: Recorder;
+
+before(() => {
+  dir = mkdtempSync(path.join(os.tmpdir(), 'dbtape-web-auth-'));
+  const file = path.join(dir, 'dbtape.yaml');
+  writeFileSync(
+    file,
+    stringify({
+      listen: { http: '127.0.0.1:0' },
+      store: { url: `sqlite:${path.join(dir, 'store.db')}` },
+      targets: [DEFAULT_TARGET],
+      users: Object.entries(PASSWORDS).map(([name, pw]) => ({
+        name,
+        // Few PBKDF2 rounds keep the sign-ins of this file quick.
+        password: hashPassword(pw, { iterations: 1024 }),
+        roles: ROLES[name as Name],
+      })),
+      roles: [{ name: 'app-writer', targets: ['app'], access: 'write' }],
+    }),
+  );
+  config = loadConfig(file);
+  store = openStore(config.store.url);
+  recorder = new Recorder({ store, capture: 'summary', flushIntervalMs: 10 });
+  writeFileSync(path.join(dir, 'index.html'), '<!doctype html><title>dbtape</title>');
+});
+
+after(async () => {
+  await recorder?.shutdown();
+  await store?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+// --- one server on a fake clock, and a small client --------------------------------------------------
+
+interface Server {
+  readonly web: RunningWeb;
+  readonly logs: LogLine[];
+  /** The server's clock (ms since the epoch); tests move it forward. */
+  readonly clock: { ms: number };
+}
+
+async function startServer(over: Partial<WebOptions> = {}): Promise<Server> {
+  const logs: LogLine[] = [];
+  const clock = { ms: Date.now() };
+  const web = await startWeb({
+    config,
+    store,
+    bus: recorder.bus,
+    registry: { activeIds: () => [], kill: () => false },
+    metrics: () => ({ sessionsActive: 0, sessionsTotal: 0, recording: null }),
+    log: collectingLogger(logs),
+    host: '127.0.0.1',
+    port: 0,
+    tokensFile: null,
+    assetsDir: dir,
+    now: () => clock.ms,
+    ...over,
+  });
+  return { web, logs, clock };
+}
+
+interface Auth {
+  cookie?: string;
+  csrf?: string;
+  bearer?: string;
+}
+
+function headersOf(auth: Auth): Record<string, string> {
+  const h: Record<string, string> = {};
+  if (auth.cookie) h.cookie = auth.cookie;
+  if (auth.csrf) h['x-csrf-token'] = auth.csrf;
+  if (auth.bearer) h.authorization = `Bearer ${auth.bearer}`;
+  return h;
+}
+
+async function call(s: Server, method: string, urlPath: string, auth: Auth = {}, body?: unknown) {
+  const headers = headersOf(auth);
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  const res = await fetch(`${s.web.url}${urlPath}`, {
+    method,
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  return { status: res.status, text, headers: res.headers };
+}
+
+/** POST /api/login from a chosen loopback address (the throttle counts per client address). */
+function loginFrom(s: Server, localAddress: string, user: string, password: string) {
+  const url = new URL('/api/login', s.web.url);
+  return new Promise<{ status: number; cookie: string; text: string }>((resolve, reject) => {
+    const req = http.request(
+      url,
+      { method: 'POST', localAddress, headers: { 'content-type': 'application/json' } },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => {
+          text += d;
+        });
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            cookie: String(res.headers['set-cookie'] ?? '').split(';')[0]!,
+            text,
+          }),
+        );
+      },
+    );
+    req.on('error', reject);
+    req.end(JSON.stringify({ user, password }));
+  });
+}
+
+async function login(
+  s: Server,
+  user: Name,
+  from = '127.0.0.1',
+): Promise<Required<Pick<Auth, 'cookie' | 'csrf'>>> {
+  const r = await loginFrom(s, from, user, PASSWORDS[user]);
+  assert.equal(r.status, 200, `sign-in of ${user}: ${r.text}`);
+  return { cookie: r.cookie, csrf: (JSON.parse(r.text) as { csrf: string }).csrf };
+}
+
+// --- what a failed sign-in logs ---------------------------------------------------------------------
+
+describe('the log of a failed sign-in', () => {
+  let s: Server;
+  before(async () => {
+    s = await startServer();
+  });
+  after(() => s.web.close());
+
+  test('a password typed into the name field is not logged', async () => {
+    const canary = 'Canary-Pa55word-7f3e9b';
+    const r = await loginFrom(s, '127.0.0.1', canary, 'whatever');
+    assert.equal(r.status, 401);
+    const failed = s.logs.filter((l) => l.msg === 'dashboard sign-in failed');
+    assert.equal(failed.length, 1, 'the failure is logged');
+    assert.equal(failed[0]!.user_known, false);
+    assert.equal(failed[0]!.user, undefined);
+    const all = JSON.stringify(s.logs);
+    assert.ok(!all.includes(canary), 'the typed name is in no log line');
+    assert.ok(!all.includes(canary.slice(0, 12)), 'not even a part of it');
+  });
+
+  test('the name of a configured user is logged', async () => {
+    const r = await loginFrom(s, '127.0.0.1', 'alice', 'not-her-password');
+    assert.equal(r.status, 401);
+    const last = s.logs.filter((l) => l.msg === 'dashboard sign-in failed').at(-1);
+    assert.equal(last?.user, 'alice');
+    assert.equal(last?.user_known, true);
+  });
+});
