@@ -8,7 +8,7 @@ import { createAdaptorServer } from '@hono/node-server';
 import { sqlitePathFromUrl } from '../store/open-store.js';
 import { createApp } from './app.js';
 import { ApiTokens } from './auth/api-tokens.js';
-import { LoginLimiter } from './auth/rate-limit.js';
+import { LoginLimiter, PER_USER_ALL_IPS } from './auth/rate-limit.js';
 import { SignInTable } from './auth/sign-ins.js';
 import { backfillMinuteStats } from './backfill.js';
 import { TrustedProxies } from './client-address.js';
@@ -63,8 +63,9 @@ export async function startWeb(opts: WebOptions): Promise<RunningWeb> {
     channels,
     signIns: new SignInTable({ idleMs: opts.sessionIdleMs ?? 8 * HOUR_MS, absoluteMs, now }),
     limiter: new LoginLimiter({
-      perUser: limits.perUser ?? 5,
+      perUserFromIp: limits.perUserFromIp ?? 5,
       perIp: limits.perIp ?? 20,
+      perUserAllIps: limits.perUserAllIps ?? PER_USER_ALL_IPS,
       baseDelayMs: limits.baseDelayMs ?? 1000,
       maxDelayMs: limits.maxDelayMs ?? 15 * 60_000,
       now,

@@ -39,10 +39,12 @@ export interface MetricsSnapshot {
 }
 
 export interface LoginLimits {
-  /** Failures for one user name before each further attempt waits (default 5). */
-  readonly perUser?: number;
+  /** Failures for one user name from one address before each further attempt waits (default 5). */
+  readonly perUserFromIp?: number;
   /** Failures from one address before it waits (default 20). */
   readonly perIp?: number;
+  /** Failures for one user name from all addresses together before it waits (default 100). */
+  readonly perUserAllIps?: number;
   /** First wait; it doubles with each further failure (default 1 s). */
   readonly baseDelayMs?: number;
   /** Longest wait, and how long failures are remembered (default 15 min). */

@@ -214,7 +214,7 @@ function webOptions(config: Config): WebOptions {
     port: 0,
     tokensFile: path.join(dir, 'tokens.json'),
     assetsDir: dir,
-    loginLimits: { perUser: 5, perIp: 1000 },
+    loginLimits: { perUserFromIp: 5, perIp: 1000 },
   };
 }
 

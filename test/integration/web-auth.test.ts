@@ -179,3 +179,39 @@ describe('the log of a failed sign-in', () => {
     assert.equal(last?.user_known, true);
   });
 });
+
+// --- throttling ---------------------------------------------------------------------------------------
+
+describe('sign-in throttling', () => {
+  test('wrong passwords for a name from one address do not lock that name out elsewhere', async () => {
+    const s = await startServer();
+    try {
+      for (let i = 0; i < 6; i++) {
+        const r = await loginFrom(s, '127.0.0.2', 'alice', `guess-${i}`);
+        assert.equal(r.status, i < 5 ? 401 : 429, `guess ${i + 1} from the guessing address`);
+      }
+      const blocked = await loginFrom(s, '127.0.0.2', 'alice', PASSWORDS.alice);
+      assert.equal(blocked.status, 429, 'the guessing address waits, even with the right password');
+      await login(s, 'alice', '127.0.0.3');
+    } finally {
+      await s.web.close();
+    }
+  });
+
+  test('guessing one name from many addresses makes that name wait', async () => {
+    // The name's allowance made small, to reach it quickly; each address stays below its own.
+    const s = await startServer({ loginLimits: { perUserFromIp: 3, perUserAllIps: 6 } });
+    try {
+      for (let i = 0; i < 6; i++) {
+        const r = await loginFrom(s, `127.0.1.${1 + (i % 3)}`, 'bob', `guess-${i}`);
+        assert.equal(r.status, 401, `guess ${i + 1}`);
+      }
+      const r = await loginFrom(s, '127.0.0.4', 'bob', PASSWORDS.bob);
+      assert.equal(r.status, 429, 'a new address waits too, for this name');
+      assert.equal(JSON.parse(r.text).error.code, 'DBTAPE_LOGIN_THROTTLED');
+      await login(s, 'alice', '127.0.0.4');
+    } finally {
+      await s.web.close();
+    }
+  });
+});

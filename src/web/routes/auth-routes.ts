@@ -1,8 +1,8 @@
 /**
  * Sign-in, sign-out and "who am I". Unknown user and wrong password get the same answer, after
- * the same work (a decoy verifier is checked for unknown names). Throttled per user name and per
- * address (rate-limit.ts); one check per user name is in flight at a time, so parallel guesses
- * cannot outrun the throttle.
+ * the same work (a decoy verifier is checked for unknown names). Throttled per user name and
+ * address together, per address and per user name (rate-limit.ts); one check per user name is in
+ * flight at a time, so parallel guesses cannot outrun the throttle.
  */
 
 import type { Hono, MiddlewareHandler } from 'hono';
@@ -67,7 +67,7 @@ export function authRoutes(app: Hono<WebEnv>, d: AuthRouteDeps, authed: Middlewa
       d.log.warn({ ...who, ip }, 'dashboard sign-in failed');
       throw new ApiError(401, 'DBTAPE_LOGIN_FAILED', 'wrong user name or password');
     }
-    d.limiter.succeeded(user);
+    d.limiter.succeeded(user, ip);
     const { token, signIn } = d.signIns.create(u.name);
     setCookie(c, d.cookieName, token, {
       httpOnly: true,
