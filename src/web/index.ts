@@ -18,7 +18,7 @@ import { StatementMetrics } from './metrics.js';
 import { MinuteStats } from './minute-stats.js';
 import { SseChannels } from './sse.js';
 import { defaultAssetsDir } from './static-assets.js';
-import type { RunningWeb, WebOptions } from './types.js';
+import { credentialKey, type RunningWeb, type WebOptions } from './types.js';
 
 export { recordingSnapshot } from './metrics.js';
 export type { LiveSessionsView, MetricsSnapshot, RunningWeb, WebOptions } from './types.js';
@@ -41,11 +41,12 @@ export async function startWeb(opts: WebOptions): Promise<RunningWeb> {
   const users = new Map(opts.config.users.map((u) => [u.name, u]));
   const tokensFile =
     opts.tokensFile === undefined ? defaultTokensFile(opts.config.store.url) : opts.tokensFile;
-  const tokens = new ApiTokens(tokensFile);
+  const channels = new SseChannels(opts.heartbeatMs ?? 15_000);
+  // A credential that ends takes its live streams with it.
+  const tokens = new ApiTokens(tokensFile, { onEnd: (id) => channels.endFor(credentialKey('token', id)) });
   const stats = new MinuteStats(24 * 60, now);
   const feed = new LiveFeed(opts.bus, opts.store, stats, log);
   const statementMetrics = new StatementMetrics(opts.bus);
-  const channels = new SseChannels(opts.heartbeatMs ?? 15_000);
   const { publicUrl, trustedProxies, allowedHosts } = opts.config.http;
   // Behind a TLS-terminating proxy the browser is on https even though dbtape itself is not.
   const secure = opts.tls !== undefined || publicUrl?.startsWith('https:') === true;
@@ -61,7 +62,12 @@ export async function startWeb(opts: WebOptions): Promise<RunningWeb> {
     feed,
     statementMetrics,
     channels,
-    signIns: new SignInTable({ idleMs: opts.sessionIdleMs ?? 8 * HOUR_MS, absoluteMs, now }),
+    signIns: new SignInTable({
+      idleMs: opts.sessionIdleMs ?? 8 * HOUR_MS,
+      absoluteMs,
+      now,
+      onEnd: (id) => channels.endFor(credentialKey('session', id)),
+    }),
     limiter: new LoginLimiter({
       perUserFromIp: limits.perUserFromIp ?? 5,
       perIp: limits.perIp ?? 20,

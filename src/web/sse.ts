@@ -3,8 +3,20 @@
  * queued in order; a client that cannot keep up is cut off once `maxPending` messages wait, and
  * reconnects with Last-Event-ID to resume. A comment line every heartbeat keeps proxies and load
  * balancers from closing an idle stream.
+ *
+ * A stream lives no longer than the sign-in or API token that opened it: it is ended at once when
+ * that credential ends (`SseChannels.endFor`), and at the next heartbeat when it lapses, which no
+ * event announces.
  */
 import type { SSEStreamingApi } from 'hono/streaming';
+
+/** The credential a stream was opened with. */
+export interface StreamOwner {
+  /** Names the credential (`credentialKey`); `SseChannels.endFor(key)` ends its streams. */
+  readonly key: string;
+  /** Asked at every heartbeat; must not count as activity of the credential. */
+  stillValid(): boolean;
+}
 
 export class SseChannel {
   private chain: Promise<void> = Promise.resolve();
@@ -20,10 +32,14 @@ export class SseChannel {
   constructor(
     private readonly stream: SSEStreamingApi,
     heartbeatMs: number,
+    private readonly stillValid: () => boolean = () => true,
     private readonly maxPending = 10_000,
   ) {
     stream.onAbort(() => this.close(true));
-    this.heartbeat = setInterval(() => this.enqueue(() => this.stream.write(': ping\n\n')), heartbeatMs);
+    this.heartbeat = setInterval(() => {
+      if (this.stillValid()) this.enqueue(() => this.stream.write(': ping\n\n'));
+      else this.close();
+    }, heartbeatMs);
     this.heartbeat.unref();
   }
 
@@ -72,17 +88,35 @@ export class SseChannel {
   }
 }
 
-/** Every open stream, for the metrics gauge and to end them all when the server closes. */
+/**
+ * Every open stream, for the metrics gauge, to end them all when the server closes, and by
+ * credential, to end those of a sign-in or token that ends.
+ */
 export class SseChannels {
   private readonly open_ = new Set<SseChannel>();
+  private readonly byOwner = new Map<string, Set<SseChannel>>();
 
   constructor(private readonly heartbeatMs: number) {}
 
-  open(stream: SSEStreamingApi): SseChannel {
-    const ch = new SseChannel(stream, this.heartbeatMs);
+  open(stream: SSEStreamingApi, owner: StreamOwner): SseChannel {
+    const ch = new SseChannel(stream, this.heartbeatMs, () => owner.stillValid());
     this.open_.add(ch);
-    ch.done.then(() => this.open_.delete(ch));
+    const mine = this.byOwner.get(owner.key) ?? new Set<SseChannel>();
+    this.byOwner.set(owner.key, mine);
+    mine.add(ch);
+    ch.done.then(() => {
+      this.open_.delete(ch);
+      mine.delete(ch);
+      if (mine.size === 0 && this.byOwner.get(owner.key) === mine) this.byOwner.delete(owner.key);
+    });
+    // The credential may have ended while the request was on its way here.
+    if (!owner.stillValid()) ch.close();
     return ch;
+  }
+
+  /** Ends, cleanly, every stream opened with the credential `key`. */
+  endFor(key: string): void {
+    for (const ch of this.byOwner.get(key) ?? []) ch.close();
   }
 
   get size(): number {

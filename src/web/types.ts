@@ -96,8 +96,18 @@ export interface Principal {
   readonly user: string;
   readonly roles: readonly string[];
   readonly via: 'session' | 'token';
+  /**
+   * The id of the sign-in or API token the request came with: what it opens (live streams) ends
+   * when that credential does.
+   */
+  readonly credentialId: string;
   /** Dashboard sign-ins only: the CSRF token the browser must echo on state-changing requests. */
   readonly csrf?: string;
+}
+
+/** Names one credential across both kinds (a sign-in and a token id could be equal). */
+export function credentialKey(via: Principal['via'], id: string): string {
+  return `${via}:${id}`;
 }
 
 /** auditor and admin see every session; admin may also end sessions and manage tokens. */

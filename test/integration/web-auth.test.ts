@@ -11,12 +11,15 @@ import { stringify } from 'yaml';
 import { loadConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/types.js';
 import { hashPassword } from '../../src/config/verifiers.js';
+import { newSessionId } from '../../src/model/ids.js';
 import { Recorder } from '../../src/recording/recorder.js';
 import { openStore } from '../../src/store/open-store.js';
 import type { SessionStore } from '../../src/store/session-store.js';
 import { startWeb } from '../../src/web/index.js';
 import type { RunningWeb, WebOptions } from '../../src/web/types.js';
 import { collectingLogger, DEFAULT_TARGET, type LogLine } from '../support/inproc-dbtape.js';
+import { sessionMeta } from '../support/session-meta.js';
+import { waitFor, withTimeout } from '../support/wait.js';
 
 const PASSWORDS = { ada: 'ada-admin-pw', alice: 'alice-pw', bob: 'bob-pw' } as const;
 type Name = keyof typeof PASSWORDS;
@@ -213,5 +216,141 @@ describe('sign-in throttling', () => {
     } finally {
       await s.web.close();
     }
+  });
+});
+
+// --- live streams end with their credential ----------------------------------------------------------
+
+interface Stream {
+  /** Heartbeats seen so far. */
+  pings(): number;
+  /** The text received so far. */
+  text(): string;
+  /** Resolves when the server ends the response ('ended') or the test aborts it ('aborted'). */
+  readonly over: Promise<'ended' | 'aborted'>;
+  isOver(): boolean;
+  close(): void;
+}
+
+async function openStream(s: Server, urlPath: string, auth: Auth): Promise<Stream> {
+  const controller = new AbortController();
+  const res = await fetch(`${s.web.url}${urlPath}`, {
+    headers: { accept: 'text/event-stream', ...headersOf(auth) },
+    signal: controller.signal,
+  });
+  assert.equal(res.status, 200, `GET ${urlPath}`);
+  const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+  let text = '';
+  let done = false;
+  const over = (async (): Promise<'ended' | 'aborted'> => {
+    try {
+      for (;;) {
+        const r = await reader.read();
+        if (r.done) return 'ended';
+        text += r.value;
+      }
+    } catch {
+      return 'aborted';
+    } finally {
+      done = true;
+    }
+  })();
+  return {
+    pings: () => text.split(': ping').length - 1,
+    text: () => text,
+    over,
+    isOver: () => done,
+    close: () => controller.abort(),
+  };
+}
+
+/** Resolves after `n` more heartbeats on `st` (each one a check of its credential first). */
+function heartbeats(st: Stream, n: number, what: string): Promise<unknown> {
+  const target = st.pings() + n;
+  return waitFor(() => st.pings() >= target || st.isOver(), { what: `${n} heartbeats on ${what}` });
+}
+
+async function endsCleanly(st: Stream, what: string): Promise<void> {
+  assert.equal(await withTimeout(st.over, 5000, what), 'ended', `${what}: the server ended it`);
+}
+
+describe('live streams end with the credential that opened them', () => {
+  const IDLE_MS = 60_000;
+  let s: Server;
+  let liveId: string;
+  before(async () => {
+    s = await startServer({ heartbeatMs: 20, sessionIdleMs: IDLE_MS });
+    const meta = sessionMeta(newSessionId(), {
+      user: 'alice',
+      roles: ROLES.alice,
+      startedAtUs: Date.now() * 1000,
+    });
+    recorder.open(meta).event({ kind: 'query', sql: 'select 1', via: 'simple' });
+    await recorder.flush();
+    liveId = meta.id;
+  });
+  after(() => s.web.close());
+
+  test('signing out ends the streams of that sign-in, not those of others', async () => {
+    const alice = await login(s, 'alice');
+    const aliceToo = await login(s, 'alice');
+    const ada = await login(s, 'ada');
+    const list = await openStream(s, '/api/live', alice);
+    const session = await openStream(s, `/api/sessions/${liveId}/live`, alice);
+    const otherSignIn = await openStream(s, '/api/live', aliceToo);
+    const admin = await openStream(s, '/api/live', ada);
+    await heartbeats(list, 1, 'the list stream');
+
+    assert.equal((await call(s, 'POST', '/api/logout', alice)).status, 200);
+    await endsCleanly(list, 'the list stream after sign-out');
+    await endsCleanly(session, 'the session stream after sign-out');
+    await heartbeats(otherSignIn, 2, "alice's other sign-in");
+    await heartbeats(admin, 2, "the admin's stream");
+    assert.ok(!otherSignIn.isOver() && !admin.isOver(), 'other sign-ins keep their streams');
+    assert.equal((await call(s, 'GET', '/api/me', alice)).status, 401);
+    otherSignIn.close();
+    admin.close();
+  });
+
+  test('revoking an API token ends its streams, not those of other tokens', async () => {
+    const ada = await login(s, 'ada');
+    const make = async (name: string) => {
+      const r = await call(s, 'POST', '/api/tokens', ada, { name, user: 'alice' });
+      assert.equal(r.status, 201, r.text);
+      return JSON.parse(r.text) as { id: string; token: string };
+    };
+    const revoked = await make('to revoke');
+    const kept = await make('to keep');
+    const gone = await openStream(s, `/api/sessions/${liveId}/live`, { bearer: revoked.token });
+    const stays = await openStream(s, '/api/live', { bearer: kept.token });
+    await heartbeats(gone, 1, 'the stream of the token to revoke');
+
+    assert.equal((await call(s, 'DELETE', `/api/tokens/${revoked.id}`, ada)).status, 200);
+    await endsCleanly(gone, 'the stream of the revoked token');
+    await heartbeats(stays, 2, 'the stream of the kept token');
+    assert.ok(!stays.isOver(), 'the other token keeps its stream');
+    stays.close();
+  });
+
+  test('a sign-in that lapses ends its stream at the next heartbeat, which does not keep it alive', async () => {
+    const alice = await login(s, 'alice');
+    const bob = await login(s, 'bob');
+    const aliceStream = await openStream(s, `/api/sessions/${liveId}/live`, alice);
+    const bobStream = await openStream(s, '/api/live', bob);
+    await heartbeats(aliceStream, 1, "alice's stream");
+
+    s.clock.ms += IDLE_MS * 0.6;
+    // Heartbeats check alice's sign-in at this time; bob makes a request, which is activity.
+    await heartbeats(aliceStream, 2, "alice's stream, 36 s idle");
+    assert.equal((await call(s, 'GET', '/api/me', bob)).status, 200);
+    assert.ok(!aliceStream.isOver(), 'not lapsed yet');
+
+    // 72 s since alice's last request: lapsed, had the heartbeats not counted as activity.
+    s.clock.ms += IDLE_MS * 0.6;
+    await endsCleanly(aliceStream, "alice's stream after her sign-in lapsed");
+    await heartbeats(bobStream, 2, "bob's stream");
+    assert.ok(!bobStream.isOver(), "bob's sign-in, used 36 s ago, keeps its stream");
+    assert.equal((await call(s, 'GET', '/api/me', alice)).status, 401);
+    bobStream.close();
   });
 });

@@ -3,7 +3,8 @@
  * for a dbtape user; the token acts as that user with the roles the config gives the user at the
  * time of each request (remove the user and the token stops working). Only a SHA-256 of each
  * token is kept: in a JSON file (mode 0600) beside the SQLite store, or in memory when there is
- * no such file. The file is replaced atomically on every change.
+ * no such file. The file is replaced atomically on every change. A revocation is reported through
+ * `onEnd`, so that what the token opened (live streams) ends with it.
  */
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
@@ -32,12 +33,20 @@ export class TokenFileError extends Error {
   override name = 'TokenFileError';
 }
 
+export interface ApiTokenOptions {
+  /** Called with the id of a token that stops working. */
+  readonly onEnd?: (id: string) => void;
+}
+
 export class ApiTokens {
   private readonly byHash = new Map<string, ApiToken>();
   private readonly lastUsed = new Map<string, string>();
 
   /** `file` null: memory only. */
-  constructor(private readonly file: string | null) {
+  constructor(
+    private readonly file: string | null,
+    private readonly o: ApiTokenOptions = {},
+  ) {
     if (file && existsSync(file)) for (const t of readTokenFile(file)) this.byHash.set(t.hash, t);
   }
 
@@ -65,6 +74,13 @@ export class ApiTokens {
     return info;
   }
 
+  /** Whether the token with this id still works; not a use (a stream asks at every heartbeat). */
+  valid(id: string): boolean {
+    // A linear scan: an admin creates tokens by hand, there are few.
+    for (const t of this.byHash.values()) if (t.id === id) return true;
+    return false;
+  }
+
   list(): (ApiToken & { lastUsedAt: string | null })[] {
     return [...this.byHash.values()].map((t) => ({ ...t, lastUsedAt: this.lastUsed.get(t.id) ?? null }));
   }
@@ -75,6 +91,7 @@ export class ApiTokens {
         this.byHash.delete(hash);
         this.lastUsed.delete(id);
         this.save();
+        this.o.onEnd?.(id);
         return true;
       }
     }

@@ -52,14 +52,24 @@ function principalOf(c: WebContext, d: AuthDeps): Principal | null {
     // A bad token never falls back to the cookie: a script should learn its token is wrong.
     if (!info || !user)
       throw new ApiError(401, 'DBTAPE_TOKEN_INVALID', 'the API token is unknown or revoked');
-    return { user: user.name, roles: user.roles, via: 'token' };
+    return { user: user.name, roles: user.roles, via: 'token', credentialId: info.id };
   }
   const cookie = getCookie(c, d.cookieName);
   if (!cookie) return null;
   const s = d.signIns.lookup(cookie);
   const user = s ? d.users.get(s.user) : undefined;
   if (!s || !user) return null;
-  return { user: user.name, roles: user.roles, via: 'session', csrf: s.csrf };
+  return { user: user.name, roles: user.roles, via: 'session', credentialId: s.id, csrf: s.csrf };
+}
+
+/**
+ * Whether the credential behind `p` still works: its sign-in has not ended or lapsed, its token
+ * is not revoked, and its user is still configured. Long requests (live streams) ask this again
+ * and again, so it does not count as activity.
+ */
+export function stillValid(p: Principal, d: AuthDeps): boolean {
+  if (!d.users.has(p.user)) return false;
+  return p.via === 'token' ? d.tokens.valid(p.credentialId) : d.signIns.peek(p.credentialId) !== null;
 }
 
 function checkCsrf(c: WebContext, p: Principal, publicOrigin: string | null): void {

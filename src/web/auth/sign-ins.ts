@@ -2,7 +2,9 @@
  * Dashboard sign-ins, kept in memory: the cookie holds a random token, the table is keyed by its
  * SHA-256 (a lookup's timing then says nothing about valid tokens). A sign-in lapses after a
  * period without requests and, whatever the activity, after an absolute lifetime. Each sign-in
- * has its own CSRF token, which the browser reads from the API and echoes in a header.
+ * has its own CSRF token, which the browser reads from the API and echoes in a header. Whatever
+ * ends a sign-in (sign-out, lapse, the per-user cap, a full table) is reported through `onEnd`, so
+ * that what it opened (live streams) ends with it.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 
@@ -18,6 +20,8 @@ export interface SignInOptions {
   readonly idleMs: number;
   readonly absoluteMs: number;
   readonly now: () => number;
+  /** Called with the id of every sign-in that ends, whatever the reason. */
+  readonly onEnd?: (id: string) => void;
 }
 
 const MAX_SIGN_INS = 10_000;
@@ -29,6 +33,8 @@ export const MAX_SIGN_INS_PER_USER = 50;
 
 export class SignInTable {
   private readonly byHash = new Map<string, SignIn>();
+  /** Sign-in id to its key in `byHash`, for checks by id (a stream holds the id, not the cookie). */
+  private readonly keyById = new Map<string, string>();
 
   constructor(private readonly o: SignInOptions) {}
 
@@ -45,7 +51,9 @@ export class SignInTable {
       createdMs: now,
       lastSeenMs: now,
     };
-    this.byHash.set(hashToken(token), signIn);
+    const key = hashToken(token);
+    this.byHash.set(key, signIn);
+    this.keyById.set(signIn.id, key);
     return { token, signIn };
   }
 
@@ -55,15 +63,30 @@ export class SignInTable {
     const s = this.byHash.get(key);
     if (!s) return null;
     if (this.lapsed(s)) {
-      this.byHash.delete(key);
+      this.remove(key);
       return null;
     }
     s.lastSeenMs = this.o.now();
     return s;
   }
 
+  /**
+   * The live sign-in with this id, or null; unlike `lookup` it does not count as activity (a live
+   * stream asks at every heartbeat, and must not keep an idle sign-in alive).
+   */
+  peek(id: string): SignIn | null {
+    const key = this.keyById.get(id);
+    const s = key === undefined ? undefined : this.byHash.get(key);
+    if (key === undefined || !s) return null;
+    if (this.lapsed(s)) {
+      this.remove(key);
+      return null;
+    }
+    return s;
+  }
+
   end(token: string): void {
-    this.byHash.delete(hashToken(token));
+    this.remove(hashToken(token));
   }
 
   get size(): number {
@@ -80,17 +103,25 @@ export class SignInTable {
     const mine: string[] = [];
     for (const [k, s] of this.byHash) if (s.user === user) mine.push(k);
     // Map order is insertion order: the first are the oldest.
-    for (let i = 0; i <= mine.length - MAX_SIGN_INS_PER_USER; i++) this.byHash.delete(mine[i]!);
+    for (let i = 0; i <= mine.length - MAX_SIGN_INS_PER_USER; i++) this.remove(mine[i]!);
   }
 
   private sweep(): void {
-    for (const [k, s] of this.byHash) if (this.lapsed(s)) this.byHash.delete(k);
+    for (const [k, s] of this.byHash) if (this.lapsed(s)) this.remove(k);
     // Still full: drop the oldest, so a flood of sign-ins cannot grow memory without bound.
     while (this.byHash.size >= MAX_SIGN_INS) {
       const oldest = this.byHash.keys().next().value;
       if (oldest === undefined) break;
-      this.byHash.delete(oldest);
+      this.remove(oldest);
     }
+  }
+
+  private remove(key: string): void {
+    const s = this.byHash.get(key);
+    if (!s) return;
+    this.byHash.delete(key);
+    this.keyById.delete(s.id);
+    this.o.onEnd?.(s.id);
   }
 }
 

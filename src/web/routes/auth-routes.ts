@@ -77,7 +77,9 @@ export function authRoutes(app: Hono<WebEnv>, d: AuthRouteDeps, authed: Middlewa
       maxAge: d.maxAgeS,
     });
     d.log.info({ user: u.name, ip }, 'dashboard sign-in');
-    return c.json(meJson({ user: u.name, roles: u.roles, via: 'session', csrf: signIn.csrf }));
+    return c.json(
+      meJson({ user: u.name, roles: u.roles, via: 'session', credentialId: signIn.id, csrf: signIn.csrf }),
+    );
   });
 
   app.post('/api/logout', authed, (c) => {

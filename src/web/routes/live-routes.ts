@@ -6,6 +6,7 @@
  *    message is `event: event`, `id: <seq>`, data the event's JSON; the session's `end` is followed
  *    by `event: end` and the stream closes.
  *  - GET /api/live: session starts, progress and ends for the session list.
+ * Both end when the sign-in or API token that opened them stops working (sse.ts).
  */
 import type { Hono, MiddlewareHandler } from 'hono';
 import { streamSSE } from 'hono/streaming';
@@ -13,14 +14,15 @@ import type { SessionEvent } from '../../model/session.js';
 import type { LiveBus } from '../../recording/live-bus.js';
 import { eventToJson } from '../../store/json.js';
 import type { SessionStore } from '../../store/session-store.js';
-import type { WebEnv } from '../env.js';
+import { type AuthDeps, stillValid } from '../auth/authenticate.js';
+import type { WebContext, WebEnv } from '../env.js';
 import { badParam } from '../http-errors.js';
 import type { LiveFeed } from '../live-feed.js';
-import type { SseChannel, SseChannels } from '../sse.js';
-import { canSee, type LiveSessionsView } from '../types.js';
+import type { SseChannel, SseChannels, StreamOwner } from '../sse.js';
+import { canSee, credentialKey, type LiveSessionsView } from '../types.js';
 import { visibleSession } from './session-routes.js';
 
-export interface LiveRouteDeps {
+export interface LiveRouteDeps extends AuthDeps {
   readonly store: SessionStore;
   readonly bus: LiveBus;
   readonly feed: LiveFeed;
@@ -39,7 +41,7 @@ export function liveRoutes(app: Hono<WebEnv>, d: LiveRouteDeps, authed: Middlewa
     const from = Math.max(fromQuery, fromHeader);
     c.header('X-Accel-Buffering', 'no');
     return streamSSE(c, async (stream) => {
-      const ch = d.channels.open(stream);
+      const ch = d.channels.open(stream, ownerOf(c, d));
       ch.send('ready', { id: s.id, live: d.registry.activeIds().includes(s.id) });
       await followSession(d, ch, s.id, from);
     });
@@ -49,7 +51,7 @@ export function liveRoutes(app: Hono<WebEnv>, d: LiveRouteDeps, authed: Middlewa
     const p = c.get('principal');
     c.header('X-Accel-Buffering', 'no');
     return streamSSE(c, async (stream) => {
-      const ch = d.channels.open(stream);
+      const ch = d.channels.open(stream, ownerOf(c, d));
       const stop = d.feed.listen((msg, owner) => {
         if (canSee(p, owner)) ch.send(msg.type, msg);
       });
@@ -61,6 +63,11 @@ export function liveRoutes(app: Hono<WebEnv>, d: LiveRouteDeps, authed: Middlewa
       }
     });
   });
+}
+
+function ownerOf(c: WebContext, d: LiveRouteDeps): StreamOwner {
+  const p = c.get('principal');
+  return { key: credentialKey(p.via, p.credentialId), stillValid: () => stillValid(p, d) };
 }
 
 function seqParam(v: string | undefined, name: string): number {
