@@ -43,7 +43,10 @@ export async function startWeb(opts: WebOptions): Promise<RunningWeb> {
     opts.tokensFile === undefined ? defaultTokensFile(opts.config.store.url) : opts.tokensFile;
   const channels = new SseChannels(opts.heartbeatMs ?? 15_000);
   // A credential that ends takes its live streams with it.
-  const tokens = new ApiTokens(tokensFile, { onEnd: (id) => channels.endFor(credentialKey('token', id)) });
+  const tokens = new ApiTokens(tokensFile, {
+    now,
+    onEnd: (id) => channels.endFor(credentialKey('token', id)),
+  });
   const stats = new MinuteStats(24 * 60, now);
   const feed = new LiveFeed(opts.bus, opts.store, stats, log);
   const statementMetrics = new StatementMetrics(opts.bus);

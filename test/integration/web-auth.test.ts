@@ -354,3 +354,74 @@ describe('live streams end with the credential that opened them', () => {
     bobStream.close();
   });
 });
+
+// --- API tokens that expire ---------------------------------------------------------------------------
+
+describe('API tokens with a lifetime', () => {
+  const DAY_MS = 86_400_000;
+  let s: Server;
+  before(async () => {
+    s = await startServer({ heartbeatMs: 20 });
+  });
+  after(() => s.web.close());
+
+  interface TokenJson {
+    id: string;
+    token?: string;
+    expires_at: string | null;
+  }
+
+  test('expires_in_days must be a whole number of days from 1 to 3650', async () => {
+    const ada = await login(s, 'ada');
+    for (const days of [0, -1, 3651, 1.5, '7', true]) {
+      const r = await call(s, 'POST', '/api/tokens', ada, { name: 'x', expires_in_days: days });
+      assert.equal(r.status, 400, `expires_in_days: ${JSON.stringify(days)}`);
+      assert.match(JSON.parse(r.text).error.message, /expires_in_days/);
+    }
+    const longest = await call(s, 'POST', '/api/tokens', ada, { name: 'x', expires_in_days: 3650 });
+    assert.equal(longest.status, 201, longest.text);
+  });
+
+  test('a token is created and listed with its end, or null when it never ends', async () => {
+    const ada = await login(s, 'ada');
+    const made = await call(s, 'POST', '/api/tokens', ada, { name: 'weekly', expires_in_days: 7 });
+    assert.equal(made.status, 201, made.text);
+    const weekly = JSON.parse(made.text) as TokenJson;
+    assert.equal(weekly.expires_at, new Date(s.clock.ms + 7 * DAY_MS).toISOString());
+    const forever = JSON.parse(
+      (await call(s, 'POST', '/api/tokens', ada, { name: 'forever' })).text,
+    ) as TokenJson;
+    assert.equal(forever.expires_at, null);
+
+    const list = JSON.parse((await call(s, 'GET', '/api/tokens', ada)).text) as TokenJson[];
+    assert.equal(list.find((t) => t.id === weekly.id)?.expires_at, weekly.expires_at);
+    assert.equal(list.find((t) => t.id === forever.id)?.expires_at, null);
+  });
+
+  test('an expired token is refused, saying so, and its stream ends; a token without an end goes on', async () => {
+    const ada = await login(s, 'ada');
+    const make = async (body: object) =>
+      JSON.parse((await call(s, 'POST', '/api/tokens', ada, { user: 'alice', ...body })).text) as TokenJson;
+    const daily = await make({ name: 'daily', expires_in_days: 1 });
+    const forever = await make({ name: 'forever' });
+    const ending = await openStream(s, '/api/live', { bearer: daily.token! });
+    const going = await openStream(s, '/api/live', { bearer: forever.token! });
+    await heartbeats(ending, 1, 'the stream of the daily token');
+
+    s.clock.ms += DAY_MS - 1000;
+    await heartbeats(ending, 2, 'the stream of the daily token, a second before its end');
+    assert.equal((await call(s, 'GET', '/api/me', { bearer: daily.token! })).status, 200);
+
+    s.clock.ms += 1000;
+    await endsCleanly(ending, 'the stream of the expired token');
+    const refused = await call(s, 'GET', '/api/me', { bearer: daily.token! });
+    assert.equal(refused.status, 401);
+    const { error } = JSON.parse(refused.text) as { error: { code: string; message: string } };
+    assert.equal(error.code, 'DBTAPE_TOKEN_INVALID');
+    assert.match(error.message, /^dbtape: the API token expired at \d{4}-\d\d-\d\dT/);
+    await heartbeats(going, 2, 'the stream of the token without an end');
+    assert.ok(!going.isOver());
+    assert.equal((await call(s, 'GET', '/api/me', { bearer: forever.token! })).status, 200);
+    going.close();
+  });
+});

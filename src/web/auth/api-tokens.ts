@@ -4,7 +4,8 @@
  * time of each request (remove the user and the token stops working). Only a SHA-256 of each
  * token is kept: in a JSON file (mode 0600) beside the SQLite store, or in memory when there is
  * no such file. The file is replaced atomically on every change. A revocation is reported through
- * `onEnd`, so that what the token opened (live streams) ends with it.
+ * `onEnd`, so that what the token opened (live streams) ends with it. A token may expire; one that
+ * does is refused but stays listed (with its date) until an admin deletes it.
  */
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
@@ -21,6 +22,8 @@ export interface ApiToken {
   readonly createdAt: string;
   /** SHA-256 of the token, base64url. */
   readonly hash: string;
+  /** ISO time from which the token is refused; absent: never (so files from before expiry still load). */
+  readonly expiresAt?: string;
 }
 
 interface TokenFile {
@@ -34,9 +37,15 @@ export class TokenFileError extends Error {
 }
 
 export interface ApiTokenOptions {
-  /** Called with the id of a token that stops working. */
+  /** Called with the id of a token that is revoked. */
   readonly onEnd?: (id: string) => void;
+  /** The clock (ms since the epoch); default Date.now. */
+  readonly now?: () => number;
 }
+
+/** The longest lifetime a token may be given, in days (about ten years). */
+export const MAX_TOKEN_DAYS = 3650;
+const DAY_MS = 86_400_000;
 
 export class ApiTokens {
   private readonly byHash = new Map<string, ApiToken>();
@@ -50,34 +59,50 @@ export class ApiTokens {
     if (file && existsSync(file)) for (const t of readTokenFile(file)) this.byHash.set(t.hash, t);
   }
 
-  /** Creates a token; the secret is returned once and never kept. */
-  create(name: string, user: string, createdBy: string): { token: string; info: ApiToken } {
+  /**
+   * Creates a token, valid for `expiresInDays` (1 to MAX_TOKEN_DAYS) or, without it, until revoked;
+   * the secret is returned once and never kept.
+   */
+  create(
+    name: string,
+    user: string,
+    createdBy: string,
+    expiresInDays?: number,
+  ): { token: string; info: ApiToken } {
     const token = `${TOKEN_PREFIX}${randomBytes(32).toString('base64url')}`;
+    const now = this.now();
     const info: ApiToken = {
       id: randomBytes(6).toString('hex'),
       name,
       user,
       createdBy,
-      createdAt: new Date().toISOString(),
+      createdAt: new Date(now).toISOString(),
       hash: hashToken(token),
+      ...(expiresInDays !== undefined
+        ? { expiresAt: new Date(now + expiresInDays * DAY_MS).toISOString() }
+        : {}),
     };
     this.byHash.set(info.hash, info);
     this.save();
     return { token, info };
   }
 
-  /** The token's record, or null for an unknown token. */
+  /** The token's record (check `expired`), or null for an unknown token. */
   lookup(token: string): ApiToken | null {
     if (!token.startsWith(TOKEN_PREFIX)) return null;
     const info = this.byHash.get(hashToken(token)) ?? null;
-    if (info) this.lastUsed.set(info.id, new Date().toISOString());
+    if (info && !this.expired(info)) this.lastUsed.set(info.id, new Date(this.now()).toISOString());
     return info;
+  }
+
+  expired(t: ApiToken): boolean {
+    return t.expiresAt !== undefined && Date.parse(t.expiresAt) <= this.now();
   }
 
   /** Whether the token with this id still works; not a use (a stream asks at every heartbeat). */
   valid(id: string): boolean {
     // A linear scan: an admin creates tokens by hand, there are few.
-    for (const t of this.byHash.values()) if (t.id === id) return true;
+    for (const t of this.byHash.values()) if (t.id === id) return !this.expired(t);
     return false;
   }
 
@@ -100,6 +125,10 @@ export class ApiTokens {
 
   get persistent(): boolean {
     return this.file !== null;
+  }
+
+  private now(): number {
+    return (this.o.now ?? Date.now)();
   }
 
   private save(): void {
@@ -133,5 +162,11 @@ function readTokenFile(file: string): ApiToken[] {
 function isToken(t: unknown): t is ApiToken {
   if (typeof t !== 'object' || t === null) return false;
   const r = t as Record<string, unknown>;
-  return ['id', 'name', 'user', 'createdBy', 'createdAt', 'hash'].every((k) => typeof r[k] === 'string');
+  const expiresOk =
+    r.expiresAt === undefined ||
+    (typeof r.expiresAt === 'string' && Number.isFinite(Date.parse(r.expiresAt)));
+  return (
+    expiresOk &&
+    ['id', 'name', 'user', 'createdBy', 'createdAt', 'hash'].every((k) => typeof r[k] === 'string')
+  );
 }

@@ -50,6 +50,13 @@ function principalOf(c: WebContext, d: AuthDeps): Principal | null {
     const info = m ? d.tokens.lookup(m[1]!) : null;
     const user = info ? d.users.get(info.user) : undefined;
     // A bad token never falls back to the cookie: a script should learn its token is wrong.
+    if (info && d.tokens.expired(info)) {
+      throw new ApiError(
+        401,
+        'DBTAPE_TOKEN_INVALID',
+        `the API token expired at ${info.expiresAt}; an admin can create a new one`,
+      );
+    }
     if (!info || !user)
       throw new ApiError(401, 'DBTAPE_TOKEN_INVALID', 'the API token is unknown or revoked');
     return { user: user.name, roles: user.roles, via: 'token', credentialId: info.id };
@@ -64,8 +71,8 @@ function principalOf(c: WebContext, d: AuthDeps): Principal | null {
 
 /**
  * Whether the credential behind `p` still works: its sign-in has not ended or lapsed, its token
- * is not revoked, and its user is still configured. Long requests (live streams) ask this again
- * and again, so it does not count as activity.
+ * is neither revoked nor expired, and its user is still configured. Long requests (live streams)
+ * ask this again and again, so it does not count as activity.
  */
 export function stillValid(p: Principal, d: AuthDeps): boolean {
   if (!d.users.has(p.user)) return false;

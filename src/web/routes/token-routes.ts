@@ -1,11 +1,12 @@
 /**
  * API tokens, admin only: GET /api/tokens (never the secrets), POST /api/tokens
- * {"name": "...", "user"?: "..."} (the secret is in the answer, once), DELETE /api/tokens/:id.
+ * {"name": "...", "user"?: "...", "expires_in_days"?: n} (the secret is in the answer, once),
+ * DELETE /api/tokens/:id.
  */
 import type { Hono, MiddlewareHandler } from 'hono';
 import type { User } from '../../model/identity.js';
 import type { Logger } from '../../model/logger.js';
-import type { ApiToken, ApiTokens } from '../auth/api-tokens.js';
+import { type ApiToken, type ApiTokens, MAX_TOKEN_DAYS } from '../auth/api-tokens.js';
 import type { WebContext, WebEnv } from '../env.js';
 import { ApiError } from '../http-errors.js';
 import { isAdmin } from '../types.js';
@@ -42,9 +43,16 @@ export function tokenRoutes(app: Hono<WebEnv>, d: TokenRouteDeps, authed: Middle
     if (typeof user !== 'string' || !d.users.has(user)) {
       throw new ApiError(400, 'DBTAPE_BAD_REQUEST', '"user" must name a user of the config');
     }
-    const { token, info } = d.tokens.create(name.trim(), user, p.user);
+    const days = expiresInDays(body.expires_in_days);
+    const { token, info } = d.tokens.create(name.trim(), user, p.user, days);
     d.log.info(
-      { token: info.id, for: user, by: p.user, persistent: d.tokens.persistent },
+      {
+        token: info.id,
+        for: user,
+        by: p.user,
+        persistent: d.tokens.persistent,
+        expires_at: info.expiresAt ?? null,
+      },
       'API token created',
     );
     return c.json({ ...tokenJson(info), token }, 201);
@@ -65,6 +73,26 @@ function requireAdmin(c: WebContext) {
   return p;
 }
 
+/** Absent or null: the token never expires. */
+function expiresInDays(v: unknown): number | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > MAX_TOKEN_DAYS) {
+    throw new ApiError(
+      400,
+      'DBTAPE_BAD_REQUEST',
+      `"expires_in_days" must be a whole number from 1 to ${MAX_TOKEN_DAYS} (leave it out for a token that never expires)`,
+    );
+  }
+  return v;
+}
+
 function tokenJson(t: ApiToken) {
-  return { id: t.id, name: t.name, user: t.user, created_by: t.createdBy, created_at: t.createdAt };
+  return {
+    id: t.id,
+    name: t.name,
+    user: t.user,
+    created_by: t.createdBy,
+    created_at: t.createdAt,
+    expires_at: t.expiresAt ?? null,
+  };
 }
