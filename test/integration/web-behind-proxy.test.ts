@@ -63,7 +63,7 @@ function webOptions(c: Config, logs: LogLine[] | null): WebOptions {
     tokensFile: null,
     assetsDir: dir,
     // Per address, 3 failures and then a wait far longer than the test, so the count is what shows.
-    loginLimits: { perUser: 100, perIp: 3, baseDelayMs: 600_000 },
+    loginLimits: { perUserFromIp: 100, perIp: 3, baseDelayMs: 600_000 },
   };
 }
 

@@ -23,7 +23,7 @@ function deps() {
     signIns: new SignInTable({ idleMs: 60_000, absoluteMs: 3_600_000, now: () => 1_000 }),
     tokens: new ApiTokens(null, { onEnd: (id) => ended.push(id) }),
     cookieName: 'dbtape_session',
-  } satisfies AuthDeps;
+  } satisfies Pick<AuthDeps, 'users' | 'signIns' | 'tokens' | 'cookieName'>;
   return { d, ended };
 }
 

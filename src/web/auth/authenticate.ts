@@ -74,7 +74,7 @@ function principalOf(c: WebContext, d: AuthDeps): Principal | null {
  * is neither revoked nor expired, and its user is still configured. Long requests (live streams)
  * ask this again and again, so it does not count as activity.
  */
-export function stillValid(p: Principal, d: AuthDeps): boolean {
+export function stillValid(p: Principal, d: Pick<AuthDeps, 'users' | 'signIns' | 'tokens'>): boolean {
   if (!d.users.has(p.user)) return false;
   return p.via === 'token' ? d.tokens.valid(p.credentialId) : d.signIns.peek(p.credentialId) !== null;
 }
