@@ -16,6 +16,7 @@ import { registerSearch } from './commands/search.js';
 import { registerServe } from './commands/serve.js';
 import { registerSessions } from './commands/sessions.js';
 import { registerShow } from './commands/show.js';
+import { registerTokens } from './commands/tokens.js';
 import { registerUserHash } from './commands/user-hash.js';
 import { registerVerify } from './commands/verify.js';
 import { CliError } from './output.js';
@@ -49,6 +50,7 @@ export function createProgram(): Command {
   registerVerify(program);
   registerKeys(program);
   registerKill(program);
+  registerTokens(program);
   return program;
 }
 

@@ -8,9 +8,9 @@ import { DBTAPE_BIN } from '../support/dbtape-process.js';
 import { DEFAULT_TARGET, type InProcessDbtape, startInProcess } from '../support/inproc-dbtape.js';
 import { waitFor } from '../support/wait.js';
 
-// `dbtape kill ID` ends a live session of a running `dbtape serve` through its HTTP API, as an
-// admin (an API token, or signing in with a user name and password); the session's client gets a
-// clear dbtape: error.
+// The commands that ask a running `dbtape serve` through its HTTP API, as an admin (an API token,
+// or signing in with a user name and password): `kill ID` ends a live session, whose client gets a
+// clear dbtape: error; `tokens create|list|revoke` manage API tokens.
 
 const ADA = { name: 'ada', password: 'ada-secret-1' };
 const ALICE = { name: 'alice', password: 'alice-secret-1' };
@@ -136,4 +136,52 @@ test('dbtape kill with neither a user nor a token says what it needs', async () 
   assert.equal(res.code, 2);
   assert.match(res.stderr, /--user NAME/);
   assert.match(res.stderr, /API token/);
+});
+
+test('dbtape tokens create, list and revoke, as an admin; the token works until revoked', async () => {
+  const env = { ...process.env, DBTAPE_TOKEN: '', DBTAPE_USER: ADA.name, DBTAPE_PASSWORD: ADA.password };
+  const created = await cli(
+    ['tokens', 'create', 'siem collector', '--for', ALICE.name, '--expires-in-days', '30', '--url', base],
+    env,
+  );
+  assert.equal(created.code, 0, created.stderr);
+  const secret = created.stdout.trim();
+  assert.match(secret, /^dbtape_[A-Za-z0-9_-]{43}$/, 'stdout holds the secret alone, for scripts');
+  assert.match(created.stderr, /created token (\w+) "siem collector" for alice, expires 20\d\d-/);
+  const id = /created token (\w+)/.exec(created.stderr)![1]!;
+
+  const asAlice = await fetch(`${base}/api/me`, { headers: { authorization: `Bearer ${secret}` } });
+  assert.equal(asAlice.status, 200);
+  assert.equal(((await asAlice.json()) as { user: string }).user, ALICE.name, 'the token acts as --for');
+
+  const listed = await cli(['tokens', 'list', '--url', base, '--json'], env);
+  assert.equal(listed.code, 0, listed.stderr);
+  const mine = (
+    JSON.parse(listed.stdout) as { id: string; user: string; expires_at: string | null; token?: string }[]
+  ).find((t) => t.id === id);
+  assert.ok(mine && mine.user === ALICE.name && mine.expires_at !== null);
+  assert.equal(mine.token, undefined, 'a list never holds secrets');
+  assert.ok(!listed.stdout.includes(secret));
+  const table = await cli(['tokens', 'list', '--url', base], env);
+  assert.match(table.stdout, new RegExp(`^${id}\\s+siem collector\\s+alice\\s+ada\\s`, 'm'));
+
+  const notAdmin = await cli(['tokens', 'list', '--url', base], {
+    ...env,
+    DBTAPE_USER: ALICE.name,
+    DBTAPE_PASSWORD: ALICE.password,
+  });
+  assert.equal(notAdmin.code, 1);
+  assert.match(notAdmin.stderr, /could not list tokens: 403/);
+
+  const revoked = await cli(['tokens', 'revoke', id, '--url', base], env);
+  assert.equal(revoked.code, 0, revoked.stderr);
+  assert.match(revoked.stdout, new RegExp(`token ${id} revoked`));
+  const after = await fetch(`${base}/api/me`, { headers: { authorization: `Bearer ${secret}` } });
+  assert.equal(after.status, 401, 'a revoked token stops working at once');
+  const twice = await cli(['tokens', 'revoke', id, '--url', base], env);
+  assert.equal(twice.code, 1);
+  assert.match(twice.stderr, /could not revoke token .*: 404/);
+
+  const bad = await cli(['tokens', 'create', 'x', '--expires-in-days', 'soon', '--url', base], env);
+  assert.equal(bad.code, 2);
 });
