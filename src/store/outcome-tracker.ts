@@ -58,3 +58,43 @@ export class OutcomeTracker {
     this.sessions.delete(sessionId);
   }
 }
+
+/** The fields of an event the linking reads (an EncodedEvent has them). */
+export interface OutcomeEvent {
+  readonly sessionId: SessionId;
+  readonly seq: number;
+  readonly kind: string;
+}
+
+/**
+ * Links a batch's outcomes to their statements before anything is inserted: a statement answered
+ * within the same batch (nearly all of them under load) is inserted with its outcome, instead of
+ * being updated after. `failed[i]` is 1/0 for a query event whose outcome is in the batch, else
+ * null; `late` holds the outcomes of statements stored by an earlier batch.
+ */
+export function linkOutcomes(
+  tracker: OutcomeTracker,
+  events: readonly OutcomeEvent[],
+): { failed: (number | null)[]; late: OutcomeMark[] } {
+  const failed: (number | null)[] = new Array(events.length).fill(null);
+  const late: OutcomeMark[] = [];
+  const queryAt = new Map<string, Map<number, number>>();
+  for (let i = 0; i < events.length; i++) {
+    const e = events[i]!;
+    if (e.kind === 'query') {
+      let at = queryAt.get(e.sessionId);
+      if (!at) {
+        at = new Map();
+        queryAt.set(e.sessionId, at);
+      }
+      at.set(e.seq, i);
+    }
+    // The tracker reads only kind and seq.
+    const mark = tracker.observe(e.sessionId, e as unknown as SessionEvent);
+    if (!mark) continue;
+    const at = queryAt.get(mark.sessionId)?.get(mark.querySeq);
+    if (at === undefined) late.push(mark);
+    else failed[at] = mark.failed ? 1 : 0;
+  }
+  return { failed, late };
+}

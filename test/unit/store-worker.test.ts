@@ -5,9 +5,9 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { verifyStore } from '../../src/integrity/verify.js';
 import type { SessionEvent } from '../../src/model/session.js';
+import { encodeBatch, encodedEvents, encodeV1 } from '../../src/store/encoded-batch.js';
 import { encodeEvent } from '../../src/store/event-codec.js';
 import { openStore } from '../../src/store/open-store.js';
-import { encodeBatch, encodedEvents, encodeV1 } from '../../src/store/sqlite/encoded-batch.js';
 import { WorkerSessionStore } from '../../src/store/sqlite/worker-store.js';
 import { sessionMeta } from '../support/session-meta.js';
 

@@ -1,39 +1,33 @@
 /**
- * Encryption at rest for the SQLite store: per-session data keys (AES-256, random) wrapped by
- * the master keyring, event bodies sealed with their session's key, and the search index key.
- * See docs/recording.md, "Encryption at rest".
+ * Encryption at rest in the SQLite store: where it keeps the wrapped keys (session_keys,
+ * store_keys) and the strict-mode journal's key. The rules are store/session-keys.ts's.
  */
 import { randomBytes } from 'node:crypto';
 import type Database from 'better-sqlite3';
 import { KEY_BYTES, open, seal } from '../../integrity/aead.js';
 import { BlindIndex } from '../../integrity/blind-index.js';
-import {
-  bodyAad,
-  dataKeyAad,
-  dataKeyFingerprint,
-  INDEX_KEY_AAD,
-  JOURNAL_BODY_AAD,
-  JOURNAL_KEY_AAD,
-} from '../../integrity/data-keys.js';
+import { JOURNAL_BODY_AAD, JOURNAL_KEY_AAD } from '../../integrity/data-keys.js';
 import type { Keyring } from '../../integrity/keyring.js';
 import { encryptedStoreError } from '../errors.js';
+import {
+  type DataKey,
+  DataKeyCache,
+  decryptBody,
+  encryptBody,
+  indexKey,
+  newDataKey,
+  rewrapDataKey,
+  rewrapIndexKey,
+  unwrapDataKey,
+} from '../session-keys.js';
 
-/** Stored event format: v1 JSON text, or v1 JSON encrypted (envelope BLOB). */
-export const FORMAT_CLEAR = 1;
-export const FORMAT_ENCRYPTED = 2;
-
-const READ_CACHE = 1024;
-
-export interface DataKey {
-  readonly key: Buffer;
-  readonly fingerprint: Buffer;
-}
+export { type DataKey, FORMAT_CLEAR, FORMAT_ENCRYPTED } from '../session-keys.js';
 
 export class StoreCrypto {
   /** The store holds encrypted recordings (set the first time a keyring wrote to it). */
   readonly encrypted: boolean;
   readonly index: BlindIndex | null;
-  private readonly keys = new Map<number, DataKey>();
+  private readonly keys = new DataKeyCache();
   /** This writer's journal key, made on first use, and its wrapped form (stored with each row). */
   private journalKey: { key: Buffer; version: number; wrapped: Buffer } | null = null;
   private readonly byId: Database.Statement;
@@ -67,10 +61,8 @@ export class StoreCrypto {
 
   /** Makes and stores (inside the caller's transaction) the data key of a new session. */
   newSessionKey(sid: number, sessionId: string): DataKey {
-    const key = randomBytes(KEY_BYTES);
-    const dk = { key, fingerprint: dataKeyFingerprint(key) };
-    const { version, wrapped } = this.keyring!.wrap(key, dataKeyAad(sessionId));
-    this.insertKey!.run(sid, version, wrapped, dk.fingerprint);
+    const { dk, stored } = newDataKey(this.keyring!, sessionId);
+    this.insertKey!.run(sid, stored.version, stored.wrapped, dk.fingerprint);
     return dk;
   }
 
@@ -80,15 +72,7 @@ export class StoreCrypto {
     if (cached) return cached;
     const row = this.byId.get(sid) as { key_version: number; wrapped: Buffer } | undefined;
     if (!row) return null;
-    if (!this.keyring) throw encryptedStoreError(`session ${sessionId}`);
-    const key = this.keyring.unwrap(
-      row.key_version,
-      row.wrapped,
-      dataKeyAad(sessionId),
-      `the data key of session ${sessionId}`,
-    );
-    const dk = { key, fingerprint: dataKeyFingerprint(key) };
-    if (this.keys.size >= READ_CACHE) this.keys.clear();
+    const dk = unwrapDataKey(this.keyring, { version: row.key_version, wrapped: row.wrapped }, sessionId);
     this.keys.set(sid, dk);
     return dk;
   }
@@ -106,15 +90,11 @@ export class StoreCrypto {
   }
 
   encryptBody(dk: DataKey, sessionId: string, seq: number, json: string): Buffer {
-    return seal(dk.key, json, bodyAad(sessionId, seq));
+    return encryptBody(dk, sessionId, seq, json);
   }
 
   decryptBody(sid: number, sessionId: string, seq: number, envelope: Buffer): string {
-    const dk = this.sessionKey(sid, sessionId);
-    if (!dk) throw encryptedStoreError(`session ${sessionId}`);
-    return open(dk.key, envelope, bodyAad(sessionId, seq), `event ${seq} of session ${sessionId}`).toString(
-      'utf8',
-    );
+    return decryptBody(this.sessionKey(sid, sessionId), sessionId, seq, envelope);
   }
 
   /**
@@ -153,19 +133,16 @@ export class StoreCrypto {
     );
     let n = 0;
     for (const r of rows) {
-      if (r.key_version === ring.current) continue;
-      const aad = dataKeyAad(r.id);
-      const key = ring.unwrap(r.key_version, r.wrapped, aad, `the data key of session ${r.id}`);
-      const w = ring.wrap(key, aad);
+      const w = rewrapDataKey(ring, { version: r.key_version, wrapped: r.wrapped }, r.id);
+      if (!w) continue;
       update.run(w.version, w.wrapped, r.session_sid);
       n++;
     }
     const idx = this.db.prepare("SELECT key_version, wrapped FROM store_keys WHERE name = 'index'").get() as
       | { key_version: number; wrapped: Buffer }
       | undefined;
-    if (idx && idx.key_version !== ring.current) {
-      const key = ring.unwrap(idx.key_version, idx.wrapped, INDEX_KEY_AAD, 'the search index key');
-      const w = ring.wrap(key, INDEX_KEY_AAD);
+    const w = idx ? rewrapIndexKey(ring, { version: idx.key_version, wrapped: idx.wrapped }) : null;
+    if (w) {
       this.db
         .prepare("UPDATE store_keys SET key_version = ?, wrapped = ? WHERE name = 'index'")
         .run(w.version, w.wrapped);
@@ -178,15 +155,11 @@ export class StoreCrypto {
     const row = this.db.prepare("SELECT key_version, wrapped FROM store_keys WHERE name = 'index'").get() as
       | { key_version: number; wrapped: Buffer }
       | undefined;
-    if (row) return ring.unwrap(row.key_version, row.wrapped, INDEX_KEY_AAD, 'the search index key');
-    // A store that never held encrypted recordings has no index key yet; a reader can use any
-    // key then (it will match nothing).
-    const key = randomBytes(KEY_BYTES);
-    if (writable) {
-      const w = ring.wrap(key, INDEX_KEY_AAD);
+    const { key, toStore } = indexKey(ring, row ? { version: row.key_version, wrapped: row.wrapped } : null);
+    if (writable && toStore) {
       this.db
         .prepare("INSERT INTO store_keys (name, key_version, wrapped) VALUES ('index', ?, ?)")
-        .run(w.version, w.wrapped);
+        .run(toStore.version, toStore.wrapped);
     }
     return key;
   }

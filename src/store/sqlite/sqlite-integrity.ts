@@ -7,31 +7,11 @@ import type {
   StoredSession,
   StoredState,
 } from '../../integrity/source.js';
+import { INTEGRITY_SESSION_SELECT, type IntegritySessionRow, toStoredSession } from '../session-rows.js';
 import { journaledBatches } from './sqlite-journal.js';
-import { metaFromRow, SESSION_META_COLUMNS, type SessionMetaRow } from './sqlite-rows.js';
 
 const PAGE = 2000;
-
-interface SessionRow extends SessionMetaRow {
-  sid: number;
-  ended_at_us: number | null;
-  end_reason: string | null;
-  statements: number;
-  errors: number;
-  events: number;
-  last_seq: number;
-  head_hash: Buffer | null;
-  seal: Buffer | null;
-  seal_no: number | null;
-  reported_application: string | null;
-  key_version: number | null;
-  wrapped: Buffer | null;
-  fingerprint: Buffer | null;
-}
-
-const SESSION_SELECT = `SELECT s.sid, ${SESSION_META_COLUMNS.replace(/(\w+)/g, 's.$1')}, s.ended_at_us, s.end_reason,
-  s.statements, s.errors, s.events, s.last_seq, s.reported_application, s.head_hash, s.seal, s.seal_no, k.key_version, k.wrapped, k.fingerprint
-  FROM sessions s LEFT JOIN session_keys k ON k.session_sid = s.sid`;
+const SESSION_SELECT = INTEGRITY_SESSION_SELECT;
 
 export class SqliteIntegritySource implements IntegritySource {
   /**
@@ -92,16 +72,18 @@ export class SqliteIntegritySource implements IntegritySource {
   async *sessions(): AsyncIterable<StoredSession[]> {
     const page = this.db.prepare(`${SESSION_SELECT} WHERE s.sid > ? ORDER BY s.sid LIMIT ?`);
     for (let after = -Infinity; ; ) {
-      const rows = page.all(after, PAGE) as SessionRow[];
+      const rows = page.all(after, PAGE) as IntegritySessionRow[];
       if (rows.length === 0) return;
       after = rows[rows.length - 1]!.sid;
-      yield rows.map(toSession);
+      yield rows.map(toStoredSession);
     }
   }
 
   async session(id: string): Promise<StoredSession | null> {
-    const row = this.db.prepare(`${SESSION_SELECT} WHERE s.id = ?`).get(id) as SessionRow | undefined;
-    return row ? toSession(row) : null;
+    const row = this.db.prepare(`${SESSION_SELECT} WHERE s.id = ?`).get(id) as
+      | IntegritySessionRow
+      | undefined;
+    return row ? toStoredSession(row) : null;
   }
 
   async *events(sid?: number): AsyncIterable<StoredEvent[]> {
@@ -153,25 +135,4 @@ export class SqliteIntegritySource implements IntegritySource {
       publicKeyDer: Buffer;
     }[];
   }
-}
-
-function toSession(r: SessionRow): StoredSession {
-  return {
-    sid: r.sid,
-    meta: metaFromRow(r),
-    endedAtUs: r.ended_at_us,
-    endReason: r.end_reason,
-    statements: r.statements,
-    errors: r.errors,
-    events: r.events,
-    lastSeq: r.last_seq,
-    reportedApplication: r.reported_application,
-    headHash: r.head_hash,
-    seal: r.seal,
-    sealNo: r.seal_no,
-    dataKey:
-      r.wrapped && r.key_version !== null && r.fingerprint
-        ? { version: r.key_version, wrapped: r.wrapped, fingerprint: r.fingerprint }
-        : null,
-  };
 }

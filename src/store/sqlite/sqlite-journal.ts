@@ -17,8 +17,8 @@
  */
 import { deserialize, serialize } from 'node:v8';
 import type Database from 'better-sqlite3';
+import type { EncodedBatch } from '../encoded-batch.js';
 import { StoreError } from '../errors.js';
-import type { EncodedBatch } from './encoded-batch.js';
 import {
   JournalFile,
   type JournalPosition,

@@ -1,19 +1,11 @@
 /** Read queries of the SQLite store: listing, one session, its events, full-text search. */
 import type Database from 'better-sqlite3';
-import type { EndReason, Protocol, SessionEvent, SessionId } from '../../model/session.js';
-import { buildSnippet, parseSearchText, type SearchTerm } from '../search-text.js';
+import type { SessionEvent, SessionId } from '../../model/session.js';
+import type { OpenSessionRow } from '../crash-close.js';
+import { toHit } from '../search-hit.js';
+import { parseSearchText, type SearchTerm } from '../search-text.js';
+import { clampLimit as clamp, SESSION_COLUMNS, type SessionRow, toSummary } from '../session-rows.js';
 import type { EventQuery, SearchFilter, SearchHit, SessionFilter, SessionSummary } from '../session-store.js';
-import { parseRoles, SESSION_META_COLUMNS, type SessionMetaRow } from './sqlite-rows.js';
-
-interface SessionRow extends SessionMetaRow {
-  ended_at_us: number | null;
-  end_reason: string | null;
-  statements: number;
-  errors: number;
-  events: number;
-  last_seq: number;
-  reported_application: string | null;
-}
 
 /** Decodes a stored body (decrypting it when it is encrypted). */
 export type BodyDecoder = (row: StoredBodyRow) => SessionEvent;
@@ -41,15 +33,7 @@ interface HitRow {
   target: string;
 }
 
-export interface OpenSessionRow {
-  readonly id: SessionId;
-  readonly lastSeq: number;
-  readonly lastAtUs: number;
-  readonly lastOffsetUs: number;
-}
-
-const SESSION_COLUMNS = `${SESSION_META_COLUMNS}, ended_at_us, end_reason, statements, errors, events, last_seq,
-  reported_application`;
+export type { OpenSessionRow };
 
 export class SqliteReads {
   private readonly byId: Database.Statement;
@@ -125,7 +109,14 @@ export class SqliteReads {
       WHERE ${where.join(' AND ')} ORDER BY bm25(statement_fts), e.at_us DESC LIMIT ?`;
     return (this.db.prepare(sql).all(...args) as HitRow[]).map((r) =>
       toHit(
-        r,
+        {
+          sessionId: r.id,
+          seq: r.seq,
+          atUs: r.at_us,
+          user: r.user_name,
+          target: r.target,
+          failed: r.failed === null ? null : r.failed === 1,
+        },
         this.decode({ sid: r.sid, sessionId: r.id, seq: r.seq, format: r.format, body: r.body }),
         terms,
       ),
@@ -155,53 +146,6 @@ export class SqliteReads {
   }
 }
 
-function toHit(r: HitRow, event: SessionEvent, terms: readonly SearchTerm[]): SearchHit {
-  const sql = event.kind === 'query' || event.kind === 'denied' ? event.sql : '';
-  const params = event.kind === 'query' ? event.params : undefined;
-  let snippet = buildSnippet(sql, terms);
-  if (!snippet.includes('\u0001') && params && params.length > 0) {
-    const fromParams = buildSnippet(params.filter((p) => p !== null).join(' '), terms);
-    if (fromParams.includes('\u0001')) snippet = fromParams;
-  }
-  return {
-    sessionId: r.id,
-    seq: r.seq,
-    atUs: r.at_us,
-    user: r.user_name,
-    target: r.target,
-    kind: event.kind === 'denied' ? 'denied' : 'query',
-    sql,
-    ...(params !== undefined ? { params } : {}),
-    snippet,
-    failed: r.failed === null ? null : r.failed === 1,
-  };
-}
-
-function toSummary(r: SessionRow): SessionSummary {
-  return {
-    id: r.id,
-    user: r.user_name,
-    roles: parseRoles(r.roles),
-    target: r.target,
-    protocol: r.protocol as Protocol,
-    clientAddr: r.client_addr,
-    clientPort: r.client_port,
-    // The name a client gave itself after login (pgjdbc, DBeaver) over its startup packet's.
-    application: r.reported_application ?? r.application,
-    clientTls: r.client_tls,
-    upstreamDatabase: r.upstream_database,
-    upstreamUser: r.upstream_user,
-    startedAtUs: r.started_at_us,
-    endedAtUs: r.ended_at_us,
-    endReason: r.end_reason as EndReason | null,
-    statements: r.statements,
-    errors: r.errors,
-    events: r.events,
-    lastSeq: r.last_seq,
-    status: r.ended_at_us === null ? 'active' : 'ended',
-  };
-}
-
 function conditions() {
   const where: string[] = [];
   const args: (string | number)[] = [];
@@ -210,9 +154,4 @@ function conditions() {
     args.push(...values);
   };
   return { where, args, add };
-}
-
-function clamp(value: number | undefined, fallback: number, max: number): number {
-  if (value === undefined || !Number.isFinite(value) || value < 1) return fallback;
-  return Math.min(Math.floor(value), max);
 }

@@ -12,9 +12,11 @@ import type { BlindIndex } from '../../integrity/blind-index.js';
 import type { Keyring } from '../../integrity/keyring.js';
 import type { IntegritySource } from '../../integrity/source.js';
 import type { EndReason, SessionEvent, SessionId, SessionMeta } from '../../model/session.js';
+import { crashEndBatch } from '../crash-close.js';
+import { type EncodedBatch, type EncodedEvent, encodeBatch, encodedEvents } from '../encoded-batch.js';
 import { encryptedStoreError, StoreError } from '../errors.js';
 import { decodeEvent } from '../event-codec.js';
-import { type OutcomeMark, OutcomeTracker } from '../outcome-tracker.js';
+import { linkOutcomes, OutcomeTracker } from '../outcome-tracker.js';
 import { toBlindFts5Query, toFts5Query } from '../search-text.js';
 import type {
   CheckpointInfo,
@@ -27,7 +29,6 @@ import type {
   WriteBatch,
   WriteOptions,
 } from '../session-store.js';
-import { type EncodedBatch, type EncodedEvent, encodeBatch, encodedEvents } from './encoded-batch.js';
 import { RowInserter } from './row-inserter.js';
 import { ChainWriter, type SessionState } from './sqlite-chain.js';
 import { checkpointDue, writeCheckpoint } from './sqlite-checkpoint.js';
@@ -267,7 +268,7 @@ export class SqliteSessionStore implements SessionStore {
       const sid = this.insertSession(meta);
       if (sid !== null) chain.created(sid, meta);
     }
-    const { failed, late } = this.outcomes(events);
+    const { failed, late } = linkOutcomes(this.tracker, events);
     const counts = new Map<number, Counts>();
     /** Sessions whose client named itself in this batch: the last name each. */
     const applications = new Map<number, string>();
@@ -317,35 +318,6 @@ export class SqliteSessionStore implements SessionStore {
       this.st.end.run(end.endedAtUs, end.reason, seal?.seal ?? null, seal?.sealNo ?? null, state.sid);
     }
     chain.finishBatch();
-  }
-
-  /**
-   * Links outcomes to their statements before anything is inserted: a statement answered within
-   * the same batch (nearly all of them under load) is inserted with its outcome, instead of being
-   * updated after; `late` holds the outcomes of statements stored by an earlier batch.
-   */
-  private outcomes(events: readonly EncodedEvent[]): { failed: (number | null)[]; late: OutcomeMark[] } {
-    const failed: (number | null)[] = new Array(events.length).fill(null);
-    const late: OutcomeMark[] = [];
-    const queryAt = new Map<string, Map<number, number>>();
-    for (let i = 0; i < events.length; i++) {
-      const e = events[i]!;
-      if (e.kind === 'query') {
-        let at = queryAt.get(e.sessionId);
-        if (!at) {
-          at = new Map();
-          queryAt.set(e.sessionId, at);
-        }
-        at.set(e.seq, i);
-      }
-      // The tracker reads only kind and seq, which an encoded event carries.
-      const mark = this.tracker.observe(e.sessionId, e as unknown as SessionEvent);
-      if (!mark) continue;
-      const at = queryAt.get(mark.sessionId)?.get(mark.querySeq);
-      if (at === undefined) late.push(mark);
-      else failed[at] = mark.failed ? 1 : 0;
-    }
-    return { failed, late };
   }
 
   private index(rowid: number, state: SessionState, sql: string, params: string | null): void {
@@ -426,22 +398,7 @@ export class SqliteSessionStore implements SessionStore {
     this.applyJournal();
     const open = this.reads.openSessions();
     if (open.length === 0) return 0;
-    const detected = new Date(Math.floor(atUs / 1000)).toISOString();
-    const batch: WriteBatch = {
-      sessions: [],
-      events: open.map((s) => ({
-        sessionId: s.id,
-        event: {
-          seq: s.lastSeq + 1,
-          atUs: s.lastAtUs,
-          offsetUs: s.lastOffsetUs,
-          kind: 'end',
-          reason,
-          detail: `dbtape was not running to record the end; found open at ${detected}`,
-        },
-      })),
-      ends: open.map((s) => ({ sessionId: s.id, endedAtUs: s.lastAtUs, reason })),
-    };
+    const batch = crashEndBatch(open, reason, atUs);
     await this.writeBatch(batch, { durable: true });
     return open.length;
   }

@@ -6,6 +6,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import type { EndReason, SessionEvent, SessionId } from '../../model/session.js';
+import { encodeBatch } from '../encoded-batch.js';
 import type { StoreKeyFiles, Synchronous } from '../open-store.js';
 import type {
   CheckpointInfo,
@@ -18,7 +19,6 @@ import type {
   WriteBatch,
   WriteOptions,
 } from '../session-store.js';
-import { encodeBatch } from './encoded-batch.js';
 import { deserializeError, type StoreMethod, type WorkerReply } from './worker-protocol.js';
 
 export class WorkerSessionStore implements SessionStore {

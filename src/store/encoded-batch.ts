@@ -1,13 +1,13 @@
 /**
- * A WriteBatch in the form the SQLite store writes it: each event already in recording format v1
+ * A WriteBatch in the form the stores write it: each event already in recording format v1
  * (the bytes that are stored and hashed), plus the few fields the store indexes. Measured on the
  * pgbench path, handing the worker thread event objects cost more CPU than the SQLite inserts:
  * the structured clone of every object on both threads, then a JSON encoding in the worker. This
  * form crosses threads as a handful of strings and one transferred Float64Array.
  */
-import type { SessionEvent, SessionEventKind, SessionMeta } from '../../model/session.js';
-import { EVENT_FORMAT_VERSION } from '../event-codec.js';
-import type { SessionEnd, WriteBatch } from '../session-store.js';
+import type { SessionEvent, SessionEventKind, SessionMeta } from '../model/session.js';
+import { EVENT_FORMAT_VERSION } from './event-codec.js';
+import type { SessionEnd, WriteBatch } from './session-store.js';
 
 export interface EncodedBatch {
   readonly sessions: readonly SessionMeta[];
