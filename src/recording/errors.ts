@@ -44,10 +44,19 @@ export function describeStoreFailure(err: unknown): string {
 }
 
 function failureKind(codes: string): string | null {
-  if (/SQLITE_FULL|ENOSPC|EDQUOT|EFBIG/.test(codes)) return 'disk full';
-  if (/SQLITE_READONLY|SQLITE_PERM|SQLITE_CANTOPEN|SQLITE_AUTH|EACCES|EPERM|EROFS/.test(codes))
+  // SQLSTATEs are the PostgreSQL store's (53100 disk_full, 42501 insufficient_privilege,
+  // 58030 io_error, XX001/XX002 data corrupted, 08… connection exceptions, 57P0… shut down).
+  if (/SQLITE_FULL|ENOSPC|EDQUOT|EFBIG|SQLSTATE 53100/.test(codes)) return 'disk full';
+  if (
+    /SQLITE_READONLY|SQLITE_PERM|SQLITE_CANTOPEN|SQLITE_AUTH|EACCES|EPERM|EROFS|SQLSTATE 42501|SQLSTATE 25006/.test(
+      codes,
+    )
+  )
     return 'permission denied';
-  if (/SQLITE_IOERR|EIO|SQLITE_CORRUPT|SQLITE_NOTADB/.test(codes)) return 'I/O error';
-  if (/SQLITE_BUSY|SQLITE_LOCKED/.test(codes)) return 'store locked by another process';
+  if (/SQLITE_IOERR|EIO|SQLITE_CORRUPT|SQLITE_NOTADB|SQLSTATE 58030|SQLSTATE XX00[12]/.test(codes))
+    return 'I/O error';
+  if (/SQLITE_BUSY|SQLITE_LOCKED|DBTAPE_STORE_LOCKED/.test(codes)) return 'store locked by another process';
+  if (/ECONNREFUSED|ECONNRESET|ETIMEDOUT|CONNECTION_|SQLSTATE 08|SQLSTATE 57P0/.test(codes))
+    return 'store unreachable';
   return null;
 }

@@ -3,10 +3,14 @@ export type StoreErrorCode =
   | 'DBTAPE_STORE_URL_INVALID'
   | 'DBTAPE_STORE_UNSUPPORTED'
   | 'DBTAPE_STORE_OPEN_FAILED'
+  /** Another process is the store's writer (PostgreSQL store: its advisory lock is held). */
+  | 'DBTAPE_STORE_LOCKED'
   | 'DBTAPE_STORE_SCHEMA_TOO_NEW'
   | 'DBTAPE_STORE_CLOSED'
   | 'DBTAPE_STORE_BAD_EVENT'
   | 'DBTAPE_STORE_BAD_QUERY'
+  /** The database refused or lost a write (PostgreSQL store); `errno` says why. */
+  | 'DBTAPE_STORE_WRITE_FAILED'
   /** The recording is encrypted and no key (store.encryption_key_file) was given. */
   | 'DBTAPE_STORE_ENCRYPTED'
   /** Committed, but making the commit durable (fsync) failed. */

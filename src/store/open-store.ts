@@ -1,11 +1,13 @@
 /**
- * `store.url` to a SessionStore: `sqlite:PATH` (parent folders created), `sqlite::memory:`.
- * `postgres://` is reserved for the PostgreSQL-backed store, not written yet.
+ * `store.url` to a SessionStore, by scheme: `sqlite:PATH` (parent folders created),
+ * `sqlite::memory:`, or `postgres://user[:password]@host[:port]/database` (`postgresql://` too).
  */
 import { resolve } from 'node:path';
 import { type Keyring, loadKeyring } from '../integrity/keyring.js';
 import { type CheckpointSigner, loadSigner } from '../integrity/signing-key.js';
 import { StoreError } from './errors.js';
+import { displayPgUrl, isPostgresUrl } from './postgres/pg-connect.js';
+import { PostgresSessionStore } from './postgres/pg-store.js';
 import type { SessionStore } from './session-store.js';
 import { type SqliteOpenOptions, SqliteSessionStore, type Synchronous } from './sqlite/sqlite-store.js';
 
@@ -16,7 +18,10 @@ export interface OpenStoreOptions {
   readonly synchronous?: Synchronous;
   /** Durable writes may block this thread on fsync (the store's worker thread only). */
   readonly inlineSync?: boolean;
-  /** The recording's one writer: owns the strict-mode journal (see SqliteOpenOptions). */
+  /**
+   * The recording's one writer (`dbtape serve`): owns the strict-mode journal (SQLite, see
+   * SqliteOpenOptions) or holds the writer lock (PostgreSQL, a second writer is refused).
+   */
   readonly journal?: boolean;
   /** Read-only: for read commands; the store must exist and be at the current schema. */
   readonly readonly?: boolean;
@@ -26,8 +31,55 @@ export interface OpenStoreOptions {
   readonly signer?: CheckpointSigner | null;
 }
 
+/**
+ * Opens the store. A PostgreSQL store connects in the background: a failure to connect or open
+ * is reported by its first call (use openStoreReady to have it here).
+ */
 export function openStore(url: string, options: OpenStoreOptions = {}): SessionStore {
+  if (isPostgresUrl(url)) return new PostgresSessionStore(checkPgUrl(url), pgOptions(options));
   return openSqliteStoreFromUrl(url, options);
+}
+
+/** openStore, resolved once the store is usable: for `dbtape serve`, whose start should fail at once. */
+export async function openStoreReady(url: string, options: OpenStoreOptions = {}): Promise<SessionStore> {
+  if (isPostgresUrl(url)) return PostgresSessionStore.open(checkPgUrl(url), pgOptions(options));
+  return openSqliteStoreFromUrl(url, options);
+}
+
+export function isPostgresStoreUrl(url: string): boolean {
+  return isPostgresUrl(url);
+}
+
+/** Throws DBTAPE_STORE_URL_INVALID when `url` is no store URL dbtape can open. */
+export function checkStoreUrl(url: string): void {
+  if (isPostgresUrl(url)) checkPgUrl(url);
+  else sqlitePathFromUrl(url);
+}
+
+function pgOptions(options: OpenStoreOptions) {
+  return {
+    readonly: options.readonly ?? false,
+    writer: options.journal ?? false,
+    keyring: options.keyring ?? null,
+    signer: options.signer ?? null,
+  };
+}
+
+function checkPgUrl(url: string): string {
+  let parsed: URL | null = null;
+  try {
+    parsed = new URL(url);
+  } catch {
+    parsed = null;
+  }
+  if (!parsed?.hostname || parsed.pathname.length <= 1) {
+    // The URL may hold a password: show it without.
+    throw new StoreError(
+      'DBTAPE_STORE_URL_INVALID',
+      `dbtape: store.url must look like postgres://user[:password]@host[:port]/database (got ${JSON.stringify(displayPgUrl(url).slice(0, 120))})`,
+    );
+  }
+  return url;
 }
 
 /** Key files as the config names them (store.encryption_key_file, store.signing_key_file). */
@@ -54,19 +106,20 @@ export function openStoreForReading(url: string, keyFiles: StoreKeyFiles = {}): 
   return openStore(url, { readonly: true, keyring });
 }
 
+/** The file of a `sqlite:` store URL. */
 export function sqlitePathFromUrl(url: string): string {
-  if (/^postgres(ql)?:\/\//i.test(url)) {
+  if (isPostgresUrl(url)) {
     // The URL may hold a password: never echo it.
     throw new StoreError(
-      'DBTAPE_STORE_UNSUPPORTED',
-      'dbtape: a PostgreSQL-backed session store (store.url postgres://...) is not supported yet; use store.url: sqlite:PATH',
+      'DBTAPE_STORE_URL_INVALID',
+      'dbtape: this store.url names a PostgreSQL store, not a SQLite file',
     );
   }
   const m = /^sqlite:(?:\/\/)?(.+)$/i.exec(url);
   if (!m) {
     throw new StoreError(
       'DBTAPE_STORE_URL_INVALID',
-      `dbtape: store.url must look like sqlite:data/dbtape.db or sqlite::memory: (got ${JSON.stringify(url.slice(0, 80))})`,
+      `dbtape: store.url must look like sqlite:data/dbtape.db, sqlite::memory: or postgres://user@host:5432/dbtape (got ${JSON.stringify(url.slice(0, 80))})`,
     );
   }
   return m[1] === ':memory:' ? ':memory:' : resolve(m[1]!);

@@ -10,7 +10,7 @@ import { loadKeyring } from '../../integrity/keyring.js';
 import { loadSigner } from '../../integrity/signing-key.js';
 import type { AccessLevel, Target, User } from '../../model/identity.js';
 import { grantsOf } from '../../policy/access.js';
-import { sqlitePathFromUrl } from '../../store/open-store.js';
+import { checkStoreUrl } from '../../store/open-store.js';
 import { CliError, columns } from '../output.js';
 import { httpRows, httpWarnings } from './check-config-http.js';
 
@@ -44,7 +44,7 @@ export function storeProblems(config: Config): string[] {
   const { store } = config;
   // Without recording, serve opens no store and reads no key.
   if (!store.record) return problems;
-  check('store.url', () => sqlitePathFromUrl(store.url));
+  check('store.url', () => checkStoreUrl(store.url));
   if (store.encryptionKeyFile)
     check('store.encryption_key_file', () => loadKeyring(store.encryptionKeyFile!));
   if (store.signingKeyFile) check('store.signing_key_file', () => loadSigner(store.signingKeyFile!));

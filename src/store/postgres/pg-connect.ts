@@ -1,0 +1,154 @@
+/**
+ * Connecting to a PostgreSQL session store: the URL (which may hold a password, so it is only
+ * ever shown without one), the connection pools, the schema migrations and the writer lock.
+ */
+import postgres from 'postgres';
+import { StoreError } from '../errors.js';
+import { PG_MIGRATIONS } from './pg-migrations.js';
+
+/** int8 columns (counters, microsecond times) as numbers: every value the store keeps is below 2^53. */
+const INT8 = {
+  to: 20,
+  from: [20],
+  serialize: (x: number) => String(x),
+  parse: (x: string) => Number(x),
+};
+
+export type Sql = postgres.Sql<{ int8: number }>;
+
+/**
+ * Element types of the arrays the store sends (`tx.array(values, OID.x)`): without one, the
+ * driver types an array of Buffers or booleans as a single bytea or boolean.
+ */
+export const OID = { boolean: 16, bytea: 17, bigint: 20, smallint: 21, int: 23, text: 25 } as const;
+export type TxSql = postgres.TransactionSql<{ int8: number }>;
+
+/** Advisory lock keys (two int4s: dbtape's, then which lock). */
+const LOCK_CLASS = 0x64627470;
+const WRITER_LOCK = 1;
+const MIGRATION_LOCK = 2;
+
+export function isPostgresUrl(url: string): boolean {
+  return /^postgres(ql)?:\/\//i.test(url);
+}
+
+/** The URL as it may be shown: without its password. */
+export function displayPgUrl(url: string): string {
+  return url.replace(/^(postgres(?:ql)?:\/\/[^:/@]*):[^@/]*@/i, '$1:********@');
+}
+
+/** The URL's password, if any, so that no message can carry it. */
+function passwordOf(url: string): string | null {
+  try {
+    const p = new URL(url).password;
+    return p ? decodeURIComponent(p) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** A message from the driver or the server, with the URL's password masked should it appear. */
+export function scrubMessage(message: string, url: string): string {
+  const pw = passwordOf(url);
+  let out = message.split(url).join(displayPgUrl(url));
+  if (pw && pw.length >= 3) out = out.split(pw).join('********');
+  return out;
+}
+
+export interface PgPoolOptions {
+  readonly max: number;
+  /** The writer's connection was lost (its session-level lock with it). */
+  readonly onclose?: () => void;
+  /**
+   * synchronous_commit for the connection's transactions. The writer's is off: a batch that must
+   * be durable sets it on for its own transaction (pg-store.ts says why that is enough).
+   */
+  readonly synchronousCommit?: 'on' | 'off';
+}
+
+export function connectPg(url: string, options: PgPoolOptions): Sql {
+  return postgres(url, {
+    max: options.max,
+    types: { int8: INT8 },
+    // The store sends no statement that raises notices worth logging; the driver prints them otherwise.
+    onnotice: () => {},
+    onclose: options.onclose ? () => options.onclose!() : undefined,
+    idle_timeout: options.onclose ? undefined : 60,
+    connect_timeout: 10,
+    connection: {
+      application_name: 'dbtape',
+      ...(options.synchronousCommit ? { synchronous_commit: options.synchronousCommit } : {}),
+    },
+  }) as unknown as Sql;
+}
+
+export function openFailed(url: string, err: unknown): StoreError {
+  if (err instanceof StoreError) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  return new StoreError(
+    'DBTAPE_STORE_OPEN_FAILED',
+    `dbtape: cannot open the session store at ${displayPgUrl(url)}: ${scrubMessage(message, url)}`,
+  );
+}
+
+/**
+ * Brings the schema to the latest version: pending migrations run in one transaction, under an
+ * advisory lock so two processes opening a new store at once do not both create it. A read-only
+ * opener only checks the version.
+ */
+export async function migratePg(sql: Sql, url: string, readonly: boolean): Promise<void> {
+  const latest = PG_MIGRATIONS[PG_MIGRATIONS.length - 1]!.version;
+  const version = await schemaVersion(sql);
+  checkNotNewer(version, latest, url);
+  if (version === latest) return;
+  if (readonly) {
+    throw new StoreError(
+      'DBTAPE_STORE_OPEN_FAILED',
+      version === 0
+        ? `dbtape: no session store at ${displayPgUrl(url)} (the database has no dbtape tables): nothing was recorded there yet, or the URL is wrong`
+        : `dbtape: the session store at ${displayPgUrl(url)} needs a schema upgrade (version ${version} to ${latest}); run dbtape serve once`,
+    );
+  }
+  await sql.begin(async (tx) => {
+    await tx`SELECT pg_advisory_xact_lock(${LOCK_CLASS}::int, ${MIGRATION_LOCK}::int)`;
+    await tx`CREATE TABLE IF NOT EXISTS schema_version (version integer PRIMARY KEY, name text NOT NULL, applied_at_us bigint NOT NULL)`;
+    // Re-read under the lock: another process may have migrated meanwhile.
+    const inside = await schemaVersion(tx);
+    checkNotNewer(inside, latest, url);
+    for (const m of PG_MIGRATIONS) {
+      if (m.version <= inside) continue;
+      await tx.unsafe(m.sql);
+      await tx`INSERT INTO schema_version (version, name, applied_at_us) VALUES (${m.version}, ${m.name}, ${Date.now() * 1000})`;
+    }
+  });
+}
+
+async function schemaVersion(sql: Sql | TxSql): Promise<number> {
+  const [exists] = await sql`SELECT to_regclass('schema_version') IS NOT NULL AS e`;
+  if (!exists?.e) return 0;
+  const [row] = await sql`SELECT coalesce(max(version), 0)::int AS v FROM schema_version`;
+  return Number(row?.v ?? 0);
+}
+
+function checkNotNewer(version: number, latest: number, url: string): void {
+  if (version > latest) {
+    throw new StoreError(
+      'DBTAPE_STORE_SCHEMA_TOO_NEW',
+      `dbtape: the session store at ${displayPgUrl(url)} has schema version ${version}, newer than this dbtape knows (${latest}); upgrade dbtape`,
+    );
+  }
+}
+
+/**
+ * The recording writer's lock: session-level, on the writer's one connection, so it lasts while
+ * that connection does and the server drops it when the process dies. A second `dbtape serve`
+ * would close the first one's live sessions as crashed (closeOpenSessions) and fork their chains.
+ */
+export async function takeWriterLock(sql: Sql, url: string): Promise<void> {
+  const [row] = await sql`SELECT pg_try_advisory_lock(${LOCK_CLASS}::int, ${WRITER_LOCK}::int) AS ok`;
+  if (row?.ok) return;
+  throw new StoreError(
+    'DBTAPE_STORE_LOCKED',
+    `dbtape: another dbtape serve is already recording into the session store at ${displayPgUrl(url)} (it holds the store's writer lock); only one may write to a store: stop it, or give this one another store.url`,
+  );
+}

@@ -1,0 +1,121 @@
+/**
+ * Encryption at rest in the PostgreSQL store: where it keeps the wrapped keys (session_keys,
+ * store_keys) and the store's `encrypted` mark. The rules are store/session-keys.ts's.
+ */
+import { BlindIndex } from '../../integrity/blind-index.js';
+import type { Keyring } from '../../integrity/keyring.js';
+import {
+  type DataKey,
+  DataKeyCache,
+  indexKey,
+  rewrapDataKey,
+  rewrapIndexKey,
+  unwrapDataKey,
+  type WrappedKey,
+} from '../session-keys.js';
+import type { Sql, TxSql } from './pg-connect.js';
+
+export class PgKeys {
+  private readonly cache = new DataKeyCache();
+
+  private constructor(
+    /** The store holds encrypted recordings (set the first time a keyring wrote to it). */
+    readonly encrypted: boolean,
+    readonly index: BlindIndex | null,
+    private readonly keyring: Keyring | null,
+  ) {}
+
+  static async load(sql: Sql, keyring: Keyring | null, writable: boolean): Promise<PgKeys> {
+    const [state] = await sql`SELECT encrypted FROM integrity_state WHERE id = 1`;
+    const stored = state?.encrypted === true;
+    if (writable && keyring && !stored) await sql`UPDATE integrity_state SET encrypted = true WHERE id = 1`;
+    let index: BlindIndex | null = null;
+    if (keyring) {
+      const [row] = await sql`SELECT key_version, wrapped FROM store_keys WHERE name = 'index'`;
+      const { key, toStore } = indexKey(
+        keyring,
+        row ? { version: Number(row.key_version), wrapped: row.wrapped as Buffer } : null,
+      );
+      if (writable && toStore) {
+        await sql`INSERT INTO store_keys (name, key_version, wrapped) VALUES ('index', ${toStore.version}, ${toStore.wrapped}) ON CONFLICT (name) DO NOTHING`;
+      }
+      index = new BlindIndex(key);
+    }
+    return new PgKeys(stored || (keyring !== null && writable), index, keyring);
+  }
+
+  /** Whether new sessions are encrypted. */
+  get writesEncrypted(): boolean {
+    return this.keyring !== null;
+  }
+
+  get ring(): Keyring | null {
+    return this.keyring;
+  }
+
+  /** A stored session's data key from its session_keys row (null: the session is in clear). */
+  sessionKey(sid: number, sessionId: string, stored: WrappedKey | null): DataKey | null {
+    const cached = this.cache.get(sid);
+    if (cached) return cached;
+    if (!stored) return null;
+    const dk = unwrapDataKey(this.keyring, stored, sessionId);
+    this.cache.set(sid, dk);
+    return dk;
+  }
+
+  remember(sid: number, dk: DataKey): void {
+    this.cache.set(sid, dk);
+  }
+
+  forget(sid: number): void {
+    this.cache.delete(sid);
+  }
+
+  forgetAll(): void {
+    this.cache.clear();
+  }
+
+  /** The data keys of the sessions a read is about to decrypt, loaded in one query. */
+  async preload(sql: Sql | TxSql, sessions: readonly { sid: number; id: string }[]): Promise<void> {
+    const missing = [
+      ...new Map(sessions.filter((s) => !this.cache.get(s.sid)).map((s) => [s.sid, s])).values(),
+    ];
+    if (missing.length === 0) return;
+    const rows =
+      await sql`SELECT session_sid, key_version, wrapped FROM session_keys WHERE session_sid = ANY(${missing.map((s) => s.sid)}::bigint[])`;
+    const byId = new Map(missing.map((s) => [s.sid, s.id]));
+    for (const r of rows) {
+      const sid = Number(r.session_sid);
+      this.sessionKey(sid, byId.get(sid)!, { version: Number(r.key_version), wrapped: r.wrapped as Buffer });
+    }
+  }
+
+  /**
+   * Re-wraps every data key (and the index key) under the keyring's current master key, inside the
+   * caller's transaction; the recordings themselves are not touched.
+   */
+  static async rewrap(tx: TxSql, ring: Keyring): Promise<number> {
+    const rows =
+      await tx`SELECT k.session_sid, k.key_version, k.wrapped, s.id FROM session_keys k JOIN sessions s ON s.sid = k.session_sid`;
+    let n = 0;
+    for (const r of rows) {
+      const w = rewrapDataKey(
+        ring,
+        { version: Number(r.key_version), wrapped: r.wrapped as Buffer },
+        r.id as string,
+      );
+      if (!w) continue;
+      await tx`UPDATE session_keys SET key_version = ${w.version}, wrapped = ${w.wrapped} WHERE session_sid = ${Number(r.session_sid)}`;
+      n++;
+    }
+    const [idx] = await tx`SELECT key_version, wrapped FROM store_keys WHERE name = 'index'`;
+    const w = idx
+      ? rewrapIndexKey(ring, { version: Number(idx.key_version), wrapped: idx.wrapped as Buffer })
+      : null;
+    if (w) {
+      await tx`UPDATE store_keys SET key_version = ${w.version}, wrapped = ${w.wrapped} WHERE name = 'index'`;
+      n++;
+    }
+    return n;
+  }
+}

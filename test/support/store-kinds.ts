@@ -1,0 +1,77 @@
+/**
+ * The session stores a contract test runs against: SQLite (a file in a temp folder, or memory)
+ * and PostgreSQL (a throwaway database on the machine's server, created per store and dropped
+ * when the test file ends). The PostgreSQL server must answer: a test fails, never skips,
+ * when it does not.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after } from 'node:test';
+import postgres from 'postgres';
+import { MACHINE_PG, requireMachinePg } from './servers.js';
+
+export interface StoreKind {
+  readonly name: 'sqlite' | 'postgres';
+  /** A store URL of its own, empty. `file` names it where the kind has files (SQLite). */
+  url(file?: string): Promise<string>;
+}
+
+let sqliteDir: string | null = null;
+
+export const SQLITE: StoreKind = {
+  name: 'sqlite',
+  async url(file?: string) {
+    if (!file) return 'sqlite::memory:';
+    if (!sqliteDir) {
+      const dir = mkdtempSync(join(tmpdir(), 'dbtape-store-kind-'));
+      sqliteDir = dir;
+      after(() => rmSync(dir, { recursive: true, force: true }));
+    }
+    return `sqlite:${join(sqliteDir, `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}-${file}`)}`;
+  },
+};
+
+const databases: string[] = [];
+let admin: postgres.Sql | null = null;
+
+/** A new, empty database on the machine's PostgreSQL, dropped when the test file ends. */
+export async function throwawayPgDatabase(): Promise<{ name: string; url: string }> {
+  const pg = await requireMachinePg();
+  if (!admin) {
+    admin = postgres({
+      host: pg.host,
+      port: pg.port,
+      user: pg.user,
+      database: 'postgres',
+      max: 1,
+      onnotice: () => {},
+    });
+    after(async () => {
+      const sql = admin!;
+      for (const db of databases) await sql.unsafe(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
+      await sql.end({ timeout: 5 });
+      admin = null;
+    });
+  }
+  const name = `dbtape_store_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 10)}`;
+  await admin.unsafe(`CREATE DATABASE ${name}`);
+  databases.push(name);
+  return { name, url: `postgres://${pg.user}@${pg.host}:${pg.port}/${name}` };
+}
+
+/** SQL on a throwaway database, for tests that look at (or damage) the tables themselves. */
+export function pgAdminOn(url: string): postgres.Sql {
+  return postgres(url, { max: 1, onnotice: () => {} });
+}
+
+export const POSTGRES: StoreKind = {
+  name: 'postgres',
+  async url() {
+    return (await throwawayPgDatabase()).url;
+  },
+};
+
+export const STORE_KINDS: readonly StoreKind[] = [SQLITE, POSTGRES];
+
+export { MACHINE_PG };
