@@ -1,0 +1,151 @@
+/**
+ * What only the PostgreSQL store has: its migrations in a database, the one-writer lock (and
+ * taking it again after the writer's connection is lost), and URLs whose password must never
+ * reach a message. Its SessionStore contract is tested with SQLite's (store-sqlite,
+ * store-search, encryption-store).
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import type { SessionEvent } from '../../src/model/session.js';
+import { openStore, openStoreReady } from '../../src/store/open-store.js';
+import { PG_MIGRATIONS } from '../../src/store/postgres/pg-migrations.js';
+import type { SessionStore } from '../../src/store/session-store.js';
+import { sessionMeta } from '../support/session-meta.js';
+import { pgAdminOn, throwawayPgDatabase } from '../support/store-kinds.js';
+
+function startBatch(id: string) {
+  const m = sessionMeta(id);
+  const event = {
+    seq: 1,
+    atUs: m.startedAtUs,
+    offsetUs: 0,
+    kind: 'start',
+    meta: m,
+  } as unknown as SessionEvent;
+  return { sessions: [m], events: [{ sessionId: id, event }], ends: [] };
+}
+
+describe('PostgreSQL store: opening', () => {
+  test('creates its tables in an empty database and applies each migration once', async () => {
+    const { url } = await throwawayPgDatabase();
+    await (await openStoreReady(url)).close();
+    await (await openStoreReady(url)).close();
+    const sql = pgAdminOn(url);
+    const rows = await sql`SELECT version FROM schema_version ORDER BY version`;
+    assert.deepEqual(
+      rows.map((r) => r.version),
+      PG_MIGRATIONS.map((m) => m.version),
+    );
+    await sql.end();
+  });
+
+  test('a store with a newer schema is refused', async () => {
+    const { url } = await throwawayPgDatabase();
+    await (await openStoreReady(url)).close();
+    const sql = pgAdminOn(url);
+    await sql`INSERT INTO schema_version VALUES (99, 'future', 0)`;
+    await sql.end();
+    await assert.rejects(openStoreReady(url), { code: 'DBTAPE_STORE_SCHEMA_TOO_NEW' });
+    // The same through the first call of a store opened without waiting (the read commands).
+    const lazy = openStore(url, { readonly: true });
+    await assert.rejects(lazy.listSessions(), { code: 'DBTAPE_STORE_SCHEMA_TOO_NEW' });
+    await lazy.close();
+  });
+
+  test('reading a database that holds no store says so', async () => {
+    const { url } = await throwawayPgDatabase();
+    const store = openStore(url, { readonly: true });
+    await assert.rejects(store.listSessions(), (err: Error & { code?: string }) => {
+      assert.equal(err.code, 'DBTAPE_STORE_OPEN_FAILED');
+      assert.match(err.message, /^dbtape: no session store at postgres:\/\/.*nothing was recorded there yet/);
+      return true;
+    });
+    await store.close();
+  });
+
+  test('a password in the URL never reaches a message', async () => {
+    const secret = 'zq-topsecret-9';
+    // Nothing listens on port 1.
+    const store = openStore(`postgres://dbtape:${secret}@127.0.0.1:1/dbtape`);
+    await assert.rejects(store.listSessions(), (err: Error & { code?: string }) => {
+      assert.equal(err.code, 'DBTAPE_STORE_OPEN_FAILED');
+      assert.match(
+        err.message,
+        /^dbtape: cannot open the session store at postgres:\/\/dbtape:\*+@127\.0\.0\.1:1\/dbtape: /,
+      );
+      assert.ok(!err.message.includes(secret), err.message);
+      return true;
+    });
+    await store.close();
+    assert.throws(
+      () => openStore(`postgres://dbtape:${secret}@/`),
+      (err: Error & { code?: string }) =>
+        err.code === 'DBTAPE_STORE_URL_INVALID' && !err.message.includes(secret),
+    );
+  });
+});
+
+describe('PostgreSQL store: one writer', () => {
+  test('a second writer is refused while the first runs; readers and other openers are not', async () => {
+    const { url } = await throwawayPgDatabase();
+    const first = await openStoreReady(url, { journal: true });
+    await first.writeBatch(startBatch('w1'));
+    await assert.rejects(openStoreReady(url, { journal: true }), (err: Error & { code?: string }) => {
+      assert.equal(err.code, 'DBTAPE_STORE_LOCKED');
+      assert.match(err.message, /^dbtape: another dbtape serve is already recording into the session store/);
+      return true;
+    });
+    const reader = openStore(url, { readonly: true });
+    assert.equal((await reader.listSessions()).length, 1);
+    await reader.close();
+    await first.close();
+    const second = await openStoreReady(url, { journal: true });
+    await second.writeBatch(startBatch('w2'));
+    await second.close();
+  });
+
+  test('the writer takes its lock again after losing its connection, and keeps the chain', async () => {
+    const { url } = await throwawayPgDatabase();
+    const store = await openStoreReady(url, { journal: true });
+    await store.writeBatch(startBatch('l1'));
+    const admin = pgAdminOn(url);
+    await admin`
+      SELECT pg_terminate_backend(pid) FROM pg_locks
+      WHERE locktype = 'advisory' AND classid = ${0x64627470} AND objid = 1 AND granted`;
+    // The driver learns of the lost connection on its next use: that write may fail (the recorder
+    // retries failed writes); one after it must succeed, under the lock again.
+    const m = sessionMeta('l1');
+    const next = (seq: number) => ({
+      sessions: [],
+      events: [
+        {
+          sessionId: 'l1',
+          event: {
+            seq,
+            atUs: m.startedAtUs + seq,
+            offsetUs: seq,
+            kind: 'tx',
+            state: 'begin',
+          } as SessionEvent,
+        },
+      ],
+      ends: [],
+    });
+    let written = false;
+    for (let i = 0; i < 5 && !written; i++) {
+      written = await store.writeBatch(next(2)).then(
+        () => true,
+        () => false,
+      );
+    }
+    assert.ok(written, 'a write succeeds after the connection was lost');
+    await assert.rejects(openStoreReady(url, { journal: true }), { code: 'DBTAPE_STORE_LOCKED' });
+    await store.writeBatch(next(3));
+    assert.equal((await store.getSession('l1'))?.lastSeq, 3);
+    await admin.end();
+    const { verifyStore } = await import('../../src/integrity/verify.js');
+    const report = await verifyStore((store as SessionStore).integrity!(), {});
+    assert.deepEqual(report.findings, []);
+    await store.close();
+  });
+});
