@@ -18,42 +18,39 @@ export interface StoreKind {
 }
 
 let sqliteDir: string | null = null;
+const databases: string[] = [];
+let admin: postgres.Sql | null = null;
+
+// Registered when a test file imports this, so at the file's top level: hooks registered later,
+// inside a suite or a test, would run when that suite or test ends, dropping a store still in use.
+after(async () => {
+  if (sqliteDir) rmSync(sqliteDir, { recursive: true, force: true });
+  if (!admin) return;
+  for (const db of databases) await admin.unsafe(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
+  await admin.end({ timeout: 5 });
+  admin = null;
+});
 
 export const SQLITE: StoreKind = {
   name: 'sqlite',
   async url(file?: string) {
     if (!file) return 'sqlite::memory:';
-    if (!sqliteDir) {
-      const dir = mkdtempSync(join(tmpdir(), 'dbtape-store-kind-'));
-      sqliteDir = dir;
-      after(() => rmSync(dir, { recursive: true, force: true }));
-    }
+    sqliteDir ??= mkdtempSync(join(tmpdir(), 'dbtape-store-kind-'));
     return `sqlite:${join(sqliteDir, `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}-${file}`)}`;
   },
 };
 
-const databases: string[] = [];
-let admin: postgres.Sql | null = null;
-
 /** A new, empty database on the machine's PostgreSQL, dropped when the test file ends. */
 export async function throwawayPgDatabase(): Promise<{ name: string; url: string }> {
   const pg = await requireMachinePg();
-  if (!admin) {
-    admin = postgres({
-      host: pg.host,
-      port: pg.port,
-      user: pg.user,
-      database: 'postgres',
-      max: 1,
-      onnotice: () => {},
-    });
-    after(async () => {
-      const sql = admin!;
-      for (const db of databases) await sql.unsafe(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
-      await sql.end({ timeout: 5 });
-      admin = null;
-    });
-  }
+  admin ??= postgres({
+    host: pg.host,
+    port: pg.port,
+    user: pg.user,
+    database: 'postgres',
+    max: 1,
+    onnotice: () => {},
+  });
   const name = `dbtape_store_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 10)}`;
   await admin.unsafe(`CREATE DATABASE ${name}`);
   databases.push(name);
