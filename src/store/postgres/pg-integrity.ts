@@ -27,14 +27,23 @@ export class PgIntegritySource implements IntegritySource {
   /** The snapshot's transaction while one runs; the pool otherwise. */
   private q: Sql | TxSql;
 
-  constructor(private readonly sql: Sql) {
+  /**
+   * `inTransaction`: `sql` is a transaction of the caller's own, which is then the snapshot (as
+   * a SQLite source inside a caller's transaction): for checking a store as a transaction that
+   * is not committed yet sees it.
+   */
+  constructor(
+    private readonly sql: Sql | TxSql,
+    private readonly inTransaction = false,
+  ) {
     this.q = sql;
   }
 
   async snapshot<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.inTransaction) return fn();
     // One REPEATABLE READ transaction: every read of the check sees the store as of its start,
     // so a writer recording meanwhile does not make the store look damaged.
-    const result = await this.sql.begin('isolation level repeatable read read only', async (tx) => {
+    const result = await (this.sql as Sql).begin('isolation level repeatable read read only', async (tx) => {
       this.q = tx;
       try {
         return { value: await fn() };
