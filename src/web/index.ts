@@ -5,7 +5,7 @@
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { createAdaptorServer } from '@hono/node-server';
-import { sqlitePathFromUrl } from '../store/open-store.js';
+import { isPostgresStoreUrl, sqlitePathFromUrl } from '../store/open-store.js';
 import { createApp } from './app.js';
 import { ApiTokens } from './auth/api-tokens.js';
 import { LoginLimiter, PER_USER_ALL_IPS } from './auth/rate-limit.js';
@@ -128,6 +128,12 @@ export async function startWeb(opts: WebOptions): Promise<RunningWeb> {
     },
     'dashboard listening',
   );
+  if (tokensFile === null && isPostgresStoreUrl(opts.config.store.url)) {
+    log.warn(
+      {},
+      'API tokens are kept in memory with a PostgreSQL session store (there is no store file to keep them beside): tokens created now stop working when dbtape restarts',
+    );
+  }
   backfillMinuteStats(opts.store, stats, feed, now() * 1000, log).catch((err: unknown) =>
     log.warn({ err: String(err) }, 'could not backfill the statements-per-minute chart'),
   );
@@ -157,7 +163,10 @@ export async function startWeb(opts: WebOptions): Promise<RunningWeb> {
   };
 }
 
-/** API tokens live beside a SQLite store file (data/dbtape.db → data/dbtape.db.tokens.json). */
+/**
+ * API tokens live beside a SQLite store file (data/dbtape.db → data/dbtape.db.tokens.json); with
+ * an in-memory or PostgreSQL store there is no such file, and they are kept in memory.
+ */
 function defaultTokensFile(storeUrl: string): string | null {
   try {
     const p = sqlitePathFromUrl(storeUrl);

@@ -141,11 +141,11 @@ describe('dbtape check-config', () => {
     assert.ok(!run.stderr.includes(secret));
   });
 
-  test('what serve would refuse at start: a postgres:// store, a key file that is not there', async () => {
+  test('what serve would refuse at start: a postgres:// URL without a database, a key file that is not there', async () => {
     const base = readFileSync(join(dir, 'dbtape.yaml'), 'utf8');
     writeFileSync(
       join(dir, 'store-problems.yaml'),
-      `${base}store:\n  url: postgres://rec:${secret}@db.example:5432/dbtape\n  encryption_key_file: keys/none.key\n`,
+      `${base}store:\n  url: postgres://rec:${secret}@db.example:5432/\n  encryption_key_file: keys/none.key\n`,
     );
     const run = await dbtape(['check-config', '-c', 'store-problems.yaml'], {
       env: { APP_PG_PASSWORD: 'x' },
@@ -154,7 +154,7 @@ describe('dbtape check-config', () => {
     assert.equal(run.stdout, '');
     assert.match(
       run.stderr,
-      /^dbtape: store-problems\.yaml: store\.url: a PostgreSQL-backed session store .* is not supported yet/m,
+      /^dbtape: store-problems\.yaml: store\.url: store\.url must look like postgres:\/\/user\[:password\]@host\[:port\]\/database \(got "postgres:\/\/rec:\*+@db\.example:5432\/"\)/m,
     );
     assert.match(run.stderr, /^dbtape: store-problems\.yaml: store\.encryption_key_file: .*none\.key/m);
     assert.ok(!run.stderr.includes(secret), "the store URL's password is never shown");
@@ -164,6 +164,16 @@ describe('dbtape check-config', () => {
       env: { APP_PG_PASSWORD: 'x' },
     });
     assert.equal(unrecorded.code, 0, 'without recording serve opens no store');
+
+    // A PostgreSQL store is accepted; its password is not shown in the summary either.
+    writeFileSync(
+      join(dir, 'pg-store.yaml'),
+      `${base}store:\n  url: postgres://rec:${secret}@db.example:5432/dbtape\n`,
+    );
+    const pg = await dbtape(['check-config', '-c', 'pg-store.yaml'], { env: { APP_PG_PASSWORD: 'x' } });
+    assert.equal(pg.code, 0, pg.stderr);
+    assert.match(pg.stdout, /postgres:\/\/rec:\*+@db\.example:5432\/dbtape/);
+    assert.ok(!pg.stdout.includes(secret));
   });
 
   test('the http section: public URL, trusted proxies and Host check; bad values name their key', async () => {

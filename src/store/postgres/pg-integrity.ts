@@ -35,11 +35,14 @@ export class PgIntegritySource implements IntegritySource {
   constructor(
     private readonly sql: Sql | TxSql,
     private readonly inTransaction = false,
+    /** The store's opening: a store that cannot be opened says why before anything is read. */
+    private readonly opened: Promise<void> = Promise.resolve(),
   ) {
     this.q = sql;
   }
 
   async snapshot<T>(fn: () => Promise<T>): Promise<T> {
+    await this.opened;
     if (this.inTransaction) return fn();
     // One REPEATABLE READ transaction: every read of the check sees the store as of its start,
     // so a writer recording meanwhile does not make the store look damaged.

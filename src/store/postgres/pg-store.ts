@@ -207,7 +207,7 @@ export class PostgresSessionStore implements SessionStore {
 
   integrity(): IntegritySource {
     this.open();
-    return new PgIntegritySource(this.read);
+    return new PgIntegritySource(this.read, false, this.ready);
   }
 
   async rewrapKeys(keyring: Keyring): Promise<number> {
