@@ -73,7 +73,10 @@ export function connectPg(url: string, options: PgPoolOptions): Sql {
     // The store sends no statement that raises notices worth logging; the driver prints them otherwise.
     onnotice: () => {},
     onclose: options.onclose ? () => options.onclose!() : undefined,
+    // The writer's connection holds the writer lock: it must not close when idle or after the
+    // driver's default lifetime (30 to 60 minutes). Read connections may.
     idle_timeout: options.onclose ? undefined : 60,
+    max_lifetime: options.onclose ? null : undefined,
     connect_timeout: 10,
     connection: {
       application_name: 'dbtape',
