@@ -41,7 +41,7 @@ export const SQLITE: StoreKind = {
 };
 
 /** A new, empty database on the machine's PostgreSQL, dropped when the test file ends. */
-export async function throwawayPgDatabase(): Promise<{ name: string; url: string }> {
+export async function throwawayPgDatabase(createOptions = ''): Promise<{ name: string; url: string }> {
   const pg = await requireMachinePg();
   admin ??= postgres({
     host: pg.host,
@@ -52,7 +52,7 @@ export async function throwawayPgDatabase(): Promise<{ name: string; url: string
     onnotice: () => {},
   });
   const name = `dbtape_store_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 10)}`;
-  await admin.unsafe(`CREATE DATABASE ${name}`);
+  await admin.unsafe(`CREATE DATABASE ${name} ${createOptions}`);
   databases.push(name);
   return { name, url: `postgres://${pg.user}@${pg.host}:${pg.port}/${name}` };
 }

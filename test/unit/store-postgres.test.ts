@@ -63,6 +63,17 @@ describe('PostgreSQL store: opening', () => {
     await store.close();
   });
 
+  test('a database that is not UTF8 is refused: recorded text is any Unicode', async () => {
+    const { url } = await throwawayPgDatabase(
+      "ENCODING 'LATIN1' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0",
+    );
+    await assert.rejects(openStoreReady(url), (err: Error & { code?: string }) => {
+      assert.equal(err.code, 'DBTAPE_STORE_OPEN_FAILED');
+      assert.match(err.message, /encoding LATIN1; it must be UTF8/);
+      return true;
+    });
+  });
+
   test('a password in the URL never reaches a message', async () => {
     const secret = 'zq-topsecret-9';
     // Nothing listens on port 1.

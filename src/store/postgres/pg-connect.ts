@@ -100,6 +100,7 @@ export function openFailed(url: string, err: unknown): StoreError {
  * opener only checks the version.
  */
 export async function migratePg(sql: Sql, url: string, readonly: boolean): Promise<void> {
+  await checkEncoding(sql, url);
   const latest = PG_MIGRATIONS[PG_MIGRATIONS.length - 1]!.version;
   const version = await schemaVersion(sql);
   checkNotNewer(version, latest, url);
@@ -124,6 +125,20 @@ export async function migratePg(sql: Sql, url: string, readonly: boolean): Promi
       await tx`INSERT INTO schema_version (version, name, applied_at_us) VALUES (${m.version}, ${m.name}, ${Date.now() * 1000})`;
     }
   });
+}
+
+/**
+ * Recorded text is any Unicode (statements, names, the v1 JSON): a database in another encoding
+ * would refuse some of it in the middle of recording, so it is refused at open instead.
+ */
+async function checkEncoding(sql: Sql, url: string): Promise<void> {
+  const [row] = await sql<{ server_encoding: string }[]>`SHOW server_encoding`;
+  const encoding = row?.server_encoding ?? '?';
+  if (encoding === 'UTF8') return;
+  throw new StoreError(
+    'DBTAPE_STORE_OPEN_FAILED',
+    `dbtape: the session store at ${displayPgUrl(url)} is in a database with encoding ${encoding}; it must be UTF8 (CREATE DATABASE ... ENCODING 'UTF8' TEMPLATE template0)`,
+  );
 }
 
 async function schemaVersion(sql: Sql | TxSql): Promise<number> {

@@ -26,10 +26,9 @@ export function capIndexText(words: string): string {
   return words.slice(0, cut > 0 ? cut : MAX_INDEXED_CHARS);
 }
 
-/** A statement's index text, for `to_tsvector('simple', …)`: its words, then its parameters'. */
-export function statementIndexText(sql: string, params: string | null): string {
-  const words = normalizedWords(params === null ? sql : `${sql} ${params}`).join(' ');
-  return capIndexText(words);
+/** The words of a text as the index keeps them, for `to_tsvector('simple', …)`. */
+export function indexText(text: string): string {
+  return capIndexText(normalizedWords(text).join(' '));
 }
 
 /** One term as `to_tsquery` input: its words in sequence (`<->`), the last a prefix if asked. */

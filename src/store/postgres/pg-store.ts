@@ -241,8 +241,14 @@ export class PostgresSessionStore implements SessionStore {
       this.lockLost = false;
     }
     const result = await sql.begin(async (tx) => {
-      if (durable) await tx`SET LOCAL synchronous_commit = on`;
-      return { value: await fn(tx) };
+      // Sent ahead of the batch's statements without waiting for its answer (the driver pipelines
+      // them in order): a strict-mode statement waits for this commit, so each round trip counts.
+      const setting = durable ? tx`SET LOCAL synchronous_commit = on`.execute() : null;
+      // Should it fail, the statements after it fail with it and report the transaction's error.
+      setting?.catch(() => {});
+      const value = await fn(tx);
+      if (setting) await setting;
+      return { value };
     });
     return (result as { value: T }).value;
   }

@@ -9,14 +9,14 @@ import type { SessionId } from '../../model/session.js';
 import { ChainHeads, type ChainRow, type SealHeadRow, type SessionState } from '../chain-heads.js';
 import { type EncodedBatch, type EncodedEvent, encodedEvents } from '../encoded-batch.js';
 import { linkOutcomes, type OutcomeTracker } from '../outcome-tracker.js';
-import { newDataKey } from '../session-keys.js';
+import { FORMAT_CLEAR, newDataKey } from '../session-keys.js';
 import { SESSION_META_COLUMNS } from '../session-rows.js';
 import { OID, type TxSql } from './pg-connect.js';
 import type { PgKeys } from './pg-keys.js';
-import { capIndexText, statementIndexText } from './pg-search.js';
+import { capIndexText, indexText } from './pg-search.js';
 
-/** Distinct statement texts whose blind tokens are kept (cleared when full). */
-const BLIND_CACHE = 512;
+/** Distinct statement texts whose index text is kept, per kind (cleared when full). */
+const TEXT_CACHE = 512;
 
 interface LoadRow extends ChainRow {
   key_version: number | null;
@@ -37,6 +37,7 @@ export class PgBatchWriter {
   /** Cached heads may be wrong (a failed transaction, a lost connection): reload before writing. */
   private stale = true;
   private readonly blindCache = new Map<string, string>();
+  private readonly wordsCache = new Map<string, string>();
 
   constructor(
     private readonly keys: PgKeys,
@@ -68,11 +69,15 @@ export class PgBatchWriter {
       at: [] as number[],
       off: [] as number[],
       kind: [] as string[],
-      failed: [] as (boolean | null)[],
+      /** 't', 'f', or '' (not known). */
+      failed: [] as string[],
       format: [] as number[],
-      body: [] as Buffer[],
-      hash: [] as (Buffer | null)[],
-      search: [] as (string | null)[],
+      /** The v1 JSON, or the encrypted envelope in base64. */
+      body: [] as string[],
+      /** Hex, or '' (no hash). */
+      hash: [] as string[],
+      /** Words for the index, or '' (not a statement). */
+      search: [] as string[],
     };
     const counts = new Map<number, Counts>();
     for (let i = 0; i < events.length; i++) {
@@ -84,11 +89,11 @@ export class PgBatchWriter {
       ev.at.push(event.atUs);
       ev.off.push(event.offsetUs);
       ev.kind.push(event.kind);
-      ev.failed.push(failed[i] === null ? null : failed[i] === 1);
+      ev.failed.push(failed[i] === null ? '' : failed[i] === 1 ? 't' : 'f');
       ev.format.push(stored.format);
-      ev.body.push(typeof stored.body === 'string' ? Buffer.from(stored.body, 'utf8') : stored.body);
-      ev.hash.push(stored.hash);
-      ev.search.push(event.sql === null ? null : this.indexText(state, event));
+      ev.body.push(typeof stored.body === 'string' ? stored.body : stored.body.toString('base64'));
+      ev.hash.push(stored.hash ? stored.hash.toString('hex') : '');
+      ev.search.push(event.sql === null ? '' : this.indexText(state, event));
       let c = counts.get(state.sid);
       if (!c) {
         c = { state, statements: 0, errors: 0, events: 0, application: null };
@@ -108,14 +113,27 @@ export class PgBatchWriter {
     const sealHead = this.heads.finishBatch();
     const writes: Promise<unknown>[] = [];
     if (ev.sid.length > 0) {
+      // Each column as one joined text, split by the server: postgres.js writes an array
+      // parameter element by element, quoting and escaping each (and bytea as hex), which cost
+      // more client CPU than the rest of the write. No separator can occur in its column: JSON
+      // text holds no raw newline, base64 and hex none, index text only words and spaces.
       writes.push(tx`
         INSERT INTO events (session_sid, seq, at_us, offset_us, kind, failed, format, body, hash, search)
-        SELECT u.sid, u.seq, u.at_us, u.offset_us, u.kind, u.failed, u.format, u.body, u.hash,
-               to_tsvector('simple', u.search)
-        FROM unnest(${tx.array(ev.sid, OID.bigint)}::bigint[], ${tx.array(ev.seq, OID.bigint)}::bigint[], ${tx.array(ev.at, OID.bigint)}::bigint[], ${tx.array(ev.off, OID.bigint)}::bigint[],
-                    ${tx.array(ev.kind, OID.text)}::text[], ${tx.array(ev.failed, OID.boolean)}::boolean[], ${tx.array(ev.format, OID.smallint)}::smallint[], ${tx.array(ev.body, OID.bytea)}::bytea[],
-                    ${tx.array(ev.hash, OID.bytea)}::bytea[], ${tx.array(ev.search, OID.text)}::text[])
-          AS u(sid, seq, at_us, offset_us, kind, failed, format, body, hash, search)`);
+        SELECT u.sid, u.seq, u.at_us, u.offset_us, u.kind, u.failed, u.format,
+               CASE WHEN u.format = ${FORMAT_CLEAR} THEN convert_to(u.body, 'UTF8') ELSE decode(u.body, 'base64') END,
+               decode(u.hash, 'hex'), to_tsvector('simple', u.search)
+        FROM unnest(
+          string_to_array(${ev.sid.join(',')}, ',')::bigint[],
+          string_to_array(${ev.seq.join(',')}, ',')::bigint[],
+          string_to_array(${ev.at.join(',')}, ',')::bigint[],
+          string_to_array(${ev.off.join(',')}, ',')::bigint[],
+          string_to_array(${ev.kind.join(' ')}, ' '),
+          string_to_array(${ev.failed.join(',')}, ',', '')::boolean[],
+          string_to_array(${ev.format.join(',')}, ',')::smallint[],
+          string_to_array(${ev.body.join('\n')}, chr(10)),
+          string_to_array(${ev.hash.join(',')}, ',', ''),
+          string_to_array(${ev.search.join('\n')}, chr(10), '')
+        ) AS u(sid, seq, at_us, offset_us, kind, failed, format, body, hash, search)`);
     }
     if (late.length > 0) {
       const sids = late.map((m) => this.heads.cached(m.sessionId)?.sid ?? -1);
@@ -314,15 +332,22 @@ export class PgBatchWriter {
     }
   }
 
+  /**
+   * The index text of a statement: its words (or blind tokens), then its parameters'. A statement
+   * text's part is cached: a prepared statement run 1,000 times is one text, and splitting it into
+   * normalised words (NFKD) or tokens (an HMAC per word) each time cost as much as its insert.
+   */
   private indexText(state: SessionState, event: EncodedEvent): string {
+    const sql = event.sql!;
     const blind = state.dataKey ? this.keys.index : null;
-    if (!blind) return statementIndexText(event.sql!, event.params);
-    let tokens = this.blindCache.get(event.sql!);
-    if (tokens === undefined) {
-      tokens = blind.text(event.sql!);
-      if (this.blindCache.size >= BLIND_CACHE) this.blindCache.clear();
-      this.blindCache.set(event.sql!, tokens);
+    const cache = blind ? this.blindCache : this.wordsCache;
+    let words = cache.get(sql);
+    if (words === undefined) {
+      words = blind ? blind.text(sql) : indexText(sql);
+      if (cache.size >= TEXT_CACHE) cache.clear();
+      cache.set(sql, words);
     }
-    return capIndexText(event.params === null ? tokens : `${tokens} ${blind.text(event.params)}`);
+    if (event.params === null) return words;
+    return capIndexText(`${words} ${blind ? blind.text(event.params) : indexText(event.params)}`);
   }
 }
