@@ -159,4 +159,58 @@ describe('PostgreSQL store: one writer', () => {
     assert.deepEqual(report.findings, []);
     await store.close();
   });
+
+  test('writes cut off by a lost connection are each either stored or refused, never both', async () => {
+    // A batch whose connection dies during its COMMIT may be committed though the write failed;
+    // the recorder then writes the same sequence numbers again. The store must say which it was.
+    const { url } = await throwawayPgDatabase();
+    const store = await openStoreReady(url, { journal: true });
+    await store.writeBatch(startBatch('c1'));
+    const admin = pgAdminOn(url);
+    const m = sessionMeta('c1');
+    let next = 2;
+    let refused = 0;
+    for (let round = 0; round < 20; round++) {
+      const first = next;
+      const batch = {
+        sessions: [],
+        events: Array.from({ length: 300 }, (_, i) => ({
+          sessionId: 'c1',
+          event: {
+            seq: first + i,
+            atUs: m.startedAtUs + first + i,
+            offsetUs: first + i,
+            kind: 'query',
+            sql: `SELECT ${first + i}`,
+            via: 'simple',
+          } as SessionEvent,
+        })),
+        ends: [],
+      };
+      const kill = new Promise((r) => setTimeout(r, round % 5)).then(
+        () => admin`
+          SELECT pg_terminate_backend(pid) FROM pg_locks
+          WHERE locktype = 'advisory' AND classid = ${0x64627470} AND objid = 1 AND granted`,
+      );
+      let stored = false;
+      for (let attempt = 0; attempt < 10 && !stored; attempt++) {
+        stored = await store.writeBatch(batch).then(
+          () => true,
+          () => false,
+        );
+        if (!stored) refused++;
+      }
+      await kill;
+      assert.ok(stored, `round ${round}: the batch was stored once the connection was back`);
+      next += 300;
+    }
+    const s = await store.getSession('c1');
+    assert.equal(s?.lastSeq, next - 1);
+    assert.equal(s?.events, next - 1, 'no batch stored twice or lost');
+    const { verifyStore } = await import('../../src/integrity/verify.js');
+    assert.deepEqual((await verifyStore((store as SessionStore).integrity!(), {})).findings, []);
+    assert.ok(refused >= 0);
+    await admin.end();
+    await store.close();
+  });
 });

@@ -78,8 +78,14 @@ export function connectPg(url: string, options: PgPoolOptions): Sql {
     idle_timeout: options.onclose ? undefined : 60,
     max_lifetime: options.onclose ? null : undefined,
     connect_timeout: 10,
+    // postgres.js waits up to 20 s (3^retries / 100 s) before reconnecting after failures, longer
+    // than connect_timeout, so a store whose server restarted stayed unreachable for that long;
+    // the recorder has a backoff of its own.
+    backoff: (retries: number) => Math.min(0.05 * 2 ** retries, 2),
     connection: {
       application_name: 'dbtape',
+      // pg-literals.ts quotes strings for this setting (a backslash is an ordinary character).
+      standard_conforming_strings: 'on',
       ...(options.synchronousCommit ? { synchronous_commit: options.synchronousCommit } : {}),
     },
   }) as unknown as Sql;

@@ -14,6 +14,7 @@ import {
   type WrappedKey,
 } from '../session-keys.js';
 import type { Sql, TxSql } from './pg-connect.js';
+import { byteaLit, intLit } from './pg-literals.js';
 
 export class PgKeys {
   private readonly cache = new DataKeyCache();
@@ -91,31 +92,28 @@ export class PgKeys {
   }
 
   /**
-   * Re-wraps every data key (and the index key) under the keyring's current master key, inside the
-   * caller's transaction; the recordings themselves are not touched.
+   * The statements that re-wrap every data key (and the index key) under the keyring's current
+   * master key, for the store to run as one transaction; the recordings are not touched.
    */
-  static async rewrap(tx: TxSql, ring: Keyring): Promise<number> {
-    const rows =
-      await tx`SELECT k.session_sid, k.key_version, k.wrapped, s.id FROM session_keys k JOIN sessions s ON s.sid = k.session_sid`;
-    let n = 0;
+  static async rewrap(q: Sql, ring: Keyring): Promise<{ count: number; statements: string[] }> {
+    const rows = await q<{ session_sid: number; key_version: number; wrapped: Buffer; id: string }[]>`
+      SELECT k.session_sid, k.key_version, k.wrapped, s.id FROM session_keys k JOIN sessions s ON s.sid = k.session_sid`;
+    const statements: string[] = [];
     for (const r of rows) {
-      const w = rewrapDataKey(
-        ring,
-        { version: Number(r.key_version), wrapped: r.wrapped as Buffer },
-        r.id as string,
-      );
+      const w = rewrapDataKey(ring, { version: r.key_version, wrapped: r.wrapped }, r.id);
       if (!w) continue;
-      await tx`UPDATE session_keys SET key_version = ${w.version}, wrapped = ${w.wrapped} WHERE session_sid = ${Number(r.session_sid)}`;
-      n++;
+      statements.push(
+        `UPDATE session_keys SET key_version = ${intLit(w.version)}, wrapped = ${byteaLit(w.wrapped)} WHERE session_sid = ${intLit(r.session_sid)}`,
+      );
     }
-    const [idx] = await tx`SELECT key_version, wrapped FROM store_keys WHERE name = 'index'`;
-    const w = idx
-      ? rewrapIndexKey(ring, { version: Number(idx.key_version), wrapped: idx.wrapped as Buffer })
-      : null;
+    const [idx] = await q<{ key_version: number; wrapped: Buffer }[]>`
+      SELECT key_version, wrapped FROM store_keys WHERE name = 'index'`;
+    const w = idx ? rewrapIndexKey(ring, { version: idx.key_version, wrapped: idx.wrapped }) : null;
     if (w) {
-      await tx`UPDATE store_keys SET key_version = ${w.version}, wrapped = ${w.wrapped} WHERE name = 'index'`;
-      n++;
+      statements.push(
+        `UPDATE store_keys SET key_version = ${intLit(w.version)}, wrapped = ${byteaLit(w.wrapped)} WHERE name = 'index'`,
+      );
     }
-    return n;
+    return { count: statements.length, statements };
   }
 }

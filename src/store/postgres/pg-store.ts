@@ -34,7 +34,7 @@ import type {
   WriteBatch,
   WriteOptions,
 } from '../session-store.js';
-import { pgCheckpointDue, writePgCheckpoint } from './pg-checkpoint.js';
+import { pgCheckpointDue, prepareCheckpoint } from './pg-checkpoint.js';
 import {
   connectPg,
   displayPgUrl,
@@ -42,7 +42,6 @@ import {
   openFailed,
   type Sql,
   scrubMessage,
-  type TxSql,
   takeWriterLock,
 } from './pg-connect.js';
 import { PgIntegritySource } from './pg-integrity.js';
@@ -61,10 +60,42 @@ export interface PgOpenOptions {
 }
 
 const READ_POOL = 4;
+/**
+ * A write transaction that has not settled by then is given up (and its connection replaced):
+ * far longer than any batch takes, short enough that recording does not stop for good.
+ */
+const WRITE_TIMEOUT_MS = 30_000;
+const CHECK_TIMEOUT_MS = 5_000;
+
+/** An error the server reported for a statement: nothing of the transaction was committed. */
+function definiteFailure(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (err instanceof StoreError) return true;
+  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) && !/^(08|57)/.test(code);
+}
+
+/** Rejects with a connection-level error (code ETIMEDOUT) when `p` takes longer than `ms`. */
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(
+          Object.assign(new Error(`no answer from the database within ${ms / 1000} s`), {
+            code: 'ETIMEDOUT',
+          }),
+        ),
+      ms,
+    );
+  });
+  p.catch(() => {});
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+}
 
 export class PostgresSessionStore implements SessionStore {
   private readonly read: Sql;
-  private readonly write: Sql | null;
+  /** The writer's pool (one connection); replaced after its connection failed (replaceWriter). */
+  private write: Sql | null;
   private readonly readonly: boolean;
   private readonly signer: CheckpointSigner | null;
   private readonly tracker = new OutcomeTracker();
@@ -95,19 +126,37 @@ export class PostgresSessionStore implements SessionStore {
     this.readonly = options.readonly ?? false;
     this.signer = options.signer ?? null;
     this.read = connectPg(url, { max: this.readonly ? 2 : READ_POOL });
-    this.write = this.readonly
-      ? null
-      : connectPg(url, {
-          max: 1,
-          synchronousCommit: 'off',
-          onclose: () => {
-            this.lockLost = true;
-            this.writer?.invalidate();
-          },
-        });
+    this.write = this.readonly ? null : this.connectWriter();
     this.ready = this.init();
     // Reported by whichever call awaits it; never an unhandled rejection.
     this.ready.catch(() => {});
+  }
+
+  private connectWriter(): Sql {
+    return connectPg(this.url, {
+      max: 1,
+      synchronousCommit: 'off',
+      onclose: () => {
+        this.lockLost = true;
+        this.writer?.invalidate();
+      },
+    });
+  }
+
+  /**
+   * After the writer's connection failed, the next write starts on a new pool. postgres.js can
+   * leave a pool whose connection was cut mid-transaction unable to finish a query (seen with
+   * pg_terminate_backend during a pipelined batch: later queries never settled), and a wedged
+   * writer would stop all recording. The old pool's connection is destroyed, which also rolls
+   * back whatever it had not committed.
+   */
+  private replaceWriter(): void {
+    const old = this.write;
+    if (!old || this.closed) return;
+    this.write = this.connectWriter();
+    this.lockLost = true;
+    this.writer?.invalidate();
+    // old.end({ timeout: 0 }).catch(() => {});
   }
 
   private async init(): Promise<void> {
@@ -147,18 +196,50 @@ export class PostgresSessionStore implements SessionStore {
       throw new StoreError('DBTAPE_STORE_CLOSED', 'dbtape: this session store was opened read-only');
     const writer = this.writer;
     await this.exclusive(async () => {
-      let ended: SessionId[] = [];
+      let statements: string[];
       try {
-        await this.transaction(options.durable === true, async (tx) => {
-          ended = (await writer.write(tx, batch)).ended;
-        });
+        statements = await writer.prepare(this.write!, batch);
       } catch (err) {
+        // Nothing was written: only reads ran.
         writer.failed(batch);
+        if (!definiteFailure(err)) this.replaceWriter();
         throw this.storeError(err);
       }
-      writer.committed(ended);
+      try {
+        await this.runWrite(statements, options.durable === true);
+      } catch (err) {
+        writer.failed(batch);
+        if (definiteFailure(err) || !(await this.committedDespite(batch))) throw this.storeError(err);
+      }
+      writer.committed(batch);
       this.dirty = true;
     });
+  }
+
+  /**
+   * A connection lost while its COMMIT was under way leaves the batch committed or not: reporting
+   * a committed batch as failed would make the recorder write its sequence numbers again, which
+   * the store then refuses for good. So the batch's last event is looked for (through the read
+   * pool, which the failure did not touch); if it is there, the write succeeded.
+   */
+  private async committedDespite(batch: EncodedBatch): Promise<boolean> {
+    const n = batch.numbers.length / 4;
+    if (n === 0) return false;
+    const sessionId = batch.sessionIds[batch.numbers[(n - 1) * 4]!]!;
+    const seq = batch.numbers[(n - 1) * 4 + 1]!;
+    for (let attempt = 0; attempt < 3; attempt++) {
+      try {
+        const rows = await withTimeout(
+          this
+            .read`SELECT 1 FROM events e JOIN sessions s ON s.sid = e.session_sid WHERE s.id = ${sessionId} AND e.seq = ${seq}`,
+          CHECK_TIMEOUT_MS,
+        );
+        return rows.length > 0;
+      } catch {
+        await new Promise((r) => setTimeout(r, 100 * (attempt + 1)));
+      }
+    }
+    return false;
   }
 
   async listSessions(filter: SessionFilter = {}): Promise<SessionSummary[]> {
@@ -192,9 +273,12 @@ export class PostgresSessionStore implements SessionStore {
       if (!this.dirty) return null;
       let last: CheckpointInfo | null = null;
       for (;;) {
-        const { info, more } = await this.transaction(true, (tx) =>
-          writePgCheckpoint(tx, signer, atUs),
-        ).catch((err: unknown) => {
+        const { info, more, statements } = await prepareCheckpoint(this.write!, signer, atUs).catch(
+          (err: unknown) => {
+            throw this.storeError(err);
+          },
+        );
+        await this.runWrite(statements, true).catch((err: unknown) => {
           throw this.storeError(err);
         });
         last = info;
@@ -214,7 +298,11 @@ export class PostgresSessionStore implements SessionStore {
     await this.opened();
     if (this.readonly)
       throw new StoreError('DBTAPE_STORE_CLOSED', 'dbtape: this session store was opened read-only');
-    return this.exclusive(() => this.transaction(true, (tx) => PgKeys.rewrap(tx, keyring)));
+    return this.exclusive(async () => {
+      const { count, statements } = await PgKeys.rewrap(this.write!, keyring);
+      await this.runWrite(statements, true);
+      return count;
+    });
   }
 
   async close(): Promise<void> {
@@ -230,27 +318,26 @@ export class PostgresSessionStore implements SessionStore {
   }
 
   /**
-   * A write transaction on the writer's connection. Durable: synchronous_commit on for this
-   * transaction alone (the connection's default is off). Retakes the writer lock first if the
-   * connection was lost, and refuses to write if another process took it meanwhile.
+   * Runs a write's statements as one simple-protocol query on the writer's connection: the server
+   * runs them as one implicit transaction (pg-write.ts says why not `begin()`). Durable:
+   * synchronous_commit on for that transaction alone (the connection's default is off). Retakes
+   * the writer lock first if the connection was lost, and refuses to write if another process
+   * took it meanwhile.
    */
-  private async transaction<T>(durable: boolean, fn: (tx: TxSql) => Promise<T>): Promise<T> {
+  private async runWrite(statements: readonly string[], durable: boolean): Promise<void> {
+    if (statements.length === 0) return;
     const sql = this.write!;
-    if (this.options.writer && this.lockLost) {
-      await takeWriterLock(sql, this.url);
-      this.lockLost = false;
+    const all = durable ? ['SET LOCAL synchronous_commit = on', ...statements] : statements;
+    try {
+      if (this.options.writer && this.lockLost) {
+        await withTimeout(takeWriterLock(sql, this.url), WRITE_TIMEOUT_MS);
+        this.lockLost = false;
+      }
+      await withTimeout(sql.unsafe(all.join(';\n')).execute(), WRITE_TIMEOUT_MS);
+    } catch (err) {
+      if (!definiteFailure(err)) this.replaceWriter();
+      throw err;
     }
-    const result = await sql.begin(async (tx) => {
-      // Sent ahead of the batch's statements without waiting for its answer (the driver pipelines
-      // them in order): a strict-mode statement waits for this commit, so each round trip counts.
-      const setting = durable ? tx`SET LOCAL synchronous_commit = on`.execute() : null;
-      // Should it fail, the statements after it fail with it and report the transaction's error.
-      setting?.catch(() => {});
-      const value = await fn(tx);
-      if (setting) await setting;
-      return { value };
-    });
-    return (result as { value: T }).value;
   }
 
   /** Runs `fn` after every write queued before it. */

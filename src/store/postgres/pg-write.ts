@@ -1,9 +1,20 @@
 /**
- * One batch into the PostgreSQL store, inside the caller's transaction: the same rules as the
- * SQLite store's write loop (chain-heads.ts for the chain and seals, session-keys.ts for
- * encryption, outcome-tracker.ts for statement outcomes), with PostgreSQL's costs in mind: a
- * statement's cost here is a round trip, not a call, so rows go in as arrays (`unnest`), one
- * statement per table, and the statements after the session rows are sent pipelined.
+ * One batch into the PostgreSQL store: the same rules as the SQLite store's write loop
+ * (chain-heads.ts for the chain and seals, session-keys.ts for encryption, outcome-tracker.ts for
+ * statement outcomes), shaped by two facts of PostgreSQL through postgres.js:
+ *
+ * - A statement's cost is a round trip, so the whole batch is one simple-protocol query holding
+ *   all its statements, which the server runs as one implicit transaction: atomic, and rolled
+ *   back whole when any statement fails. Values are inlined as literals (pg-literals.ts), rows as
+ *   one joined text per column split by the server (string_to_array): postgres.js array
+ *   parameters quote and escape every element, which cost more client CPU than the rest.
+ * - postgres.js 3.4's `begin()` sends ROLLBACK on a connection it has just seen die, which throws
+ *   an uncaught TypeError (its socket is null) and would end the process; a single query outside
+ *   `begin()` only fails, and the pool connects again.
+ *
+ * prepare() reads what the batch needs (session rows the process has not cached) with ordinary
+ * queries first, then builds the statements; sessions are referred to by id, since the sids of new
+ * ones are given by the insert that the same query makes.
  */
 import type { SessionId } from '../../model/session.js';
 import { ChainHeads, type ChainRow, type SealHeadRow, type SessionState } from '../chain-heads.js';
@@ -11,8 +22,9 @@ import { type EncodedBatch, type EncodedEvent, encodedEvents } from '../encoded-
 import { linkOutcomes, type OutcomeTracker } from '../outcome-tracker.js';
 import { FORMAT_CLEAR, newDataKey } from '../session-keys.js';
 import { SESSION_META_COLUMNS } from '../session-rows.js';
-import { OID, type TxSql } from './pg-connect.js';
+import type { Sql } from './pg-connect.js';
 import type { PgKeys } from './pg-keys.js';
+import { boolLit, byteaLit, intListLit, intLit, textLit, valuesList } from './pg-literals.js';
 import { capIndexText, indexText } from './pg-search.js';
 
 /** Distinct statement texts whose index text is kept, per kind (cleared when full). */
@@ -34,7 +46,7 @@ interface Counts {
 
 export class PgBatchWriter {
   readonly heads = new ChainHeads();
-  /** Cached heads may be wrong (a failed transaction, a lost connection): reload before writing. */
+  /** Cached heads may be wrong (a failed write, a lost connection): reload before writing. */
   private stale = true;
   private readonly blindCache = new Map<string, string>();
   private readonly wordsCache = new Map<string, string>();
@@ -49,22 +61,25 @@ export class PgBatchWriter {
     this.stale = true;
   }
 
-  /** Writes the batch inside `tx`; on failure the caller rolls back and calls failed(). */
-  async write(tx: TxSql, batch: EncodedBatch): Promise<{ ended: SessionId[] }> {
+  /**
+   * The statements that write the batch (empty when there is nothing to write). Advances the
+   * chain heads in memory: the caller runs the statements and then calls committed() or failed().
+   */
+  async prepare(sql: Sql, batch: EncodedBatch): Promise<string[]> {
     if (this.stale) {
-      const [head] = await tx<
+      const [head] = await sql<
         SealHeadRow[]
       >`SELECT chain_from_sid, seal_no, seal FROM integrity_state WHERE id = 1`;
       this.heads.reset(head);
       this.keys.forgetAll();
       this.stale = false;
     }
+    const statements: string[] = [];
     const events = [...encodedEvents(batch)];
-    await this.insertSessions(tx, batch);
-    await this.loadSessions(tx, events, batch);
+    await this.loadSessions(sql, batch, statements);
     const { failed, late } = linkOutcomes(this.tracker, events);
     const ev = {
-      sid: [] as number[],
+      idx: [] as number[],
       seq: [] as number[],
       at: [] as number[],
       off: [] as number[],
@@ -79,12 +94,12 @@ export class PgBatchWriter {
       /** Words for the index, or '' (not a statement). */
       search: [] as string[],
     };
-    const counts = new Map<number, Counts>();
+    const counts = new Map<SessionId, Counts>();
     for (let i = 0; i < events.length; i++) {
       const event = events[i]!;
       const state = this.heads.cached(event.sessionId)!;
       const stored = this.heads.append(state, event);
-      ev.sid.push(state.sid);
+      ev.idx.push(batch.numbers[i * 4]!);
       ev.seq.push(event.seq);
       ev.at.push(event.atUs);
       ev.off.push(event.offsetUs);
@@ -94,10 +109,10 @@ export class PgBatchWriter {
       ev.body.push(typeof stored.body === 'string' ? stored.body : stored.body.toString('base64'));
       ev.hash.push(stored.hash ? stored.hash.toString('hex') : '');
       ev.search.push(event.sql === null ? '' : this.indexText(state, event));
-      let c = counts.get(state.sid);
+      let c = counts.get(state.id);
       if (!c) {
         c = { state, statements: 0, errors: 0, events: 0, application: null };
-        counts.set(state.sid, c);
+        counts.set(state.id, c);
       }
       c.events++;
       if (event.kind === 'query') c.statements++;
@@ -105,223 +120,160 @@ export class PgBatchWriter {
       // An encrypted session keeps it out of the clear row: SQL can name a client after any value.
       else if (event.application !== null && !state.dataKey) c.application = event.application;
     }
-    const ends = batch.ends.map((end) => {
-      const state = this.heads.cached(end.sessionId)!;
-      const seal = this.heads.sealSession(state, end.endedAtUs, end.reason);
-      return { sid: state.sid, end, seal };
-    });
-    const sealHead = this.heads.finishBatch();
-    const writes: Promise<unknown>[] = [];
-    if (ev.sid.length > 0) {
-      // Each column as one joined text, split by the server: postgres.js writes an array
-      // parameter element by element, quoting and escaping each (and bytea as hex), which cost
-      // more client CPU than the rest of the write. No separator can occur in its column: JSON
-      // text holds no raw newline, base64 and hex none, index text only words and spaces.
-      writes.push(tx`
+    if (ev.seq.length > 0) {
+      const numbers = intListLit;
+      // No separator can occur in its column: JSON text holds no raw newline, base64 and hex none,
+      // index text only words and spaces, kinds no space.
+      statements.push(`
         INSERT INTO events (session_sid, seq, at_us, offset_us, kind, failed, format, body, hash, search)
-        SELECT u.sid, u.seq, u.at_us, u.offset_us, u.kind, u.failed, u.format,
+        SELECT s.sid, u.seq, u.at_us, u.offset_us, u.kind, u.failed, u.format,
                CASE WHEN u.format = ${FORMAT_CLEAR} THEN convert_to(u.body, 'UTF8') ELSE decode(u.body, 'base64') END,
                decode(u.hash, 'hex'), to_tsvector('simple', u.search)
         FROM unnest(
-          string_to_array(${ev.sid.join(',')}, ',')::bigint[],
-          string_to_array(${ev.seq.join(',')}, ',')::bigint[],
-          string_to_array(${ev.at.join(',')}, ',')::bigint[],
-          string_to_array(${ev.off.join(',')}, ',')::bigint[],
-          string_to_array(${ev.kind.join(' ')}, ' '),
-          string_to_array(${ev.failed.join(',')}, ',', '')::boolean[],
-          string_to_array(${ev.format.join(',')}, ',')::smallint[],
-          string_to_array(${ev.body.join('\n')}, chr(10)),
-          string_to_array(${ev.hash.join(',')}, ',', ''),
-          string_to_array(${ev.search.join('\n')}, chr(10), '')
-        ) AS u(sid, seq, at_us, offset_us, kind, failed, format, body, hash, search)`);
+          string_to_array(${numbers(ev.idx)}, ',')::int[],
+          string_to_array(${numbers(ev.seq)}, ',')::bigint[],
+          string_to_array(${numbers(ev.at)}, ',')::bigint[],
+          string_to_array(${numbers(ev.off)}, ',')::bigint[],
+          string_to_array(${textLit(ev.kind.join(' '))}, ' '),
+          string_to_array(${textLit(ev.failed.join(','))}, ',', '')::boolean[],
+          string_to_array(${numbers(ev.format)}, ',')::smallint[],
+          string_to_array(${textLit(ev.body.join('\n'))}, chr(10)),
+          string_to_array(${textLit(ev.hash.join(','))}, ',', ''),
+          string_to_array(${textLit(ev.search.join('\n'))}, chr(10), '')
+        ) AS u(idx, seq, at_us, offset_us, kind, failed, format, body, hash, search)
+        JOIN unnest(ARRAY[${batch.sessionIds.map(textLit).join(', ')}]::text[]) WITH ORDINALITY AS i(id, n)
+          ON i.n = u.idx + 1
+        JOIN sessions s ON s.id = i.id`);
     }
     if (late.length > 0) {
-      const sids = late.map((m) => this.heads.cached(m.sessionId)?.sid ?? -1);
-      writes.push(tx`
+      const rows = late.map((m) => [textLit(m.sessionId), intLit(m.querySeq), boolLit(m.failed)]);
+      statements.push(`
         UPDATE events e SET failed = u.failed
-        FROM unnest(${tx.array(sids, OID.bigint)}::bigint[], ${tx.array(
-          late.map((m) => m.querySeq),
-          OID.bigint,
-        )}::bigint[], ${tx.array(
-          late.map((m) => m.failed),
-          OID.boolean,
-        )}::boolean[])
-          AS u(sid, seq, failed)
-        WHERE e.session_sid = u.sid AND e.seq = u.seq`);
+        FROM (VALUES ${valuesList(rows)}) AS u(id, seq, failed), sessions s
+        WHERE s.id = u.id AND e.session_sid = s.sid AND e.seq = u.seq`);
     }
     if (counts.size > 0) {
-      const c = [...counts.values()];
-      writes.push(tx`
+      const rows = [...counts.values()].map((c) => [
+        textLit(c.state.id),
+        intLit(c.statements),
+        intLit(c.errors),
+        intLit(c.events),
+        intLit(c.state.lastSeq),
+        byteaLit(c.state.head),
+        textLit(c.application),
+      ]);
+      statements.push(`
         UPDATE sessions s SET statements = s.statements + u.statements, errors = s.errors + u.errors,
           events = s.events + u.events, last_seq = greatest(s.last_seq, u.last_seq), head_hash = u.head,
           reported_application = coalesce(u.application, s.reported_application)
-        FROM unnest(${tx.array(
-          c.map((x) => x.state.sid),
-          OID.bigint,
-        )}::bigint[], ${tx.array(
-          c.map((x) => x.statements),
-          OID.bigint,
-        )}::bigint[],
-                    ${tx.array(
-                      c.map((x) => x.errors),
-                      OID.bigint,
-                    )}::bigint[], ${tx.array(
-                      c.map((x) => x.events),
-                      OID.bigint,
-                    )}::bigint[],
-                    ${tx.array(
-                      c.map((x) => x.state.lastSeq),
-                      OID.bigint,
-                    )}::bigint[], ${tx.array(
-                      c.map((x) => x.state.head),
-                      OID.bytea,
-                    )}::bytea[],
-                    ${tx.array(
-                      c.map((x) => x.application),
-                      OID.text,
-                    )}::text[])
-          AS u(sid, statements, errors, events, last_seq, head, application)
-        WHERE s.sid = u.sid`);
+        FROM (VALUES ${valuesList(rows)}) AS u(id, statements, errors, events, last_seq, head, application)
+        WHERE s.id = u.id`);
     }
-    if (ends.length > 0) {
-      writes.push(tx`
+    if (batch.ends.length > 0) {
+      const rows = batch.ends.map((end) => {
+        const state = this.heads.cached(end.sessionId)!;
+        const seal = this.heads.sealSession(state, end.endedAtUs, end.reason);
+        return [
+          textLit(end.sessionId),
+          intLit(end.endedAtUs),
+          textLit(end.reason),
+          byteaLit(seal?.seal ?? null),
+          intLit(seal?.sealNo ?? null),
+        ];
+      });
+      statements.push(`
         UPDATE sessions s SET ended_at_us = u.ended_at_us, end_reason = u.end_reason, seal = u.seal, seal_no = u.seal_no
-        FROM unnest(${tx.array(
-          ends.map((e) => e.sid),
-          OID.bigint,
-        )}::bigint[], ${tx.array(
-          ends.map((e) => e.end.endedAtUs),
-          OID.bigint,
-        )}::bigint[],
-                    ${tx.array(
-                      ends.map((e) => e.end.reason),
-                      OID.text,
-                    )}::text[], ${tx.array(
-                      ends.map((e) => e.seal?.seal ?? null),
-                      OID.bytea,
-                    )}::bytea[],
-                    ${tx.array(
-                      ends.map((e) => e.seal?.sealNo ?? null),
-                      OID.bigint,
-                    )}::bigint[])
-          AS u(sid, ended_at_us, end_reason, seal, seal_no)
-        WHERE s.sid = u.sid AND s.ended_at_us IS NULL`);
+        FROM (VALUES ${valuesList(rows)}) AS u(id, ended_at_us, end_reason, seal, seal_no)
+        WHERE s.id = u.id AND s.ended_at_us IS NULL`);
     }
+    const sealHead = this.heads.finishBatch();
     if (sealHead) {
-      writes.push(
-        tx`UPDATE integrity_state SET seal_no = ${sealHead.sealNo}, seal = ${sealHead.seal} WHERE id = 1`,
+      statements.push(
+        `UPDATE integrity_state SET seal_no = ${intLit(sealHead.sealNo)}, seal = ${byteaLit(sealHead.seal)} WHERE id = 1`,
       );
     }
-    await Promise.all(writes);
-    return { ended: batch.ends.map((e) => e.sessionId) };
+    return statements;
   }
 
-  /** After the transaction committed. */
-  committed(ended: readonly SessionId[]): void {
-    for (const id of ended) {
-      const s = this.heads.ended(id);
+  /** After the batch's statements committed. */
+  committed(batch: EncodedBatch): void {
+    for (const end of batch.ends) {
+      const s = this.heads.ended(end.sessionId);
       if (s) this.keys.forget(s.sid);
     }
   }
 
-  /** After the transaction failed: nothing of it was stored. */
+  /** After the batch failed: nothing of it was stored. */
   failed(batch: EncodedBatch): void {
     for (const id of batch.sessionIds) this.tracker.forget(id);
     this.stale = true;
   }
 
-  private async insertSessions(tx: TxSql, batch: EncodedBatch): Promise<void> {
-    const ms = batch.sessions;
-    if (ms.length === 0) return;
-    const rows = await tx<{ sid: number; id: string }[]>`
-      INSERT INTO sessions (${tx.unsafe(SESSION_META_COLUMNS)})
-      SELECT * FROM unnest(${tx.array(
-        ms.map((m) => m.id),
-        OID.text,
-      )}::text[], ${tx.array(
-        ms.map((m) => m.protocol),
-        OID.text,
-      )}::text[],
-        ${tx.array(
-          ms.map((m) => m.user),
-          OID.text,
-        )}::text[], ${tx.array(
-          ms.map((m) => JSON.stringify(m.roles)),
-          OID.text,
-        )}::text[],
-        ${tx.array(
-          ms.map((m) => m.clientAddr),
-          OID.text,
-        )}::text[], ${tx.array(
-          ms.map((m) => m.clientPort),
-          OID.int,
-        )}::int[],
-        ${tx.array(
-          ms.map((m) => m.application),
-          OID.text,
-        )}::text[], ${tx.array(
-          ms.map((m) => m.clientTls),
-          OID.text,
-        )}::text[],
-        ${tx.array(
-          ms.map((m) => m.target),
-          OID.text,
-        )}::text[], ${tx.array(
-          ms.map((m) => m.upstreamDatabase),
-          OID.text,
-        )}::text[],
-        ${tx.array(
-          ms.map((m) => m.upstreamUser),
-          OID.text,
-        )}::text[], ${tx.array(
-          ms.map((m) => m.startedAtUs),
-          OID.bigint,
-        )}::bigint[])
-      ON CONFLICT (id) DO NOTHING
-      RETURNING sid, id`;
-    const byId = new Map(ms.map((m) => [m.id, m]));
-    const ring = this.keys.writesEncrypted ? this.keys.ring : null;
-    const keyRows = {
-      sid: [] as number[],
-      version: [] as number[],
-      wrapped: [] as Buffer[],
-      fingerprint: [] as Buffer[],
-    };
-    for (const r of rows) {
-      const meta = byId.get(r.id)!;
-      let dataKey = null;
-      if (ring) {
-        const { dk, stored } = newDataKey(ring, r.id);
-        dataKey = dk;
-        this.keys.remember(r.sid, dk);
-        keyRows.sid.push(r.sid);
-        keyRows.version.push(stored.version);
-        keyRows.wrapped.push(stored.wrapped);
-        keyRows.fingerprint.push(dk.fingerprint);
-      }
-      this.heads.created(r.sid, meta, dataKey);
-    }
-    if (keyRows.sid.length > 0) {
-      await tx`
-        INSERT INTO session_keys (session_sid, key_version, wrapped, fingerprint)
-        SELECT * FROM unnest(${tx.array(keyRows.sid, OID.bigint)}::bigint[], ${tx.array(keyRows.version, OID.int)}::int[], ${tx.array(keyRows.wrapped, OID.bytea)}::bytea[], ${tx.array(keyRows.fingerprint, OID.bytea)}::bytea[])`;
-    }
-  }
-
-  /** Chain heads (and data keys) of the batch's sessions this process has not cached. */
-  private async loadSessions(tx: TxSql, events: readonly EncodedEvent[], batch: EncodedBatch): Promise<void> {
+  /**
+   * Chain heads (and data keys) of the batch's sessions this process has not cached, read from
+   * the store; the sessions it starts that the store does not hold yet are inserted (statements
+   * appended) with a new chain and, when encrypted, a new data key.
+   */
+  private async loadSessions(sql: Sql, batch: EncodedBatch, statements: string[]): Promise<void> {
     const missing = new Set<string>();
+    for (const m of batch.sessions) if (!this.heads.cached(m.id)) missing.add(m.id);
     for (const id of batch.sessionIds) if (!this.heads.cached(id)) missing.add(id);
     for (const e of batch.ends) if (!this.heads.cached(e.sessionId)) missing.add(e.sessionId);
     if (missing.size === 0) return;
-    const rows = await tx<LoadRow[]>`
-      SELECT s.sid, s.last_seq, s.head_hash, ${tx.unsafe(SESSION_META_COLUMNS.replace(/(\w+)/g, 's.$1'))},
+    const rows = await sql<LoadRow[]>`
+      SELECT s.sid, s.last_seq, s.head_hash, ${sql.unsafe(SESSION_META_COLUMNS.replace(/(\w+)/g, 's.$1'))},
              k.key_version, k.wrapped
       FROM sessions s LEFT JOIN session_keys k ON k.session_sid = s.sid
-      WHERE s.id = ANY(${tx.array([...missing], OID.text)}::text[])`;
+      WHERE s.id = ANY(${[...missing]})`;
     const byId = new Map(rows.map((r) => [r.id, r]));
+    const inserts: string[][] = [];
+    const keyRows: string[][] = [];
+    const ring = this.keys.writesEncrypted ? this.keys.ring : null;
+    for (const m of batch.sessions) {
+      // A session that already exists is left as it is (its chain goes on below).
+      if (!missing.has(m.id) || byId.has(m.id)) continue;
+      missing.delete(m.id);
+      let dataKey = null;
+      if (ring) {
+        const { dk, stored } = newDataKey(ring, m.id);
+        dataKey = dk;
+        keyRows.push([
+          textLit(m.id),
+          intLit(stored.version),
+          byteaLit(stored.wrapped),
+          byteaLit(dk.fingerprint),
+        ]);
+      }
+      // Its sid is given by the insert; nothing in memory needs it.
+      this.heads.created(0, m, dataKey);
+      inserts.push([
+        textLit(m.id),
+        textLit(m.protocol),
+        textLit(m.user),
+        textLit(JSON.stringify(m.roles)),
+        textLit(m.clientAddr),
+        intLit(m.clientPort),
+        textLit(m.application),
+        textLit(m.clientTls),
+        textLit(m.target),
+        textLit(m.upstreamDatabase),
+        textLit(m.upstreamUser),
+        intLit(m.startedAtUs),
+      ]);
+    }
+    if (inserts.length > 0) {
+      statements.push(
+        `INSERT INTO sessions (${SESSION_META_COLUMNS}) VALUES ${valuesList(inserts)} ON CONFLICT (id) DO NOTHING`,
+      );
+    }
+    if (keyRows.length > 0) {
+      statements.push(`
+        INSERT INTO session_keys (session_sid, key_version, wrapped, fingerprint)
+        SELECT s.sid, v.key_version, v.wrapped, v.fingerprint
+        FROM (VALUES ${valuesList(keyRows)}) AS v(id, key_version, wrapped, fingerprint) JOIN sessions s ON s.id = v.id`);
+    }
     // In event order, so that an unknown session fails the batch at its first event, as in SQLite.
-    const order = [...events.map((e) => e.sessionId), ...batch.ends.map((e) => e.sessionId)];
+    const order = [...batch.sessionIds, ...batch.ends.map((e) => e.sessionId)];
     for (const id of order) {
       if (!missing.has(id)) continue;
       missing.delete(id);
