@@ -26,9 +26,11 @@ function startBatch(id: string) {
 }
 
 describe('PostgreSQL store: opening', () => {
-  test('creates its tables in an empty database and applies each migration once', async () => {
+  test('creates its tables in an empty database and applies each migration once, also when two open it at once', async () => {
     const { url } = await throwawayPgDatabase();
-    await (await openStoreReady(url)).close();
+    // Two at once: one migrates, the other waits for its lock and finds the schema current.
+    const both = await Promise.all([openStoreReady(url), openStoreReady(url)]);
+    await Promise.all(both.map((s) => s.close()));
     await (await openStoreReady(url)).close();
     const sql = pgAdminOn(url);
     const rows = await sql`SELECT version FROM schema_version ORDER BY version`;

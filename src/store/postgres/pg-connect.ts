@@ -4,6 +4,7 @@
  */
 import postgres from 'postgres';
 import { StoreError } from '../errors.js';
+import { textLit } from './pg-literals.js';
 import { PG_MIGRATIONS } from './pg-migrations.js';
 
 /** int8 columns (counters, microsecond times) as numbers: every value the store keeps is below 2^53. */
@@ -119,19 +120,29 @@ export async function migratePg(sql: Sql, url: string, readonly: boolean): Promi
         : `dbtape: the session store at ${displayPgUrl(url)} needs a schema upgrade (version ${version} to ${latest}); run dbtape serve once`,
     );
   }
-  await sql.begin(async (tx) => {
-    await tx`SELECT pg_advisory_xact_lock(${LOCK_CLASS}::int, ${MIGRATION_LOCK}::int)`;
-    await tx`CREATE TABLE IF NOT EXISTS schema_version (version integer PRIMARY KEY, name text NOT NULL, applied_at_us bigint NOT NULL)`;
-    // Re-read under the lock: another process may have migrated meanwhile.
-    const inside = await schemaVersion(tx);
-    checkNotNewer(inside, latest, url);
-    for (const m of PG_MIGRATIONS) {
-      if (m.version <= inside) continue;
-      await tx.unsafe(m.sql);
-      await tx`INSERT INTO schema_version (version, name, applied_at_us) VALUES (${m.version}, ${m.name}, ${Date.now() * 1000})`;
-    }
-  });
+  // One simple-protocol query, run by the server as one transaction (not postgres.js's begin():
+  // pg-write.ts says why). If another process migrated between the version read above and the
+  // lock, the DO block stops this one, which then reads the version again.
+  const pending = PG_MIGRATIONS.filter((m) => m.version > version);
+  const statements = [
+    `SELECT pg_advisory_xact_lock(${LOCK_CLASS}, ${MIGRATION_LOCK})`,
+    'CREATE TABLE IF NOT EXISTS schema_version (version integer PRIMARY KEY, name text NOT NULL, applied_at_us bigint NOT NULL)',
+    `DO $$ BEGIN IF (SELECT coalesce(max(version), 0) FROM schema_version) <> ${version} THEN
+       RAISE EXCEPTION '${MIGRATED_MEANWHILE}'; END IF; END $$`,
+    ...pending.flatMap((m) => [
+      m.sql,
+      `INSERT INTO schema_version (version, name, applied_at_us) VALUES (${m.version}, ${textLit(m.name)}, ${Date.now() * 1000})`,
+    ]),
+  ];
+  try {
+    await sql.unsafe(statements.join(';\n')).execute();
+  } catch (err) {
+    if (!(err instanceof Error) || !err.message.includes(MIGRATED_MEANWHILE)) throw err;
+    checkNotNewer(await schemaVersion(sql), latest, url);
+  }
 }
+
+const MIGRATED_MEANWHILE = 'dbtape: the schema changed while this process was migrating it';
 
 /**
  * Recorded text is any Unicode (statements, names, the v1 JSON): a database in another encoding
@@ -147,7 +158,7 @@ async function checkEncoding(sql: Sql, url: string): Promise<void> {
   );
 }
 
-async function schemaVersion(sql: Sql | TxSql): Promise<number> {
+async function schemaVersion(sql: Sql): Promise<number> {
   const [exists] = await sql`SELECT to_regclass('schema_version') IS NOT NULL AS e`;
   if (!exists?.e) return 0;
   const [row] = await sql`SELECT coalesce(max(version), 0)::int AS v FROM schema_version`;
