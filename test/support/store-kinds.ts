@@ -4,11 +4,13 @@
  * when the test file ends). The PostgreSQL server must answer: a test fails, never skips,
  * when it does not.
  */
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after } from 'node:test';
 import postgres from 'postgres';
+import { onExit } from './cleanup.js';
 import { MACHINE_PG, requireMachinePg } from './servers.js';
 
 export interface StoreKind {
@@ -26,9 +28,32 @@ let admin: postgres.Sql | null = null;
 after(async () => {
   if (sqliteDir) rmSync(sqliteDir, { recursive: true, force: true });
   if (!admin) return;
-  for (const db of databases) await admin.unsafe(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
+  for (const db of databases.splice(0)) await admin.unsafe(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
   await admin.end({ timeout: 5 });
   admin = null;
+});
+
+// A file the runner stops (its timeout sends SIGTERM) runs no after hook: drop what is left
+// synchronously at exit, with psql (PostgreSQL's client is installed wherever the tests run).
+onExit(() => {
+  for (const db of databases.splice(0)) {
+    spawnSync(
+      'psql',
+      [
+        '-h',
+        MACHINE_PG.host,
+        '-p',
+        String(MACHINE_PG.port),
+        '-U',
+        MACHINE_PG.user,
+        '-d',
+        'postgres',
+        '-qc',
+        `DROP DATABASE IF EXISTS ${db} WITH (FORCE)`,
+      ],
+      { stdio: 'ignore', timeout: 10_000 },
+    );
+  }
 });
 
 export const SQLITE: StoreKind = {
