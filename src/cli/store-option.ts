@@ -27,7 +27,7 @@ export function addStoreOptions(cmd: Command): Command {
   return cmd
     .option(
       '--store <url>',
-      'session store to read, e.g. sqlite:data/dbtape.db (default: store.url of the config)',
+      'session store to read, e.g. sqlite:data/dbtape.db or postgres://user@host:5432/dbtape (default: store.url of the config)',
     )
     .option('-c, --config <file>', `config file whose store to read (default: ${DEFAULT_CONFIG})`);
 }
@@ -38,7 +38,7 @@ export function storeUrlFrom(opts: StoreOptions): { url: string; from: string } 
   const file = opts.config ?? DEFAULT_CONFIG;
   if (opts.config === undefined && !existsSync(file)) {
     throw new CliError(
-      `no session store given and no ${DEFAULT_CONFIG} here: pass --store sqlite:PATH, or -c FILE to read the store of that config`,
+      `no session store given and no ${DEFAULT_CONFIG} here: pass --store sqlite:PATH (or postgres://...), or -c FILE to read the store of that config`,
     );
   }
   return { url: readConfig(file).store.url, from: `store.url in ${file}` };

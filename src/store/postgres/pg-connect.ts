@@ -17,11 +17,6 @@ const INT8 = {
 
 export type Sql = postgres.Sql<{ int8: number }>;
 
-/**
- * Element types of the arrays the store sends (`tx.array(values, OID.x)`): without one, the
- * driver types an array of Buffers or booleans as a single bytea or boolean.
- */
-export const OID = { boolean: 16, bytea: 17, bigint: 20, smallint: 21, int: 23, text: 25 } as const;
 export type TxSql = postgres.TransactionSql<{ int8: number }>;
 
 /** Advisory lock keys (two int4s: dbtape's, then which lock). */

@@ -44,6 +44,7 @@ import {
   scrubMessage,
   takeWriterLock,
 } from './pg-connect.js';
+import { committedDespite, definiteFailure, WRITE_TIMEOUT_MS, withTimeout } from './pg-failures.js';
 import { PgIntegritySource } from './pg-integrity.js';
 import { PgKeys } from './pg-keys.js';
 import { type PgBodyRow, PgReads } from './pg-reads.js';
@@ -60,38 +61,6 @@ export interface PgOpenOptions {
 }
 
 const READ_POOL = 4;
-/**
- * A write transaction that has not settled by then is given up (and its connection replaced):
- * far longer than any batch takes, short enough that recording does not stop for good.
- */
-const WRITE_TIMEOUT_MS = 30_000;
-const CHECK_TIMEOUT_MS = 5_000;
-
-/** An error the server reported for a statement: nothing of the transaction was committed. */
-function definiteFailure(err: unknown): boolean {
-  const code = (err as { code?: unknown } | null)?.code;
-  if (err instanceof StoreError) return true;
-  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) && !/^(08|57)/.test(code);
-}
-
-/** Rejects with a connection-level error (code ETIMEDOUT) when `p` takes longer than `ms`. */
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () =>
-        reject(
-          Object.assign(new Error(`no answer from the database within ${ms / 1000} s`), {
-            code: 'ETIMEDOUT',
-          }),
-        ),
-      ms,
-    );
-  });
-  p.catch(() => {});
-  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
-}
-
 export class PostgresSessionStore implements SessionStore {
   private readonly read: Sql;
   /** The writer's pool (one connection); replaced after its connection failed (replaceWriter). */
@@ -209,37 +178,11 @@ export class PostgresSessionStore implements SessionStore {
         await this.runWrite(statements, options.durable === true);
       } catch (err) {
         writer.failed(batch);
-        if (definiteFailure(err) || !(await this.committedDespite(batch))) throw this.storeError(err);
+        if (definiteFailure(err) || !(await committedDespite(this.read, batch))) throw this.storeError(err);
       }
       writer.committed(batch);
       this.dirty = true;
     });
-  }
-
-  /**
-   * A connection lost while its COMMIT was under way leaves the batch committed or not: reporting
-   * a committed batch as failed would make the recorder write its sequence numbers again, which
-   * the store then refuses for good. So the batch's last event is looked for (through the read
-   * pool, which the failure did not touch); if it is there, the write succeeded.
-   */
-  private async committedDespite(batch: EncodedBatch): Promise<boolean> {
-    const n = batch.numbers.length / 4;
-    if (n === 0) return false;
-    const sessionId = batch.sessionIds[batch.numbers[(n - 1) * 4]!]!;
-    const seq = batch.numbers[(n - 1) * 4 + 1]!;
-    for (let attempt = 0; attempt < 3; attempt++) {
-      try {
-        const rows = await withTimeout(
-          this
-            .read`SELECT 1 FROM events e JOIN sessions s ON s.sid = e.session_sid WHERE s.id = ${sessionId} AND e.seq = ${seq}`,
-          CHECK_TIMEOUT_MS,
-        );
-        return rows.length > 0;
-      } catch {
-        await new Promise((r) => setTimeout(r, 100 * (attempt + 1)));
-      }
-    }
-    return false;
   }
 
   async listSessions(filter: SessionFilter = {}): Promise<SessionSummary[]> {
