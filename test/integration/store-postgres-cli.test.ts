@@ -1,7 +1,7 @@
 /**
  * `dbtape serve` recording into a PostgreSQL store (store.url postgres://...), as a user runs it:
  * psql through dbtape, then the read commands with `--store postgres://...` find the session,
- * its statements and its search hits, and verify the store; a second serve on the same store is
+ * its statements and its search hits, replay and export it, and verify the store; a second serve on the same store is
  * refused while the first runs. Needs `npm run build` first (the test runner does it) and
  * PostgreSQL on 127.0.0.1:5432, which also holds the store (a throwaway database).
  */
@@ -82,7 +82,7 @@ describe('dbtape serve with a PostgreSQL store', () => {
     assert.match(r.stderr, /dbtape: another dbtape serve is already recording into the session store/);
   });
 
-  test('sessions, show, search and verify --store postgres://... see the session', async () => {
+  test('sessions, show, search, replay, export and verify --store postgres://... see the session', async () => {
     // The session's end is recorded once psql's connection closes: wait for it in the listing.
     let sessions: { id: string; user: string; statements: number; errors: number; status: string }[] = [];
     for (let i = 0; i < 100; i++) {
@@ -119,6 +119,14 @@ describe('dbtape serve with a PostgreSQL store', () => {
     assert.deepEqual(
       failed.map((h) => h.sql),
       ['SELECT 1/0'],
+    );
+
+    const replayed = await cli('replay', s.id, '--instant', '--store', storeUrl);
+    assert.ok(replayed.includes(TOKEN), replayed);
+    const exported = await cli('export', s.id, '--format', 'jsonl', '--store', storeUrl);
+    assert.ok(
+      exported.split('\n').some((l) => l.includes(TOKEN)),
+      exported,
     );
 
     // A clean shutdown signs a last checkpoint over the session.
