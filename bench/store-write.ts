@@ -7,8 +7,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { SessionEvent, SessionEventBody, SessionMeta } from '../src/model/session.js';
-import type { WriteBatch } from '../src/store/session-store.js';
 import { encodeBatch } from '../src/store/encoded-batch.js';
+import type { WriteBatch } from '../src/store/session-store.js';
 import { SqliteSessionStore } from '../src/store/sqlite/sqlite-store.js';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'sb-'));
