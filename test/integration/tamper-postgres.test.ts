@@ -25,12 +25,12 @@ import { Recorder } from '../../src/recording/recorder.js';
 import { openStore } from '../../src/store/open-store.js';
 import { connectPg, type Sql, type TxSql } from '../../src/store/postgres/pg-connect.js';
 import { PgIntegritySource } from '../../src/store/postgres/pg-integrity.js';
-import type { SessionStore, WriteBatch, WriteOptions } from '../../src/store/session-store.js';
 import { dbtapeCli } from '../support/dbtape-process.js';
 import { tempDir } from '../support/pg-fixtures.js';
 import { mulberry32, type Rng } from '../support/random.js';
 import { sessionMeta } from '../support/session-meta.js';
 import { throwawayPgDatabase } from '../support/store-kinds.js';
+import { FlakyStore, flipByte, int, pick } from '../support/tamper-fixtures.js';
 
 const pair = generateSigningKey();
 const signer = signerFromPem(pair.privatePem);
@@ -50,24 +50,6 @@ function nextMeta() {
     application: n % 4 === 0 ? null : 'psql',
     startedAtUs: Date.now() * 1000,
   });
-}
-
-/** Fails writes on demand, to record a session with a gap. */
-class FlakyStore implements SessionStore {
-  failing = false;
-  constructor(readonly inner: SessionStore) {}
-  async writeBatch(batch: WriteBatch, options?: WriteOptions): Promise<void> {
-    if (this.failing) throw Object.assign(new Error('disk full'), { code: 'SQLITE_FULL' });
-    return this.inner.writeBatch(batch, options);
-  }
-  listSessions = (...a: Parameters<SessionStore['listSessions']>) => this.inner.listSessions(...a);
-  getSession = (id: string) => this.inner.getSession(id);
-  getEvents = (...a: Parameters<SessionStore['getEvents']>) => this.inner.getEvents(...a);
-  search = (...a: Parameters<SessionStore['search']>) => this.inner.search(...a);
-  closeOpenSessions = (...a: Parameters<SessionStore['closeOpenSessions']>) =>
-    this.inner.closeOpenSessions(...a);
-  checkpoint = (atUs: number) => this.inner.checkpoint!(atUs);
-  close = () => this.inner.close();
 }
 
 async function recordSessions(recorder: Recorder, count: number, end: boolean): Promise<void> {
@@ -140,16 +122,6 @@ interface EventRow {
   format: number;
   body: Buffer;
   hash: Buffer;
-}
-
-const pick = <T>(rng: Rng, list: readonly T[]): T => list[Math.floor(rng() * list.length)]!;
-const int = (rng: Rng, lo: number, hi: number): number => lo + Math.floor(rng() * (hi - lo + 1));
-
-function flipByte(rng: Rng, b: Buffer): Buffer {
-  const out = Buffer.from(b);
-  const i = int(rng, 0, out.length - 1);
-  out[i] = out[i]! ^ (1 << int(rng, 0, 7));
-  return out;
 }
 
 const events = async (tx: TxSql) => [...(await tx<EventRow[]>`SELECT * FROM events`)];

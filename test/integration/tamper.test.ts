@@ -25,11 +25,11 @@ import { verifyStore } from '../../src/integrity/verify.js';
 import type { SessionMeta } from '../../src/model/session.js';
 import { Recorder } from '../../src/recording/recorder.js';
 import { openStore } from '../../src/store/open-store.js';
-import type { SessionStore, WriteBatch, WriteOptions } from '../../src/store/session-store.js';
 import { SqliteIntegritySource } from '../../src/store/sqlite/sqlite-integrity.js';
 import { dbtapeCli } from '../support/dbtape-process.js';
 import { mulberry32, type Rng } from '../support/random.js';
 import { sessionMeta } from '../support/session-meta.js';
+import { FlakyStore, flipByte, int, pick } from '../support/tamper-fixtures.js';
 
 const root = resolve(import.meta.dirname, '../..');
 const dir = mkdtempSync(join(tmpdir(), 'dbtape-tamper-'));
@@ -53,24 +53,6 @@ function nextMeta(startedAtUs: number): SessionMeta {
     clientTls: n % 5 === 0 ? 'TLSv1.3' : null,
     startedAtUs,
   });
-}
-
-/** Fails writes on demand, to record sessions with gaps. */
-class FlakyStore implements SessionStore {
-  failing = false;
-  constructor(readonly inner: SessionStore) {}
-  async writeBatch(batch: WriteBatch, options?: WriteOptions): Promise<void> {
-    if (this.failing) throw Object.assign(new Error('disk full'), { code: 'SQLITE_FULL' });
-    return this.inner.writeBatch(batch, options);
-  }
-  listSessions = (...a: Parameters<SessionStore['listSessions']>) => this.inner.listSessions(...a);
-  getSession = (id: string) => this.inner.getSession(id);
-  getEvents = (...a: Parameters<SessionStore['getEvents']>) => this.inner.getEvents(...a);
-  search = (...a: Parameters<SessionStore['search']>) => this.inner.search(...a);
-  closeOpenSessions = (...a: Parameters<SessionStore['closeOpenSessions']>) =>
-    this.inner.closeOpenSessions(...a);
-  checkpoint = (atUs: number) => this.inner.checkpoint!(atUs);
-  close = () => this.inner.close();
 }
 
 async function recordSessions(recorder: Recorder, count: number, end: boolean): Promise<void> {
@@ -155,16 +137,6 @@ interface EventRow {
   format: number;
   body: string | Buffer;
   hash: Buffer;
-}
-
-const pick = <T>(rng: Rng, list: readonly T[]): T => list[Math.floor(rng() * list.length)]!;
-const int = (rng: Rng, lo: number, hi: number): number => lo + Math.floor(rng() * (hi - lo + 1));
-
-function flipByte(rng: Rng, b: Buffer): Buffer {
-  const out = Buffer.from(b);
-  const i = int(rng, 0, out.length - 1);
-  out[i] = out[i]! ^ (1 << int(rng, 0, 7));
-  return out;
 }
 
 /** Replaces one character of a text with another printable ASCII character. */
