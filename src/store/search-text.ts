@@ -93,13 +93,20 @@ function escapeRegExp(s: string): string {
 export function toBlindFts5Query(terms: readonly SearchTerm[], token: (text: string) => string): string {
   return terms
     .map((t) => {
-      if (t.prefix) {
-        throw new StoreError(
-          'DBTAPE_STORE_BAD_QUERY',
-          'dbtape: this store holds encrypted recordings, whose search index matches whole words only: search for the whole word instead of a prefix (word*)',
-        );
-      }
+      refusePrefixWhenBlind(t);
       return `("${t.words.join(' ')}" OR "${token(t.words.join(' '))}")`;
     })
     .join(' AND ');
+}
+
+/**
+ * Blind-index tokens stand for whole words, so a store holding encrypted recordings cannot match
+ * a prefix term (both stores refuse it the same way).
+ */
+export function refusePrefixWhenBlind(term: SearchTerm): void {
+  if (!term.prefix) return;
+  throw new StoreError(
+    'DBTAPE_STORE_BAD_QUERY',
+    'dbtape: this store holds encrypted recordings, whose search index matches whole words only: search for the whole word instead of a prefix (word*)',
+  );
 }

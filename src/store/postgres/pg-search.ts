@@ -9,8 +9,7 @@
  * the same words, so both sides agree on every word.
  */
 import { type BlindIndex, normalizedWords } from '../../integrity/blind-index.js';
-import { StoreError } from '../errors.js';
-import type { SearchTerm } from '../search-text.js';
+import { refusePrefixWhenBlind, type SearchTerm } from '../search-text.js';
 
 /**
  * Most characters of words indexed per statement with its parameters: a tsvector holds at
@@ -58,12 +57,7 @@ export function toTsQuery(terms: readonly SearchTerm[]): string {
 export function toBlindTsQuery(terms: readonly SearchTerm[], index: BlindIndex): string {
   return terms
     .map((t) => {
-      if (t.prefix) {
-        throw new StoreError(
-          'DBTAPE_STORE_BAD_QUERY',
-          'dbtape: this store holds encrypted recordings, whose search index matches whole words only: search for the whole word instead of a prefix (word*)',
-        );
-      }
+      refusePrefixWhenBlind(t);
       const words = termWords(t);
       if (words.length === 0) return '';
       return `(${phrase(words, false)} | ${phrase(index.text(words.join(' ')).split(' '), false)})`;
