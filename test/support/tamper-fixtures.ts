@@ -1,23 +1,16 @@
 /** What the tamper tests of both stores share: a store that fails on demand, and random damage. */
-import type { SessionStore, WriteBatch, WriteOptions } from '../../src/store/session-store.js';
+import type { WriteBatch, WriteOptions } from '../../src/store/session-store.js';
+import { DelegatingStore } from './delegating-store.js';
 import type { Rng } from './random.js';
 
 /** Fails writes on demand, to record sessions with gaps. */
-export class FlakyStore implements SessionStore {
+export class FlakyStore extends DelegatingStore {
   failing = false;
-  constructor(readonly inner: SessionStore) {}
   async writeBatch(batch: WriteBatch, options?: WriteOptions): Promise<void> {
     if (this.failing) throw Object.assign(new Error('disk full'), { code: 'SQLITE_FULL' });
     return this.inner.writeBatch(batch, options);
   }
-  listSessions = (...a: Parameters<SessionStore['listSessions']>) => this.inner.listSessions(...a);
-  getSession = (id: string) => this.inner.getSession(id);
-  getEvents = (...a: Parameters<SessionStore['getEvents']>) => this.inner.getEvents(...a);
-  search = (...a: Parameters<SessionStore['search']>) => this.inner.search(...a);
-  closeOpenSessions = (...a: Parameters<SessionStore['closeOpenSessions']>) =>
-    this.inner.closeOpenSessions(...a);
   checkpoint = (atUs: number) => this.inner.checkpoint!(atUs);
-  close = () => this.inner.close();
 }
 
 export const pick = <T>(rng: Rng, list: readonly T[]): T => list[Math.floor(rng() * list.length)]!;

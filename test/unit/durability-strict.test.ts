@@ -16,6 +16,7 @@ import { Recorder, type RecorderOptions } from '../../src/recording/recorder.js'
 import { openStore } from '../../src/store/open-store.js';
 import type { SessionStore, WriteBatch, WriteOptions } from '../../src/store/session-store.js';
 import { WalSync } from '../../src/store/sqlite/wal-sync.js';
+import { DelegatingStore } from '../support/delegating-store.js';
 import { sessionMeta } from '../support/session-meta.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'dbtape-durability-'));
@@ -28,12 +29,11 @@ const nextMeta = (): SessionMeta => sessionMeta(`d${++n}`, { startedAtUs: 1_700_
 const query = (sql: string) => ({ kind: 'query', sql, via: 'simple' }) as const;
 
 /** Fails commits (like a full disk) or fsyncs on demand, counting calls. */
-class FailingStore implements SessionStore {
+class FailingStore extends DelegatingStore {
   failWrites = false;
   failSyncs = false;
   writes = 0;
   syncs = 0;
-  constructor(readonly inner: SessionStore) {}
   async writeBatch(batch: WriteBatch, options?: WriteOptions): Promise<void> {
     this.writes++;
     if (this.failWrites) throw Object.assign(new Error('database or disk is full'), { code: 'SQLITE_FULL' });
@@ -49,14 +49,7 @@ class FailingStore implements SessionStore {
     }
     return this.inner.sync?.();
   }
-  listSessions = (...a: Parameters<SessionStore['listSessions']>) => this.inner.listSessions(...a);
-  getSession = (id: string) => this.inner.getSession(id);
-  getEvents = (...a: Parameters<SessionStore['getEvents']>) => this.inner.getEvents(...a);
-  search = (...a: Parameters<SessionStore['search']>) => this.inner.search(...a);
-  closeOpenSessions = (...a: Parameters<SessionStore['closeOpenSessions']>) =>
-    this.inner.closeOpenSessions(...a);
   integrity = () => this.inner.integrity!();
-  close = () => this.inner.close();
 }
 
 function logger() {

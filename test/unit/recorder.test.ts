@@ -5,6 +5,7 @@ import { LiveBus } from '../../src/recording/live-bus.js';
 import { Recorder, type RecorderOptions } from '../../src/recording/recorder.js';
 import { openStore } from '../../src/store/open-store.js';
 import type { SessionStore, WriteBatch, WriteOptions } from '../../src/store/session-store.js';
+import { DelegatingStore } from '../support/delegating-store.js';
 import { sessionMeta } from '../support/session-meta.js';
 
 let n = 0;
@@ -12,23 +13,18 @@ let n = 0;
 const nextMeta = (): SessionMeta => sessionMeta(`sess-${++n}`, { startedAtUs: Date.now() * 1000 });
 
 /** A store that fails on demand, like a full disk. */
-class FlakyStore implements SessionStore {
+class FlakyStore extends DelegatingStore {
   failing = false;
   readonly writes: { batch: WriteBatch; options?: WriteOptions }[] = [];
-  constructor(readonly inner: SessionStore = openStore('sqlite::memory:')) {}
+  constructor(inner: SessionStore = openStore('sqlite::memory:')) {
+    super(inner);
+  }
   async writeBatch(batch: WriteBatch, options?: WriteOptions): Promise<void> {
     this.writes.push({ batch, options });
     if (this.failing)
       throw Object.assign(new Error('SQLITE_FULL: database or disk is full'), { code: 'SQLITE_FULL' });
     return this.inner.writeBatch(batch, options);
   }
-  listSessions = (...a: Parameters<SessionStore['listSessions']>) => this.inner.listSessions(...a);
-  getSession = (id: string) => this.inner.getSession(id);
-  getEvents = (...a: Parameters<SessionStore['getEvents']>) => this.inner.getEvents(...a);
-  search = (...a: Parameters<SessionStore['search']>) => this.inner.search(...a);
-  closeOpenSessions = (...a: Parameters<SessionStore['closeOpenSessions']>) =>
-    this.inner.closeOpenSessions(...a);
-  close = () => this.inner.close();
 }
 
 function logger() {
