@@ -36,6 +36,11 @@ export function parsePublicUrl(v: unknown): Parsed<string | null> {
 /** IPv4 in IPv6 (`::ffff:10.0.0.1`), as a dual-stack socket reports IPv4 peers. */
 const V4_MAPPED = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i;
 
+/** The IPv4 address inside an IPv4-mapped IPv6 one (`::ffff:10.0.0.1` → `10.0.0.1`), else null. */
+export function mappedIpv4(address: string): string | null {
+  return V4_MAPPED.exec(address)?.[1] ?? null;
+}
+
 /**
  * One `http.trusted_proxies` entry: an address (`127.0.0.1`, `::1`) or a CIDR range (`10.0.0.0/8`,
  * `fd00::/8`). Host names are refused: a proxy is recognised by the address it connects from.
@@ -51,10 +56,10 @@ export function parseAddressRange(v: unknown): Parsed<AddressRange> {
   const bits = version === 4 ? 32 : 128;
   let prefix = m[2] === undefined ? bits : Number(m[2]);
   if (prefix > bits) return fail(`${problem} (a ${bits}-bit address has at most /${bits})`);
-  const mapped = version === 6 ? V4_MAPPED.exec(address) : null;
+  const mapped = version === 6 ? mappedIpv4(address) : null;
   if (mapped && prefix >= 96) {
     // The same proxy whether it is written or reported as IPv4 or as IPv4-mapped IPv6.
-    address = mapped[1]!;
+    address = mapped;
     prefix -= 96;
     return ok({ family: 'ipv4', address, prefix });
   }

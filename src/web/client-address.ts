@@ -7,11 +7,9 @@
  */
 import { BlockList, isIP } from 'node:net';
 import type { MiddlewareHandler } from 'hono';
+import { mappedIpv4 } from '../config/http-values.js';
 import type { AddressRange } from '../config/types.js';
 import type { WebEnv } from './env.js';
-
-/** IPv4 in IPv6 (`::ffff:10.0.0.1`), as a dual-stack socket reports IPv4 peers. */
-const V4_MAPPED = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i;
 
 /**
  * One spelling per address, so a throttle counts `::ffff:1.2.3.4` and `1.2.3.4` as one client:
@@ -21,8 +19,7 @@ export function normalizeAddress(text: string): string | null {
   const version = isIP(text);
   if (version === 4) return text;
   if (version !== 6) return null;
-  const mapped = V4_MAPPED.exec(text);
-  return mapped ? mapped[1]! : text.toLowerCase();
+  return mappedIpv4(text) ?? text.toLowerCase();
 }
 
 export class TrustedProxies {
