@@ -38,12 +38,15 @@ export function isLoopbackAddress(host: string): boolean {
 export class HostRule {
   /** False: any Host is accepted (see the file comment). */
   readonly enforced: boolean;
-  private readonly names: ReadonlySet<string>;
+  /** The host names answered besides IP literals: localhost, public_url's host, allowed_hosts. */
+  readonly names: ReadonlySet<string>;
 
   constructor(o: HostRuleOptions) {
-    const names = new Set(['localhost', ...o.allowedHosts]);
-    if (o.publicUrl !== null) names.add(new URL(o.publicUrl).hostname);
-    this.names = names;
+    this.names = new Set([
+      'localhost',
+      ...(o.publicUrl !== null ? [new URL(o.publicUrl).hostname] : []),
+      ...o.allowedHosts,
+    ]);
     this.enforced = isLoopbackAddress(o.listenHost) || o.publicUrl !== null || o.allowedHosts.length > 0;
   }
 

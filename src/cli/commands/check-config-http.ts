@@ -14,7 +14,6 @@ export function httpRows(config: Config): string[][] {
   const { publicUrl, trustedProxies, allowedHosts } = config.http;
   const direct = `http://${formatListenAddress(listen)}`;
   const rule = new HostRule({ listenHost: listen.host, publicUrl, allowedHosts });
-  const names = ['localhost', ...(publicUrl ? [new URL(publicUrl).hostname] : []), ...allowedHosts];
   return [
     ['dashboard URL', publicUrl ? `${publicUrl} (through a proxy; directly ${direct})` : direct],
     [
@@ -26,7 +25,7 @@ export function httpRows(config: Config): string[][] {
     [
       'Host check',
       rule.enforced
-        ? `on: answers to IP addresses and ${[...new Set(names)].join(', ')}`
+        ? `on: answers to IP addresses and ${[...rule.names].join(', ')}`
         : 'off: any Host is answered (listen.http is not loopback; set http.public_url or http.allowed_hosts)',
     ],
   ];
