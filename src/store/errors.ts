@@ -1,7 +1,6 @@
 /** Errors the store raises; `code` is stable, the message says what to do. */
 export type StoreErrorCode =
   | 'DBTAPE_STORE_URL_INVALID'
-  | 'DBTAPE_STORE_UNSUPPORTED'
   | 'DBTAPE_STORE_OPEN_FAILED'
   /** Another process is the store's writer (PostgreSQL store: its advisory lock is held). */
   | 'DBTAPE_STORE_LOCKED'

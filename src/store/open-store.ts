@@ -46,9 +46,8 @@ export async function openStoreReady(url: string, options: OpenStoreOptions = {}
   return openSqliteStoreFromUrl(url, options);
 }
 
-export function isPostgresStoreUrl(url: string): boolean {
-  return isPostgresUrl(url);
-}
+/** Whether `url` names a PostgreSQL store (callers outside store/ ask here, not postgres/). */
+export { isPostgresUrl as isPostgresStoreUrl } from './postgres/pg-connect.js';
 
 /** Throws DBTAPE_STORE_URL_INVALID when `url` is no store URL dbtape can open. */
 export function checkStoreUrl(url: string): void {
