@@ -20,16 +20,6 @@ export function definiteFailure(err: unknown): boolean {
   return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) && !/^(08|57)/.test(code);
 }
 
-/**
- * The connection itself failed (lost, terminated, timed out): nothing more may be sent on it, not
- * even a ROLLBACK (postgres.js 3.4 throws an uncaught TypeError writing to a dead connection).
- */
-export function connectionLost(err: unknown): boolean {
-  const code = (err as { code?: unknown } | null)?.code;
-  if (typeof code !== 'string') return false;
-  return /^(08|57)/.test(code) || code.startsWith('CONNECTION_') || /^E[A-Z]+$/.test(code);
-}
-
 /** Rejects with a connection-level error (code ETIMEDOUT) when `p` takes longer than `ms`. */
 export function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;

@@ -9,7 +9,6 @@ import type {
 import { FORMAT_CLEAR } from '../session-keys.js';
 import { INTEGRITY_SESSION_SELECT, type IntegritySessionRow, toStoredSession } from '../session-rows.js';
 import type { Sql, TxSql } from './pg-connect.js';
-import { connectionLost } from './pg-failures.js';
 
 const PAGE = 2000;
 
@@ -46,24 +45,16 @@ export class PgIntegritySource implements IntegritySource {
     await this.opened;
     if (this.inTransaction) return fn();
     // One REPEATABLE READ transaction: every read of the check sees the store as of its start,
-    // so a writer recording meanwhile does not make the store look damaged. On a connection of
-    // its own with plain BEGIN/COMMIT rather than postgres.js's begin(), which throws an uncaught
-    // TypeError when the connection dies mid-transaction (pg-write.ts), and without a ROLLBACK on a
-    // connection that is gone: a lost connection must be a failed check, not a crashed CLI.
-    const conn = await (this.sql as Sql).reserve();
-    try {
-      await conn.unsafe('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-      this.q = conn;
-      const value = await fn();
-      await conn.unsafe('COMMIT');
-      return value;
-    } catch (err) {
-      if (!connectionLost(err)) await conn.unsafe('ROLLBACK').catch(() => {});
-      throw err;
-    } finally {
-      this.q = this.sql;
-      conn.release();
-    }
+    // so a writer recording meanwhile does not make the store look damaged.
+    const result = await (this.sql as Sql).begin('isolation level repeatable read read only', async (tx) => {
+      this.q = tx;
+      try {
+        return { value: await fn() };
+      } finally {
+        this.q = this.sql;
+      }
+    });
+    return (result as { value: T }).value;
   }
 
   async state(): Promise<StoredState | null> {
