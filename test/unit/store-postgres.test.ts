@@ -124,7 +124,8 @@ describe('PostgreSQL store: one writer', () => {
     const admin = pgAdminOn(url);
     await admin`
       SELECT pg_terminate_backend(pid) FROM pg_locks
-      WHERE locktype = 'advisory' AND classid = ${0x64627470} AND objid = 1 AND granted`;
+      WHERE locktype = 'advisory' AND classid = ${0x64627470} AND objid = 1 AND granted
+        AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`;
     // The driver learns of the lost connection on its next use: that write may fail (the recorder
     // retries failed writes); one after it must succeed, under the lock again.
     const m = sessionMeta('l1');
@@ -192,7 +193,8 @@ describe('PostgreSQL store: one writer', () => {
       const kill = new Promise((r) => setTimeout(r, round % 5)).then(
         () => admin`
           SELECT pg_terminate_backend(pid) FROM pg_locks
-          WHERE locktype = 'advisory' AND classid = ${0x64627470} AND objid = 1 AND granted`,
+          WHERE locktype = 'advisory' AND classid = ${0x64627470} AND objid = 1 AND granted
+        AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
       );
       let stored = false;
       for (let attempt = 0; attempt < 10 && !stored; attempt++) {
