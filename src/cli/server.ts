@@ -7,9 +7,9 @@ import { MysqlListener } from '../proxy/mysql/listener.js';
 import { PgListener } from '../proxy/postgres/listener.js';
 import { SessionRegistry } from '../proxy/session-registry.js';
 import { Recorder } from '../recording/recorder.js';
-import { isPostgresStoreUrl, loadStoreKeys, openStoreReady } from '../store/open-store.js';
+import { loadStoreKeys } from '../store/open-store.js';
 import type { SessionStore } from '../store/session-store.js';
-import { WorkerSessionStore } from '../store/sqlite/worker-store.js';
+import { WorkerSessionStore } from '../store/worker-store.js';
 import { type LiveSessionsView, type MetricsSnapshot, recordingSnapshot, startWeb } from '../web/index.js';
 
 /**
@@ -113,14 +113,12 @@ async function openRecording(
   const { store: sc } = config;
   // Read here too, so a bad key file fails at start with its own message, and for the log line.
   const keys = loadStoreKeys(sc);
-  // SQLite runs in its own thread: a commit on the proxy's event loop would stall every session.
-  // A PostgreSQL store needs none: its commits are network round trips, which do not block.
-  const store = isPostgresStoreUrl(sc.url)
-    ? await openStoreReady(sc.url, { journal: true, ...keys })
-    : await WorkerSessionStore.open(sc.url, 'normal', {
-        encryptionKeyFile: sc.encryptionKeyFile,
-        signingKeyFile: sc.signingKeyFile,
-      });
+  // Either store runs in its own thread: a SQLite commit on the proxy's event loop would stall
+  // every session, and the PostgreSQL store's batch building is CPU the proxy's thread can spare.
+  const store = await WorkerSessionStore.open(sc.url, 'normal', {
+    encryptionKeyFile: sc.encryptionKeyFile,
+    signingKeyFile: sc.signingKeyFile,
+  });
   try {
     const closed = await store.closeOpenSessions('proxy_crash', Date.now() * 1000);
     if (closed > 0)

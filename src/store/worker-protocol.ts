@@ -2,7 +2,7 @@
 
 export type StoreMethod =
   | 'writeBatch'
-  /** SqliteSessionStore.writeEncoded: what writeBatch posts (encoded-batch.ts). */
+  /** The stores' writeEncoded: what writeBatch posts (encoded-batch.ts). */
   | 'writeEncoded'
   | 'sync'
   | 'checkpoint'

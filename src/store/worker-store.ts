@@ -1,13 +1,13 @@
 /**
- * A SessionStore whose SQLite work runs in a worker thread (store-worker.ts). Measured: with the
- * store on the proxy's event loop, each group commit stalled every session and halved pgbench
- * throughput; the worker keeps the loop free for forwarding. Reads go through the worker too, so
- * one connection sees every committed write.
+ * A SessionStore (SQLite or PostgreSQL) whose work runs in a worker thread (store-worker.ts).
+ * Measured: with the SQLite store on the proxy's event loop, each group commit stalled every
+ * session and halved pgbench throughput; the worker keeps the loop free for forwarding. Reads go
+ * through the worker too, so one store instance sees every committed write.
  */
 import { Worker } from 'node:worker_threads';
-import type { EndReason, SessionEvent, SessionId } from '../../model/session.js';
-import { encodeBatch } from '../encoded-batch.js';
-import type { StoreKeyFiles, Synchronous } from '../open-store.js';
+import type { EndReason, SessionEvent, SessionId } from '../model/session.js';
+import { encodeBatch } from './encoded-batch.js';
+import type { StoreKeyFiles, Synchronous } from './open-store.js';
 import type {
   CheckpointInfo,
   EventQuery,
@@ -18,7 +18,7 @@ import type {
   SessionSummary,
   WriteBatch,
   WriteOptions,
-} from '../session-store.js';
+} from './session-store.js';
 import { deserializeError, type StoreMethod, type WorkerReply } from './worker-protocol.js';
 
 export class WorkerSessionStore implements SessionStore {
@@ -45,7 +45,13 @@ export class WorkerSessionStore implements SessionStore {
     keyFiles: StoreKeyFiles,
   ): Promise<WorkerSessionStore> {
     const store = new WorkerSessionStore(spawn({ url, synchronous, keyFiles }));
-    await store.ready;
+    try {
+      await store.ready;
+    } catch (err) {
+      // The thread would otherwise wait for requests that never come, keeping the process alive.
+      await store.worker.terminate();
+      throw err;
+    }
     return store;
   }
 

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -8,8 +8,9 @@ import type { SessionEvent } from '../../src/model/session.js';
 import { encodeBatch, encodedEvents, encodeV1 } from '../../src/store/encoded-batch.js';
 import { encodeEvent } from '../../src/store/event-codec.js';
 import { openStore } from '../../src/store/open-store.js';
-import { WorkerSessionStore } from '../../src/store/sqlite/worker-store.js';
+import { WorkerSessionStore } from '../../src/store/worker-store.js';
 import { sessionMeta } from '../support/session-meta.js';
+import { POSTGRES, STORE_KINDS } from '../support/store-kinds.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'dbtape-store-worker-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -67,59 +68,87 @@ describe('encoded batches', () => {
   });
 });
 
-describe('WorkerSessionStore', () => {
-  test('writes through the worker thread: events read back as written, search and outcomes work, the chain verifies', async () => {
-    const path = join(dir, 'w.db');
-    const store = await WorkerSessionStore.open(`sqlite:${path}`, 'normal', {});
-    const a = sessionMeta('wa');
-    const first = [
-      ev(1, { kind: 'start', meta: a }),
-      ev(2, { kind: 'query', sql: hostile, params: ['zqxtoken', null], via: 'extended' }),
-      ev(3, { kind: 'error', code: '42P01', message: 'boom', durationUs: 3 }),
-      ev(4, { kind: 'query', sql: 'SELECT late_outcome', via: 'simple' }),
-    ];
-    await store.writeBatch({
-      sessions: [a],
-      events: first.map((event) => ({ sessionId: a.id, event })),
-      ends: [],
+for (const kind of STORE_KINDS) {
+  describe(`WorkerSessionStore (${kind.name})`, () => {
+    test('writes through the worker thread: events read back as written, search and outcomes work, the chain verifies', async () => {
+      const url = await kind.url('w.db');
+      const store = await WorkerSessionStore.open(url, 'normal', {});
+      const a = sessionMeta('wa');
+      const first = [
+        ev(1, { kind: 'start', meta: a }),
+        ev(2, { kind: 'query', sql: hostile, params: ['zqxtoken', null], via: 'extended' }),
+        ev(3, { kind: 'error', code: '42P01', message: 'boom', durationUs: 3 }),
+        ev(4, { kind: 'query', sql: 'SELECT late_outcome', via: 'simple' }),
+      ];
+      await store.writeBatch({
+        sessions: [a],
+        events: first.map((event) => ({ sessionId: a.id, event })),
+        ends: [],
+      });
+      // The outcome of seq 4 arrives in the next batch, so it updates a stored row.
+      const second = [
+        ev(5, { kind: 'error', code: '22012', message: 'division by zero', durationUs: 4 }),
+        ev(6, { kind: 'query', sql: 'SELECT ok_in_batch', via: 'simple' }),
+        ev(7, { kind: 'result', tag: 'SELECT 1', rows: 1, durationUs: 2 }),
+        ev(8, { kind: 'denied', rule: 'read-only', sql: 'DROP TABLE deniedword', message: 'refused' }),
+        ev(9, { kind: 'end', reason: 'client_closed' }),
+      ];
+      await store.writeBatch({
+        sessions: [],
+        events: second.map((event) => ({ sessionId: a.id, event })),
+        ends: [{ sessionId: a.id, endedAtUs: T0 + 9000, reason: 'client_closed' }],
+      });
+
+      assert.deepEqual(await store.getEvents(a.id), [...first, ...second]);
+      const summary = await store.getSession(a.id);
+      assert.equal(summary?.statements, 3);
+      assert.equal(summary?.errors, 2);
+      assert.equal(summary?.events, 9);
+      assert.equal(summary?.status, 'ended');
+
+      assert.deepEqual(
+        (await store.search('zqxtoken')).map((h) => h.seq),
+        [2],
+      );
+      assert.deepEqual(
+        (await store.search('deniedword')).map((h) => [h.seq, h.kind]),
+        [[8, 'denied']],
+      );
+      const failed = await store.search('select', { errors: true });
+      assert.deepEqual(failed.map((h) => h.seq).sort(), [2, 4]);
+      const ok = await store.search('ok_in_batch');
+      assert.equal(ok[0]?.failed, false);
+      await store.close();
+
+      const reader = openStore(url);
+      assert.deepEqual((await verifyStore(reader.integrity!())).findings, []);
+      await reader.close();
     });
-    // The outcome of seq 4 arrives in the next batch, so it updates a stored row.
-    const second = [
-      ev(5, { kind: 'error', code: '22012', message: 'division by zero', durationUs: 4 }),
-      ev(6, { kind: 'query', sql: 'SELECT ok_in_batch', via: 'simple' }),
-      ev(7, { kind: 'result', tag: 'SELECT 1', rows: 1, durationUs: 2 }),
-      ev(8, { kind: 'denied', rule: 'read-only', sql: 'DROP TABLE deniedword', message: 'refused' }),
-      ev(9, { kind: 'end', reason: 'client_closed' }),
-    ];
-    await store.writeBatch({
-      sessions: [],
-      events: second.map((event) => ({ sessionId: a.id, event })),
-      ends: [{ sessionId: a.id, endedAtUs: T0 + 9000, reason: 'client_closed' }],
+
+    test('a store that cannot open fails the open with its own code, across the thread', async () => {
+      const url =
+        kind.name === 'sqlite'
+          ? `sqlite:${join(dir, 'not-a-dir-file')}/x.db`
+          : 'postgres://root@127.0.0.1:1/nowhere';
+      if (kind.name === 'sqlite') writeFileSync(join(dir, 'not-a-dir-file'), 'x');
+      await assert.rejects(WorkerSessionStore.open(url, 'normal', {}), (err: Error & { code?: string }) => {
+        assert.match(err.message, /dbtape: /);
+        assert.ok(err.code, `an error code crosses the thread: ${err.message}`);
+        return true;
+      });
     });
-
-    assert.deepEqual(await store.getEvents(a.id), [...first, ...second]);
-    const summary = await store.getSession(a.id);
-    assert.equal(summary?.statements, 3);
-    assert.equal(summary?.errors, 2);
-    assert.equal(summary?.events, 9);
-    assert.equal(summary?.status, 'ended');
-
-    assert.deepEqual(
-      (await store.search('zqxtoken')).map((h) => h.seq),
-      [2],
-    );
-    assert.deepEqual(
-      (await store.search('deniedword')).map((h) => [h.seq, h.kind]),
-      [[8, 'denied']],
-    );
-    const failed = await store.search('select', { errors: true });
-    assert.deepEqual(failed.map((h) => h.seq).sort(), [2, 4]);
-    const ok = await store.search('ok_in_batch');
-    assert.equal(ok[0]?.failed, false);
-    await store.close();
-
-    const reader = openStore(`sqlite:${path}`);
-    assert.deepEqual((await verifyStore(reader.integrity!())).findings, []);
-    await reader.close();
   });
+}
+
+test('a second recording writer on one PostgreSQL store is refused from its worker with DBTAPE_STORE_LOCKED', async () => {
+  const url = await POSTGRES.url();
+  const first = await WorkerSessionStore.open(url, 'normal', {});
+  try {
+    await assert.rejects(WorkerSessionStore.open(url, 'normal', {}), { code: 'DBTAPE_STORE_LOCKED' });
+  } finally {
+    await first.close();
+  }
+  // The lock goes with the first writer's connection.
+  const next = await WorkerSessionStore.open(url, 'normal', {});
+  await next.close();
 });

@@ -159,7 +159,8 @@ export class PostgresSessionStore implements SessionStore {
     return this.writeEncoded(encodeBatch(batch), options);
   }
 
-  private async writeEncoded(batch: EncodedBatch, options: WriteOptions): Promise<void> {
+  /** writeBatch for a batch already encoded (worker-store.ts encodes on the proxy's thread). */
+  async writeEncoded(batch: EncodedBatch, options: WriteOptions = {}): Promise<void> {
     await this.opened();
     if (!this.write || !this.writer)
       throw new StoreError('DBTAPE_STORE_CLOSED', 'dbtape: this session store was opened read-only');
