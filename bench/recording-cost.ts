@@ -13,6 +13,10 @@
 // (PostgreSQL and pgbench inherit it) and `--dbtape-cpus 1`, dbtape has a core of its own, as on a
 // host of its own, and recording's cost no longer includes CPU taken from the database.
 //
+// --dbtape-yaml is merged into each dbtape's config, with `{variant}` replaced by the variant's
+// name: `--dbtape-yaml '{store: {url: "postgres://root@127.0.0.1/rc_{variant}"}}'` (databases that
+// exist) gives each build its own PostgreSQL store.
+//
 // --bin compares builds: each is a script like bin/dbtape.js (default: the repo's, which runs dist/);
 // a build compiled elsewhere needs package.json two levels above its dist/cli/main.js.
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -81,7 +85,14 @@ async function main(): Promise<void> {
     { name: `${b.name}/record`, bin: b.file, record: true },
     { name: `${b.name}/norecord`, bin: b.file, record: false },
   ]);
-  const overlay = values['dbtape-yaml'] ? (parseYaml(values['dbtape-yaml']) as Record<string, unknown>) : {};
+  // `{variant}` in it becomes the variant's name (`old_record`): builds compared side by side each
+  // need a PostgreSQL store database of their own, as one writer may hold a store.
+  const overlayFor = (v: Variant): Record<string, unknown> =>
+    values['dbtape-yaml']
+      ? (parseYaml(
+          values['dbtape-yaml'].replaceAll('{variant}', v.name.replace(/[^A-Za-z0-9]/g, '_')),
+        ) as Record<string, unknown>)
+      : {};
   const load = { clients: Number(values.clients), threads: 2, seconds };
 
   const pgbench = await ensureInstalled('pgbench', 'postgresql-contrib', pgBinDirs().slice(0, 1));
@@ -105,7 +116,7 @@ async function main(): Promise<void> {
       const dir = path.join(cluster.dir, v.name.replace('/', '-'));
       const config = dbtapeConfig(
         spec,
-        { upstream, dbtapeYaml: overlay },
+        { upstream, dbtapeYaml: overlayFor(v) },
         {
           port,
           dir,
