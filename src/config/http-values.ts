@@ -1,10 +1,10 @@
 /**
  * The value forms of the `http:` section (the dashboard behind a reverse proxy): the public URL,
- * trusted proxy addresses and ranges, and extra host names. Each parser returns the value in a
+ * trusted proxy addresses and ranges, the header they name the client in, and extra host names. Each parser returns the value in a
  * normal form or a problem text for the error message, as units.ts does.
  */
 import { isIP } from 'node:net';
-import type { AddressRange } from './types.js';
+import type { AddressRange, ForwardedHeader } from './types.js';
 import { type Parsed, shown } from './units.js';
 
 const ok = <T>(value: T): Parsed<T> => ({ ok: true, value });
@@ -64,6 +64,21 @@ export function parseAddressRange(v: unknown): Parsed<AddressRange> {
     return ok({ family: 'ipv4', address, prefix });
   }
   return ok({ family: version === 4 ? 'ipv4' : 'ipv6', address: address.toLowerCase(), prefix });
+}
+
+const FORWARDED_HEADERS: readonly ForwardedHeader[] = ['x-forwarded-for', 'forwarded'];
+
+/**
+ * `http.forwarded_header`: `x-forwarded-for` or `forwarded` (RFC 7239), in any case, as header
+ * names are (`X-Forwarded-For`, `Forwarded`).
+ */
+export function parseForwardedHeader(v: unknown): Parsed<ForwardedHeader> {
+  const name = typeof v === 'string' ? v.trim().toLowerCase() : null;
+  const known = FORWARDED_HEADERS.find((h) => h === name);
+  if (known) return ok(known);
+  return fail(
+    `expected x-forwarded-for or forwarded (the header the trusted proxies name the client in), got ${shown(v)}`,
+  );
 }
 
 const HOST_NAME = /^(?=.{1,253}$)[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?)*$/;

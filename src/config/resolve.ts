@@ -39,6 +39,7 @@ export function resolveConfig(ctx: ResolveContext, raw: RawConfig): Config {
     http: {
       publicUrl: raw.http.public_url ?? null,
       trustedProxies: raw.http.trusted_proxies,
+      forwardedHeader: raw.http.forwarded_header,
       allowedHosts: [...new Set(raw.http.allowed_hosts)],
     },
     limits: {

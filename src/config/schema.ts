@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { STATEMENT_COMMANDS, STATEMENT_KINDS } from '../model/identity.js';
-import { parseAddressRange, parseAllowedHost, parsePublicUrl } from './http-values.js';
+import { parseAddressRange, parseAllowedHost, parseForwardedHeader, parsePublicUrl } from './http-values.js';
 import type { ListenAddress } from './types.js';
 import {
   type Parsed,
@@ -82,6 +82,7 @@ const storeShape = {
 const httpShape = {
   public_url: scalar(parsePublicUrl).optional(),
   trusted_proxies: list(scalar(parseAddressRange)).default([]),
+  forwarded_header: scalar(parseForwardedHeader).default('x-forwarded-for'),
   allowed_hosts: list(scalar(parseAllowedHost)).default([]),
 };
 

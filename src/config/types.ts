@@ -14,6 +14,12 @@ export interface AddressRange {
   readonly prefix: number;
 }
 
+/**
+ * The request header a trusted proxy names the client in (`http.forwarded_header`). One, never
+ * either: a proxy that writes one passes the other through as the client sent it.
+ */
+export type ForwardedHeader = 'x-forwarded-for' | 'forwarded';
+
 /** The validated, resolved configuration: defaults applied, secrets read, paths absolute. */
 export interface Config {
   /** Absolute path of the file it came from, or '<demo>' for generated configs. */
@@ -33,8 +39,10 @@ export interface Config {
   readonly http: {
     /** Origin users open the dashboard at (`https://dbtape.example.com`), or null. */
     readonly publicUrl: string | null;
-    /** Peers whose X-Forwarded-For is believed. */
+    /** Peers whose forwarded-for header is believed. */
     readonly trustedProxies: readonly AddressRange[];
+    /** Which header that is. */
+    readonly forwardedHeader: ForwardedHeader;
     /** Host names (lower case, no port) accepted in the Host header besides localhost and public_url's. */
     readonly allowedHosts: readonly string[];
   };

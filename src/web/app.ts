@@ -5,6 +5,7 @@
  */
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
+import type { ForwardedHeader } from '../config/types.js';
 import type { User } from '../model/identity.js';
 import type { Logger } from '../model/logger.js';
 import type { LiveBus } from '../recording/live-bus.js';
@@ -49,6 +50,8 @@ export interface AppDeps {
   /** http.public_url as an origin, or null. */
   readonly publicOrigin: string | null;
   readonly trustedProxies: TrustedProxies;
+  /** http.forwarded_header: the one header the trusted proxies name the client in. */
+  readonly forwardedHeader: ForwardedHeader;
   readonly hostRule: HostRule;
   readonly signInMaxAgeS: number;
   readonly assetsDir: string;
@@ -85,7 +88,7 @@ export function createApp(d: AppDeps): Hono<WebEnv> {
     if (c.req.path.startsWith('/api/') && !c.res.headers.has('Cache-Control'))
       c.header('Cache-Control', 'no-store');
   });
-  app.use('*', resolveClientAddress(d.trustedProxies));
+  app.use('*', resolveClientAddress(d.trustedProxies, d.forwardedHeader));
   app.use('*', hostCheck(d.hostRule, d.log));
   const tooLarge = new ApiError(413, 'DBTAPE_BAD_REQUEST', 'request body too large');
   app.use('/api/*', bodyLimit({ maxSize: 64 * 1024, onError: (c) => c.json(tooLarge.body(), 413) }));

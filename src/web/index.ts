@@ -50,7 +50,7 @@ export async function startWeb(opts: WebOptions): Promise<RunningWeb> {
   const stats = new MinuteStats(24 * 60, now);
   const feed = new LiveFeed(opts.bus, opts.store, stats, log);
   const statementMetrics = new StatementMetrics(opts.bus);
-  const { publicUrl, trustedProxies, allowedHosts } = opts.config.http;
+  const { publicUrl, trustedProxies, forwardedHeader, allowedHosts } = opts.config.http;
   // Behind a TLS-terminating proxy the browser is on https even though dbtape itself is not.
   const secure = opts.tls !== undefined || publicUrl?.startsWith('https:') === true;
   const hostRule = new HostRule({ listenHost: opts.host, publicUrl, allowedHosts });
@@ -84,6 +84,7 @@ export async function startWeb(opts: WebOptions): Promise<RunningWeb> {
     secureCookies: secure,
     publicOrigin: publicUrl,
     trustedProxies: new TrustedProxies(trustedProxies),
+    forwardedHeader,
     hostRule,
     signInMaxAgeS: absoluteMs / 1000,
     assetsDir: opts.assetsDir ?? defaultAssetsDir(),
@@ -124,6 +125,7 @@ export async function startWeb(opts: WebOptions): Promise<RunningWeb> {
       ...(publicUrl !== null ? { direct_url: url } : {}),
       host_check: hostRule.enforced,
       trusted_proxies: trustedProxies.length,
+      ...(trustedProxies.length > 0 ? { forwarded_header: forwardedHeader } : {}),
       tokens: tokensFile ?? 'memory',
     },
     'dashboard listening',

@@ -1,7 +1,8 @@
 // The dashboard behind a TLS-terminating reverse proxy, and the Host check against DNS rebinding
 // (README, "The dashboard and HTTP API" and Configuration, `http`), on the real HTTP server: requests
 // arrive from 127.0.0.1 as a proxy on this host would send them (Host of the public name,
-// X-Forwarded-For, the browser's https Origin). fetch cannot set Host, so node:http sends them.
+// X-Forwarded-For or Forwarded, the browser's https Origin). fetch cannot set Host, so node:http
+// sends them.
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
@@ -28,9 +29,12 @@ let store: SessionStore;
 let recorder: Recorder;
 /** Behind the proxy: public_url and trusted_proxies set. */
 let proxied: RunningWeb;
+/** Behind a proxy that names the client in RFC 7239 Forwarded (http.forwarded_header: forwarded). */
+let forwarded: RunningWeb;
 /** Plain: on loopback, no http section (the defaults). */
 let plain: RunningWeb;
 const proxiedLogs: LogLine[] = [];
+const forwardedLogs: LogLine[] = [];
 
 function config(name: string, httpSection: Record<string, unknown> | null): Config {
   const file = path.join(dir, `${name}.yaml`);
@@ -78,7 +82,7 @@ function send(
   web: RunningWeb,
   method: string,
   urlPath: string,
-  headers: Record<string, string>,
+  headers: Record<string, string | string[]>,
   body?: unknown,
 ): Promise<Reply> {
   const data = body === undefined ? undefined : JSON.stringify(body);
@@ -113,11 +117,18 @@ before(async () => {
   store = openStore(proxiedConfig.store.url);
   recorder = new Recorder({ store, capture: 'summary', flushIntervalMs: 10 });
   proxied = await startWeb(webOptions(proxiedConfig, proxiedLogs));
+  const forwardedConfig = config('forwarded', {
+    public_url: PUBLIC,
+    trusted_proxies: ['127.0.0.1', '::1'],
+    forwarded_header: 'forwarded',
+  });
+  forwarded = await startWeb(webOptions(forwardedConfig, forwardedLogs));
   plain = await startWeb(webOptions(config('plain', null), null));
 });
 
 after(async () => {
   await proxied?.close();
+  await forwarded?.close();
   await plain?.close();
   await recorder?.shutdown();
   await store?.close();
@@ -210,12 +221,68 @@ describe('behind a TLS-terminating reverse proxy', () => {
     assert.ok(proxiedLogs.some((l) => l.msg === 'dashboard sign-in' && l.ip === '198.51.100.8'));
   });
 
+  test('a Forwarded header the client sent is passed on by an X-Forwarded-For proxy, and ignored', async () => {
+    const guess = (i: number) =>
+      send(proxied, 'POST', '/api/login', viaProxy('198.51.100.30', { forwarded: `for=192.0.2.${i}` }), {
+        user: `forger-${i}`,
+        password: 'wrong',
+      });
+    for (let i = 0; i < 3; i++) assert.equal((await guess(i)).status, 401, `failure ${i + 1}`);
+    assert.equal(
+      (await guess(3)).status,
+      429,
+      'a new Forwarded address each time does not escape the throttle',
+    );
+  });
+
   test('probes by IP address or localhost still reach /healthz', async () => {
     const port = proxied.address.slice(proxied.address.lastIndexOf(':') + 1);
     for (const host of [proxied.address, `localhost:${port}`, PUBLIC_HOST]) {
       const r = await send(proxied, 'GET', '/healthz', { host });
       assert.equal(r.status, 200, `${host}: ${r.body}`);
     }
+  });
+});
+
+describe('behind a proxy that writes Forwarded (RFC 7239)', () => {
+  /** What such a proxy sends: the client's own Forwarded elements, if any, then its own. */
+  function viaForwarded(element: string | string[], extra: Record<string, string> = {}) {
+    return { host: PUBLIC_HOST, forwarded: element, origin: PUBLIC, ...extra };
+  }
+  const guess = (headers: Record<string, string | string[]>, i: number) =>
+    send(forwarded, 'POST', '/api/login', headers, { user: `nobody-${i}`, password: 'wrong' });
+
+  test('the startup log names the header', () => {
+    const line = forwardedLogs.find((l) => l.msg === 'dashboard listening');
+    assert.equal(line?.forwarded_header, 'forwarded');
+  });
+
+  test("throttling counts the proxy's for= address; forged elements and X-Forwarded-For do not escape it", async () => {
+    for (let i = 0; i < 3; i++) {
+      const r = await guess(viaForwarded('for=198.51.100.20;proto=https'), i);
+      assert.equal(r.status, 401, `failure ${i + 1}: ${r.body}`);
+    }
+    assert.equal((await guess(viaForwarded('for="198.51.100.20:4711"'), 3)).status, 429);
+    const forgedLeft = await guess(viaForwarded('for=192.0.2.99, for=198.51.100.20;proto=https'), 4);
+    assert.equal(forgedLeft.status, 429, 'a forged left element does not change who is throttled');
+    // The client's header and the proxy's as two header lines, as a proxy that adds its own sends them.
+    const twoLines = await guess(viaForwarded(['for="192.0.2.98', 'for=198.51.100.20;proto=https']), 5);
+    assert.equal(twoLines.status, 429, "an unclosed quote in the client's line does not swallow the proxy's");
+    const xff = await guess(viaForwarded('for=198.51.100.20', { 'x-forwarded-for': '192.0.2.97' }), 6);
+    assert.equal(xff.status, 429, 'X-Forwarded-For is not read when the proxy names the client in Forwarded');
+
+    const other = await send(forwarded, 'POST', '/api/login', viaForwarded('for="[2001:db8::20]:4711"'), {
+      user: 'alice',
+      password: PASSWORDS.alice,
+    });
+    assert.equal(other.status, 200, other.body);
+    const failed = forwardedLogs.filter((l) => l.msg === 'dashboard sign-in failed');
+    assert.equal(failed.length, 3, JSON.stringify(failed));
+    assert.ok(
+      failed.every((l) => l.ip === '198.51.100.20'),
+      JSON.stringify(failed),
+    );
+    assert.ok(forwardedLogs.some((l) => l.msg === 'dashboard sign-in' && l.ip === '2001:db8::20'));
   });
 });
 

@@ -204,6 +204,20 @@ describe('dbtape check-config', () => {
     );
 
     writeFileSync(
+      join(dir, 'forwarded.yaml'),
+      `${base}http:\n  trusted_proxies: [10.0.0.0/8]\n  forwarded_header: Forwarded\n`,
+    );
+    const forwarded = await dbtape(['check-config', '-c', 'forwarded.yaml'], { env });
+    assert.equal(forwarded.code, 0, forwarded.stderr);
+    assert.match(
+      forwarded.stdout,
+      /trusted proxies +10\.0\.0\.0\/8: their Forwarded header \(for=\) names the client/,
+    );
+    writeFileSync(join(dir, 'forwarded-alone.yaml'), `${base}http:\n  forwarded_header: forwarded\n`);
+    const alone = await dbtape(['check-config', '-c', 'forwarded-alone.yaml'], { env });
+    assert.match(alone.stdout, /- http\.forwarded_header is set but http\.trusted_proxies is empty/);
+
+    writeFileSync(
       join(dir, 'open.yaml'),
       `${base.replace('http: 127.0.0.1:8080', 'http: 0.0.0.0:8080')}http:\n  public_url: https://dbtape.example.com\n  trusted_proxies: [0.0.0.0/0]\n`,
     );

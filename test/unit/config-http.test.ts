@@ -1,7 +1,8 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: the ${VAR} syntax is under test
 /**
  * The `http:` section of dbtape.yaml (README, Configuration, `http`): the dashboard's public URL
- * behind a reverse proxy, the proxies whose X-Forwarded-For is believed, and extra Host names.
+ * behind a reverse proxy, the proxies whose X-Forwarded-For or Forwarded header is believed, and
+ * extra Host names.
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
@@ -27,8 +28,22 @@ const http = (body: string) => `http:\n${body}`;
 
 describe('http: values', () => {
   test('without the section: no public URL, no trusted proxy, no extra host', () => {
-    assert.deepEqual(parse('').http, { publicUrl: null, trustedProxies: [], allowedHosts: [] });
-    assert.deepEqual(parse('http:\n').http, { publicUrl: null, trustedProxies: [], allowedHosts: [] });
+    const none = {
+      publicUrl: null,
+      trustedProxies: [],
+      forwardedHeader: 'x-forwarded-for',
+      allowedHosts: [],
+    };
+    assert.deepEqual(parse('').http, none);
+    assert.deepEqual(parse('http:\n').http, none);
+  });
+
+  test('forwarded_header: x-forwarded-for or forwarded, in any case', () => {
+    const header = (v: string) => parse(http(`  forwarded_header: ${v}\n`)).http.forwardedHeader;
+    assert.equal(header('forwarded'), 'forwarded');
+    assert.equal(header('Forwarded'), 'forwarded');
+    assert.equal(header('X-Forwarded-For'), 'x-forwarded-for');
+    assert.equal(header('x-forwarded-for'), 'x-forwarded-for');
   });
 
   test('public_url becomes the origin a browser sends', () => {
@@ -117,6 +132,20 @@ describe('http: errors name the key and say what is expected', () => {
       'dbtape.yaml: http.allowed_hosts[0]: expected a host name such as dbtape.internal (no scheme, port or path), got "dbtape:8080"',
     );
     assert.match(lines[3]!, /http\.allowed_hosts\[3\]: expected a host name/);
+  });
+
+  test('forwarded_header names one of the two headers', () => {
+    assert.deepEqual(problems(http('  forwarded_header: X-Real-IP\n')), [
+      'dbtape.yaml: http.forwarded_header: expected x-forwarded-for or forwarded (the header the trusted proxies name the client in), got "X-Real-IP"',
+    ]);
+    assert.match(
+      problems(http('  forwarded_header: [forwarded]\n'))[0]!,
+      /^dbtape\.yaml: http\.forwarded_header: expected/,
+    );
+    assert.match(
+      problems(http('  forwarded_header:\n'))[0]!,
+      /^dbtape\.yaml: http\.forwarded_header: expected .*got null$/,
+    );
   });
 
   test('an unknown key in http gets a suggestion', () => {

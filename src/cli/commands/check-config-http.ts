@@ -1,9 +1,9 @@
 /**
  * What `dbtape check-config` says about the dashboard's place on the web (the `http:` section): the
- * URL users open, whose X-Forwarded-For is believed, which Host names are answered, and the
+ * URL users open, whose X-Forwarded-For or Forwarded is believed, which Host names are answered, and the
  * combinations that do not do what their author likely meant.
  */
-import type { AddressRange, Config } from '../../config/types.js';
+import type { AddressRange, Config, ForwardedHeader } from '../../config/types.js';
 import { formatListenAddress } from '../../config/units.js';
 import { HostRule } from '../../web/host-check.js';
 
@@ -11,7 +11,7 @@ import { HostRule } from '../../web/host-check.js';
 export function httpRows(config: Config): string[][] {
   const listen = config.listen.http;
   if (!listen) return [];
-  const { publicUrl, trustedProxies, allowedHosts } = config.http;
+  const { publicUrl, trustedProxies, forwardedHeader, allowedHosts } = config.http;
   const direct = `http://${formatListenAddress(listen)}`;
   const rule = new HostRule({ listenHost: listen.host, publicUrl, allowedHosts });
   return [
@@ -19,7 +19,7 @@ export function httpRows(config: Config): string[][] {
     [
       'trusted proxies',
       trustedProxies.length > 0
-        ? `${trustedProxies.map(formatRange).join(', ')}: their X-Forwarded-For names the client`
+        ? `${trustedProxies.map(formatRange).join(', ')}: their ${HEADER_SHOWN[forwardedHeader]} names the client`
         : 'none: clients are known by their socket address',
     ],
     [
@@ -32,10 +32,19 @@ export function httpRows(config: Config): string[][] {
 }
 
 export function httpWarnings(config: Config): string[] {
-  const { publicUrl, trustedProxies, allowedHosts } = config.http;
+  const { publicUrl, trustedProxies, forwardedHeader, allowedHosts } = config.http;
   const warnings: string[] = [];
-  const set = publicUrl !== null || trustedProxies.length > 0 || allowedHosts.length > 0;
+  const set =
+    publicUrl !== null ||
+    trustedProxies.length > 0 ||
+    allowedHosts.length > 0 ||
+    forwardedHeader !== 'x-forwarded-for';
   if (set && !config.listen.http) warnings.push('the http: settings have no effect without listen.http');
+  if (forwardedHeader !== 'x-forwarded-for' && trustedProxies.length === 0) {
+    warnings.push(
+      'http.forwarded_header is set but http.trusted_proxies is empty: no peer is trusted, so the header is never read',
+    );
+  }
   if (publicUrl?.startsWith('https:') && trustedProxies.length === 0) {
     warnings.push(
       "http.public_url is https but http.trusted_proxies is empty: behind a proxy every user's sign-in failures count against the proxy's one address",
@@ -48,6 +57,11 @@ export function httpWarnings(config: Config): string[] {
   }
   return warnings;
 }
+
+const HEADER_SHOWN: Readonly<Record<ForwardedHeader, string>> = {
+  'x-forwarded-for': 'X-Forwarded-For',
+  forwarded: 'Forwarded header (for=)',
+};
 
 function formatRange(r: AddressRange): string {
   return r.prefix === (r.family === 'ipv4' ? 32 : 128) ? r.address : `${r.address}/${r.prefix}`;
