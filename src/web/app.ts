@@ -19,6 +19,7 @@ import type { WebEnv } from './env.js';
 import { type HostRule, hostCheck } from './host-check.js';
 import { ApiError } from './http-errors.js';
 import type { LiveFeed } from './live-feed.js';
+import type { LogThrottle } from './log-throttle.js';
 import type { StatementMetrics } from './metrics.js';
 import type { MinuteStats } from './minute-stats.js';
 import { authRoutes } from './routes/auth-routes.js';
@@ -53,6 +54,8 @@ export interface AppDeps {
   /** http.forwarded_header: the one header the trusted proxies name the client in. */
   readonly forwardedHeader: ForwardedHeader;
   readonly hostRule: HostRule;
+  /** Where refused Host lines go; index.ts flushes it on close. */
+  readonly refusedHosts: LogThrottle;
   readonly signInMaxAgeS: number;
   readonly assetsDir: string;
   readonly nowUs: () => number;
@@ -89,7 +92,7 @@ export function createApp(d: AppDeps): Hono<WebEnv> {
       c.header('Cache-Control', 'no-store');
   });
   app.use('*', resolveClientAddress(d.trustedProxies, d.forwardedHeader));
-  app.use('*', hostCheck(d.hostRule, d.log));
+  app.use('*', hostCheck(d.hostRule, d.refusedHosts));
   const tooLarge = new ApiError(413, 'DBTAPE_BAD_REQUEST', 'request body too large');
   app.use('/api/*', bodyLimit({ maxSize: 64 * 1024, onError: (c) => c.json(tooLarge.body(), 413) }));
 

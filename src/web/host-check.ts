@@ -15,6 +15,7 @@ import type { MiddlewareHandler } from 'hono';
 import type { Logger } from '../model/logger.js';
 import { clientIp, type WebEnv } from './env.js';
 import { ApiError } from './http-errors.js';
+import { LogThrottle } from './log-throttle.js';
 
 export interface HostRuleOptions {
   /** The address the dashboard listens on (listen.http's host). */
@@ -71,16 +72,30 @@ export function hostnameOf(hostHeader: string): string | null {
   return named[1]!.toLowerCase().replace(/\.$/, '');
 }
 
+/**
+ * The log of refused requests. A scanner or a rebinding page sends as many as it likes, so the
+ * lines are throttled per host name (log-throttle.ts); every request is still refused.
+ */
+export function refusedHostLog(log: Logger, o: { windowMs?: number; maxKeys?: number } = {}): LogThrottle {
+  return new LogThrottle(log, {
+    msg: 'request refused: the dashboard does not answer to this Host (DNS rebinding protection)',
+    keyField: 'host',
+    ...o,
+  });
+}
+
 /** Refuses requests whose Host the rule does not accept, before any route (/healthz and /metrics too). */
-export function hostCheck(rule: HostRule, log: Logger): MiddlewareHandler<WebEnv> {
+export function hostCheck(rule: HostRule, refused: LogThrottle): MiddlewareHandler<WebEnv> {
   return async (c, next) => {
     const host = c.req.header('host');
     if (rule.accepts(host)) return next();
     const shown = (host ?? '').slice(0, 100);
-    log.warn(
-      { host: shown, ip: clientIp(c), method: c.req.method, path: c.req.path.slice(0, 200) },
-      'request refused: the dashboard does not answer to this Host (DNS rebinding protection)',
-    );
+    refused.warn(hostnameOf(shown) ?? shown.toLowerCase(), {
+      host: shown,
+      ip: clientIp(c),
+      method: c.req.method,
+      path: c.req.path.slice(0, 200),
+    });
     const err = new ApiError(
       421,
       'DBTAPE_BAD_HOST',

@@ -12,7 +12,7 @@ import { LoginLimiter, PER_USER_ALL_IPS } from './auth/rate-limit.js';
 import { SignInTable } from './auth/sign-ins.js';
 import { backfillMinuteStats } from './backfill.js';
 import { TrustedProxies } from './client-address.js';
-import { HostRule } from './host-check.js';
+import { HostRule, refusedHostLog } from './host-check.js';
 import { LiveFeed } from './live-feed.js';
 import { StatementMetrics } from './metrics.js';
 import { MinuteStats } from './minute-stats.js';
@@ -54,6 +54,7 @@ export async function startWeb(opts: WebOptions): Promise<RunningWeb> {
   // Behind a TLS-terminating proxy the browser is on https even though dbtape itself is not.
   const secure = opts.tls !== undefined || publicUrl?.startsWith('https:') === true;
   const hostRule = new HostRule({ listenHost: opts.host, publicUrl, allowedHosts });
+  const refusedHosts = refusedHostLog(log);
   const limits = opts.loginLimits ?? {};
   const absoluteMs = 24 * HOUR_MS;
   const app = createApp({
@@ -86,6 +87,7 @@ export async function startWeb(opts: WebOptions): Promise<RunningWeb> {
     trustedProxies: new TrustedProxies(trustedProxies),
     forwardedHeader,
     hostRule,
+    refusedHosts,
     signInMaxAgeS: absoluteMs / 1000,
     assetsDir: opts.assetsDir ?? defaultAssetsDir(),
     nowUs: () => now() * 1000,
@@ -159,6 +161,8 @@ export async function startWeb(opts: WebOptions): Promise<RunningWeb> {
           // A request still running after the grace period is cut off.
           setTimeout(() => server.closeAllConnections(), 2000).unref();
         });
+        // Counts of refused requests not yet summed up would otherwise be lost.
+        refusedHosts.flush();
       })();
       return closing;
     },

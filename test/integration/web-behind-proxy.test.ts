@@ -313,6 +313,15 @@ describe('DNS rebinding', () => {
     assert.equal((await send(proxied, 'GET', '/healthz', { host: 'evil.example' })).status, 421);
   });
 
+  test('a flood under one unknown name is refused every time but logged once', async () => {
+    for (let i = 0; i < 20; i++) {
+      const r = await send(proxied, 'GET', '/healthz', { host: 'flood.example' });
+      assert.equal(r.status, 421, r.body);
+    }
+    const lines = proxiedLogs.filter((l) => l.host === 'flood.example');
+    assert.equal(lines.length, 1, JSON.stringify(lines));
+  });
+
   test('on loopback, IP addresses and localhost are answered', async () => {
     const port = plain.address.slice(plain.address.lastIndexOf(':') + 1);
     for (const host of [plain.address, `localhost:${port}`, `[::1]:${port}`]) {

@@ -4,11 +4,18 @@
  * notice: a page on evil.example reading a loopback dashboard, or their own proxy's name refused.
  */
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
+import { describe, mock, test } from 'node:test';
 import { Hono } from 'hono';
 import type { Logger } from '../../src/model/logger.js';
 import type { WebEnv } from '../../src/web/env.js';
-import { HostRule, hostCheck, hostnameOf, isLoopbackAddress } from '../../src/web/host-check.js';
+import {
+  HostRule,
+  hostCheck,
+  hostnameOf,
+  isLoopbackAddress,
+  refusedHostLog,
+} from '../../src/web/host-check.js';
+import type { LogThrottle } from '../../src/web/log-throttle.js';
 
 type LogLine = { level: string; msg: string } & Record<string, unknown>;
 
@@ -101,16 +108,25 @@ describe('the Host rule', () => {
   });
 });
 
+/** A loopback dashboard's app with the Host check, as app.ts mounts it. */
+function loopbackApp(refused: LogThrottle): Hono<WebEnv> {
+  const app = new Hono<WebEnv>();
+  app.use('*', async (c, next) => {
+    c.set('clientIp', '203.0.113.7');
+    await next();
+  });
+  app.use('*', hostCheck(rule('127.0.0.1'), refused));
+  app.get('/healthz', (c) => c.json({ status: 'ok' }));
+  return app;
+}
+
+const REFUSED = 'request refused: the dashboard does not answer to this Host (DNS rebinding protection)';
+const refusedLines = (logs: LogLine[]) => logs.filter((l) => l.msg.startsWith(REFUSED));
+
 describe('a refused request', () => {
   test('gets 421 DBTAPE_BAD_HOST naming the host and how to allow it, and a log line', async () => {
     const logs: LogLine[] = [];
-    const app = new Hono<WebEnv>();
-    app.use('*', async (c, next) => {
-      c.set('clientIp', '203.0.113.7');
-      await next();
-    });
-    app.use('*', hostCheck(rule('127.0.0.1'), collectingLogger(logs)));
-    app.get('/healthz', (c) => c.json({ status: 'ok' }));
+    const app = loopbackApp(refusedHostLog(collectingLogger(logs)));
 
     const res = await app.request('/healthz', { headers: { host: 'evil.example:8080' } });
     assert.equal(res.status, 421);
@@ -127,5 +143,75 @@ describe('a refused request', () => {
 
     const fine = await app.request('/healthz', { headers: { host: 'localhost:8080' } });
     assert.equal(fine.status, 200);
+  });
+});
+
+describe('a flood of refused requests', () => {
+  test('every one gets 421; the log gets the first per host name, then one line with the count', async () => {
+    const logs: LogLine[] = [];
+    const refused = refusedHostLog(collectingLogger(logs));
+    const app = loopbackApp(refused);
+    const statuses = new Set<number>();
+    for (let i = 0; i < 50; i++) {
+      const host = `Evil.Example:${8000 + i}`;
+      statuses.add((await app.request('/healthz', { headers: { host } })).status);
+    }
+    for (let i = 0; i < 3; i++) {
+      statuses.add((await app.request('/', { headers: { host: 'other.example' } })).status);
+    }
+    assert.deepEqual([...statuses], [421], 'the answers are not throttled, only the log');
+    assert.deepEqual(
+      refusedLines(logs).map((l) => l.host),
+      ['Evil.Example:8000', 'other.example'],
+      'one line per host name, whatever the port or case',
+    );
+
+    refused.flush();
+    const summaries = refusedLines(logs).slice(2);
+    assert.deepEqual(
+      summaries.map((l) => [l.host, l.suppressed, l.level]),
+      [
+        ['evil.example', 49, 'warn'],
+        ['other.example', 2, 'warn'],
+      ],
+    );
+    assert.match(summaries[0]!.msg, /\(49 more for this host in the last 60 s, not logged one by one\)$/);
+
+    await app.request('/healthz', { headers: { host: 'evil.example' } });
+    assert.equal(refusedLines(logs).length, 5, 'a new window logs the host name again');
+    refused.flush();
+    assert.equal(refusedLines(logs).length, 5, 'no summary for a host name with nothing held back');
+  });
+
+  test('made-up host names past the limit are counted together, so the log stays bounded', async () => {
+    const logs: LogLine[] = [];
+    const refused = refusedHostLog(collectingLogger(logs), { maxKeys: 3 });
+    const app = loopbackApp(refused);
+    for (let i = 0; i < 100; i++) {
+      const r = await app.request('/healthz', { headers: { host: `x${i}.evil.example` } });
+      assert.equal(r.status, 421);
+    }
+    assert.equal(refusedLines(logs).length, 3);
+    refused.flush();
+    const [overflow, ...rest] = refusedLines(logs).slice(3);
+    assert.equal(rest.length, 0, JSON.stringify(rest));
+    assert.equal(overflow?.suppressed, 97);
+    assert.match(overflow.msg, /97 more for other host values in the last 60 s/);
+  });
+
+  test('the count is written when the window ends, without waiting for another request', async (t) => {
+    mock.timers.enable({ apis: ['setTimeout'] });
+    t.after(() => mock.timers.reset());
+    const logs: LogLine[] = [];
+    const app = loopbackApp(refusedHostLog(collectingLogger(logs)));
+    for (let i = 0; i < 4; i++) await app.request('/healthz', { headers: { host: 'evil.example' } });
+    assert.equal(refusedLines(logs).length, 1);
+    mock.timers.tick(59_999);
+    assert.equal(refusedLines(logs).length, 1);
+    mock.timers.tick(1);
+    assert.deepEqual(
+      refusedLines(logs).map((l) => l.suppressed),
+      [undefined, 3],
+    );
   });
 });

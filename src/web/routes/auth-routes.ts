@@ -63,6 +63,9 @@ export function authRoutes(app: Hono<WebEnv>, d: AuthRouteDeps, authed: Middlewa
     if (!u) {
       d.limiter.failed(user, ip);
       // People type passwords into the name field: a name that is no configured user is not logged.
+      // One line per failure, unthrottled (unlike refused Hosts): the sign-in throttle already bounds
+      // failures per address, and each is an attempt an operator wants to see. Throttled attempts
+      // and CSRF refusals are answered without a log line.
       const who = d.users.has(user) ? { user, user_known: true } : { user_known: false };
       d.log.warn({ ...who, ip }, 'dashboard sign-in failed');
       throw new ApiError(401, 'DBTAPE_LOGIN_FAILED', 'wrong user name or password');
