@@ -221,6 +221,26 @@ describe('behind a TLS-terminating reverse proxy', () => {
     assert.ok(proxiedLogs.some((l) => l.msg === 'dashboard sign-in' && l.ip === '198.51.100.8'));
   });
 
+  test('an IPv6 client is throttled by its /64 and logged by its full address', async () => {
+    const guess = (client: string, i: number) =>
+      send(proxied, 'POST', '/api/login', viaProxy(client), { user: `v6-${i}`, password: 'wrong' });
+    for (let i = 1; i <= 3; i++) assert.equal((await guess(`2001:db8:7:7::${i}`, i)).status, 401);
+    const fresh = await guess('2001:db8:7:7:a:b:c:d', 4);
+    assert.equal(fresh.status, 429, 'a fresh address from the same /64 gets no fresh allowance');
+    const neighbour = await send(proxied, 'POST', '/api/login', viaProxy('2001:db8:7:8::1'), {
+      user: 'alice',
+      password: PASSWORDS.alice,
+    });
+    assert.equal(neighbour.status, 200, `the next /64 is someone else: ${neighbour.body}`);
+    const failed = proxiedLogs.filter(
+      (l) => l.msg === 'dashboard sign-in failed' && String(l.ip).includes(':'),
+    );
+    assert.deepEqual(
+      failed.map((l) => l.ip),
+      ['2001:db8:7:7::1', '2001:db8:7:7::2', '2001:db8:7:7::3'],
+    );
+  });
+
   test('a Forwarded header the client sent is passed on by an X-Forwarded-For proxy, and ignored', async () => {
     const guess = (i: number) =>
       send(proxied, 'POST', '/api/login', viaProxy('198.51.100.30', { forwarded: `for=192.0.2.${i}` }), {

@@ -1,6 +1,12 @@
+/**
+ * Sign-in throttling (README, "The dashboard and HTTP API"): per user name and address, per address,
+ * per name. What a user would notice: a guesser getting past its allowance (by name, by address, or
+ * by a fresh IPv6 address from its /64), or a real user locked out by someone else's guesses.
+ */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { LoginLimiter, PER_USER_ALL_IPS } from '../../src/web/auth/rate-limit.js';
+import { clientBlock } from '../../src/web/ip-address.js';
 
 function limiter(over: Partial<ConstructorParameters<typeof LoginLimiter>[0]> = {}) {
   const clock = { ms: 1_000_000 };
@@ -63,4 +69,40 @@ test('guessing one name from many addresses is slowed by the name allowance', ()
   assert.equal(l.waitMs('bob', '192.0.2.1'), 0, 'other names do not');
   l.succeeded('admin', '192.0.2.1');
   assert.ok(l.waitMs('admin', '192.0.2.2') > 0, "the owner's sign-in does not refill the allowance");
+});
+
+test('an IPv6 client is counted by its /64: fresh addresses from it get no fresh allowance', () => {
+  const { l } = limiter();
+  for (let i = 1; i <= 20; i++) l.failed(`user${i}`, `2001:db8:1:2::${i.toString(16)}`);
+  assert.ok(l.waitMs('someone-new', '2001:db8:1:2:ffff:ffff:ffff:ffff') > 0, 'the per-address allowance');
+  assert.ok(l.waitMs('someone-new', '2001:DB8:1:2:0:0:0:abc') > 0, 'in any spelling');
+  assert.equal(l.waitMs('someone-new', '2001:db8:1:3::1'), 0, 'the next /64 is someone else');
+  assert.equal(l.waitMs('someone-new', '2001:db8:1:1::1'), 0);
+
+  const pair = limiter().l;
+  for (let i = 1; i <= 5; i++) pair.failed('admin', `2001:db8:5:6:${i}::1`);
+  assert.ok(pair.waitMs('admin', '2001:db8:5:6::99') > 0, 'the per-name-and-address allowance too');
+  assert.equal(pair.waitMs('admin', '2001:db8:5:7::99'), 0);
+});
+
+test('IPv4 and IPv4-mapped clients stay one address each', () => {
+  const { l } = limiter();
+  for (let i = 0; i < 20; i++) l.failed(`user${i}`, '198.51.100.7');
+  assert.ok(l.waitMs('someone-new', '198.51.100.7') > 0);
+  assert.ok(l.waitMs('someone-new', '::ffff:198.51.100.7') > 0, 'the same address, IPv4-mapped');
+  assert.equal(l.waitMs('someone-new', '198.51.100.8'), 0, 'its neighbour is not throttled');
+  assert.equal(l.waitMs('someone-new', '::ffff:198.51.100.8'), 0);
+});
+
+test('the block an address is counted in', () => {
+  assert.equal(clientBlock('2001:db8:1:2:3:4:5:6'), '2001:db8:1:2::/64');
+  assert.equal(clientBlock('2001:0DB8:0001:0002::9'), '2001:db8:1:2::/64');
+  assert.equal(clientBlock('2001:db8::1'), '2001:db8:0:0::/64');
+  assert.equal(clientBlock('2001:db8:1:2::'), '2001:db8:1:2::/64');
+  assert.equal(clientBlock('::2:3:4:5:6:7:8'), '0:2:3:4::/64');
+  assert.equal(clientBlock('fe80::1%eth0'), 'fe80:0:0:0::/64');
+  assert.equal(clientBlock('2001:db8:1:2:3:4:192.0.2.1'), '2001:db8:1:2::/64');
+  assert.equal(clientBlock('::ffff:192.0.2.1'), '192.0.2.1');
+  assert.equal(clientBlock('192.0.2.1'), '192.0.2.1');
+  assert.equal(clientBlock('unknown'), 'unknown');
 });

@@ -7,7 +7,12 @@
  *
  * The small allowance is per pair, not per name: counted per name alone, anyone could lock a user
  * out (five wrong passwords for "admin" from anywhere and the real admin waited too).
+ *
+ * "Address" is the client's block (ip-address.ts's clientBlock): an IPv6 client is counted by its
+ * /64, which it can fill with as many addresses as it likes.
  */
+import { clientBlock } from '../ip-address.js';
+
 export interface LimiterOptions {
   /** Failures for one user name from one address. */
   readonly perUserFromIp: number;
@@ -96,10 +101,10 @@ function userKey(user: string): string {
 }
 
 function ipKey(ip: string): string {
-  return `i:${ip}`;
+  return `i:${clientBlock(ip)}`;
 }
 
 /** The address first: it has no spaces, so the key cannot be forged by a name that holds one. */
 function pairKey(user: string, ip: string): string {
-  return `p:${ip} ${user.toLowerCase()}`;
+  return `p:${clientBlock(ip)} ${user.toLowerCase()}`;
 }

@@ -1,8 +1,9 @@
 /**
  * Sign-in, sign-out and "who am I". Unknown user and wrong password get the same answer, after
  * the same work (a decoy verifier is checked for unknown names). Throttled per user name and
- * address together, per address and per user name (rate-limit.ts); one check per user name is in
- * flight at a time, so parallel guesses cannot outrun the throttle.
+ * address together, per address and per user name (rate-limit.ts; an IPv6 address counts by its
+ * /64); one check per user name is in flight at a time, so parallel guesses cannot outrun the
+ * throttle.
  */
 
 import type { Hono, MiddlewareHandler } from 'hono';
@@ -15,6 +16,7 @@ import { decoyIterations, decoyVerifier, passwordMatches } from '../auth/passwor
 import type { LoginLimiter } from '../auth/rate-limit.js';
 import { clientIp, type WebContext, type WebEnv } from '../env.js';
 import { ApiError } from '../http-errors.js';
+import { clientBlock } from '../ip-address.js';
 import { isAdmin, type Principal, seesAll } from '../types.js';
 
 export interface AuthRouteDeps extends AuthDeps {
@@ -39,16 +41,18 @@ export function authRoutes(app: Hono<WebEnv>, d: AuthRouteDeps, authed: Middlewa
   app.post('/api/login', async (c) => {
     const { user, password } = await loginBody(c, d.publicOrigin);
     const ip = clientIp(c);
+    // Counted by the block the limiter counts by (an IPv6 /64), logged by the full address.
+    const block = clientBlock(ip);
     const waitMs = d.limiter.waitMs(user, ip);
     const key = user.toLowerCase();
-    if (waitMs > 0 || inFlightUsers.has(key) || (inFlightIps.get(ip) ?? 0) >= MAX_IN_FLIGHT_PER_IP) {
+    if (waitMs > 0 || inFlightUsers.has(key) || (inFlightIps.get(block) ?? 0) >= MAX_IN_FLIGHT_PER_IP) {
       const retry = Math.max(1, Math.ceil(waitMs / 1000));
       throw new ApiError(429, 'DBTAPE_LOGIN_THROTTLED', `too many failed sign-ins; try again in ${retry} s`, {
         'Retry-After': String(retry),
       });
     }
     inFlightUsers.add(key);
-    inFlightIps.set(ip, (inFlightIps.get(ip) ?? 0) + 1);
+    inFlightIps.set(block, (inFlightIps.get(block) ?? 0) + 1);
     let u: User | undefined;
     try {
       u = d.users.get(user);
@@ -56,9 +60,9 @@ export function authRoutes(app: Hono<WebEnv>, d: AuthRouteDeps, authed: Middlewa
       if (!ok) u = undefined;
     } finally {
       inFlightUsers.delete(key);
-      const n = (inFlightIps.get(ip) ?? 1) - 1;
-      if (n > 0) inFlightIps.set(ip, n);
-      else inFlightIps.delete(ip);
+      const n = (inFlightIps.get(block) ?? 1) - 1;
+      if (n > 0) inFlightIps.set(block, n);
+      else inFlightIps.delete(block);
     }
     if (!u) {
       d.limiter.failed(user, ip);
