@@ -48,8 +48,11 @@ export interface PgCluster {
   logTail(lines?: number): string;
   /** Fast shutdown and removal of the temp folder. */
   stop(): Promise<void>;
-  /** Shut down ('fast' = SIGINT, 'immediate' = SIGQUIT, i.e. crash-like) and start again on the same port. */
-  restart(mode?: 'fast' | 'immediate'): Promise<void>;
+  /**
+   * Shut down ('fast' = SIGINT, 'immediate' = SIGQUIT, i.e. crash-like) and start again on the same
+   * port, `downMs` after the server has gone (default at once).
+   */
+  restart(mode?: 'fast' | 'immediate', downMs?: number): Promise<void>;
   /** Runs SQL as the superuser over the unix socket; returns psql's unaligned, tuples-only output. */
   psql(sql: string, database?: string): Promise<string>;
 }
@@ -143,8 +146,9 @@ export async function startPgCluster(opts: PgClusterOptions = {}): Promise<PgClu
       rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
       unregisterDir();
     },
-    async restart(mode = 'fast') {
+    async restart(mode = 'fast', downMs = 0) {
       await current().stop(mode === 'fast' ? 'SIGINT' : 'SIGQUIT', 15_000);
+      if (downMs > 0) await new Promise((r) => setTimeout(r, downMs));
       await start();
     },
   };

@@ -11,7 +11,7 @@ import type pg from 'pg';
 import { parse, stringify } from 'yaml';
 import type { SessionEvent } from '../../src/model/session.js';
 import type { EventJson, SearchHitJson, SessionJson } from '../../src/store/json.js';
-import { openStore } from '../../src/store/open-store.js';
+import { isPostgresStoreUrl, openStore } from '../../src/store/open-store.js';
 import type { SessionSummary } from '../../src/store/session-store.js';
 import { DBTAPE_BIN, type Dbtape, REPO_ROOT, startDbtape } from './dbtape-process.js';
 import { ALICE, type ProxyOptions, proxyYaml } from './pg-fixtures.js';
@@ -155,10 +155,11 @@ export function endedSessions(
   count: number,
   timeoutMs = 20_000,
 ): Promise<SessionSummary[]> {
-  const file = storeUrl.slice('sqlite:'.length);
+  // A SQLite store's file appears with the first session; a PostgreSQL store exists from the start.
+  const missing = () => !isPostgresStoreUrl(storeUrl) && !existsSync(storeUrl.slice('sqlite:'.length));
   return waitFor(
     () =>
-      !existsSync(file)
+      missing()
         ? null
         : readStore(storeUrl, async (store) => {
             const found = (await store.listSessions({ limit: 1000 })).filter(pick);

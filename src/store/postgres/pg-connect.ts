@@ -56,8 +56,8 @@ export interface PgPoolOptions {
   /** The writer's connection was lost (its session-level lock with it). */
   readonly onclose?: () => void;
   /**
-   * synchronous_commit for the connection's transactions. The writer's is off: a batch that must
-   * be durable sets it on for its own transaction (pg-store.ts says why that is enough).
+   * synchronous_commit for the connection's transactions, whatever the server's default is: the
+   * writer's is on (pg-store.ts says why fast-mode batches wait for the flush too).
    */
   readonly synchronousCommit?: 'on' | 'off';
 }

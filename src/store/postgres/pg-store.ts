@@ -4,11 +4,13 @@
  * same code (pg-write.ts). Reads go through a small pool of their own, so the dashboard's reads
  * never wait behind a commit.
  *
- * Durability: the writer's connection runs with synchronous_commit off, so a batch written in
- * fast mode returns without waiting for the server's WAL flush (a server crash can lose the last
- * commits, as a power loss can with the SQLite store). A durable batch (strict mode) sets
- * synchronous_commit on for its transaction: its COMMIT returns once the WAL is flushed, which
- * also flushes every earlier commit, so it needs no journal.
+ * Durability: every commit waits for the server's WAL flush (synchronous_commit on for the
+ * writer's connection, whatever the server's default), so a strict-mode batch needs no journal.
+ * Fast-mode batches wait too, off the proxy's path: the store's server can crash and come back
+ * while dbtape runs on, and a commit it acknowledged and then lost would leave dbtape's sequence
+ * numbers and chain heads ahead of the store's, refusing every later event of those sessions
+ * (seen with an `immediate` restart of the store's server under load). With the SQLite store the
+ * two cannot part: what loses its last commits (a power loss) loses the process too.
  *
  * One writer: `dbtape serve` opens the store with `writer` and holds a session-level advisory
  * lock on its writer connection (pg-connect.ts); a second one is refused at open.
@@ -104,7 +106,7 @@ export class PostgresSessionStore implements SessionStore {
   private connectWriter(): Sql {
     return connectPg(this.url, {
       max: 1,
-      synchronousCommit: 'off',
+      synchronousCommit: 'on',
       onclose: () => {
         this.lockLost = true;
         this.writer?.invalidate();
@@ -155,12 +157,13 @@ export class PostgresSessionStore implements SessionStore {
     }
   }
 
-  async writeBatch(batch: WriteBatch, options: WriteOptions = {}): Promise<void> {
-    return this.writeEncoded(encodeBatch(batch), options);
+  /** Every batch is durable once written (see above), so `durable` asks nothing more. */
+  async writeBatch(batch: WriteBatch, _options?: WriteOptions): Promise<void> {
+    return this.writeEncoded(encodeBatch(batch));
   }
 
   /** writeBatch for a batch already encoded (worker-store.ts encodes on the proxy's thread). */
-  async writeEncoded(batch: EncodedBatch, options: WriteOptions = {}): Promise<void> {
+  async writeEncoded(batch: EncodedBatch, _options?: WriteOptions): Promise<void> {
     await this.opened();
     if (!this.write || !this.writer)
       throw new StoreError('DBTAPE_STORE_CLOSED', 'dbtape: this session store was opened read-only');
@@ -176,7 +179,7 @@ export class PostgresSessionStore implements SessionStore {
         throw this.storeError(err);
       }
       try {
-        await this.runWrite(statements, options.durable === true);
+        await this.runWrite(statements);
       } catch (err) {
         writer.failed(batch);
         if (definiteFailure(err) || !(await committedDespite(this.read, batch))) throw this.storeError(err);
@@ -222,7 +225,7 @@ export class PostgresSessionStore implements SessionStore {
             throw this.storeError(err);
           },
         );
-        await this.runWrite(statements, true).catch((err: unknown) => {
+        await this.runWrite(statements).catch((err: unknown) => {
           throw this.storeError(err);
         });
         last = info;
@@ -244,7 +247,7 @@ export class PostgresSessionStore implements SessionStore {
       throw new StoreError('DBTAPE_STORE_CLOSED', 'dbtape: this session store was opened read-only');
     return this.exclusive(async () => {
       const { count, statements } = await PgKeys.rewrap(this.write!, keyring);
-      await this.runWrite(statements, true);
+      await this.runWrite(statements);
       return count;
     });
   }
@@ -263,21 +266,19 @@ export class PostgresSessionStore implements SessionStore {
 
   /**
    * Runs a write's statements as one simple-protocol query on the writer's connection: the server
-   * runs them as one implicit transaction (pg-write.ts says why not `begin()`). Durable:
-   * synchronous_commit on for that transaction alone (the connection's default is off). Retakes
-   * the writer lock first if the connection was lost, and refuses to write if another process
-   * took it meanwhile.
+   * runs them as one implicit transaction (pg-write.ts says why not `begin()`), durable once it
+   * returns (synchronous_commit on, see above). Retakes the writer lock first if the connection was
+   * lost, and refuses to write if another process took it meanwhile.
    */
-  private async runWrite(statements: readonly string[], durable: boolean): Promise<void> {
+  private async runWrite(statements: readonly string[]): Promise<void> {
     if (statements.length === 0) return;
     const sql = this.write!;
-    const all = durable ? ['SET LOCAL synchronous_commit = on', ...statements] : statements;
     try {
       if (this.options.writer && this.lockLost) {
         await withTimeout(takeWriterLock(sql, this.url), WRITE_TIMEOUT_MS);
         this.lockLost = false;
       }
-      await withTimeout(sql.unsafe(all.join(';\n')).execute(), WRITE_TIMEOUT_MS);
+      await withTimeout(sql.unsafe(statements.join(';\n')).execute(), WRITE_TIMEOUT_MS);
     } catch (err) {
       if (!definiteFailure(err)) this.replaceWriter();
       throw err;
