@@ -147,6 +147,23 @@ export interface CheckpointInfo {
   readonly sealedUpTo: number;
 }
 
+/**
+ * A dashboard API token as a store keeps it (web/auth/api-tokens.ts): never the secret, only its
+ * SHA-256. Times are ISO 8601 strings, as the API shows them.
+ */
+export interface ApiTokenRecord {
+  readonly id: string;
+  readonly name: string;
+  /** The dbtape user the token acts as. */
+  readonly user: string;
+  readonly createdBy: string;
+  readonly createdAt: string;
+  /** SHA-256 of the token, base64url. */
+  readonly hash: string;
+  /** ISO time from which the token is refused; absent: never (so files from before expiry still load). */
+  readonly expiresAt?: string;
+}
+
 export interface SessionStore {
   /**
    * Writes the batch in one transaction. Each event is hash-chained to the previous one of its
@@ -185,4 +202,15 @@ export interface SessionStore {
    * one transaction, without touching a recording. Returns how many keys were re-wrapped.
    */
   rewrapKeys?(keyring: Keyring): Promise<number>;
+  /**
+   * The dashboard's API tokens, for a store that keeps them in its own database (PostgreSQL, often
+   * run where dbtape has no lasting files); oldest first. Absent, or null through a forwarding
+   * store whose store lacks it: this store does not keep them (a SQLite store's live in a file
+   * beside it, web/auth/token-file.ts).
+   */
+  loadApiTokens?(): Promise<ApiTokenRecord[] | null>;
+  /** Adds a token; resolves once it is durable, rejects having kept nothing when it cannot be. */
+  saveApiToken?(token: ApiTokenRecord): Promise<void>;
+  /** Deletes a token, durably; an unknown id is no error. */
+  deleteApiToken?(id: string): Promise<void>;
 }

@@ -11,6 +11,9 @@ export type StoreMethod =
   | 'getSession'
   | 'getEvents'
   | 'search'
+  | 'loadApiTokens'
+  | 'saveApiToken'
+  | 'deleteApiToken'
   | 'close';
 
 export interface WorkerRequest {

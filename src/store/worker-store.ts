@@ -9,6 +9,7 @@ import type { EndReason, SessionEvent, SessionId } from '../model/session.js';
 import { encodeBatch } from './encoded-batch.js';
 import type { StoreKeyFiles, Synchronous } from './open-store.js';
 import type {
+  ApiTokenRecord,
   CheckpointInfo,
   EventQuery,
   SearchFilter,
@@ -95,6 +96,19 @@ export class WorkerSessionStore implements SessionStore {
 
   search(text: string, filter?: SearchFilter): Promise<SearchHit[]> {
     return this.call('search', text, filter) as Promise<SearchHit[]>;
+  }
+
+  /** Null when the worker's store keeps no tokens (SQLite: they live in a file beside it). */
+  loadApiTokens(): Promise<ApiTokenRecord[] | null> {
+    return this.call('loadApiTokens') as Promise<ApiTokenRecord[] | null>;
+  }
+
+  saveApiToken(token: ApiTokenRecord): Promise<void> {
+    return this.call('saveApiToken', token) as Promise<void>;
+  }
+
+  deleteApiToken(id: string): Promise<void> {
+    return this.call('deleteApiToken', id) as Promise<void>;
   }
 
   async close(): Promise<void> {

@@ -10,7 +10,9 @@
  * - no strict-mode journal: a commit with synchronous_commit on is durable by itself;
  * - session ids sort bytewise (COLLATE "C"), as SQLite compares them, whatever the database's collation;
  * - no foreign keys, as SQLite does not enforce its own: verify is what reports events left
- *   from a deleted session, and a foreign key check per event row would cost every write.
+ *   from a deleted session, and a foreign key check per event row would cost every write;
+ * - the dashboard's API tokens have a table (migration 2), where the SQLite store keeps them in a
+ *   file beside it: a PostgreSQL store often serves a dbtape with no lasting files of its own.
  */
 export interface PgMigration {
   readonly version: number;
@@ -108,6 +110,25 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
         name text PRIMARY KEY,
         key_version integer NOT NULL,
         wrapped bytea NOT NULL
+      );
+    `,
+  },
+  {
+    version: 2,
+    name: 'api_tokens: the dashboard API tokens, as hashes',
+    sql: `
+      -- web/auth/api-tokens.ts: never a token itself, only its SHA-256 (base64url). When each was
+      -- last used stays in memory, as it does with the SQLite store's token file. added: the
+      -- order they were created in (two may share a millisecond), which the file keeps too.
+      CREATE TABLE api_tokens (
+        id text COLLATE "C" PRIMARY KEY,
+        added bigint GENERATED ALWAYS AS IDENTITY,
+        name text NOT NULL,
+        user_name text NOT NULL,
+        created_by text NOT NULL,
+        created_at timestamptz NOT NULL,
+        hash text COLLATE "C" NOT NULL UNIQUE,
+        expires_at timestamptz
       );
     `,
   },

@@ -26,6 +26,7 @@ import { decodeEvent } from '../event-codec.js';
 import { OutcomeTracker } from '../outcome-tracker.js';
 import { decryptBody, FORMAT_ENCRYPTED } from '../session-keys.js';
 import type {
+  ApiTokenRecord,
   CheckpointInfo,
   EventQuery,
   SearchFilter,
@@ -51,6 +52,7 @@ import { PgIntegritySource } from './pg-integrity.js';
 import { PgKeys } from './pg-keys.js';
 import { type PgBodyRow, PgReads } from './pg-reads.js';
 import { toBlindTsQuery, toTsQuery } from './pg-search.js';
+import { deleteTokenStatement, insertTokenStatement, loadPgTokens } from './pg-tokens.js';
 import { PgBatchWriter } from './pg-write.js';
 
 export interface PgOpenOptions {
@@ -250,6 +252,34 @@ export class PostgresSessionStore implements SessionStore {
       await this.runWrite(statements);
       return count;
     });
+  }
+
+  async loadApiTokens(): Promise<ApiTokenRecord[]> {
+    await this.opened();
+    return loadPgTokens(this.read);
+  }
+
+  async saveApiToken(token: ApiTokenRecord): Promise<void> {
+    await this.writeToken(insertTokenStatement(token));
+  }
+
+  async deleteApiToken(id: string): Promise<void> {
+    await this.writeToken(deleteTokenStatement(id));
+  }
+
+  /**
+   * A token change is written like a checkpoint: durable before it resolves (the API hands out
+   * the secret only then), in turn with the recording's batches on the writer's connection.
+   */
+  private async writeToken(statement: string): Promise<void> {
+    await this.opened();
+    if (this.readonly)
+      throw new StoreError('DBTAPE_STORE_CLOSED', 'dbtape: this session store was opened read-only');
+    await this.exclusive(() =>
+      this.runWrite([statement], true).catch((err: unknown) => {
+        throw this.storeError(err);
+      }),
+    );
   }
 
   async close(): Promise<void> {
