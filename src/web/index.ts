@@ -5,11 +5,11 @@
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { createAdaptorServer } from '@hono/node-server';
-import { isPostgresStoreUrl, sqlitePathFromUrl } from '../store/open-store.js';
 import { createApp } from './app.js';
 import { ApiTokens } from './auth/api-tokens.js';
 import { LoginLimiter, PER_USER_ALL_IPS } from './auth/rate-limit.js';
 import { SignInTable } from './auth/sign-ins.js';
+import { tokenKeeper, tokenPlace } from './auth/token-keepers.js';
 import { backfillMinuteStats } from './backfill.js';
 import { TrustedProxies } from './client-address.js';
 import { HostRule, refusedHostLog } from './host-check.js';
@@ -39,14 +39,12 @@ export async function startWeb(opts: WebOptions): Promise<RunningWeb> {
   const now = opts.now ?? Date.now;
   const log = opts.log.child({ component: 'web' });
   const users = new Map(opts.config.users.map((u) => [u.name, u]));
-  const tokensFile =
-    opts.tokensFile === undefined ? defaultTokensFile(opts.config.store.url) : opts.tokensFile;
   const channels = new SseChannels(opts.heartbeatMs ?? 15_000);
   // A credential that ends takes its live streams with it.
-  const tokens = new ApiTokens(tokensFile, {
-    now,
-    onEnd: (id) => channels.endFor(credentialKey('token', id)),
-  });
+  const tokens = await ApiTokens.open(
+    tokenKeeper(tokenPlace(opts.config.store.url, opts.tokensFile), opts.store),
+    { now, onEnd: (id) => channels.endFor(credentialKey('token', id)) },
+  );
   const stats = new MinuteStats(24 * 60, now);
   const feed = new LiveFeed(opts.bus, opts.store, stats, log);
   const statementMetrics = new StatementMetrics(opts.bus);
@@ -128,16 +126,10 @@ export async function startWeb(opts: WebOptions): Promise<RunningWeb> {
       host_check: hostRule.enforced,
       trusted_proxies: trustedProxies.length,
       ...(trustedProxies.length > 0 ? { forwarded_header: forwardedHeader } : {}),
-      tokens: tokensFile ?? 'memory',
+      tokens: tokens.where,
     },
     'dashboard listening',
   );
-  if (tokensFile === null && isPostgresStoreUrl(opts.config.store.url)) {
-    log.warn(
-      {},
-      'API tokens are kept in memory with a PostgreSQL session store (there is no store file to keep them beside): tokens created now stop working when dbtape restarts',
-    );
-  }
   backfillMinuteStats(opts.store, stats, feed, now() * 1000, log).catch((err: unknown) =>
     log.warn({ err: String(err) }, 'could not backfill the statements-per-minute chart'),
   );
@@ -167,17 +159,4 @@ export async function startWeb(opts: WebOptions): Promise<RunningWeb> {
       return closing;
     },
   };
-}
-
-/**
- * API tokens live beside a SQLite store file (data/dbtape.db → data/dbtape.db.tokens.json); with
- * an in-memory or PostgreSQL store there is no such file, and they are kept in memory.
- */
-function defaultTokensFile(storeUrl: string): string | null {
-  try {
-    const p = sqlitePathFromUrl(storeUrl);
-    return p === ':memory:' ? null : `${p}.tokens.json`;
-  } catch {
-    return null;
-  }
 }

@@ -66,8 +66,9 @@ export interface WebOptions {
    */
   readonly tls?: { readonly cert: Buffer; readonly key: Buffer };
   /**
-   * Where API tokens are kept (only hashes). Default: `<sqlite store file>.tokens.json` when the
-   * store is a SQLite file, otherwise memory only (tokens are lost at restart).
+   * A file to keep API tokens in (only hashes), or null for memory only (tokens are lost at
+   * restart). Default (auth/token-keepers.ts): `<sqlite store file>.tokens.json` for a SQLite
+   * file, the store's own database for a PostgreSQL store, memory for an in-memory store.
    */
   readonly tokensFile?: string | null;
   /** Folder of the built dashboard (index.html, assets/). Default: dist/web-ui of this package. */

@@ -5,15 +5,16 @@ import path from 'node:path';
 import { after, test } from 'node:test';
 import { ApiTokens } from '../../src/web/auth/api-tokens.js';
 import { hashToken } from '../../src/web/auth/sign-ins.js';
+import { FileTokenKeeper } from '../../src/web/auth/token-file.js';
 
 const DAY_MS = 86_400_000;
 const dir = mkdtempSync(path.join(os.tmpdir(), 'dbtape-api-tokens-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-test('a token made for n days carries its end, works until then and is refused from then on', () => {
+test('a token made for n days carries its end, works until then and is refused from then on', async () => {
   const clock = { ms: Date.parse('2026-01-01T00:00:00Z') };
   const tokens = new ApiTokens(null, { now: () => clock.ms });
-  const { token, info } = tokens.create('ci', 'alice', 'ada', 30);
+  const { token, info } = await tokens.create('ci', 'alice', 'ada', 30);
   assert.equal(info.createdAt, '2026-01-01T00:00:00.000Z');
   assert.equal(info.expiresAt, '2026-01-31T00:00:00.000Z');
   clock.ms += 30 * DAY_MS - 1;
@@ -28,16 +29,16 @@ test('a token made for n days carries its end, works until then and is refused f
   );
 });
 
-test('a token made without a lifetime never expires', () => {
+test('a token made without a lifetime never expires', async () => {
   const clock = { ms: Date.now() };
   const tokens = new ApiTokens(null, { now: () => clock.ms });
-  const { token, info } = tokens.create('forever', 'alice', 'ada');
+  const { token, info } = await tokens.create('forever', 'alice', 'ada');
   assert.equal(info.expiresAt, undefined);
   clock.ms += 20 * 365 * DAY_MS;
   assert.equal(tokens.expired(tokens.lookup(token)!), false);
 });
 
-test('a token file written before tokens could expire still loads, its tokens never expiring', () => {
+test('a token file written before tokens could expire still loads, its tokens never expiring', async () => {
   const file = path.join(dir, 'old.tokens.json');
   const secret = 'dbtape_an-old-token-from-an-earlier-version-of-dbtape';
   const old = {
@@ -49,19 +50,19 @@ test('a token file written before tokens could expire still loads, its tokens ne
     hash: hashToken(secret),
   };
   writeFileSync(file, JSON.stringify({ version: 1, tokens: [old] }), { mode: 0o600 });
-  const tokens = new ApiTokens(file);
+  const tokens = await ApiTokens.open(new FileTokenKeeper(file));
   const info = tokens.lookup(secret);
   assert.equal(info?.id, old.id);
   assert.equal(tokens.expired(info!), false);
   // Saving again (a new token) keeps the old record as it was, and writes the new one's end.
-  tokens.create('new', 'alice', 'ada', 7);
+  await tokens.create('new', 'alice', 'ada', 7);
   const saved = JSON.parse(readFileSync(file, 'utf8')) as { tokens: Record<string, unknown>[] };
   assert.deepEqual(saved.tokens[0], old);
   assert.equal(typeof saved.tokens[1]!.expiresAt, 'string');
-  assert.equal(new ApiTokens(file).list().length, 2, 'and reads back');
+  assert.equal((await ApiTokens.open(new FileTokenKeeper(file))).list().length, 2, 'and reads back');
 });
 
-test('a token file with a malformed end date is refused with a clear error', () => {
+test('a token file with a malformed end date is refused with a clear error', async () => {
   const file = path.join(dir, 'bad.tokens.json');
   const bad = {
     id: 'x',
@@ -73,5 +74,5 @@ test('a token file with a malformed end date is refused with a clear error', () 
     expiresAt: 42,
   };
   writeFileSync(file, JSON.stringify({ version: 1, tokens: [bad] }));
-  assert.throws(() => new ApiTokens(file), { code: 'DBTAPE_TOKENS_FILE' });
+  await assert.rejects(ApiTokens.open(new FileTokenKeeper(file)), { code: 'DBTAPE_TOKENS_FILE' });
 });

@@ -41,25 +41,25 @@ test('a stream of a sign-in is valid while the sign-in and its user are', () => 
   assert.equal(stillValid(q, d), false, 'user removed from the config');
 });
 
-test('a stream of a token is valid while the token and its user are; revoking reports the id', () => {
+test('a stream of a token is valid while the token and its user are; revoking reports the id', async () => {
   const { d, ended } = deps();
-  const { info } = d.tokens.create('ci', 'alice', 'ada');
+  const { info } = await d.tokens.create('ci', 'alice', 'ada');
   const p: Principal = { user: 'alice', roles: [], via: 'token', credentialId: info.id };
   assert.equal(stillValid(p, d), true);
-  assert.equal(d.tokens.revoke(info.id), true);
+  assert.equal(await d.tokens.revoke(info.id), true);
   assert.equal(stillValid(p, d), false);
   assert.deepEqual(ended, [info.id]);
 
-  const other = d.tokens.create('other', 'alice', 'ada');
+  const other = await d.tokens.create('other', 'alice', 'ada');
   const q: Principal = { user: 'alice', roles: [], via: 'token', credentialId: other.info.id };
   d.users.delete('alice');
   assert.equal(stillValid(q, d), false, 'user removed from the config');
 });
 
-test('a token id is not taken for a sign-in id, or the other way round', () => {
+test('a token id is not taken for a sign-in id, or the other way round', async () => {
   const { d } = deps();
   const { signIn } = d.signIns.create('alice');
-  const { info } = d.tokens.create('ci', 'alice', 'ada');
+  const { info } = await d.tokens.create('ci', 'alice', 'ada');
   assert.equal(stillValid({ user: 'alice', roles: [], via: 'token', credentialId: signIn.id }, d), false);
   assert.equal(stillValid({ user: 'alice', roles: [], via: 'session', credentialId: info.id }, d), false);
 });

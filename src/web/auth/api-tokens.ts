@@ -2,39 +2,21 @@
  * API tokens for scripts and the CLI (`Authorization: Bearer dbtape_...`). An admin creates one
  * for a dbtape user; the token acts as that user with the roles the config gives the user at the
  * time of each request (remove the user and the token stops working). Only a SHA-256 of each
- * token is kept: in a JSON file (mode 0600) beside the SQLite store, or in memory when there is
- * no such file. The file is replaced atomically on every change. A revocation is reported through
- * `onEnd`, so that what the token opened (live streams) ends with it. A token may expire; one that
- * does is refused but stays listed (with its date) until an admin deletes it.
+ * token is kept: in memory for the lookup of each request, and through a TokenKeeper
+ * (token-keepers.ts) where it outlives a restart: a file beside a SQLite store, or a PostgreSQL
+ * store's own database. A change is reported only once the keeper holds it, so a token the API
+ * returned survives a restart; when the keeper fails, nothing changes. A revocation is reported
+ * through `onEnd`, so that what the token opened (live streams) ends with it. A token may expire;
+ * one that does is refused but stays listed (with its date) until an admin deletes it.
  */
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import type { ApiTokenRecord } from '../../store/session-store.js';
 import { hashToken } from './sign-ins.js';
+import { type TokenKeeper, TokenKeeperError } from './token-keepers.js';
 
 export const TOKEN_PREFIX = 'dbtape_';
 
-export interface ApiToken {
-  readonly id: string;
-  readonly name: string;
-  /** The dbtape user the token acts as. */
-  readonly user: string;
-  readonly createdBy: string;
-  readonly createdAt: string;
-  /** SHA-256 of the token, base64url. */
-  readonly hash: string;
-  /** ISO time from which the token is refused; absent: never (so files from before expiry still load). */
-  readonly expiresAt?: string;
-}
-
-interface TokenFile {
-  readonly version: 1;
-  readonly tokens: ApiToken[];
-}
-
-export class TokenFileError extends Error {
-  readonly code = 'DBTAPE_TOKENS_FILE';
-  override name = 'TokenFileError';
-}
+export type ApiToken = ApiTokenRecord;
 
 export interface ApiTokenOptions {
   /** Called with the id of a token that is revoked. */
@@ -50,25 +32,33 @@ const DAY_MS = 86_400_000;
 export class ApiTokens {
   private readonly byHash = new Map<string, ApiToken>();
   private readonly lastUsed = new Map<string, string>();
+  /** Revocations being written: their tokens are refused already, and work again if the write fails. */
+  private readonly revoking = new Map<string, Promise<boolean>>();
 
-  /** `file` null: memory only. */
-  constructor(
-    private readonly file: string | null,
-    private readonly o: ApiTokenOptions = {},
-  ) {
-    if (file && existsSync(file)) for (const t of readTokenFile(file)) this.byHash.set(t.hash, t);
+  /** The keeper's tokens, loaded once (its errors surface here). */
+  static async open(keeper: TokenKeeper, o: ApiTokenOptions = {}): Promise<ApiTokens> {
+    const tokens = new ApiTokens(keeper, o);
+    for (const t of await keeper.load()) tokens.byHash.set(t.hash, t);
+    return tokens;
   }
+
+  /** Empty; `keeper` null: memory only. */
+  constructor(
+    private readonly keeper: TokenKeeper | null,
+    private readonly o: ApiTokenOptions = {},
+  ) {}
 
   /**
    * Creates a token, valid for `expiresInDays` (1 to MAX_TOKEN_DAYS) or, without it, until revoked;
-   * the secret is returned once and never kept.
+   * the secret is returned once and never kept. Rejects with DBTAPE_TOKENS_WRITE_FAILED, creating
+   * nothing, when the keeper cannot hold it.
    */
-  create(
+  async create(
     name: string,
     user: string,
     createdBy: string,
     expiresInDays?: number,
-  ): { token: string; info: ApiToken } {
+  ): Promise<{ token: string; info: ApiToken }> {
     const token = `${TOKEN_PREFIX}${randomBytes(32).toString('base64url')}`;
     const now = this.now();
     const info: ApiToken = {
@@ -82,8 +72,8 @@ export class ApiTokens {
         ? { expiresAt: new Date(now + expiresInDays * DAY_MS).toISOString() }
         : {}),
     };
+    await this.write('save', () => this.keeper?.add(info));
     this.byHash.set(info.hash, info);
-    this.save();
     return { token, info };
   }
 
@@ -91,7 +81,8 @@ export class ApiTokens {
   lookup(token: string): ApiToken | null {
     if (!token.startsWith(TOKEN_PREFIX)) return null;
     const info = this.byHash.get(hashToken(token)) ?? null;
-    if (info && !this.expired(info)) this.lastUsed.set(info.id, new Date(this.now()).toISOString());
+    if (!info || this.revoking.has(info.id)) return null;
+    if (!this.expired(info)) this.lastUsed.set(info.id, new Date(this.now()).toISOString());
     return info;
   }
 
@@ -101,72 +92,65 @@ export class ApiTokens {
 
   /** Whether the token with this id still works; not a use (a stream asks at every heartbeat). */
   valid(id: string): boolean {
-    // A linear scan: an admin creates tokens by hand, there are few.
-    for (const t of this.byHash.values()) if (t.id === id) return !this.expired(t);
-    return false;
+    const t = this.find(id);
+    return t !== null && !this.revoking.has(id) && !this.expired(t);
   }
 
   list(): (ApiToken & { lastUsedAt: string | null })[] {
     return [...this.byHash.values()].map((t) => ({ ...t, lastUsedAt: this.lastUsed.get(t.id) ?? null }));
   }
 
-  revoke(id: string): boolean {
-    for (const [hash, t] of this.byHash) {
-      if (t.id === id) {
-        this.byHash.delete(hash);
-        this.lastUsed.delete(id);
-        this.save();
-        this.o.onEnd?.(id);
-        return true;
+  /**
+   * Deletes the token: false when there is none. It is refused from the call on; rejects with
+   * DBTAPE_TOKENS_WRITE_FAILED, the token working again, when the keeper cannot delete it.
+   */
+  revoke(id: string): Promise<boolean> {
+    const pending = this.revoking.get(id);
+    if (pending) return pending;
+    const t = this.find(id);
+    if (!t) return Promise.resolve(false);
+    const run = (async () => {
+      try {
+        await this.write('delete', () => this.keeper?.remove(id));
+      } finally {
+        this.revoking.delete(id);
       }
-    }
-    return false;
+      this.byHash.delete(t.hash);
+      this.lastUsed.delete(id);
+      this.o.onEnd?.(id);
+      return true;
+    })();
+    this.revoking.set(id, run);
+    return run;
   }
 
   get persistent(): boolean {
-    return this.file !== null;
+    return this.keeper?.persistent ?? false;
+  }
+
+  /** Where tokens are kept, for the log. */
+  get where(): string {
+    return this.keeper?.where ?? 'memory';
+  }
+
+  private find(id: string): ApiToken | null {
+    // A linear scan: an admin creates tokens by hand, there are few.
+    for (const t of this.byHash.values()) if (t.id === id) return t;
+    return null;
   }
 
   private now(): number {
     return (this.o.now ?? Date.now)();
   }
 
-  private save(): void {
-    if (!this.file) return;
-    const doc: TokenFile = { version: 1, tokens: [...this.byHash.values()] };
-    const tmp = `${this.file}.${process.pid}.tmp`;
-    writeFileSync(tmp, `${JSON.stringify(doc, null, 2)}\n`, { mode: 0o600 });
-    chmodSync(tmp, 0o600);
-    renameSync(tmp, this.file);
+  private async write(what: 'save' | 'delete', fn: () => Promise<void> | undefined): Promise<void> {
+    try {
+      await fn();
+    } catch (err) {
+      throw new TokenKeeperError(
+        'DBTAPE_TOKENS_WRITE_FAILED',
+        `dbtape: could not ${what} the API token in ${this.where}: ${err instanceof Error ? err.message : String(err)}`,
+      );
+    }
   }
-}
-
-function readTokenFile(file: string): ApiToken[] {
-  let doc: unknown;
-  try {
-    doc = JSON.parse(readFileSync(file, 'utf8'));
-  } catch (err) {
-    throw new TokenFileError(
-      `dbtape: cannot read the API token file ${file}: ${(err as Error).message}; fix or remove it (removing revokes every token)`,
-    );
-  }
-  const tokens = (doc as Partial<TokenFile> | null)?.tokens;
-  if (!Array.isArray(tokens) || !tokens.every(isToken)) {
-    throw new TokenFileError(
-      `dbtape: the API token file ${file} is not in the expected form; fix or remove it (removing revokes every token)`,
-    );
-  }
-  return tokens;
-}
-
-function isToken(t: unknown): t is ApiToken {
-  if (typeof t !== 'object' || t === null) return false;
-  const r = t as Record<string, unknown>;
-  const expiresOk =
-    r.expiresAt === undefined ||
-    (typeof r.expiresAt === 'string' && Number.isFinite(Date.parse(r.expiresAt)));
-  return (
-    expiresOk &&
-    ['id', 'name', 'user', 'createdBy', 'createdAt', 'hash'].every((k) => typeof r[k] === 'string')
-  );
 }

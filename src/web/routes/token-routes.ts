@@ -44,7 +44,9 @@ export function tokenRoutes(app: Hono<WebEnv>, d: TokenRouteDeps, authed: Middle
       throw new ApiError(400, 'DBTAPE_BAD_REQUEST', '"user" must name a user of the config');
     }
     const days = expiresInDays(body.expires_in_days);
-    const { token, info } = d.tokens.create(name.trim(), user, p.user, days);
+    const { token, info } = await keeperCall(d, () => d.tokens.create(name.trim(), user, p.user, days), {
+      by: p.user,
+    });
     d.log.info(
       {
         token: info.id,
@@ -58,13 +60,37 @@ export function tokenRoutes(app: Hono<WebEnv>, d: TokenRouteDeps, authed: Middle
     return c.json({ ...tokenJson(info), token }, 201);
   });
 
-  app.delete('/api/tokens/:id', authed, (c) => {
+  app.delete('/api/tokens/:id', authed, async (c) => {
     const p = requireAdmin(c);
     const id = c.req.param('id');
-    if (!d.tokens.revoke(id)) throw new ApiError(404, 'DBTAPE_TOKEN_NOT_FOUND', 'no such token');
+    if (!(await keeperCall(d, () => d.tokens.revoke(id), { token: id, by: p.user }))) {
+      throw new ApiError(404, 'DBTAPE_TOKEN_NOT_FOUND', 'no such token');
+    }
     d.log.info({ token: id, by: p.user }, 'API token revoked');
     return c.json({ id, revoked: true });
   });
+}
+
+/**
+ * A change the token keeper could not write changed nothing: the cause goes to the log (it may
+ * name the store), the admin gets 503 and may try again.
+ */
+async function keeperCall<T>(
+  d: TokenRouteDeps,
+  fn: () => Promise<T>,
+  fields: Record<string, string>,
+): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if ((err as { code?: unknown }).code !== 'DBTAPE_TOKENS_WRITE_FAILED') throw err;
+    d.log.error({ ...fields, err: (err as Error).message }, 'API token change not saved');
+    throw new ApiError(
+      503,
+      'DBTAPE_TOKENS_WRITE_FAILED',
+      `the API tokens could not be saved in ${d.tokens.where}, so nothing changed (see the server log); try again`,
+    );
+  }
 }
 
 function requireAdmin(c: WebContext) {
