@@ -174,6 +174,7 @@ describe('dbtape check-config', () => {
     assert.equal(pg.code, 0, pg.stderr);
     assert.match(pg.stdout, /postgres:\/\/rec:\*+@db\.example:5432\/dbtape/);
     assert.ok(!pg.stdout.includes(secret));
+    assert.match(pg.stdout, /API tokens +the session store's database \(table api_tokens, hashes only\)\n/);
   });
 
   test('the http section: public URL, trusted proxies and Host check; bad values name their key', async () => {
@@ -183,6 +184,10 @@ describe('dbtape check-config', () => {
     assert.match(plain.stdout, /dashboard URL +http:\/\/127\.0\.0\.1:8080\n/);
     assert.match(plain.stdout, /trusted proxies +none: clients are known by their socket address/);
     assert.match(plain.stdout, /Host check +on: answers to IP addresses and localhost\n/);
+    assert.match(
+      plain.stdout,
+      /API tokens +\/.*\/data\/dbtape\.db\.tokens\.json \(hashes only, mode 0600\)\n/,
+    );
 
     writeFileSync(
       join(dir, 'proxied.yaml'),

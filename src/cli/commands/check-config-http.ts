@@ -5,6 +5,7 @@
  */
 import type { AddressRange, Config, ForwardedHeader } from '../../config/types.js';
 import { formatListenAddress } from '../../config/units.js';
+import { tokenPlace } from '../../web/auth/token-keepers.js';
 import { HostRule } from '../../web/host-check.js';
 
 /** Rows for check-config's settings table; none when there is no dashboard. */
@@ -28,7 +29,17 @@ export function httpRows(config: Config): string[][] {
         ? `on: answers to IP addresses and ${[...rule.names].join(', ')}`
         : 'off: any Host is answered (listen.http is not loopback; set http.public_url or http.allowed_hosts)',
     ],
+    // Without recording there is no dashboard (serve ignores listen.http), so no tokens either.
+    ...(config.store.record ? [['API tokens', tokensText(config.store.url)]] : []),
   ];
+}
+
+/** Where the dashboard keeps its API tokens (auth/token-keepers.ts), as check-config says it. */
+function tokensText(storeUrl: string): string {
+  const place = tokenPlace(storeUrl);
+  if (place.kind === 'file') return `${place.file} (hashes only, mode 0600)`;
+  if (place.kind === 'store') return "the session store's database (table api_tokens, hashes only)";
+  return 'memory only (the store is in memory): lost when dbtape stops';
 }
 
 export function httpWarnings(config: Config): string[] {

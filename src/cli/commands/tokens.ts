@@ -1,7 +1,7 @@
 /**
  * `dbtape tokens create|list|revoke`: API tokens for scripts, SIEM collectors and `dbtape kill`.
- * Tokens live in the running `dbtape serve` (and its token file), so these ask it through its API
- * as an admin (api-client.ts), as the dashboard would.
+ * Tokens live in the running `dbtape serve` (and its token file or PostgreSQL store), so these ask
+ * it through its API as an admin (api-client.ts), as the dashboard would.
  */
 import type { Command } from 'commander';
 import { safeForTerminal } from '../../replay/sanitize.js';
