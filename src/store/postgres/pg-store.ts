@@ -276,7 +276,7 @@ export class PostgresSessionStore implements SessionStore {
     if (this.readonly)
       throw new StoreError('DBTAPE_STORE_CLOSED', 'dbtape: this session store was opened read-only');
     await this.exclusive(() =>
-      this.runWrite([statement], true).catch((err: unknown) => {
+      this.runWrite([statement]).catch((err: unknown) => {
         throw this.storeError(err);
       }),
     );
