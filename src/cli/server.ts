@@ -9,7 +9,7 @@ import { SessionRegistry } from '../proxy/session-registry.js';
 import { Recorder } from '../recording/recorder.js';
 import { loadStoreKeys } from '../store/open-store.js';
 import type { SessionStore } from '../store/session-store.js';
-import { WorkerSessionStore } from '../store/worker-store.js';
+import { type ThreadEvent, WorkerSessionStore } from '../store/worker-store.js';
 import { type LiveSessionsView, type MetricsSnapshot, recordingSnapshot, startWeb } from '../web/index.js';
 
 /**
@@ -115,10 +115,12 @@ async function openRecording(
   const keys = loadStoreKeys(sc);
   // Either store runs in its own thread: a SQLite commit on the proxy's event loop would stall
   // every session, and the PostgreSQL store's batch building is CPU the proxy's thread can spare.
-  const store = await WorkerSessionStore.open(sc.url, 'normal', {
-    encryptionKeyFile: sc.encryptionKeyFile,
-    signingKeyFile: sc.signingKeyFile,
-  });
+  const store = await WorkerSessionStore.open(
+    sc.url,
+    'normal',
+    { encryptionKeyFile: sc.encryptionKeyFile, signingKeyFile: sc.signingKeyFile },
+    { onThread: (e) => logStoreThread(log, e) },
+  );
   try {
     const closed = await store.closeOpenSessions('proxy_crash', Date.now() * 1000);
     if (closed > 0)
@@ -188,4 +190,22 @@ function metricsSnapshot(registry: SessionRegistry, recorder: Recorder): Metrics
     sessionsTotal: registry.started,
     recording: recordingSnapshot(recorder.stats()),
   };
+}
+
+function logStoreThread(log: Logger, e: ThreadEvent): void {
+  if (e.kind === 'lost')
+    log.error(
+      { err: e.error.message },
+      'the session store thread stopped; opening the store again in a new one',
+    );
+  else if (e.kind === 'reopen_failed')
+    log.error(
+      { err: e.error.message, retry_in_ms: e.retryInMs },
+      'could not open the session store again; retrying (sessions continue, lost events become gaps)',
+    );
+  else
+    log.warn(
+      { writes_in_flight: e.settled, committed: e.committed },
+      'the session store is open again in a new thread',
+    );
 }

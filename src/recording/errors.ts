@@ -58,5 +58,6 @@ function failureKind(codes: string): string | null {
   if (/SQLITE_BUSY|SQLITE_LOCKED|DBTAPE_STORE_LOCKED/.test(codes)) return 'store locked by another process';
   if (/ECONNREFUSED|ECONNRESET|ETIMEDOUT|CONNECTION_|SQLSTATE 08|SQLSTATE 57P0/.test(codes))
     return 'store unreachable';
+  if (/DBTAPE_STORE_THREAD_LOST/.test(codes)) return 'store thread restarting';
   return null;
 }

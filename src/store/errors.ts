@@ -13,7 +13,9 @@ export type StoreErrorCode =
   /** The recording is encrypted and no key (store.encryption_key_file) was given. */
   | 'DBTAPE_STORE_ENCRYPTED'
   /** Committed, but making the commit durable (fsync) failed. */
-  | 'DBTAPE_STORE_SYNC_FAILED';
+  | 'DBTAPE_STORE_SYNC_FAILED'
+  /** `dbtape serve`'s store thread stopped with the call in flight (worker-store.ts). */
+  | 'DBTAPE_STORE_THREAD_LOST';
 
 export class StoreError extends Error {
   override readonly name = 'StoreError';

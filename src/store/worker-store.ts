@@ -7,6 +7,7 @@
 import { Worker } from 'node:worker_threads';
 import type { EndReason, SessionEvent, SessionId } from '../model/session.js';
 import { encodeBatch } from './encoded-batch.js';
+import { StoreError } from './errors.js';
 import type { StoreKeyFiles, Synchronous } from './open-store.js';
 import type {
   ApiTokenRecord,
@@ -22,21 +23,50 @@ import type {
 } from './session-store.js';
 import { deserializeError, type StoreMethod, type WorkerReply } from './worker-protocol.js';
 
-export class WorkerSessionStore implements SessionStore {
-  private readonly worker: Worker;
-  private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
-  private nextId = 1;
-  private readonly ready: Promise<void>;
-  private dead: Error | null = null;
+interface Pending {
+  readonly resolve: (v: unknown) => void;
+  readonly reject: (e: Error) => void;
+  /** A write's last event: if it is in the store, the write committed. */
+  readonly last: { readonly sessionId: string; readonly seq: number } | null;
+}
 
-  private constructor(worker: Worker) {
-    this.worker = worker;
-    this.ready = new Promise((resolve, reject) => this.pending.set(0, { resolve: () => resolve(), reject }));
-    worker.on('message', (reply: WorkerReply) => this.settle(reply));
-    worker.on('error', (err) => this.fail(err));
-    worker.on('exit', (code) =>
-      this.fail(new Error(`dbtape: the session store thread exited (code ${code})`)),
-    );
+interface WorkerInit {
+  readonly url: string;
+  readonly synchronous: Synchronous;
+  readonly keyFiles: StoreKeyFiles;
+}
+
+export interface WorkerStoreOptions {
+  /** Told when the store's thread stops unexpectedly and when another has taken over. */
+  readonly onThread?: (event: ThreadEvent) => void;
+}
+
+export type ThreadEvent =
+  | { readonly kind: 'lost'; readonly error: Error }
+  | { readonly kind: 'reopen_failed'; readonly error: Error; readonly retryInMs: number }
+  | { readonly kind: 'restarted'; readonly settled: number; readonly committed: number };
+
+/** Between attempts to open the store again in a new thread: 0.5 s, doubling, at most 10 s. */
+const REOPEN_BACKOFF_MS = [500, 1000, 2000, 5000, 10_000];
+
+export class WorkerSessionStore implements SessionStore {
+  private worker!: Worker;
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 1;
+  private ready!: Promise<void>;
+  /** Set once closed, or when the first open failed: every call is refused with it. */
+  private dead: Error | null = null;
+  private closing = false;
+  /** A thread stopped and another is being started: calls wait for it. */
+  private restarting: Promise<void> | null = null;
+  /** The thread's own error ('error' comes before 'exit'), for what the lost calls are told. */
+  private threadError: Error | null = null;
+
+  private constructor(
+    private readonly init: WorkerInit,
+    private readonly o: WorkerStoreOptions,
+  ) {
+    this.attach();
   }
 
   /** Start the worker and wait until it has opened the store (open errors surface here). */
@@ -44,16 +74,116 @@ export class WorkerSessionStore implements SessionStore {
     url: string,
     synchronous: Synchronous,
     keyFiles: StoreKeyFiles,
+    options: WorkerStoreOptions = {},
   ): Promise<WorkerSessionStore> {
-    const store = new WorkerSessionStore(spawn({ url, synchronous, keyFiles }));
+    const store = new WorkerSessionStore({ url, synchronous, keyFiles }, options);
     try {
       await store.ready;
     } catch (err) {
-      // The thread would otherwise wait for requests that never come, keeping the process alive.
-      await store.worker.terminate();
+      store.dead = err as Error;
+      await store.discardThread();
       throw err;
     }
     return store;
+  }
+
+  /** A new thread opening the store; its answer to id 0 settles `ready`. */
+  private attach(): void {
+    const worker = spawn(this.init);
+    this.worker = worker;
+    this.ready = new Promise((resolve, reject) =>
+      this.pending.set(0, { resolve: () => resolve(), reject, last: null }),
+    );
+    // A replaced thread's late events are not this one's.
+    worker.on('message', (reply: WorkerReply) => {
+      if (this.worker === worker) this.settle(reply);
+    });
+    worker.on('error', (err) => {
+      if (this.worker === worker) this.threadError = err;
+    });
+    worker.on('exit', (code) => {
+      if (this.worker === worker) this.exited(code);
+    });
+  }
+
+  /**
+   * Ends a thread whose store did not open. It would otherwise wait for requests that never come,
+   * keeping the process alive; its exit is not a loss to recover from.
+   */
+  private async discardThread(): Promise<void> {
+    const worker = this.worker;
+    worker.removeAllListeners('exit');
+    await worker.terminate();
+  }
+
+  /**
+   * The thread ended. On close, or before the store ever opened, that is the end. Otherwise it
+   * stopped unexpectedly (an uncaught error, out of memory): the store is opened again in a new
+   * thread from what it holds durably (SQLite applies its journal; PostgreSQL retakes the writer
+   * lock), and the calls in flight are settled then. Without this, recording would stop for good
+   * while dbtape serves on.
+   */
+  private exited(code: number): void {
+    const error =
+      this.threadError ??
+      new StoreError('DBTAPE_STORE_THREAD_LOST', `dbtape: the session store thread exited (code ${code})`);
+    this.threadError = null;
+    const lost = [...this.pending.entries()];
+    this.pending.clear();
+    const opening = lost.find(([id]) => id === 0);
+    if (this.closing || this.dead || (opening && this.restarting === null)) {
+      this.dead ??= error;
+      for (const [, p] of lost) p.reject(error);
+      return;
+    }
+    if (opening) {
+      // A reopen's thread died while opening (nothing else is sent before it opens): restart()
+      // sees `ready` reject and tries again.
+      opening[1].reject(error);
+      return;
+    }
+    this.o.onThread?.({ kind: 'lost', error });
+    this.restarting = this.restart(
+      lost.map(([, p]) => p),
+      error,
+    );
+  }
+
+  private async restart(lost: Pending[], error: Error): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      this.attach();
+      try {
+        await this.ready;
+        break;
+      } catch (err) {
+        await this.discardThread();
+        if (this.closing) {
+          this.restarting = null;
+          for (const p of lost) p.reject(error);
+          return;
+        }
+        const retryInMs = REOPEN_BACKOFF_MS[Math.min(attempt, REOPEN_BACKOFF_MS.length - 1)]!;
+        this.o.onThread?.({ kind: 'reopen_failed', error: err as Error, retryInMs });
+        await new Promise((r) => setTimeout(r, retryInMs));
+      }
+    }
+    this.restarting = null;
+    // A write the thread had taken may have committed before it stopped: reporting that one failed
+    // would have the recorder write its sequence numbers again, which the store refuses for good.
+    let committed = 0;
+    for (const p of lost) {
+      const stored =
+        p.last !== null &&
+        (await this.getEvents(p.last.sessionId, { afterSeq: p.last.seq - 1, limit: 1 }).then(
+          ([e]) => e?.seq === p.last!.seq,
+          () => false,
+        ));
+      if (stored) {
+        committed++;
+        p.resolve(undefined);
+      } else p.reject(error);
+    }
+    this.o.onThread?.({ kind: 'restarted', settled: lost.length, committed });
   }
 
   /**
@@ -63,10 +193,12 @@ export class WorkerSessionStore implements SessionStore {
    */
   writeBatch(batch: WriteBatch, options?: WriteOptions): Promise<void> {
     const encoded = encodeBatch(batch);
+    const tail = batch.events.at(-1);
     return this.post(
       'writeEncoded',
       [encoded, options],
       [encoded.numbers.buffer as ArrayBuffer],
+      tail ? { sessionId: tail.sessionId, seq: tail.event.seq } : null,
     ) as Promise<void>;
   }
 
@@ -112,24 +244,43 @@ export class WorkerSessionStore implements SessionStore {
   }
 
   async close(): Promise<void> {
+    if (this.dead || this.closing) return;
+    this.closing = true;
+    await this.restarting;
     if (this.dead) return;
     // Listen before asking: the thread exits right after its answer, and Node can deliver that
     // answer and emit 'exit' in one turn, before code after an awaited call gets to listen (shutdown
     // then waited forever, about one run in fifteen of a test that stops dbtape).
     const exited = new Promise<void>((resolve) => this.worker.once('exit', () => resolve()));
-    await this.call('close');
+    await this.send('close', [], [], null);
     await exited;
   }
 
   private call(method: StoreMethod, ...args: unknown[]): Promise<unknown> {
-    return this.post(method, args, []);
+    return this.post(method, args, [], null);
   }
 
-  private post(method: StoreMethod, args: unknown[], transfer: ArrayBuffer[]): Promise<unknown> {
+  private post(
+    method: StoreMethod,
+    args: unknown[],
+    transfer: ArrayBuffer[],
+    last: Pending['last'],
+  ): Promise<unknown> {
     if (this.dead) return Promise.reject(this.dead);
+    if (this.closing) return Promise.reject(closedError());
+    if (this.restarting) return this.restarting.then(() => this.post(method, args, transfer, last));
+    return this.send(method, args, transfer, last);
+  }
+
+  private send(
+    method: StoreMethod,
+    args: unknown[],
+    transfer: ArrayBuffer[],
+    last: Pending['last'],
+  ): Promise<unknown> {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
+      this.pending.set(id, { resolve, reject, last });
       this.worker.postMessage({ id, method, args }, transfer);
     });
   }
@@ -141,19 +292,17 @@ export class WorkerSessionStore implements SessionStore {
     if (reply.ok) p.resolve(reply.value);
     else p.reject(deserializeError(reply.error));
   }
+}
 
-  private fail(err: Error): void {
-    this.dead ??= err;
-    for (const p of this.pending.values()) p.reject(err);
-    this.pending.clear();
-  }
+function closedError(): StoreError {
+  return new StoreError('DBTAPE_STORE_CLOSED', 'dbtape: the session store is closed');
 }
 
 /**
  * Compiled (dist/), the worker is store-worker.js beside this file. Run from TypeScript sources
  * (tests under tsx), the worker registers tsx first, then imports store-worker.ts.
  */
-function spawn(workerData: unknown): Worker {
+function spawn(workerData: WorkerInit): Worker {
   const here = import.meta.url;
   if (here.endsWith('.js')) return new Worker(new URL('./store-worker.js', here), { workerData });
   const entry = new URL('./store-worker.ts', here).href;

@@ -3,19 +3,26 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
+import type { Worker } from 'node:worker_threads';
 import { verifyStore } from '../../src/integrity/verify.js';
 import type { SessionEvent } from '../../src/model/session.js';
 import { encodeBatch, encodedEvents, encodeV1 } from '../../src/store/encoded-batch.js';
 import { encodeEvent } from '../../src/store/event-codec.js';
 import { openStore } from '../../src/store/open-store.js';
-import { WorkerSessionStore } from '../../src/store/worker-store.js';
+import { type ThreadEvent, WorkerSessionStore } from '../../src/store/worker-store.js';
 import { sessionMeta } from '../support/session-meta.js';
-import { POSTGRES, STORE_KINDS } from '../support/store-kinds.js';
+import { POSTGRES, pgAdminOn, STORE_KINDS } from '../support/store-kinds.js';
+import { waitFor } from '../support/wait.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'dbtape-store-worker-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 const T0 = 1_700_000_000_000_000;
+
+/** The store's current thread, to stop it as a crash would. */
+function threadOf(store: WorkerSessionStore): Worker {
+  return (store as unknown as { worker: Worker }).worker;
+}
 
 function ev(seq: number, body: Record<string, unknown>): SessionEvent {
   return { seq, atUs: T0 + seq * 1000, offsetUs: seq * 1000, ...body } as unknown as SessionEvent;
@@ -125,6 +132,92 @@ for (const kind of STORE_KINDS) {
       await reader.close();
     });
 
+    test('a store thread that stops is replaced: calls made meanwhile wait, writes go on, the chain verifies', async () => {
+      const url = await kind.url('restart.db');
+      const events: ThreadEvent[] = [];
+      const store = await WorkerSessionStore.open(url, 'normal', {}, { onThread: (e) => events.push(e) });
+      const m = sessionMeta('restart');
+      await store.writeBatch({
+        sessions: [m],
+        events: [
+          ev(1, { kind: 'start', meta: m }),
+          ev(2, { kind: 'query', sql: 'SELECT 1', via: 'simple' }),
+        ].map((event) => ({ sessionId: m.id, event })),
+        ends: [],
+      });
+      await threadOf(store).terminate();
+      // Sent while the new thread opens the store: it waits for it.
+      await store.writeBatch({
+        sessions: [],
+        events: [ev(3, { kind: 'result', tag: 'SELECT 1', rows: 1, durationUs: 2 })].map((event) => ({
+          sessionId: m.id,
+          event,
+        })),
+        ends: [],
+      });
+      assert.deepEqual(
+        (await store.getEvents(m.id)).map((e) => e.seq),
+        [1, 2, 3],
+      );
+      assert.deepEqual(
+        events.map((e) => e.kind),
+        ['lost', ...events.slice(1, -1).map(() => 'reopen_failed'), 'restarted'],
+      );
+      await store.close();
+      const reader = openStore(url);
+      assert.deepEqual((await verifyStore(reader.integrity!())).findings, []);
+      await reader.close();
+    });
+
+    test('a write in flight when the thread stops resolves if it committed and rejects if not, never both', async (t) => {
+      const url = await kind.url('inflight.db');
+      const store = await WorkerSessionStore.open(url, 'normal', {});
+      const m = sessionMeta('inflight');
+      await store.writeBatch({
+        sessions: [m],
+        events: [{ sessionId: m.id, event: ev(1, { kind: 'start', meta: m }) }],
+        ends: [],
+      });
+      let seq = 2;
+      const outcomes = { committed: 0, refused: 0 };
+      for (let round = 0; round < 12; round++) {
+        // A batch of some size, so that the stop lands before, during or after its commit.
+        const batch = Array.from({ length: 50 }, (_, i) => ({
+          sessionId: m.id,
+          event: ev(seq + i, { kind: 'query', sql: `SELECT ${seq + i}`, via: 'simple' }),
+        }));
+        const write = store.writeBatch({ sessions: [], events: batch, ends: [] }).then(
+          () => true,
+          (err: Error & { code?: string }) => {
+            assert.equal(err.code, 'DBTAPE_STORE_THREAD_LOST', err.message);
+            return false;
+          },
+        );
+        await new Promise((r) => setTimeout(r, round % 4));
+        await threadOf(store).terminate();
+        const written = await write;
+        const stored = (await store.getEvents(m.id, { afterSeq: seq - 1, limit: 100 })).map((e) => e.seq);
+        if (written) {
+          assert.deepEqual(
+            stored,
+            batch.map((b) => b.event.seq),
+            `round ${round}: reported written`,
+          );
+          seq += batch.length;
+          outcomes.committed++;
+        } else {
+          assert.deepEqual(stored, [], `round ${round}: reported failed, so nothing of it may be stored`);
+          outcomes.refused++;
+        }
+      }
+      // The numbers of a refused write are written again by the next one, as the recorder does.
+      t.diagnostic(`writes cut by the stop: ${JSON.stringify(outcomes)}`);
+      await store.close();
+      const reader = openStore(url);
+      assert.deepEqual((await verifyStore(reader.integrity!())).findings, []);
+      await reader.close();
+    });
+
     test('a store that cannot open fails the open with its own code, across the thread', async () => {
       const url =
         kind.name === 'sqlite'
@@ -139,6 +232,50 @@ for (const kind of STORE_KINDS) {
     });
   });
 }
+
+test('a replacement thread that cannot open the store retries until it can; calls wait meanwhile', async () => {
+  const url = await POSTGRES.url();
+  const events: ThreadEvent[] = [];
+  const store = await WorkerSessionStore.open(url, 'normal', {}, { onThread: (e) => events.push(e) });
+  const m = sessionMeta('reopen');
+  await store.writeBatch({
+    sessions: [m],
+    events: [{ sessionId: m.id, event: ev(1, { kind: 'start', meta: m }) }],
+    ends: [],
+  });
+  // Queued behind the store's own writer lock: granted when the thread's connection goes, before
+  // the replacement thread asks, which then finds the lock taken.
+  const other = pgAdminOn(url);
+  try {
+    const taken = other`SELECT pg_advisory_lock(${0x64627470}::int, 1)`;
+    await new Promise((r) => setTimeout(r, 200));
+    await threadOf(store).terminate();
+    await taken;
+    const write = store.writeBatch({
+      sessions: [],
+      events: [{ sessionId: m.id, event: ev(2, { kind: 'query', sql: 'SELECT waited', via: 'simple' }) }],
+      ends: [],
+    });
+    await waitFor(() => events.some((e) => e.kind === 'reopen_failed'), {
+      what: 'the replacement thread to find the store locked',
+    });
+    const failed = events.find((e) => e.kind === 'reopen_failed');
+    assert.equal(
+      failed?.kind === 'reopen_failed' && (failed.error as Error & { code?: string }).code,
+      'DBTAPE_STORE_LOCKED',
+    );
+    await other`SELECT pg_advisory_unlock(${0x64627470}::int, 1)`;
+    await write;
+    assert.deepEqual(
+      (await store.getEvents(m.id)).map((e) => e.seq),
+      [1, 2],
+    );
+    assert.equal(events.at(-1)?.kind, 'restarted');
+  } finally {
+    await other.end();
+    await store.close();
+  }
+});
 
 test('a second recording writer on one PostgreSQL store is refused from its worker with DBTAPE_STORE_LOCKED', async () => {
   const url = await POSTGRES.url();
