@@ -19,14 +19,16 @@
  */
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
-import pg from 'pg';
-import { parse, stringify } from 'yaml';
-import { type Dbtape, startDbtape } from '../support/dbtape-process.js';
+import type { Dbtape } from '../support/dbtape-process.js';
 import { run } from '../support/exec.js';
-import { ALICE, proxyYaml, uniqueName } from '../support/pg-fixtures.js';
-import { freePort } from '../support/ports.js';
+import { uniqueName } from '../support/pg-fixtures.js';
 import { cli, endedSessions, storedEvents } from '../support/recording-fixtures.js';
-import { requireMachinePg } from '../support/servers.js';
+import {
+  connectAlice,
+  type RecordingServe,
+  recordingMetrics,
+  startRecordingServe,
+} from '../support/store-faults.js';
 import { waitFor } from '../support/wait.js';
 
 /** Statements of ~64 KB: each one's record makes the store's files grow quickly. */
@@ -36,10 +38,7 @@ const MAX_STATEMENTS = 400;
 /** The issue's figure for strict mode: statements flow again within 5 s of the store working. */
 const RECOVERS_WITHIN_MS = 5000;
 
-interface DiskProxy {
-  readonly dbtape: Dbtape;
-  readonly port: number;
-  readonly metricsUrl: string;
+interface DiskProxy extends RecordingServe {
   readonly storeUrl: string;
   readonly pid: number;
 }
@@ -53,24 +52,9 @@ after(async () => {
 });
 
 async function startDiskProxy(durability: 'fast' | 'strict'): Promise<DiskProxy> {
-  await requireMachinePg();
-  const port = await freePort();
-  const httpPort = await freePort();
-  const doc = parse(proxyYaml({}, port, null)) as Record<string, unknown> & {
-    listen: Record<string, string>;
-  };
-  doc.listen.http = `127.0.0.1:${httpPort}`;
-  doc.store = { url: 'sqlite:store.db', durability, capture_results: 'summary' };
-  // A minute to start: a busy shared machine has kept dbtape from listening within the default 20 s.
-  const dbtape = await startDbtape({ config: stringify(doc), startTimeoutMs: 60_000 });
-  started.push(dbtape);
-  return {
-    dbtape,
-    port,
-    metricsUrl: `http://127.0.0.1:${httpPort}/metrics`,
-    storeUrl: `sqlite:${dbtape.dir}/store.db`,
-    pid: dbtape.process.pid!,
-  };
+  const serve = await startRecordingServe({ url: 'sqlite:store.db', durability });
+  started.push(serve.dbtape);
+  return { ...serve, storeUrl: `sqlite:${serve.dbtape.dir}/store.db`, pid: serve.dbtape.process.pid! };
 }
 
 /** Sets the soft RLIMIT_FSIZE of a running process (prlimit(1), util-linux). */
@@ -82,34 +66,14 @@ async function setFileSizeLimit(pid: number, soft: number | 'unlimited'): Promis
   else limited.add(pid);
 }
 
-async function metrics(url: string): Promise<Record<string, number>> {
-  const text = await (await fetch(url)).text();
-  const out: Record<string, number> = {};
-  for (const m of text.matchAll(/^(dbtape_recording_\w+) (\d+)$/gm)) out[m[1]!] = Number(m[2]);
-  return out;
-}
-
-async function connect(proxy: DiskProxy, application: string): Promise<pg.Client> {
-  const client = new pg.Client({
-    host: '127.0.0.1',
-    port: proxy.port,
-    user: ALICE.name,
-    password: ALICE.password,
-    database: 'app',
-    application_name: application,
-  });
-  await client.connect();
-  return client;
-}
-
 const insert = (i: number) => `INSERT INTO disk_full_t VALUES (${i}, '${PAD}')`;
 
 test('fast: with the disk full sessions go on; then a gap with the lost count, a metric and a log line', async (t) => {
   const proxy = await startDiskProxy('fast');
   const application = uniqueName('faults_disk_fast');
-  const client = await connect(proxy, application);
+  const client = await connectAlice(proxy, application);
   await client.query('CREATE TEMP TABLE disk_full_t (id int, pad text)');
-  await waitFor(async () => (await metrics(proxy.metricsUrl)).dbtape_recording_queue_depth === 0, {
+  await waitFor(async () => (await recordingMetrics(proxy.metricsUrl)).dbtape_recording_queue_depth === 0, {
     what: 'the recording queue to drain',
   });
 
@@ -118,9 +82,10 @@ test('fast: with the disk full sessions go on; then a gap with the lost count, a
   for (; sent < MAX_STATEMENTS; sent++) {
     // Every statement runs: in fast mode the store never holds a session up.
     await client.query(insert(sent));
-    if (sent % 10 === 9 && (await metrics(proxy.metricsUrl)).dbtape_recording_lost_events_total! > 0) break;
+    if (sent % 10 === 9 && (await recordingMetrics(proxy.metricsUrl)).dbtape_recording_lost_events_total! > 0)
+      break;
   }
-  const during = await metrics(proxy.metricsUrl);
+  const during = await recordingMetrics(proxy.metricsUrl);
   assert.ok(
     during.dbtape_recording_lost_events_total! > 0,
     `no event was lost after ${sent} statements of 64 KB with a 1-byte file size limit: ${JSON.stringify(during)}`,
@@ -131,7 +96,7 @@ test('fast: with the disk full sessions go on; then a gap with the lost count, a
 
   await setFileSizeLimit(proxy.pid, 'unlimited');
   assert.equal((await client.query('SELECT count(*)::int AS n FROM disk_full_t')).rows[0].n, sent + 1);
-  await waitFor(async () => (await metrics(proxy.metricsUrl)).dbtape_recording_gaps_total! >= 1, {
+  await waitFor(async () => (await recordingMetrics(proxy.metricsUrl)).dbtape_recording_gaps_total! >= 1, {
     timeoutMs: 20_000,
     what: 'dbtape_recording_gaps_total to count the gap',
   });
@@ -143,7 +108,7 @@ test('fast: with the disk full sessions go on; then a gap with the lost count, a
   const events = await storedEvents(proxy.storeUrl, session!.id);
   const gaps = events.filter((e) => e.kind === 'gap');
   assert.ok(gaps.length >= 1, 'a gap event in the recording');
-  const after = await metrics(proxy.metricsUrl);
+  const after = await recordingMetrics(proxy.metricsUrl);
   assert.equal(
     gaps.reduce((sum, g) => sum + (g.kind === 'gap' ? g.lost : 0), 0),
     after.dbtape_recording_lost_events_total,
@@ -162,7 +127,7 @@ test('fast: with the disk full sessions go on; then a gap with the lost count, a
 test('strict: with the disk full statements are refused clearly, and flow again within 5 s once it is not', async (t) => {
   const proxy = await startDiskProxy('strict');
   const application = uniqueName('faults_disk_strict');
-  const client = await connect(proxy, application);
+  const client = await connectAlice(proxy, application);
   await client.query('CREATE TEMP TABLE disk_full_t (id int, pad text)');
 
   await setFileSizeLimit(proxy.pid, 1);
@@ -190,7 +155,7 @@ test('strict: with the disk full statements are refused clearly, and flow again 
   );
   // Still refused, promptly, while the disk stays full; the connection stays open.
   await assert.rejects(client.query('SELECT 1'), (err: Error & { code?: string }) => err.code === '58030');
-  const during = await metrics(proxy.metricsUrl);
+  const during = await recordingMetrics(proxy.metricsUrl);
   assert.ok(during.dbtape_recording_refused_total! >= 2, `refusals are counted: ${JSON.stringify(during)}`);
   // Each statement that ran waited for a durable write of its own (one client, one at a time).
   assert.ok(

@@ -14,14 +14,15 @@
  */
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
-import pg from 'pg';
-import { parse, stringify } from 'yaml';
-import { type Dbtape, startDbtape } from '../support/dbtape-process.js';
 import { type PgCluster, startPgCluster } from '../support/pg-cluster.js';
-import { ALICE, proxyYaml, uniqueName } from '../support/pg-fixtures.js';
-import { freePort } from '../support/ports.js';
+import { uniqueName } from '../support/pg-fixtures.js';
 import { cli, endedSessions, storedEvents } from '../support/recording-fixtures.js';
-import { requireMachinePg } from '../support/servers.js';
+import {
+  connectAlice,
+  type RecordingServe,
+  recordingMetrics,
+  startRecordingServe,
+} from '../support/store-faults.js';
 import { waitFor } from '../support/wait.js';
 
 /** How long the store's server stays down: several of the recorder's 100 ms commit windows. */
@@ -29,10 +30,7 @@ const DOWN_MS = 3000;
 /** The issue's figure for strict mode: statements flow again within 5 s of the store working. */
 const RECOVERS_WITHIN_MS = 5000;
 
-interface StoreProxy {
-  readonly dbtape: Dbtape;
-  readonly port: number;
-  readonly metricsUrl: string;
+interface StoreProxy extends RecordingServe {
   readonly storeUrl: string;
   readonly store: PgCluster;
 }
@@ -43,48 +41,20 @@ after(async () => {
 });
 
 async function startStoreProxy(durability: 'fast' | 'strict'): Promise<StoreProxy> {
-  await requireMachinePg();
   const store = await startPgCluster({ databases: ['dbtape_store'] });
   cleanups.push(() => store.stop());
   const storeUrl = `postgres://${store.superuser}@127.0.0.1:${store.port}/dbtape_store`;
-  const port = await freePort();
-  const httpPort = await freePort();
-  const doc = parse(proxyYaml({}, port, null)) as Record<string, unknown> & {
-    listen: Record<string, string>;
-  };
-  doc.listen.http = `127.0.0.1:${httpPort}`;
-  doc.store = { url: storeUrl, durability, capture_results: 'summary' };
-  const dbtape = await startDbtape({ config: stringify(doc), startTimeoutMs: 60_000 });
-  cleanups.push(async () => void (await dbtape.stop()));
-  return { dbtape, port, metricsUrl: `http://127.0.0.1:${httpPort}/metrics`, storeUrl, store };
-}
-
-async function metrics(url: string): Promise<Record<string, number>> {
-  const text = await (await fetch(url)).text();
-  const out: Record<string, number> = {};
-  for (const m of text.matchAll(/^(dbtape_recording_\w+) (\d+)$/gm)) out[m[1]!] = Number(m[2]);
-  return out;
-}
-
-async function connect(proxy: StoreProxy, application: string): Promise<pg.Client> {
-  const client = new pg.Client({
-    host: '127.0.0.1',
-    port: proxy.port,
-    user: ALICE.name,
-    password: ALICE.password,
-    database: 'app',
-    application_name: application,
-  });
-  await client.connect();
-  return client;
+  const serve = await startRecordingServe({ url: storeUrl, durability });
+  cleanups.push(async () => void (await serve.dbtape.stop()));
+  return { ...serve, storeUrl, store };
 }
 
 test('fast: sessions go on while the store server is down; then a gap, and recording goes on', async (t) => {
   const proxy = await startStoreProxy('fast');
   const application = uniqueName('faults_store_fast');
-  const client = await connect(proxy, application);
+  const client = await connectAlice(proxy, application);
   await client.query('CREATE TEMP TABLE store_down_t (id int)');
-  await waitFor(async () => (await metrics(proxy.metricsUrl)).dbtape_recording_queue_depth === 0, {
+  await waitFor(async () => (await recordingMetrics(proxy.metricsUrl)).dbtape_recording_queue_depth === 0, {
     what: 'the recording queue to drain',
   });
 
@@ -105,11 +75,11 @@ test('fast: sessions go on while the store server is down; then a gap, and recor
   await load;
   assert.equal((await client.query('SELECT count(*)::int AS n FROM store_down_t')).rows[0].n, sent);
 
-  await waitFor(async () => (await metrics(proxy.metricsUrl)).dbtape_recording_gaps_total! >= 1, {
+  await waitFor(async () => (await recordingMetrics(proxy.metricsUrl)).dbtape_recording_gaps_total! >= 1, {
     timeoutMs: 30_000,
     what: 'dbtape_recording_gaps_total to count the gap once the store is back',
   });
-  const during = await metrics(proxy.metricsUrl);
+  const during = await recordingMetrics(proxy.metricsUrl);
   t.diagnostic(`${sent} statements; ${during.dbtape_recording_lost_events_total} events lost`);
   assert.ok(during.dbtape_recording_lost_events_total! > 0, 'events were lost while the store was down');
   await client.end();
@@ -119,7 +89,7 @@ test('fast: sessions go on while the store server is down; then a gap, and recor
   const lost = events.reduce((sum, e) => sum + (e.kind === 'gap' ? e.lost : 0), 0);
   assert.equal(
     lost,
-    (await metrics(proxy.metricsUrl)).dbtape_recording_lost_events_total,
+    (await recordingMetrics(proxy.metricsUrl)).dbtape_recording_lost_events_total,
     'the gaps hold every lost event',
   );
   assert.deepEqual(
@@ -131,7 +101,7 @@ test('fast: sessions go on while the store server is down; then a gap, and recor
 
   // dbtape itself went on: a new session is recorded whole.
   const next = uniqueName('faults_store_after');
-  const again = await connect(proxy, next);
+  const again = await connectAlice(proxy, next);
   await again.query('SELECT 42 AS after_the_store_came_back');
   await again.end();
   const [later] = await endedSessions(proxy.storeUrl, (s) => s.application === next, 1);
@@ -146,7 +116,7 @@ test('fast: sessions go on while the store server is down; then a gap, and recor
 test('strict: statements are refused while the store server is down, and flow again within 5 s of its return', async (t) => {
   const proxy = await startStoreProxy('strict');
   const application = uniqueName('faults_store_strict');
-  const client = await connect(proxy, application);
+  const client = await connectAlice(proxy, application);
   await client.query('CREATE TEMP TABLE store_down_t (id int)');
 
   const ran: number[] = [];
