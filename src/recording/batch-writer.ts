@@ -414,10 +414,12 @@ export class BatchWriter {
       track.lost += snap.gapTaken;
       if (track.lost > 0) this.lostTracks.add(track);
     }
+    // A store that is behind works: the whole batch is written again once the session is resynced.
+    const behind = behindOf(err, built);
     const retry: Item[] = [];
     for (const item of items) {
       item.inFlight = false;
-      if (isEssential(item.body) && ++item.attempts < MAX_ATTEMPTS) {
+      if ((behind || isEssential(item.body)) && ++item.attempts < MAX_ATTEMPTS) {
         retry.push(item);
         item.track.queued++;
         continue;
@@ -428,7 +430,59 @@ export class BatchWriter {
     this.queue = [...retry, ...this.queue.slice(this.head)];
     this.head = 0;
     if (retry.length > 0) this.taken = Math.min(this.taken, retry[0]!.no - 1);
+    if (behind) this.resync(behind.track, behind.storedSeq);
     this.health.failed(err, items.length);
     this.stats.storeErrors = this.health.errors;
   }
+
+  /**
+   * The store holds `track`'s session only up to `storedSeq`, below what it had acknowledged (it
+   * was restored, or failed over to a standby that lagged): every later event of the session would
+   * be refused, and its recording would stop for good. Go on from what the store holds: the events
+   * it lost are reported by a gap, and a session whose start it lost is started again from the
+   * metadata kept here.
+   */
+  private resync(track: Track, storedSeq: number): void {
+    const restart = storedSeq === 0 && !this.queue.some((i) => i.track === track && i.body.kind === 'start');
+    const lost = track.nextSeq - 1 - storedSeq - (restart ? 1 : 0);
+    if (track.nextSeq - 1 <= storedSeq) return;
+    track.nextSeq = storedSeq + 1;
+    if (lost > 0) {
+      track.lost += lost;
+      this.lostTracks.add(track);
+      this.stats.lost += lost;
+    }
+    if (restart) {
+      track.startCommitted = false;
+      // Numbered before every accepted item, and taken first: buildBatch puts the session's row and
+      // its gap with it.
+      const start: Item = {
+        no: 0,
+        track,
+        body: { kind: 'start', meta: track.meta },
+        atUs: track.meta.startedAtUs,
+        offsetUs: 0,
+        state: 'queued',
+        inFlight: false,
+        attempts: 0,
+        waiters: null,
+      };
+      this.queue.unshift(start);
+      track.queued++;
+      this.taken = Math.min(this.taken, -1);
+    }
+    this.opt.logger.error(
+      { sessionId: track.meta.id, storedSeq, lost, restarted: restart },
+      'the session store lost events it had acknowledged (restored, or failed over to a standby that lagged?): recording goes on from what it holds, with a gap',
+    );
+  }
+}
+
+/** The session a DBTAPE_STORE_BEHIND refusal names, if it is one of the batch's. */
+function behindOf(err: unknown, built: Built): { track: Track; storedSeq: number } | null {
+  const e = err as { code?: unknown; sessionId?: unknown; storedSeq?: unknown } | null;
+  if (e?.code !== 'DBTAPE_STORE_BEHIND' || typeof e.sessionId !== 'string' || typeof e.storedSeq !== 'number')
+    return null;
+  const track = built.tracks.get(e.sessionId);
+  return track ? { track, storedSeq: e.storedSeq } : null;
 }

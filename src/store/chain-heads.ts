@@ -7,7 +7,7 @@
  */
 import { eventHash, genesisHash, sealHash, ZERO_HASH } from '../integrity/chain.js';
 import type { EndReason, SessionId, SessionMeta } from '../model/session.js';
-import { StoreError } from './errors.js';
+import { StoreError, storeBehind } from './errors.js';
 import { type DataKey, encryptBody, FORMAT_CLEAR, FORMAT_ENCRYPTED } from './session-keys.js';
 import { metaFromRow, type SessionMetaRow } from './session-rows.js';
 
@@ -89,14 +89,12 @@ export class ChainHeads {
     return state;
   }
 
-  /** A stored session the batch goes on with; `row` undefined: it was never started. */
+  /**
+   * A stored session the batch goes on with, from its `firstSeq`; `row` undefined: the store holds
+   * no start of it, which it had acknowledged before (DBTAPE_STORE_BEHIND).
+   */
   loaded(id: SessionId, row: ChainRow | undefined, dataKey: DataKey | null): SessionState {
-    if (!row) {
-      throw new StoreError(
-        'DBTAPE_STORE_BAD_EVENT',
-        `dbtape: event for unknown session ${id} (no start recorded)`,
-      );
-    }
+    if (!row) throw storeBehind(id, 0, null);
     const legacy = row.sid < this.chainFromSid;
     let head: Buffer | null = null;
     if (!legacy)
@@ -108,6 +106,7 @@ export class ChainHeads {
 
   /** The stored form of the session's next event, and its hash; advances the head. */
   append(state: SessionState, event: ChainedEvent): StoredForm {
+    if (event.seq > state.lastSeq + 1) throw storeBehind(state.id, state.lastSeq, event.seq);
     if (event.seq !== state.lastSeq + 1) {
       throw new StoreError(
         'DBTAPE_STORE_BAD_EVENT',

@@ -15,7 +15,13 @@ export type StoreErrorCode =
   /** Committed, but making the commit durable (fsync) failed. */
   | 'DBTAPE_STORE_SYNC_FAILED'
   /** `dbtape serve`'s store thread stopped with the call in flight (worker-store.ts). */
-  | 'DBTAPE_STORE_THREAD_LOST';
+  | 'DBTAPE_STORE_THREAD_LOST'
+  /**
+   * A session's events in the store end before the batch's first one: the store lost commits it
+   * had acknowledged (restored from a backup, failed over to a standby that lagged). The error has
+   * `sessionId` and `storedSeq` (0: not even the session's start is stored); see storeBehind.
+   */
+  | 'DBTAPE_STORE_BEHIND';
 
 export class StoreError extends Error {
   override readonly name = 'StoreError';
@@ -33,5 +39,21 @@ export function encryptedStoreError(what: string): StoreError {
   return new StoreError(
     'DBTAPE_STORE_ENCRYPTED',
     `dbtape: ${what} is encrypted and no key was given: use the config that names the key (store.encryption_key_file, -c FILE)`,
+  );
+}
+
+/**
+ * DBTAPE_STORE_BEHIND, with what the recorder needs to go on from what the store holds.
+ * `firstSeq`: the batch's first event of the session, where known.
+ */
+export function storeBehind(sessionId: string, storedSeq: number, firstSeq: number | null): StoreError {
+  const accepted = firstSeq === null ? '' : ` up to seq ${firstSeq - 1}`;
+  const holds = storedSeq === 0 ? 'holds no start of' : `holds only up to seq ${storedSeq} of`;
+  return Object.assign(
+    new StoreError(
+      'DBTAPE_STORE_BEHIND',
+      `dbtape: the session store ${holds} session ${sessionId}, whose events it had accepted${accepted}: it lost commits (restored from a backup, or failed over to a standby that lagged?)`,
+    ),
+    { sessionId, storedSeq },
   );
 }

@@ -6,6 +6,9 @@
  *  - fast: every statement still runs while the store is down; once it is back a `gap` event with
  *    the number of lost events is recorded, the stored sequence stays dense and verifies, and
  *    dbtape goes on recording new sessions without a restart.
+ *  - restored: the store comes back from a copy taken earlier in the session (a restore from a
+ *    backup, or a failover to a standby that lagged), so it has lost events it had acknowledged.
+ *    Recording goes on from what it holds, the lost events reported by a gap.
  *  - strict: while the store is down statements are refused with a clear `dbtape:` error (SQLSTATE
  *    58030) and are not run; once it is back they flow again within 5 s (reconnecting included),
  *    and every statement the server ran is in the recording.
@@ -13,10 +16,13 @@
  * 127.0.0.1:5432 as the proxied target.
  */
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { rm } from 'node:fs/promises';
 import { after, test } from 'node:test';
+import { promisify } from 'node:util';
 import { type PgCluster, startPgCluster } from '../support/pg-cluster.js';
 import { uniqueName } from '../support/pg-fixtures.js';
-import { cli, endedSessions, storedEvents } from '../support/recording-fixtures.js';
+import { cli, endedSessions, readStore, storedEvents } from '../support/recording-fixtures.js';
 import {
   connectAlice,
   type RecordingServe,
@@ -24,6 +30,8 @@ import {
   startRecordingServe,
 } from '../support/store-faults.js';
 import { waitFor } from '../support/wait.js';
+
+const execFileP = promisify(execFile);
 
 /** How long the store's server stays down: several of the recorder's 100 ms commit windows. */
 const DOWN_MS = 3000;
@@ -181,3 +189,91 @@ test('strict: statements are refused while the store server is down, and flow ag
   const verify = await cli(proxy.storeUrl, ['verify', '--all']);
   assert.equal(verify.code, 0, `verify --all: ${verify.stdout}${verify.stderr}`);
 });
+
+test('restored: a store that comes back without events it had acknowledged is written on from what it holds, with a gap', async (t) => {
+  const proxy = await startStoreProxy('fast');
+  const application = uniqueName('faults_store_restored');
+  const client = await connectAlice(proxy, application);
+  const drained = async (what: string) =>
+    waitFor(async () => (await recordingMetrics(proxy.metricsUrl)).dbtape_recording_queue_depth === 0, {
+      timeoutMs: 30_000,
+      what,
+    });
+  const run = async (label: string, n: number) => {
+    for (let i = 0; i < n; i++) await client.query(`SELECT '${label}' AS phase, ${i} AS i`);
+  };
+  await run('before_snapshot', 5);
+  await drained('the events before the snapshot to be stored');
+  const snapshot = `${proxy.store.dir}/snapshot`;
+  await proxy.store.restart('fast', 0, async () => {
+    await execFileP('cp', ['-a', proxy.store.dataDir, snapshot]);
+  });
+  // Stored after the snapshot: the restore takes them away again, and the whole of a session that
+  // started after it.
+  await run('after_snapshot', 5);
+  const lateApplication = uniqueName('faults_store_restored_late');
+  const late = await connectAlice(proxy, lateApplication);
+  await late.query(`SELECT 'late_before_restore' AS phase`);
+  await waitFor(
+    async () =>
+      (await storedEvents(proxy.storeUrl, await sessionIdOf(proxy.storeUrl, application))).some(
+        (e) => e.kind === 'query' && /after_snapshot/.test(e.sql),
+      ) && (await sessionIdOf(proxy.storeUrl, lateApplication)),
+    { timeoutMs: 30_000, what: 'the statements after the snapshot to be stored' },
+  );
+  await drained('the queue to drain before the restore');
+  await proxy.store.restart('fast', 0, async () => {
+    await rm(proxy.store.dataDir, { recursive: true, force: true });
+    await execFileP('cp', ['-a', snapshot, proxy.store.dataDir]);
+  });
+  await run('after_restore', 5);
+  await late.query(`SELECT 'late_after_restore' AS phase`);
+  await client.end();
+  await late.end();
+
+  const [session] = await endedSessions(proxy.storeUrl, (s) => s.application === application, 1, 30_000);
+  const events = await storedEvents(proxy.storeUrl, session!.id);
+  const phases = events.flatMap((e) =>
+    e.kind === 'query' ? [/'(\w+)' AS phase/.exec(e.sql)?.[1] ?? ''] : [],
+  );
+  t.diagnostic(
+    `stored: ${events.length} events, gaps ${JSON.stringify(events.filter((e) => e.kind === 'gap'))}`,
+  );
+  assert.equal(phases.filter((p) => p === 'before_snapshot').length, 5);
+  assert.equal(phases.filter((p) => p === 'after_snapshot').length, 0, 'the restore took these away');
+  assert.equal(phases.filter((p) => p === 'after_restore').length, 5, 'recording went on after the restore');
+  const lost = events.reduce((sum, e) => sum + (e.kind === 'gap' ? e.lost : 0), 0);
+  assert.ok(
+    lost >= 10,
+    `a gap holds at least the 5 statements and 5 results the restore took away (${lost})`,
+  );
+  assert.deepEqual(
+    events.map((e) => e.seq),
+    events.map((_, k) => k + 1),
+    'the stored sequence is dense',
+  );
+  assert.equal(events.at(-1)?.kind, 'end');
+  assert.ok(await proxy.dbtape.waitForLog(/lost events it had acknowledged/), 'the log says what happened');
+
+  // The session the store lost whole is started again from the metadata dbtape kept, then the gap.
+  const [lateSession] = await endedSessions(proxy.storeUrl, (s) => s.application === lateApplication, 1);
+  const lateEvents = await storedEvents(proxy.storeUrl, lateSession!.id);
+  assert.deepEqual(
+    lateEvents.map((e) => e.kind),
+    ['start', 'gap', 'query', 'result', 'end'],
+    JSON.stringify(lateEvents),
+  );
+  assert.match(lateEvents[2]!.kind === 'query' ? lateEvents[2]!.sql : '', /late_after_restore/);
+  assert.equal(lateEvents[1]!.kind === 'gap' && lateEvents[1]!.lost, 2, 'the lost query and its result');
+  assert.equal(lateSession!.user, 'alice');
+
+  const verify = await cli(proxy.storeUrl, ['verify', '--all']);
+  assert.equal(verify.code, 0, `verify --all: ${verify.stdout}${verify.stderr}`);
+});
+
+async function sessionIdOf(storeUrl: string, application: string): Promise<string> {
+  const found = await readStore(storeUrl, (store) => store.listSessions({ limit: 1000 }));
+  const s = found.find((x) => x.application === application);
+  if (!s) throw new Error(`no session of ${application} yet`);
+  return s.id;
+}

@@ -50,9 +50,10 @@ export interface PgCluster {
   stop(): Promise<void>;
   /**
    * Shut down ('fast' = SIGINT, 'immediate' = SIGQUIT, i.e. crash-like) and start again on the same
-   * port, `downMs` after the server has gone (default at once).
+   * port, `downMs` after the server has gone (default at once), after `whileDown` (which may copy
+   * or replace the data folder: a snapshot, a restore).
    */
-  restart(mode?: 'fast' | 'immediate', downMs?: number): Promise<void>;
+  restart(mode?: 'fast' | 'immediate', downMs?: number, whileDown?: () => Promise<void>): Promise<void>;
   /** Runs SQL as the superuser over the unix socket; returns psql's unaligned, tuples-only output. */
   psql(sql: string, database?: string): Promise<string>;
 }
@@ -146,9 +147,10 @@ export async function startPgCluster(opts: PgClusterOptions = {}): Promise<PgClu
       rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
       unregisterDir();
     },
-    async restart(mode = 'fast', downMs = 0) {
+    async restart(mode = 'fast', downMs = 0, whileDown) {
       await current().stop(mode === 'fast' ? 'SIGINT' : 'SIGQUIT', 15_000);
       if (downMs > 0) await new Promise((r) => setTimeout(r, downMs));
+      await whileDown?.();
       await start();
     },
   };

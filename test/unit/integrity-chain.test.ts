@@ -287,11 +287,21 @@ describe('the store writes the chain', () => {
       events: [{ sessionId: m.id, event: { ...ev(1), kind: 'start', meta: m } }],
       ends: [],
     });
+    // Ahead of the store: it says how far it holds the session, so the recorder can go on from there.
     await assert.rejects(
       store.writeBatch({ sessions: [], events: [{ sessionId: m.id, event: ev(3) }], ends: [] }),
-      { code: 'DBTAPE_STORE_BAD_EVENT' },
+      { code: 'DBTAPE_STORE_BEHIND', sessionId: m.id, storedSeq: 1 },
     );
     await store.writeBatch({ sessions: [], events: [{ sessionId: m.id, event: ev(2) }], ends: [] });
+    // Behind it (a number written twice) is refused as it is.
+    await assert.rejects(
+      store.writeBatch({ sessions: [], events: [{ sessionId: m.id, event: ev(2) }], ends: [] }),
+      { code: 'DBTAPE_STORE_BAD_EVENT' },
+    );
+    await assert.rejects(
+      store.writeBatch({ sessions: [], events: [{ sessionId: 'no-such-session', event: ev(5) }], ends: [] }),
+      { code: 'DBTAPE_STORE_BEHIND', sessionId: 'no-such-session', storedSeq: 0 },
+    );
     assert.deepEqual((await verifyStore(store.integrity!())).findings, []);
     await store.close();
   });
