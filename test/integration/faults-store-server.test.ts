@@ -22,8 +22,10 @@ import { after, test } from 'node:test';
 import { promisify } from 'node:util';
 import { type PgCluster, startPgCluster } from '../support/pg-cluster.js';
 import { uniqueName } from '../support/pg-fixtures.js';
-import { cli, endedSessions, readStore, storedEvents } from '../support/recording-fixtures.js';
+import { endedSessions, readStore, storedEvents } from '../support/recording-fixtures.js';
 import {
+  assertDense,
+  assertVerifies,
   connectAlice,
   type RecordingServe,
   recordingMetrics,
@@ -100,11 +102,7 @@ test('fast: sessions go on while the store server is down; then a gap, and recor
     (await recordingMetrics(proxy.metricsUrl)).dbtape_recording_lost_events_total,
     'the gaps hold every lost event',
   );
-  assert.deepEqual(
-    events.map((e) => e.seq),
-    events.map((_, i) => i + 1),
-    'the stored sequence is dense',
-  );
+  assertDense(events);
   assert.equal(events.at(-1)?.kind, 'end');
 
   // dbtape itself went on: a new session is recorded whole.
@@ -117,8 +115,7 @@ test('fast: sessions go on while the store server is down; then a gap, and recor
   assert.ok(laterEvents.some((e) => e.kind === 'query' && /after_the_store_came_back/.test(e.sql)));
   assert.ok(!laterEvents.some((e) => e.kind === 'gap'));
   assert.ok(proxy.dbtape.process.running, 'dbtape is still running');
-  const verify = await cli(proxy.storeUrl, ['verify', '--all']);
-  assert.equal(verify.code, 0, `verify --all: ${verify.stdout}${verify.stderr}`);
+  await assertVerifies(proxy.storeUrl);
 });
 
 test('strict: statements are refused while the store server is down, and flow again within 5 s of its return', async (t) => {
@@ -181,13 +178,8 @@ test('strict: statements are refused while the store server is down, and flow ag
     [],
     'statements the server ran but the recording lacks',
   );
-  assert.deepEqual(
-    events.map((e) => e.seq),
-    events.map((_, k) => k + 1),
-    'the stored sequence is dense',
-  );
-  const verify = await cli(proxy.storeUrl, ['verify', '--all']);
-  assert.equal(verify.code, 0, `verify --all: ${verify.stdout}${verify.stderr}`);
+  assertDense(events);
+  await assertVerifies(proxy.storeUrl);
 });
 
 test('restored: a store that comes back without events it had acknowledged is written on from what it holds, with a gap', async (t) => {
@@ -247,11 +239,7 @@ test('restored: a store that comes back without events it had acknowledged is wr
     lost >= 10,
     `a gap holds at least the 5 statements and 5 results the restore took away (${lost})`,
   );
-  assert.deepEqual(
-    events.map((e) => e.seq),
-    events.map((_, k) => k + 1),
-    'the stored sequence is dense',
-  );
+  assertDense(events);
   assert.equal(events.at(-1)?.kind, 'end');
   assert.ok(await proxy.dbtape.waitForLog(/lost events it had acknowledged/), 'the log says what happened');
 
@@ -267,8 +255,7 @@ test('restored: a store that comes back without events it had acknowledged is wr
   assert.equal(lateEvents[1]!.kind === 'gap' && lateEvents[1]!.lost, 2, 'the lost query and its result');
   assert.equal(lateSession!.user, 'alice');
 
-  const verify = await cli(proxy.storeUrl, ['verify', '--all']);
-  assert.equal(verify.code, 0, `verify --all: ${verify.stdout}${verify.stderr}`);
+  await assertVerifies(proxy.storeUrl);
 });
 
 async function sessionIdOf(storeUrl: string, application: string): Promise<string> {

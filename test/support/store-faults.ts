@@ -4,11 +4,13 @@
  * metrics, and alice's connections through it, named by application so that each test finds its
  * own session in the store.
  */
+import assert from 'node:assert/strict';
 import pg from 'pg';
 import { parse, stringify } from 'yaml';
 import { type Dbtape, startDbtape } from './dbtape-process.js';
 import { ALICE, proxyYaml } from './pg-fixtures.js';
 import { freePort } from './ports.js';
+import { cli } from './recording-fixtures.js';
 import { requireMachinePg } from './servers.js';
 
 export interface RecordingServe {
@@ -53,4 +55,19 @@ export async function connectAlice(serve: RecordingServe, application: string): 
   });
   await client.connect();
   return client;
+}
+
+/** A session's stored events are numbered 1, 2, 3, … with no hole: whatever was lost is a gap. */
+export function assertDense(events: readonly { seq: number }[]): void {
+  assert.deepEqual(
+    events.map((e) => e.seq),
+    events.map((_, i) => i + 1),
+    'the stored sequence is dense',
+  );
+}
+
+/** `dbtape verify --all` finds nothing wrong in the store. */
+export async function assertVerifies(storeUrl: string): Promise<void> {
+  const verify = await cli(storeUrl, ['verify', '--all']);
+  assert.equal(verify.code, 0, `verify --all: ${verify.stdout}${verify.stderr}`);
 }
