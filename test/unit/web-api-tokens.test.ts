@@ -3,9 +3,11 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
+import type { ApiTokenRecord } from '../../src/store/session-store.js';
 import { ApiTokens } from '../../src/web/auth/api-tokens.js';
 import { hashToken } from '../../src/web/auth/sign-ins.js';
 import { FileTokenKeeper } from '../../src/web/auth/token-file.js';
+import type { TokenKeeper } from '../../src/web/auth/token-keepers.js';
 
 const DAY_MS = 86_400_000;
 const dir = mkdtempSync(path.join(os.tmpdir(), 'dbtape-api-tokens-'));
@@ -75,4 +77,26 @@ test('a token file with a malformed end date is refused with a clear error', asy
   };
   writeFileSync(file, JSON.stringify({ version: 1, tokens: [bad] }));
   await assert.rejects(ApiTokens.open(new FileTokenKeeper(file)), { code: 'DBTAPE_TOKENS_FILE' });
+});
+
+test('a token whose save fails after it was kept (a commit whose answer was lost) is taken out again', async () => {
+  // The keeper stores the row, then reports failure: what a store connection lost during COMMIT does.
+  const kept = new Map<string, ApiTokenRecord>();
+  const keeper: TokenKeeper = {
+    where: 'test',
+    persistent: true,
+    load: async () => [...kept.values()],
+    add: async (t) => {
+      kept.set(t.id, t);
+      throw new Error('connection lost during COMMIT');
+    },
+    remove: async (id) => {
+      kept.delete(id);
+    },
+  };
+  const tokens = await ApiTokens.open(keeper);
+  await assert.rejects(tokens.create('ci', 'alice', 'admin'), { code: 'DBTAPE_TOKENS_WRITE_FAILED' });
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual([...kept.keys()], [], 'no row is left listed for a secret never handed out');
+  assert.deepEqual(tokens.list(), []);
 });

@@ -72,7 +72,14 @@ export class ApiTokens {
         ? { expiresAt: new Date(now + expiresInDays * DAY_MS).toISOString() }
         : {}),
     };
-    await this.write('save', () => this.keeper?.add(info));
+    try {
+      await this.write('save', () => this.keeper?.add(info));
+    } catch (err) {
+      // A write can fail after it committed (a store connection lost during COMMIT): take the row
+      // out again, or it would stay listed although its secret was never handed out.
+      this.keeper?.remove(info.id).catch(() => {});
+      throw err;
+    }
     this.byHash.set(info.hash, info);
     return { token, info };
   }
