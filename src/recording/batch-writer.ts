@@ -414,11 +414,16 @@ export class BatchWriter {
       track.lost += snap.gapTaken;
       if (track.lost > 0) this.lostTracks.add(track);
     }
-    // A store that is behind works: the whole batch is written again once the session is resynced.
-    const behind = behindOf(err, built);
+    // A store that is behind or ahead works: the whole batch is written again once the session is
+    // resynced, but for a start the store already holds.
+    const behind = outOfStepOf(err, built);
     const retry: Item[] = [];
     for (const item of items) {
       item.inFlight = false;
+      if (behind?.ahead && item.track === behind.track && item.body.kind === 'start') {
+        settle(item, 'committed', null);
+        continue;
+      }
       if ((behind || isEssential(item.body)) && ++item.attempts < MAX_ATTEMPTS) {
         retry.push(item);
         item.track.queued++;
@@ -430,9 +435,31 @@ export class BatchWriter {
     this.queue = [...retry, ...this.queue.slice(this.head)];
     this.head = 0;
     if (retry.length > 0) this.taken = Math.min(this.taken, retry[0]!.no - 1);
-    if (behind) this.resync(behind.track, behind.storedSeq);
+    if (behind?.ahead) this.skipAhead(behind.track, behind.storedSeq);
+    else if (behind) this.resync(behind.track, behind.storedSeq);
     this.health.failed(err, items.length);
     this.stats.storeErrors = this.health.errors;
+  }
+
+  /**
+   * The store already holds `track`'s session up to `storedSeq`, beyond what this writer believed:
+   * a write it was told had failed had committed (the store lost the connection during COMMIT and
+   * could not be asked). Those events were counted lost; they are not, so the count goes down by
+   * as many, and the session goes on after them.
+   */
+  private skipAhead(track: Track, storedSeq: number): void {
+    const stored = storedSeq - (track.nextSeq - 1);
+    if (stored <= 0) return;
+    track.nextSeq = storedSeq + 1;
+    track.startCommitted = true;
+    const counted = Math.min(track.lost, stored);
+    track.lost -= counted;
+    this.stats.lost -= counted;
+    if (track.lost === 0) this.lostTracks.delete(track);
+    this.opt.logger.warn(
+      { sessionId: track.meta.id, storedSeq, stored },
+      'a recording write reported failed had been stored: going on after it',
+    );
   }
 
   /**
@@ -478,11 +505,12 @@ export class BatchWriter {
   }
 }
 
-/** The session a DBTAPE_STORE_BEHIND refusal names, if it is one of the batch's. */
-function behindOf(err: unknown, built: Built): { track: Track; storedSeq: number } | null {
+/** The session a DBTAPE_STORE_BEHIND or _AHEAD refusal names, if it is one of the batch's. */
+function outOfStepOf(err: unknown, built: Built): { track: Track; storedSeq: number; ahead: boolean } | null {
   const e = err as { code?: unknown; sessionId?: unknown; storedSeq?: unknown } | null;
-  if (e?.code !== 'DBTAPE_STORE_BEHIND' || typeof e.sessionId !== 'string' || typeof e.storedSeq !== 'number')
-    return null;
+  const ahead = e?.code === 'DBTAPE_STORE_AHEAD';
+  if ((!ahead && e?.code !== 'DBTAPE_STORE_BEHIND') || typeof e?.sessionId !== 'string') return null;
+  if (typeof e.storedSeq !== 'number') return null;
   const track = built.tracks.get(e.sessionId);
-  return track ? { track, storedSeq: e.storedSeq } : null;
+  return track ? { track, storedSeq: e.storedSeq, ahead } : null;
 }

@@ -7,7 +7,7 @@
  */
 import { eventHash, genesisHash, sealHash, ZERO_HASH } from '../integrity/chain.js';
 import type { EndReason, SessionId, SessionMeta } from '../model/session.js';
-import { StoreError, storeBehind } from './errors.js';
+import { StoreError, storeAhead, storeBehind } from './errors.js';
 import { type DataKey, encryptBody, FORMAT_CLEAR, FORMAT_ENCRYPTED } from './session-keys.js';
 import { metaFromRow, type SessionMetaRow } from './session-rows.js';
 
@@ -107,6 +107,7 @@ export class ChainHeads {
   /** The stored form of the session's next event, and its hash; advances the head. */
   append(state: SessionState, event: ChainedEvent): StoredForm {
     if (event.seq > state.lastSeq + 1) throw storeBehind(state.id, state.lastSeq, event.seq);
+    if (event.seq < state.lastSeq + 1 && event.seq > 0) throw storeAhead(state.id, state.lastSeq, event.seq);
     if (event.seq !== state.lastSeq + 1) {
       throw new StoreError(
         'DBTAPE_STORE_BAD_EVENT',

@@ -21,7 +21,13 @@ export type StoreErrorCode =
    * had acknowledged (restored from a backup, failed over to a standby that lagged). The error has
    * `sessionId` and `storedSeq` (0: not even the session's start is stored); see storeBehind.
    */
-  | 'DBTAPE_STORE_BEHIND';
+  | 'DBTAPE_STORE_BEHIND'
+  /**
+   * A session's events in the store already reach the batch's first one: a write reported failed
+   * had committed (its answer lost with the connection, and the store unreachable to ask). The
+   * error has `sessionId` and `storedSeq`; see storeAhead.
+   */
+  | 'DBTAPE_STORE_AHEAD';
 
 export class StoreError extends Error {
   override readonly name = 'StoreError';
@@ -53,6 +59,17 @@ export function storeBehind(sessionId: string, storedSeq: number, firstSeq: numb
     new StoreError(
       'DBTAPE_STORE_BEHIND',
       `dbtape: the session store ${holds} session ${sessionId}, whose events it had accepted${accepted}: it lost commits (restored from a backup, or failed over to a standby that lagged?)`,
+    ),
+    { sessionId, storedSeq },
+  );
+}
+
+/** DBTAPE_STORE_AHEAD, with what the recorder needs to go on after what the store holds. */
+export function storeAhead(sessionId: string, storedSeq: number, firstSeq: number): StoreError {
+  return Object.assign(
+    new StoreError(
+      'DBTAPE_STORE_AHEAD',
+      `dbtape: the session store already holds session ${sessionId} up to seq ${storedSeq}, written again from seq ${firstSeq}: a write reported failed had committed`,
     ),
     { sessionId, storedSeq },
   );

@@ -293,10 +293,10 @@ describe('the store writes the chain', () => {
       { code: 'DBTAPE_STORE_BEHIND', sessionId: m.id, storedSeq: 1 },
     );
     await store.writeBatch({ sessions: [], events: [{ sessionId: m.id, event: ev(2) }], ends: [] });
-    // Behind it (a number written twice) is refused as it is.
+    // Behind it (a number written twice): it says how far it holds the session too.
     await assert.rejects(
       store.writeBatch({ sessions: [], events: [{ sessionId: m.id, event: ev(2) }], ends: [] }),
-      { code: 'DBTAPE_STORE_BAD_EVENT' },
+      { code: 'DBTAPE_STORE_AHEAD', sessionId: m.id, storedSeq: 2 },
     );
     await assert.rejects(
       store.writeBatch({ sessions: [], events: [{ sessionId: 'no-such-session', event: ev(5) }], ends: [] }),

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { verifyStore } from '../../src/integrity/verify.js';
 import type { SessionEvent, SessionMeta } from '../../src/model/session.js';
 import { LiveBus } from '../../src/recording/live-bus.js';
 import { Recorder, type RecorderOptions } from '../../src/recording/recorder.js';
@@ -73,6 +74,43 @@ describe('Recorder', () => {
     assert.equal(s?.status, 'ended');
     assert.equal(s?.statements, 50);
     assert.equal(recorder.stats().openSessions, 0);
+  });
+
+  test('a store that already holds events the recorder was told failed is written on after them', async () => {
+    // What a write whose COMMIT went through but whose answer was lost leaves: the store holds more
+    // of the session than the recorder believes. Here the store is written behind its back.
+    const { store, log, recorder } = setup();
+    const m = nextMeta();
+    const rec = recorder.open(m);
+    rec.event(query('SELECT before'));
+    await recorder.flush();
+    await store.inner.writeBatch({
+      sessions: [],
+      events: [
+        {
+          sessionId: m.id,
+          event: { seq: 3, atUs: m.startedAtUs + 5, offsetUs: 5, ...query('SELECT in_doubt') },
+        },
+      ],
+      ends: [],
+    });
+    rec.event(query('SELECT after'));
+    rec.event({ kind: 'end', reason: 'client_closed' });
+    await recorder.flush();
+    await recorder.flush();
+    const events = await store.getEvents(m.id);
+    assert.deepEqual(
+      events.map((e) => [e.seq, e.kind, e.kind === 'query' ? e.sql : '']),
+      [
+        [1, 'start', ''],
+        [2, 'query', 'SELECT before'],
+        [3, 'query', 'SELECT in_doubt'],
+        [4, 'query', 'SELECT after'],
+        [5, 'end', ''],
+      ],
+    );
+    assert.ok(log.lines.some((l) => /reported failed had been stored/.test(l.msg)));
+    assert.equal((await verifyStore(store.inner.integrity!())).findings.length, 0);
   });
 
   test('redacts before queueing: the store never sees the secret', async () => {
