@@ -415,16 +415,22 @@ export class BatchWriter {
       if (track.lost > 0) this.lostTracks.add(track);
     }
     // A store that is behind or ahead works: the whole batch is written again once the session is
-    // resynced, but for a start the store already holds.
-    const behind = outOfStepOf(err, built);
+    // resynced, but for what an ahead store already holds of it: its start, and an end retried
+    // since the write reported failed (which held it: that write's essential items all came back).
+    const outOfStep = outOfStepOf(err, built);
     const retry: Item[] = [];
     for (const item of items) {
       item.inFlight = false;
-      if (behind?.ahead && item.track === behind.track && item.body.kind === 'start') {
+      const kind = item.body.kind;
+      if (
+        outOfStep?.ahead &&
+        item.track === outOfStep.track &&
+        (kind === 'start' || (kind === 'end' && item.attempts > 0))
+      ) {
         settle(item, 'committed', null);
         continue;
       }
-      if ((behind || isEssential(item.body)) && ++item.attempts < MAX_ATTEMPTS) {
+      if ((outOfStep || isEssential(item.body)) && ++item.attempts < MAX_ATTEMPTS) {
         retry.push(item);
         item.track.queued++;
         continue;
@@ -435,8 +441,8 @@ export class BatchWriter {
     this.queue = [...retry, ...this.queue.slice(this.head)];
     this.head = 0;
     if (retry.length > 0) this.taken = Math.min(this.taken, retry[0]!.no - 1);
-    if (behind?.ahead) this.skipAhead(behind.track, behind.storedSeq);
-    else if (behind) this.resync(behind.track, behind.storedSeq);
+    if (outOfStep?.ahead) this.skipAhead(outOfStep.track, outOfStep.storedSeq);
+    else if (outOfStep) this.resync(outOfStep.track, outOfStep.storedSeq);
     this.health.failed(err, items.length);
     this.stats.storeErrors = this.health.errors;
   }
@@ -470,9 +476,9 @@ export class BatchWriter {
    * metadata kept here.
    */
   private resync(track: Track, storedSeq: number): void {
+    if (track.nextSeq - 1 <= storedSeq) return;
     const restart = storedSeq === 0 && !this.queue.some((i) => i.track === track && i.body.kind === 'start');
     const lost = track.nextSeq - 1 - storedSeq - (restart ? 1 : 0);
-    if (track.nextSeq - 1 <= storedSeq) return;
     track.nextSeq = storedSeq + 1;
     if (lost > 0) {
       track.lost += lost;

@@ -8,6 +8,7 @@ import { openStore } from '../../src/store/open-store.js';
 import type { SessionStore, WriteBatch, WriteOptions } from '../../src/store/session-store.js';
 import { DelegatingStore } from '../support/delegating-store.js';
 import { sessionMeta } from '../support/session-meta.js';
+import { waitFor } from '../support/wait.js';
 
 let n = 0;
 /** A session with an id of its own, starting now. */
@@ -16,6 +17,8 @@ const nextMeta = (): SessionMeta => sessionMeta(`sess-${++n}`, { startedAtUs: Da
 /** A store that fails on demand, like a full disk. */
 class FlakyStore extends DelegatingStore {
   failing = false;
+  /** The next write commits, then reports a lost connection: a COMMIT whose answer never came. */
+  commitThenFail = false;
   readonly writes: { batch: WriteBatch; options?: WriteOptions }[] = [];
   constructor(inner: SessionStore = openStore('sqlite::memory:')) {
     super(inner);
@@ -24,6 +27,11 @@ class FlakyStore extends DelegatingStore {
     this.writes.push({ batch, options });
     if (this.failing)
       throw Object.assign(new Error('SQLITE_FULL: database or disk is full'), { code: 'SQLITE_FULL' });
+    if (this.commitThenFail) {
+      this.commitThenFail = false;
+      await this.inner.writeBatch(batch, options);
+      throw Object.assign(new Error('write CONNECTION_CLOSED'), { code: 'DBTAPE_STORE_WRITE_FAILED' });
+    }
     return this.inner.writeBatch(batch, options);
   }
 }
@@ -110,6 +118,37 @@ describe('Recorder', () => {
       ],
     );
     assert.ok(log.lines.some((l) => /reported failed had been stored/.test(l.msg)));
+    assert.equal((await verifyStore(store.inner.integrity!())).findings.length, 0);
+  });
+
+  test('a write reported failed that had committed, its end included, is not written twice', async () => {
+    const { store, recorder } = setup();
+    const m = nextMeta();
+    const rec = recorder.open(m);
+    rec.event(query('SELECT 1'));
+    await recorder.flush();
+    store.commitThenFail = true;
+    rec.event(query('SELECT in_doubt'));
+    rec.event({ kind: 'end', reason: 'client_closed' });
+    await recorder.flush();
+    await recorder.flush();
+    await waitFor(
+      async () => (await store.getSession(m.id))?.status === 'ended' && recorder.stats().queueDepth === 0,
+      {
+        what: 'the queue to drain',
+      },
+    );
+    const events = await store.getEvents(m.id);
+    assert.deepEqual(
+      events.map((e) => [e.seq, e.kind]),
+      [
+        [1, 'start'],
+        [2, 'query'],
+        [3, 'query'],
+        [4, 'end'],
+      ],
+    );
+    assert.equal(recorder.stats().lost, 0, 'the in-doubt events were stored, so none is lost');
     assert.equal((await verifyStore(store.inner.integrity!())).findings.length, 0);
   });
 
