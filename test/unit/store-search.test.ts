@@ -144,6 +144,26 @@ for (const kind of STORE_KINDS) {
       await store.close();
     });
 
+    test('a quoted phrase does not run from a statement into its parameters', async () => {
+      const store = openStore(await kind.url());
+      await record(store, sessionMeta('ph'), [
+        {
+          kind: 'query',
+          sql: 'SELECT * FROM t WHERE owner = $1',
+          params: ['zebra crossing'],
+          via: 'extended',
+        },
+        ok,
+      ]);
+      // Both words are in the event, and each part's own phrases match...
+      assert.equal((await store.search('owner zebra')).length, 1);
+      assert.equal((await store.search('"zebra crossing"')).length, 1);
+      assert.equal((await store.search('"where owner"')).length, 1);
+      // ...but the statement's last word and the first parameter's are not a phrase.
+      assert.equal((await store.search('"1 zebra"')).length, 0);
+      await store.close();
+    });
+
     test('indexes denied statements', async () => {
       const store = openStore(await kind.url());
       await record(store, sessionMeta('d'), [

@@ -25,6 +25,13 @@ export function capIndexText(words: string): string {
   return words.slice(0, cut > 0 ? cut : MAX_INDEXED_CHARS);
 }
 
+/**
+ * Stands between a statement's words and its parameters' in the index text, so that a quoted
+ * phrase cannot run from one into the other (SQLite keeps them in two columns). PostgreSQL's parser
+ * keeps `0.0` as one lexeme, which no query word can be: dbtape splits words at the dot.
+ */
+export const PART_SEPARATOR = '0.0';
+
 /** The words of a text as the index keeps them, for `to_tsvector('simple', …)`. */
 export function indexText(text: string): string {
   return capIndexText(normalizedWords(text).join(' '));

@@ -25,7 +25,7 @@ import { SESSION_META_COLUMNS } from '../session-rows.js';
 import type { Sql } from './pg-connect.js';
 import type { PgKeys } from './pg-keys.js';
 import { boolLit, byteaLit, intListLit, intLit, textLit, valuesList } from './pg-literals.js';
-import { capIndexText, indexText } from './pg-search.js';
+import { capIndexText, indexText, PART_SEPARATOR } from './pg-search.js';
 
 /** Distinct statement texts whose index text is kept, per kind (cleared when full). */
 const TEXT_CACHE = 512;
@@ -300,6 +300,7 @@ export class PgBatchWriter {
       cache.set(sql, words);
     }
     if (event.params === null) return words;
-    return capIndexText(`${words} ${blind ? blind.text(event.params) : indexText(event.params)}`);
+    const params = blind ? blind.text(event.params) : indexText(event.params);
+    return capIndexText(`${words} ${PART_SEPARATOR} ${params}`);
   }
 }
