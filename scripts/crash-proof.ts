@@ -3,7 +3,10 @@
  *
  *   node --import tsx scripts/crash-proof.ts [--trials N] [--clients C] [--scale S]
  *                      [--mode simple|prepared] [--min-ms A] [--max-ms B] [--keep]
+ *                      [--store sqlite|postgres]
  *
+ * `--store postgres` records each trial into a new database on the machine's PostgreSQL
+ * (127.0.0.1:5432, user root) instead of a SQLite file: the same check for the PostgreSQL store.
  * `runCrashProof()` is exported, for a short version inside a test.
  *
  * A throwaway PostgreSQL logs every statement it executes (log_statement=all). Each trial starts
@@ -45,6 +48,11 @@ export interface CrashProofOptions {
   readonly maxMs: number;
   /** Keep the work folder (stores, logs) for a look afterwards. */
   readonly keep: boolean;
+  /**
+   * The session store: a SQLite file per trial (the default), or a database per trial on the
+   * machine's PostgreSQL (127.0.0.1:5432, user root), each dropped afterwards unless `keep`.
+   */
+  readonly store?: 'sqlite' | 'postgres';
   readonly log: (line: string) => void;
 }
 
@@ -128,11 +136,11 @@ function makeSetup(work: string): Setup {
   return { dir: work, publicPem: pair.publicPem };
 }
 
-function configFor(setup: Setup, pg: PgCluster, storeFile: string, port: number): string {
+function configFor(setup: Setup, pg: PgCluster, storeUrl: string, port: number): string {
   return stringify({
     listen: { postgres: `127.0.0.1:${port}` },
     store: {
-      url: `sqlite:${storeFile}`,
+      url: storeUrl,
       durability: 'strict',
       signing_key_file: path.join(setup.dir, 'keys', 'signing.key'),
       encryption_key_file: path.join(setup.dir, 'keys', 'master.key'),
@@ -163,9 +171,9 @@ async function trial(
   o: CrashProofOptions,
 ): Promise<TrialResult> {
   const dir = path.join(setup.dir, `trial-${n}`);
-  const storeFile = path.join(dir, 'rec.db');
+  const storeUrl = await trialStore(n, dir, o);
   const port = await freePort();
-  const config = configFor(setup, pg, storeFile, port);
+  const config = configFor(setup, pg, storeUrl, port);
   const env = { CRASH_UPSTREAM_PASSWORD: 'unused' };
   const logFile = path.join(pg.dir, 'server.log');
   const startOffset = fileSize(logFile);
@@ -186,7 +194,8 @@ async function trial(
   const marker = `crash-proof marker ${n} ${Date.now()}`;
   await pg.psql(`SELECT '${marker}';`);
   const { statements: executed, seconds } = await executedStatements(logFile, startOffset, marker);
-  const { recorded, findings } = await readRecording(storeFile, setup, o.log);
+  const { recorded, findings } = await readRecording(storeUrl, setup, o.log);
+  if (o.store === 'postgres' && !o.keep) await machinePsql(`DROP DATABASE ${pgStoreName(n)} WITH (FORCE)`);
   const lost: string[] = [];
   for (const [stmt, count] of executed) {
     const have = recorded.get(stmt) ?? 0;
@@ -319,13 +328,29 @@ function parseParams(text: string): string[] {
   return out;
 }
 
+/** The trial's store URL; a PostgreSQL one is a new, empty database. */
+async function trialStore(n: number, dir: string, o: CrashProofOptions): Promise<string> {
+  if (o.store !== 'postgres') return `sqlite:${path.join(dir, 'rec.db')}`;
+  await machinePsql(`DROP DATABASE IF EXISTS ${pgStoreName(n)} WITH (FORCE)`);
+  await machinePsql(`CREATE DATABASE ${pgStoreName(n)}`);
+  return `postgres://root@127.0.0.1:5432/${pgStoreName(n)}`;
+}
+
+function pgStoreName(n: number): string {
+  return `dbtape_crash_${process.pid}_${n}`;
+}
+
+async function machinePsql(sql: string): Promise<void> {
+  await run('psql', ['-h', '127.0.0.1', '-p', '5432', '-U', 'root', '-d', 'postgres', '-qc', sql]);
+}
+
 async function readRecording(
-  storeFile: string,
+  storeUrl: string,
   setup: Setup,
   log: (line: string) => void,
 ): Promise<{ recorded: Map<string, number>; findings: number }> {
   const keyring = loadKeyring(path.join(setup.dir, 'keys', 'master.key'));
-  const store = openStore(`sqlite:${storeFile}`, { readonly: true, keyring });
+  const store = openStore(storeUrl, { readonly: true, keyring });
   try {
     const recorded = new Map<string, number>();
     for (const s of await store.listSessions({ limit: 10_000 })) {
@@ -366,6 +391,7 @@ async function main(): Promise<number> {
       'min-ms': { type: 'string', default: '500' },
       'max-ms': { type: 'string', default: '3000' },
       keep: { type: 'boolean', default: false },
+      store: { type: 'string', default: 'sqlite' },
     },
   });
   const o: CrashProofOptions = {
@@ -376,6 +402,7 @@ async function main(): Promise<number> {
     minMs: Number(values['min-ms']),
     maxMs: Number(values['max-ms']),
     keep: values.keep ?? false,
+    store: values.store === 'postgres' ? 'postgres' : 'sqlite',
     log: (line) => console.log(line),
   };
   const s = await runCrashProof(o);
