@@ -41,6 +41,16 @@ export class StoreError extends Error {
   }
 }
 
+/** A call on a store that was closed (or is closing). */
+export function storeClosed(): StoreError {
+  return new StoreError('DBTAPE_STORE_CLOSED', 'dbtape: the session store is closed');
+}
+
+/** A write on a store that read commands opened read-only. */
+export function storeReadOnly(): StoreError {
+  return new StoreError('DBTAPE_STORE_CLOSED', 'dbtape: this session store was opened read-only');
+}
+
 export function encryptedStoreError(what: string): StoreError {
   return new StoreError(
     'DBTAPE_STORE_ENCRYPTED',

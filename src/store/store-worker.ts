@@ -5,16 +5,10 @@
  * statements cost it about 12 µs of CPU per event, which here stays off the proxy's thread too.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { loadStoreKeys, openStoreReady, type StoreKeyFiles, type Synchronous } from './open-store.js';
+import { loadStoreKeys, openStoreReady } from './open-store.js';
 import type { SessionStore } from './session-store.js';
-import type { WorkerReply, WorkerRequest } from './worker-protocol.js';
+import type { WorkerInit, WorkerReply, WorkerRequest } from './worker-protocol.js';
 import { serializeError } from './worker-protocol.js';
-
-interface WorkerInit {
-  readonly url: string;
-  readonly synchronous: Synchronous;
-  readonly keyFiles: StoreKeyFiles;
-}
 
 const init = workerData as WorkerInit;
 const port = parentPort!;

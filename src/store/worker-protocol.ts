@@ -1,4 +1,12 @@
 /** Messages between the proxy's thread and the store worker (store-worker.ts). */
+import type { StoreKeyFiles, Synchronous } from './open-store.js';
+
+/** What the store's thread opens (its workerData). */
+export interface WorkerInit {
+  readonly url: string;
+  readonly synchronous: Synchronous;
+  readonly keyFiles: StoreKeyFiles;
+}
 
 export type StoreMethod =
   | 'writeBatch'

@@ -7,7 +7,7 @@
 import { Worker } from 'node:worker_threads';
 import type { EndReason, SessionEvent, SessionId } from '../model/session.js';
 import { encodeBatch } from './encoded-batch.js';
-import { StoreError } from './errors.js';
+import { StoreError, storeClosed } from './errors.js';
 import type { StoreKeyFiles, Synchronous } from './open-store.js';
 import type {
   ApiTokenRecord,
@@ -21,19 +21,13 @@ import type {
   WriteBatch,
   WriteOptions,
 } from './session-store.js';
-import { deserializeError, type StoreMethod, type WorkerReply } from './worker-protocol.js';
+import { deserializeError, type StoreMethod, type WorkerInit, type WorkerReply } from './worker-protocol.js';
 
 interface Pending {
   readonly resolve: (v: unknown) => void;
   readonly reject: (e: Error) => void;
   /** A write's last event: if it is in the store, the write committed. */
   readonly last: { readonly sessionId: string; readonly seq: number } | null;
-}
-
-interface WorkerInit {
-  readonly url: string;
-  readonly synchronous: Synchronous;
-  readonly keyFiles: StoreKeyFiles;
 }
 
 export interface WorkerStoreOptions {
@@ -267,7 +261,7 @@ export class WorkerSessionStore implements SessionStore {
     last: Pending['last'],
   ): Promise<unknown> {
     if (this.dead) return Promise.reject(this.dead);
-    if (this.closing) return Promise.reject(closedError());
+    if (this.closing) return Promise.reject(storeClosed());
     if (this.restarting) return this.restarting.then(() => this.post(method, args, transfer, last));
     return this.send(method, args, transfer, last);
   }
@@ -292,10 +286,6 @@ export class WorkerSessionStore implements SessionStore {
     if (reply.ok) p.resolve(reply.value);
     else p.reject(deserializeError(reply.error));
   }
-}
-
-function closedError(): StoreError {
-  return new StoreError('DBTAPE_STORE_CLOSED', 'dbtape: the session store is closed');
 }
 
 /**

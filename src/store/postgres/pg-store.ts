@@ -21,7 +21,7 @@ import type { IntegritySource } from '../../integrity/source.js';
 import type { EndReason, SessionEvent, SessionId } from '../../model/session.js';
 import { crashEndBatch } from '../crash-close.js';
 import { type EncodedBatch, encodeBatch } from '../encoded-batch.js';
-import { encryptedStoreError, StoreError } from '../errors.js';
+import { encryptedStoreError, StoreError, storeClosed, storeReadOnly } from '../errors.js';
 import { decodeEvent } from '../event-codec.js';
 import { OutcomeTracker } from '../outcome-tracker.js';
 import { decryptBody, FORMAT_ENCRYPTED } from '../session-keys.js';
@@ -166,10 +166,8 @@ export class PostgresSessionStore implements SessionStore {
 
   /** writeBatch for a batch already encoded (worker-store.ts encodes on the proxy's thread). */
   async writeEncoded(batch: EncodedBatch, _options?: WriteOptions): Promise<void> {
-    await this.opened();
-    if (!this.write || !this.writer)
-      throw new StoreError('DBTAPE_STORE_CLOSED', 'dbtape: this session store was opened read-only');
-    const writer = this.writer;
+    await this.writable();
+    const writer = this.writer!;
     await this.exclusive(async () => {
       let statements: string[];
       try {
@@ -244,9 +242,7 @@ export class PostgresSessionStore implements SessionStore {
   }
 
   async rewrapKeys(keyring: Keyring): Promise<number> {
-    await this.opened();
-    if (this.readonly)
-      throw new StoreError('DBTAPE_STORE_CLOSED', 'dbtape: this session store was opened read-only');
+    await this.writable();
     return this.exclusive(async () => {
       const { count, statements } = await PgKeys.rewrap(this.write!, keyring);
       await this.runWrite(statements);
@@ -272,9 +268,7 @@ export class PostgresSessionStore implements SessionStore {
    * the secret only then), in turn with the recording's batches on the writer's connection.
    */
   private async writeToken(statement: string): Promise<void> {
-    await this.opened();
-    if (this.readonly)
-      throw new StoreError('DBTAPE_STORE_CLOSED', 'dbtape: this session store was opened read-only');
+    await this.writable();
     await this.exclusive(() =>
       this.runWrite([statement]).catch((err: unknown) => {
         throw this.storeError(err);
@@ -363,6 +357,12 @@ export class PostgresSessionStore implements SessionStore {
   }
 
   private open(): void {
-    if (this.closed) throw new StoreError('DBTAPE_STORE_CLOSED', 'dbtape: the session store is closed');
+    if (this.closed) throw storeClosed();
+  }
+
+  /** Opened, and for writing: the writer's pool and batch writer exist. */
+  private async writable(): Promise<void> {
+    await this.opened();
+    if (this.readonly) throw storeReadOnly();
   }
 }

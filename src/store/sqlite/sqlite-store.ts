@@ -14,7 +14,7 @@ import type { IntegritySource } from '../../integrity/source.js';
 import type { EndReason, SessionEvent, SessionId, SessionMeta } from '../../model/session.js';
 import { crashEndBatch } from '../crash-close.js';
 import { type EncodedBatch, type EncodedEvent, encodeBatch, encodedEvents } from '../encoded-batch.js';
-import { encryptedStoreError, StoreError } from '../errors.js';
+import { encryptedStoreError, storeClosed, storeReadOnly } from '../errors.js';
 import { decodeEvent } from '../event-codec.js';
 import { linkOutcomes, OutcomeTracker } from '../outcome-tracker.js';
 import { toBlindFts5Query, toFts5Query } from '../search-text.js';
@@ -153,8 +153,7 @@ export class SqliteSessionStore implements SessionStore {
   /** writeBatch for a batch already encoded (worker-store.ts encodes on the proxy's thread). */
   async writeEncoded(batch: EncodedBatch, options: WriteOptions = {}): Promise<void> {
     this.open();
-    if (this.readonly)
-      throw new StoreError('DBTAPE_STORE_CLOSED', 'dbtape: this session store was opened read-only');
+    if (this.readonly) throw storeReadOnly();
     if (options.durable === true && this.journal) {
       // Durable once this returns (the journal writes with O_DSYNC). Nothing is journaled if it
       // throws: the writer takes the batch's sequence numbers back. While the store proper cannot
@@ -434,8 +433,7 @@ export class SqliteSessionStore implements SessionStore {
   /** See SessionStore.rewrapKeys. */
   async rewrapKeys(keyring: Keyring): Promise<number> {
     this.open();
-    if (this.readonly)
-      throw new StoreError('DBTAPE_STORE_CLOSED', 'dbtape: this session store was opened read-only');
+    if (this.readonly) throw storeReadOnly();
     this.applyJournal();
     const n = this.db.transaction(() => this.crypto.rewrap(keyring)).immediate();
     await this.sync();
@@ -454,7 +452,7 @@ export class SqliteSessionStore implements SessionStore {
   }
 
   private open(): void {
-    if (this.closed) throw new StoreError('DBTAPE_STORE_CLOSED', 'dbtape: the session store is closed');
+    if (this.closed) throw storeClosed();
   }
 }
 
