@@ -7,7 +7,7 @@ import type { ApiTokenRecord } from '../../src/store/session-store.js';
 import { ApiTokens } from '../../src/web/auth/api-tokens.js';
 import { hashToken } from '../../src/web/auth/sign-ins.js';
 import { FileTokenKeeper } from '../../src/web/auth/token-file.js';
-import type { TokenKeeper } from '../../src/web/auth/token-keepers.js';
+import { MEMORY_TOKENS, type TokenKeeper } from '../../src/web/auth/token-keepers.js';
 
 const DAY_MS = 86_400_000;
 const dir = mkdtempSync(path.join(os.tmpdir(), 'dbtape-api-tokens-'));
@@ -15,7 +15,7 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 
 test('a token made for n days carries its end, works until then and is refused from then on', async () => {
   const clock = { ms: Date.parse('2026-01-01T00:00:00Z') };
-  const tokens = new ApiTokens(null, { now: () => clock.ms });
+  const tokens = new ApiTokens(MEMORY_TOKENS, { now: () => clock.ms });
   const { token, info } = await tokens.create('ci', 'alice', 'ada', 30);
   assert.equal(info.createdAt, '2026-01-01T00:00:00.000Z');
   assert.equal(info.expiresAt, '2026-01-31T00:00:00.000Z');
@@ -33,7 +33,7 @@ test('a token made for n days carries its end, works until then and is refused f
 
 test('a token made without a lifetime never expires', async () => {
   const clock = { ms: Date.now() };
-  const tokens = new ApiTokens(null, { now: () => clock.ms });
+  const tokens = new ApiTokens(MEMORY_TOKENS, { now: () => clock.ms });
   const { token, info } = await tokens.create('forever', 'alice', 'ada');
   assert.equal(info.expiresAt, undefined);
   clock.ms += 20 * 365 * DAY_MS;

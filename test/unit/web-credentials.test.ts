@@ -5,6 +5,7 @@ import { ApiTokens } from '../../src/web/auth/api-tokens.js';
 import { type AuthDeps, stillValid } from '../../src/web/auth/authenticate.js';
 import { decoyVerifier } from '../../src/web/auth/password.js';
 import { SignInTable } from '../../src/web/auth/sign-ins.js';
+import { MEMORY_TOKENS } from '../../src/web/auth/token-keepers.js';
 import type { Principal } from '../../src/web/types.js';
 
 const user = (name: string): User => ({
@@ -21,7 +22,7 @@ function deps() {
       ['bob', user('bob')],
     ]),
     signIns: new SignInTable({ idleMs: 60_000, absoluteMs: 3_600_000, now: () => 1_000 }),
-    tokens: new ApiTokens(null, { onEnd: (id) => ended.push(id) }),
+    tokens: new ApiTokens(MEMORY_TOKENS, { onEnd: (id) => ended.push(id) }),
     cookieName: 'dbtape_session',
   } satisfies Pick<AuthDeps, 'users' | 'signIns' | 'tokens' | 'cookieName'>;
   return { d, ended };

@@ -42,9 +42,9 @@ export class ApiTokens {
     return tokens;
   }
 
-  /** Empty; `keeper` null: memory only. */
+  /** Empty (ApiTokens.open loads what the keeper holds); MEMORY_TOKENS keeps nothing. */
   constructor(
-    private readonly keeper: TokenKeeper | null,
+    private readonly keeper: TokenKeeper,
     private readonly o: ApiTokenOptions = {},
   ) {}
 
@@ -73,11 +73,11 @@ export class ApiTokens {
         : {}),
     };
     try {
-      await this.write('save', () => this.keeper?.add(info));
+      await this.write('save', () => this.keeper.add(info));
     } catch (err) {
       // A write can fail after it committed (a store connection lost during COMMIT): take the row
       // out again, or it would stay listed although its secret was never handed out.
-      this.keeper?.remove(info.id).catch(() => {});
+      this.keeper.remove(info.id).catch(() => {});
       throw err;
     }
     this.byHash.set(info.hash, info);
@@ -118,7 +118,7 @@ export class ApiTokens {
     if (!t) return Promise.resolve(false);
     const run = (async () => {
       try {
-        await this.write('delete', () => this.keeper?.remove(id));
+        await this.write('delete', () => this.keeper.remove(id));
       } finally {
         this.revoking.delete(id);
       }
@@ -132,12 +132,12 @@ export class ApiTokens {
   }
 
   get persistent(): boolean {
-    return this.keeper?.persistent ?? false;
+    return this.keeper.persistent;
   }
 
   /** Where tokens are kept, for the log. */
   get where(): string {
-    return this.keeper?.where ?? 'memory';
+    return this.keeper.where;
   }
 
   private find(id: string): ApiToken | null {
@@ -150,7 +150,7 @@ export class ApiTokens {
     return (this.o.now ?? Date.now)();
   }
 
-  private async write(what: 'save' | 'delete', fn: () => Promise<void> | undefined): Promise<void> {
+  private async write(what: 'save' | 'delete', fn: () => Promise<void>): Promise<void> {
     try {
       await fn();
     } catch (err) {
