@@ -21,16 +21,13 @@ import {
   trustedKeyFromPem,
 } from '../../src/integrity/signing-key.js';
 import { verifyStore } from '../../src/integrity/verify.js';
-import { Recorder } from '../../src/recording/recorder.js';
-import { openStore } from '../../src/store/open-store.js';
 import { connectPg, type Sql, type TxSql } from '../../src/store/postgres/pg-connect.js';
 import { PgIntegritySource } from '../../src/store/postgres/pg-integrity.js';
 import { dbtapeCli } from '../support/dbtape-process.js';
 import { tempDir } from '../support/pg-fixtures.js';
 import { mulberry32, type Rng } from '../support/random.js';
-import { sessionMeta } from '../support/session-meta.js';
 import { throwawayPgDatabase } from '../support/store-kinds.js';
-import { FlakyStore, flipByte, int, pick } from '../support/tamper-fixtures.js';
+import { assertEveryDamageKind, buildTamperStore, flipByte, int, pick } from '../support/tamper-fixtures.js';
 
 const pair = generateSigningKey();
 const signer = signerFromPem(pair.privatePem);
@@ -40,75 +37,15 @@ let url: string;
 let keyring: Keyring;
 let sql: Sql;
 
-let n = 0;
-function nextMeta() {
-  n++;
-  return sessionMeta(`p${String(n).padStart(3, '0')}-${Math.random().toString(36).slice(2, 8)}`, {
-    protocol: n % 3 === 0 ? 'mysql' : 'postgres',
-    user: n % 2 === 0 ? 'alice' : 'bob',
-    roles: n % 2 === 0 ? ['analyst'] : [],
-    application: n % 4 === 0 ? null : 'psql',
-    startedAtUs: Date.now() * 1000,
-  });
-}
-
-async function recordSessions(recorder: Recorder, count: number, end: boolean): Promise<void> {
-  for (let i = 0; i < count; i++) {
-    const rec = recorder.open(nextMeta());
-    for (let q = 0; q < 1 + (i % 4); q++) {
-      rec.event({
-        kind: 'query',
-        sql: `SELECT name FROM users WHERE id = $1 -- ${i}.${q}`,
-        params: [String(q)],
-        via: 'extended',
-      });
-      if (q % 3 === 2) rec.event({ kind: 'error', code: '42P01', message: 'relation "nope" does not exist' });
-      else rec.event({ kind: 'result', tag: 'SELECT 1', rows: 1, durationUs: 100 + q });
-    }
-    if (end) rec.event({ kind: 'end', reason: i % 2 ? 'client_closed' : 'client_lost' });
-  }
-  await recorder.flush();
-}
-
 async function buildStore(): Promise<void> {
   keyring = createKeyringFile(join(dir, 'master.key'));
-  const clear = openStore(url, { signer });
-  const flaky = new FlakyStore(clear);
-  const r1 = new Recorder({
-    store: flaky,
-    checkpointEverySessions: 3,
-    checkpointIntervalMs: 0,
-    maxBackoffMs: 5,
+  await buildTamperStore(url, signer, keyring, {
+    idPrefix: 'p',
+    clear: 7,
+    crashed: 2,
+    encrypted: 8,
+    checkpointEvery: [3, 4],
   });
-  await recordSessions(r1, 7, true);
-  const gappy = r1.open(nextMeta());
-  gappy.event({ kind: 'query', sql: 'SELECT 1', via: 'simple' });
-  await r1.flush();
-  flaky.failing = true;
-  gappy.event({ kind: 'query', sql: 'SELECT lost', via: 'simple' });
-  await r1.flush();
-  flaky.failing = false;
-  gappy.event({ kind: 'query', sql: 'SELECT after the gap', via: 'simple' });
-  gappy.event({ kind: 'end', reason: 'client_closed' });
-  await recordSessions(r1, 2, false);
-  await r1.checkpoint();
-  await clear.close();
-  const enc = openStore(url, { signer, keyring });
-  assert.equal(await enc.closeOpenSessions('proxy_crash', Date.now() * 1000), 2);
-  const r2 = new Recorder({
-    store: enc,
-    durability: 'strict',
-    checkpointEverySessions: 4,
-    checkpointIntervalMs: 0,
-  });
-  await r2.checkpoint();
-  await recordSessions(r2, 8, true);
-  const open = r2.open(nextMeta());
-  open.event({ kind: 'query', sql: 'SELECT still_open', via: 'simple' });
-  open.event({ kind: 'result', tag: 'SELECT 1', rows: 1, durationUs: 1 });
-  await r2.flush();
-  await r2.checkpoint();
-  await enc.close();
 }
 
 // --- mutations ---------------------------------------------------------------------------------
@@ -405,20 +342,7 @@ describe('tamper evidence (PostgreSQL store)', () => {
       for (const k of kinds) byKind.set(k, (byKind.get(k) ?? 0) + 1);
     }
     assert.deepEqual((await withinRolledBack(verifyIn)).findings, [], 'every mutation was rolled back');
-    for (const kind of [
-      'modified',
-      'deleted',
-      'reordered',
-      'truncated',
-      'inserted',
-      'bad-signature',
-      'missing-session',
-      'missing-checkpoint',
-      'unsealed',
-      'bad-key',
-    ]) {
-      assert.ok(byKind.has(kind), `some mutation was reported as ${kind}: ${JSON.stringify([...byKind])}`);
-    }
+    assertEveryDamageKind(byKind);
   });
 
   test('dbtape verify --all --store postgres://...: exit 0 clean, 1 with the damage listed', async () => {

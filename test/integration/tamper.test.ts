@@ -22,14 +22,10 @@ import {
   trustedKeyFromPem,
 } from '../../src/integrity/signing-key.js';
 import { verifyStore } from '../../src/integrity/verify.js';
-import type { SessionMeta } from '../../src/model/session.js';
-import { Recorder } from '../../src/recording/recorder.js';
-import { openStore } from '../../src/store/open-store.js';
 import { SqliteIntegritySource } from '../../src/store/sqlite/sqlite-integrity.js';
 import { dbtapeCli } from '../support/dbtape-process.js';
 import { mulberry32, type Rng } from '../support/random.js';
-import { sessionMeta } from '../support/session-meta.js';
-import { FlakyStore, flipByte, int, pick } from '../support/tamper-fixtures.js';
+import { assertEveryDamageKind, buildTamperStore, flipByte, int, pick } from '../support/tamper-fixtures.js';
 
 const root = resolve(import.meta.dirname, '../..');
 const dir = mkdtempSync(join(tmpdir(), 'dbtape-tamper-'));
@@ -40,85 +36,16 @@ const signer = signerFromPem(pair.privatePem);
 const trusted: TrustedKey[] = [trustedKeyFromPem(pair.publicPem)];
 let keyring: Keyring;
 
-let n = 0;
-/** A session with an id of its own; protocol, user, roles, application and TLS vary with it. */
-function nextMeta(startedAtUs: number): SessionMeta {
-  n++;
-  return sessionMeta(`t${String(n).padStart(3, '0')}-${Math.random().toString(36).slice(2, 8)}`, {
-    protocol: n % 3 === 0 ? 'mysql' : 'postgres',
-    user: n % 2 === 0 ? 'alice' : 'bob',
-    roles: n % 2 === 0 ? ['analyst'] : [],
-    clientPort: 40000 + n,
-    application: n % 4 === 0 ? null : 'psql',
-    clientTls: n % 5 === 0 ? 'TLSv1.3' : null,
-    startedAtUs,
-  });
-}
-
-async function recordSessions(recorder: Recorder, count: number, end: boolean): Promise<void> {
-  for (let i = 0; i < count; i++) {
-    const rec = recorder.open(nextMeta(Date.now() * 1000));
-    const statements = 1 + (i % 5);
-    for (let q = 0; q < statements; q++) {
-      rec.event({
-        kind: 'query',
-        sql: `SELECT name FROM users WHERE id = $1 -- ${i}.${q}`,
-        params: [String(q)],
-        via: 'extended',
-      });
-      if (q % 3 === 2) rec.event({ kind: 'error', code: '42P01', message: 'relation "nope" does not exist' });
-      else rec.event({ kind: 'result', tag: 'SELECT 1', rows: 1, durationUs: 100 + q });
-    }
-    if (i % 4 === 1) rec.event({ kind: 'notice', severity: 'NOTICE', code: '00000', message: 'hello' });
-    if (end) rec.event({ kind: 'end', reason: i % 2 ? 'client_closed' : 'client_lost' });
-  }
-  await recorder.flush();
-}
-
-/** Records the store the mutations start from; see the file comment. */
+/** Records the store the mutations start from; see buildTamperStore. */
 async function buildStore(): Promise<void> {
   keyring = createKeyringFile(join(dir, 'master.key'));
-  // 1. Clear sessions, with checkpoints every few sessions, and a gap.
-  const clear = openStore(`sqlite:${dbPath}`, { signer });
-  const flaky = new FlakyStore(clear);
-  const r1 = new Recorder({
-    store: flaky,
-    checkpointEverySessions: 5,
-    checkpointIntervalMs: 0,
-    maxBackoffMs: 5,
+  await buildTamperStore(`sqlite:${dbPath}`, signer, keyring, {
+    idPrefix: 't',
+    clear: 12,
+    crashed: 3,
+    encrypted: 14,
+    checkpointEvery: [5, 6],
   });
-  await recordSessions(r1, 12, true);
-  const gappy = r1.open(nextMeta(Date.now() * 1000));
-  gappy.event({ kind: 'query', sql: 'SELECT 1', via: 'simple' });
-  await r1.flush();
-  flaky.failing = true;
-  gappy.event({ kind: 'query', sql: 'SELECT lost', via: 'simple' });
-  await r1.flush();
-  flaky.failing = false;
-  gappy.event({ kind: 'query', sql: 'SELECT after the gap', via: 'simple' });
-  gappy.event({ kind: 'end', reason: 'client_closed' });
-  // 2. Sessions left open, as by a crash.
-  await recordSessions(r1, 3, false);
-  await r1.checkpoint();
-  await clear.close();
-  // 3. Encrypted sessions; the crash-left ones are closed with proxy_crash first.
-  const enc = openStore(`sqlite:${dbPath}`, { signer, keyring });
-  assert.equal(await enc.closeOpenSessions('proxy_crash', Date.now() * 1000), 3);
-  const r2 = new Recorder({
-    store: enc,
-    durability: 'strict',
-    checkpointEverySessions: 6,
-    checkpointIntervalMs: 0,
-  });
-  await r2.checkpoint();
-  await recordSessions(r2, 14, true);
-  // 4. One session still open at the end, its head signed by the last checkpoint.
-  const open = r2.open(nextMeta(Date.now() * 1000));
-  open.event({ kind: 'query', sql: 'SELECT still_open', via: 'simple' });
-  open.event({ kind: 'result', tag: 'SELECT 1', rows: 1, durationUs: 1 });
-  await r2.flush();
-  await r2.checkpoint();
-  await enc.close();
 }
 
 async function verifyDb(db: Database.Database) {
@@ -471,20 +398,7 @@ describe('tamper evidence', () => {
     } finally {
       db.close();
     }
-    for (const kind of [
-      'modified',
-      'deleted',
-      'reordered',
-      'truncated',
-      'inserted',
-      'bad-signature',
-      'missing-session',
-      'missing-checkpoint',
-      'unsealed',
-      'bad-key',
-    ]) {
-      assert.ok(byKind.has(kind), `some mutation was reported as ${kind}: ${JSON.stringify([...byKind])}`);
-    }
+    assertEveryDamageKind(byKind);
   });
 
   test('dbtape verify --all: exit 0 on the clean store, 1 with the damage listed', async () => {
