@@ -8,6 +8,7 @@
  */
 import { createHash, generateKeyPairSync, randomBytes, sign, X509Certificate } from 'node:crypto';
 import { isIP } from 'node:net';
+import { readTlv } from '../wire/der.js';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
@@ -111,17 +112,6 @@ function spkiKeyBits(spki: Buffer): Buffer {
   const algorithm = readTlv(spki, outer.contentStart);
   const bits = readTlv(spki, algorithm.end);
   return spki.subarray(bits.contentStart + 1, bits.end);
-}
-
-function readTlv(buf: Buffer, pos: number): { contentStart: number; end: number } {
-  let len = buf[pos + 1];
-  let start = pos + 2;
-  if (len & 0x80) {
-    const n = len & 0x7f;
-    len = buf.readUIntBE(pos + 2, n);
-    start += n;
-  }
-  return { contentStart: start, end: start + len };
 }
 
 function serialNumber(): Buffer {

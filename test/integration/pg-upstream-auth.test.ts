@@ -1,15 +1,20 @@
 // The upstream side of the PostgreSQL proxy against throwaway servers: TLS modes (require, prefer,
 // verify-full), SCRAM-SHA-256, md5, cleartext and trust, credentials injected from password_env and
-// password_file, and clear `dbtape:` errors when the upstream refuses or is not there.
+// password_file, and clear `dbtape:` errors when the upstream refuses or is not there. Channel
+// binding (SCRAM-SHA-256-PLUS) on both sides, with a man in the middle that it must catch.
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
+import { requirePgBinary } from '../support/binaries.js';
 import { makeSelfSignedCert } from '../support/certs.js';
+import { run } from '../support/exec.js';
 import { type PgCluster, startPgCluster } from '../support/pg-cluster.js';
 import {
+  aliceEnv,
   connectViaProxy,
+  conninfo,
   type DbtapeProxy,
   randomPassword,
   startProxy,
@@ -19,6 +24,9 @@ import {
   viaProxy,
 } from '../support/pg-fixtures.js';
 import { freePort } from '../support/ports.js';
+import { startTlsMitm, type TlsMitm } from '../support/tls-mitm.js';
+
+const PSQL = requirePgBinary('psql', 'postgresql-client');
 
 const PASSWORDS = {
   scram: randomPassword(),
@@ -32,6 +40,8 @@ let md5: PgCluster;
 let cleartext: PgCluster;
 let trust: PgCluster;
 let proxy: DbtapeProxy;
+/** Between dbtape and the SCRAM server. */
+let upstreamMitm: TlsMitm;
 
 before(async () => {
   [scram, md5, cleartext, trust] = await Promise.all([
@@ -62,6 +72,7 @@ before(async () => {
   writeFileSync(md5File, `${PASSWORDS.md5}\n`, { mode: 0o600 });
   const otherCa = makeSelfSignedCert(path.join(secrets, 'other-ca')).caFile;
   const down = await freePort();
+  upstreamMitm = await startTlsMitm({ host: '127.0.0.1', port: scram.port });
 
   const on = (c: PgCluster, name: string, user: string, more: Record<string, unknown>): TargetYaml => ({
     name,
@@ -100,6 +111,7 @@ before(async () => {
         ca_file: ca,
         host: '127.0.0.2',
       }),
+      on(scram, 'scram_mitm', 'app_scram', { ...scramSecret, tls: 'require', port: upstreamMitm.port }),
       on(scram, 'scram_wrong_password', 'app_scram', {
         password_env: 'DBTAPE_TEST_PW_WRONG',
         tls: 'require',
@@ -118,6 +130,7 @@ before(async () => {
 
 after(async () => {
   await proxy?.stop();
+  await upstreamMitm?.close();
   await Promise.all([scram, md5, cleartext, trust].map((c) => c?.stop()));
 });
 
@@ -222,6 +235,59 @@ describe('TLS on both sides', () => {
     );
     await assert.rejects(client.connect(), /self[- ]signed certificate/);
     await client.end().catch(() => {});
+  });
+});
+
+describe('channel binding (SCRAM-SHA-256-PLUS)', () => {
+  /** psql as alice through dbtape (or whatever listens on `port`) with libpq's channel_binding. */
+  const psql = (port: number, target: string, channelBinding: string) =>
+    run(
+      PSQL,
+      [
+        '-X',
+        '-A',
+        '-t',
+        '-d',
+        `${conninfo({ ...proxy, port }, { sslmode: 'require', database: target })} channel_binding=${channelBinding}`,
+        '-c',
+        'select current_user',
+      ],
+      { env: aliceEnv() },
+    );
+
+  test('psql with channel_binding=require signs in to dbtape over TLS', async () => {
+    assert.equal((await psql(proxy.port, 'trust', 'require')).stdout.trim(), 'postgres');
+  });
+
+  test('node-postgres with enableChannelBinding signs in to dbtape over TLS', async () => {
+    const client = await connectViaProxy(proxy, {
+      database: 'trust',
+      ssl: { rejectUnauthorized: false },
+      enableChannelBinding: true,
+    });
+    try {
+      assert.equal((await client.query('select 1 as one')).rows[0].one, 1);
+    } finally {
+      await client.end();
+    }
+  });
+
+  test('a man in the middle between the client and dbtape is caught by channel binding', async () => {
+    const mitm = await startTlsMitm({ host: proxy.host, port: proxy.port });
+    try {
+      // Without binding the relay is invisible: that is the attack.
+      assert.equal((await psql(mitm.port, 'trust', 'disable')).stdout.trim(), 'postgres');
+      await assert.rejects(psql(mitm.port, 'trust', 'require'), /SCRAM channel binding check failed/);
+    } finally {
+      await mitm.close();
+    }
+  });
+
+  test('dbtape binds its upstream SCRAM to the server certificate, so a relay in between fails', async () => {
+    // The same server, user and password as scram_require, which works; only the relay differs.
+    assert.deepEqual(await sessionOn('scram_require'), { user: 'app_scram', database: 'appdb', ssl: true });
+    const err = await refusal('scram_mitm');
+    assert.match(err.message, /^dbtape: target "scram_mitm" refused the connection: .*channel binding/);
   });
 });
 

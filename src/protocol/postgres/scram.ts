@@ -3,12 +3,16 @@
  * src/backend/libpq/auth-scram.c): pure state machines over the SASL message payloads. No I/O; the
  * caller moves the bytes inside AuthenticationSASL* / SASLInitialResponse / SASLResponse messages.
  *
- * Only SCRAM-SHA-256 without channel binding is offered, so the GS2 header is `n,,` or `y,,`.
+ * Over TLS, SCRAM-SHA-256-PLUS binds the exchange to the server's certificate (channel-binding.ts);
+ * a client or server that could bind but was not offered it says so (`y`), so that a man in the
+ * middle who strips the offer is caught by the other end.
  */
 import { createHash, createHmac, pbkdf2Sync, randomBytes, timingSafeEqual } from 'node:crypto';
+import { CHANNEL_BINDING_TYPE } from './channel-binding.js';
 import { scramPasswordBytes } from './saslprep.js';
 
 export const SCRAM_MECHANISM = 'SCRAM-SHA-256';
+export const SCRAM_PLUS_MECHANISM = 'SCRAM-SHA-256-PLUS';
 /** PostgreSQL's default scram_iterations. */
 export const SCRAM_DEFAULT_ITERATIONS = 4096;
 /** PostgreSQL's SCRAM_DEFAULT_SALT_LEN. */
@@ -162,18 +166,39 @@ export class ScramServer {
   private readonly secret: ScramSecret;
   private readonly real: boolean;
   private readonly serverNonce: string;
+  private readonly binding: Buffer | null;
+  private readonly mechanism: string;
   private gs2Header = '';
+  /** What client-final's `c=` must hold: the GS2 header, then the binding data if it asked for binding. */
+  private expectedCbind: Buffer = Buffer.alloc(0);
   private clientFirstBare = '';
   private serverFirstMsg = '';
   private nonce = '';
 
+  /**
+   * `channelBinding`: this connection's tls-server-end-point data when it is TLS with a certificate
+   * that has one; SCRAM-SHA-256-PLUS was then offered (scramMechanisms). `mechanism`: the one the
+   * client chose in its SASLInitialResponse, which must be among those offered.
+   */
   constructor(
     verifier: ScramSecret | null,
-    opts: { mockSecret: Buffer; username: string; mockIterations?: number; nonce?: string },
+    opts: {
+      mockSecret: Buffer;
+      username: string;
+      mockIterations?: number;
+      nonce?: string;
+      channelBinding?: Buffer | null;
+      mechanism?: string;
+    },
   ) {
     this.real = verifier !== null;
     this.secret = verifier ?? mockVerifier(opts.mockSecret, opts.username, opts.mockIterations);
     this.serverNonce = opts.nonce ?? makeNonce();
+    this.binding = opts.channelBinding ?? null;
+    this.mechanism = opts.mechanism ?? SCRAM_MECHANISM;
+    if (!scramMechanisms(this.binding).includes(this.mechanism)) {
+      throw new ScramError('client selected an invalid SASL authentication mechanism');
+    }
   }
 
   /** Handle client-first-message (SASLInitialResponse data); returns server-first-message. */
@@ -181,7 +206,7 @@ export class ScramServer {
     if (this.state !== 'await-client-first') throw new ScramError('unexpected SCRAM client-first-message');
     this.state = 'done';
     const text = messageText(msg);
-    this.gs2Header = readGs2Header(text);
+    this.gs2Header = this.readGs2Header(text);
     this.clientFirstBare = text.slice(this.gs2Header.length);
     const attrs = new AttributeReader(this.clientFirstBare);
     if (attrs.peekName() === 'm') throw new ScramError('unsupported SCRAM extension: mandatory extension');
@@ -207,9 +232,7 @@ export class ScramServer {
     const withoutProof = text.slice(0, proofAt);
     const attrs = new AttributeReader(withoutProof);
     const cbind = decodeBase64Strict(attrs.read('c'), 'channel binding');
-    if (!cbind.equals(Buffer.from(this.gs2Header, 'latin1'))) {
-      throw new ScramError('SCRAM channel binding check failed');
-    }
+    if (!cbind.equals(this.expectedCbind)) throw new ScramError('SCRAM channel binding check failed');
     if (attrs.read('r') !== this.nonce) throw new ScramError('SCRAM nonce mismatch');
     while (!attrs.done) attrs.readAny();
     const proof = decodeBase64Strict(text.slice(proofAt + 3), 'proof');
@@ -224,22 +247,56 @@ export class ScramServer {
     const serverSignature = hmac(this.secret.serverKey, authMessage);
     return { ok: true, serverFinal: Buffer.from(`v=${serverSignature.toString('base64')}`, 'latin1') };
   }
+
+  /**
+   * RFC 5802 section 7 gs2-header: `n,,`, `y,,` or `p=tls-server-end-point,,` (no authzid), checked
+   * against the mechanism the client chose, as PostgreSQL's read_client_first_message does.
+   */
+  private readGs2Header(text: string): string {
+    const flag = text[0];
+    let at: number;
+    if (flag === 'p') {
+      if (this.mechanism !== SCRAM_PLUS_MECHANISM) {
+        throw new ScramError(
+          'the client selected SCRAM-SHA-256 without channel binding, but its message asks for channel binding',
+        );
+      }
+      if (text[1] !== '=') throw new ScramError('malformed SCRAM message: invalid GS2 header');
+      at = text.indexOf(',', 2);
+      const type = at < 0 ? text.slice(2) : text.slice(2, at);
+      if (type !== CHANNEL_BINDING_TYPE) {
+        throw new ScramError(`unsupported SCRAM channel-binding type "${type.slice(0, 32)}"`);
+      }
+    } else if (flag === 'n' || flag === 'y') {
+      if (this.mechanism === SCRAM_PLUS_MECHANISM) {
+        throw new ScramError(
+          'the client selected SCRAM-SHA-256-PLUS, but its message carries no channel binding',
+        );
+      }
+      // The client could bind but was not offered it; this connection was: someone in between
+      // may have taken the offer out (RFC 5802 section 6).
+      if (flag === 'y' && this.binding) {
+        throw new ScramError(
+          'SCRAM channel binding negotiation error: the client supports channel binding but thinks the server does not, and this server does',
+        );
+      }
+      at = 1;
+      if (text[1] !== ',') throw new ScramError('malformed SCRAM message: invalid GS2 header');
+    } else {
+      throw new ScramError('malformed SCRAM message: invalid GS2 header');
+    }
+    if (text[at + 1] === 'a') throw new ScramError('SCRAM authorization identity is not supported');
+    if (text[at + 1] !== ',') throw new ScramError('malformed SCRAM message: invalid GS2 header');
+    const header = text.slice(0, at + 2);
+    const headerBytes = Buffer.from(header, 'latin1');
+    this.expectedCbind = flag === 'p' ? Buffer.concat([headerBytes, this.binding!]) : headerBytes;
+    return header;
+  }
 }
 
-/** RFC 5802 section 7 gs2-header: `n,,` or `y,,` (no authzid); `p=` would need channel binding. */
-function readGs2Header(text: string): string {
-  const flag = text[0];
-  if (flag === 'p') {
-    throw new ScramError(
-      'SCRAM channel binding was requested, but only SCRAM-SHA-256 without channel binding is offered',
-    );
-  }
-  if ((flag !== 'n' && flag !== 'y') || text[1] !== ',') {
-    throw new ScramError('malformed SCRAM message: invalid GS2 header');
-  }
-  if (text[2] === 'a') throw new ScramError('SCRAM authorization identity is not supported');
-  if (text[2] !== ',') throw new ScramError('malformed SCRAM message: invalid GS2 header');
-  return text.slice(0, 3);
+/** What a server offers in AuthenticationSASL: with binding data (TLS), PLUS first, as PostgreSQL does. */
+export function scramMechanisms(channelBinding: Buffer | null): string[] {
+  return channelBinding ? [SCRAM_PLUS_MECHANISM, SCRAM_MECHANISM] : [SCRAM_MECHANISM];
 }
 
 /**
@@ -258,6 +315,17 @@ function mockVerifier(secret: Buffer, username: string, iterations = SCRAM_DEFAU
 
 type ClientState = 'initial' | 'await-server-first' | 'await-server-final' | 'done';
 
+/**
+ * How an upstream exchange uses channel binding: `bound` to the certificate the server presented
+ * (it offered SCRAM-SHA-256-PLUS), `unoffered` when dbtape could bind (TLS) but the server did not
+ * offer it (sent as `y`, so a server that does support it knows the offer was taken out), `none`
+ * without TLS.
+ */
+export type ClientBinding =
+  | { readonly kind: 'bound'; readonly data: Buffer }
+  | { readonly kind: 'unoffered' }
+  | { readonly kind: 'none' };
+
 /** Client side, for authenticating to an upstream PostgreSQL with injected credentials. */
 export class ScramClient {
   private state: ClientState = 'initial';
@@ -266,6 +334,11 @@ export class ScramClient {
   private expectedServerSignature: Buffer | null = null;
 
   private readonly username: string;
+  private readonly gs2Header: string;
+  /** client-final's `c=`: the GS2 header, then the binding data when bound. */
+  private readonly cbind: string;
+  /** The mechanism to name in SASLInitialResponse. */
+  readonly mechanism: string;
 
   /**
    * `username` defaults to empty, as libpq sends it: PostgreSQL takes the user from the startup
@@ -273,20 +346,28 @@ export class ScramClient {
    */
   constructor(
     private readonly password: string,
-    opts: { nonce?: string; username?: string } = {},
+    opts: { nonce?: string; username?: string; binding?: ClientBinding } = {},
   ) {
     this.clientNonce = opts.nonce ?? makeNonce();
     // RFC 5802 section 5.1 saslname: ',' and '=' are escaped.
     const escaped = (opts.username ?? '').replace(/=/g, '=3D').replace(/,/g, '=2C');
     this.username = Buffer.from(escaped, 'utf8').toString('latin1');
+    const binding = opts.binding ?? { kind: 'none' };
+    this.gs2Header =
+      binding.kind === 'bound' ? `p=${CHANNEL_BINDING_TYPE},,` : binding.kind === 'unoffered' ? 'y,,' : 'n,,';
+    const header = Buffer.from(this.gs2Header, 'latin1');
+    this.cbind = (binding.kind === 'bound' ? Buffer.concat([header, binding.data]) : header).toString(
+      'base64',
+    );
+    this.mechanism = binding.kind === 'bound' ? SCRAM_PLUS_MECHANISM : SCRAM_MECHANISM;
   }
 
-  /** client-first-message: `n,,n=,r=<nonce>`. */
+  /** client-first-message: `<gs2-header>n=,r=<nonce>`. */
   clientFirst(): Buffer {
     if (this.state !== 'initial') throw new ScramError('SCRAM client-first-message already sent');
     this.state = 'await-server-first';
     this.clientFirstBare = `n=${this.username},r=${this.clientNonce}`;
-    return Buffer.from(`n,,${this.clientFirstBare}`, 'latin1');
+    return Buffer.from(`${this.gs2Header}${this.clientFirstBare}`, 'latin1');
   }
 
   /** Handle server-first-message (AuthenticationSASLContinue data); returns client-final-message. */
@@ -309,7 +390,7 @@ export class ScramClient {
     const { clientKey, storedKey, serverKey } = keysFromSalted(
       cachedSaltedPassword(this.password, salt, iterations),
     );
-    const withoutProof = `c=biws,r=${nonce}`;
+    const withoutProof = `c=${this.cbind},r=${nonce}`;
     const authMessage = `${this.clientFirstBare},${text},${withoutProof}`;
     const proof = xor(clientKey, hmac(storedKey, authMessage));
     this.expectedServerSignature = hmac(serverKey, authMessage);

@@ -4,6 +4,7 @@ import { dbtapeMessage } from '../../model/dbtape-message.js';
 import type { User } from '../../model/identity.js';
 import type { Logger } from '../../model/logger.js';
 import type { LoginFailure } from '../../model/session.js';
+import { tlsServerEndPoint } from '../../protocol/postgres/channel-binding.js';
 import { F, MAX_STARTUP_PACKET_LENGTH } from '../../protocol/postgres/codes.js';
 import { decodeSaslInitialResponse } from '../../protocol/postgres/decode.js';
 import {
@@ -12,7 +13,7 @@ import {
   errorResponse,
   negotiateProtocolVersion,
 } from '../../protocol/postgres/encode.js';
-import { SCRAM_MECHANISM, ScramServer } from '../../protocol/postgres/scram.js';
+import { ScramError, ScramServer, scramMechanisms } from '../../protocol/postgres/scram.js';
 import { SqlState } from '../../protocol/postgres/sqlstate.js';
 import { checkStartupLength, decodeStartup } from '../../protocol/postgres/startup.js';
 import { readTyped, SocketReader } from '../socket-reader.js';
@@ -192,7 +193,11 @@ export async function clientHandshake(raw: Socket, ctx: ClientHandshakeContext):
   }
 }
 
-/** SCRAM-SHA-256 against the stored verifier. Returns the server-final message, or null on failure. */
+/**
+ * SCRAM-SHA-256 against the stored verifier, bound to dbtape's certificate when the client is on
+ * TLS and wants it (SCRAM-SHA-256-PLUS: libpq's channel_binding, pgjdbc's channelBinding). Returns
+ * the server-final message, or null on failure.
+ */
 async function authenticate(
   socket: Socket,
   reader: SocketReader,
@@ -200,7 +205,9 @@ async function authenticate(
   username: string,
   ctx: ClientHandshakeContext,
 ): Promise<Buffer | null> {
-  socket.write(authenticationSasl([SCRAM_MECHANISM]));
+  const binding = channelBinding(socket);
+  const offered = scramMechanisms(binding);
+  socket.write(authenticationSasl(offered));
   const first = await readSaslMessage(reader);
   let initial: { mechanism: string; data: Buffer };
   try {
@@ -211,7 +218,7 @@ async function authenticate(
       `malformed SASLInitialResponse: ${(err as Error).message}`,
     );
   }
-  if (initial.mechanism !== SCRAM_MECHANISM) {
+  if (!offered.includes(initial.mechanism)) {
     throw new HandshakeError(
       SqlState.ProtocolViolation,
       'client selected an invalid SASL authentication mechanism',
@@ -220,15 +227,14 @@ async function authenticate(
   const server = new ScramServer(user?.verifiers.scramSha256 ?? null, {
     mockSecret: ctx.mockSecret,
     username,
+    channelBinding: binding,
+    mechanism: initial.mechanism,
   });
   let serverFirst: Buffer;
   try {
     serverFirst = server.clientFirst(initial.data);
   } catch (err) {
-    throw new HandshakeError(
-      SqlState.ProtocolViolation,
-      `malformed SCRAM message: ${(err as Error).message}`,
-    );
+    throw scramRefusal(err);
   }
   socket.write(authenticationSaslContinue(serverFirst));
   const final = await readSaslMessage(reader);
@@ -236,12 +242,22 @@ async function authenticate(
   try {
     result = server.clientFinal(final);
   } catch (err) {
-    throw new HandshakeError(
-      SqlState.ProtocolViolation,
-      `malformed SCRAM message: ${(err as Error).message}`,
-    );
+    throw scramRefusal(err);
   }
   return result.ok ? result.serverFinal : null;
+}
+
+/** A SCRAM exchange the client got wrong (ScramError says how; PostgreSQL also answers 08P01). */
+function scramRefusal(err: unknown): Error {
+  if (!(err instanceof ScramError)) return err as Error;
+  return new HandshakeError(SqlState.ProtocolViolation, err.message);
+}
+
+/** The tls-server-end-point data of the certificate this TLS connection presented; null without TLS. */
+function channelBinding(socket: Socket): Buffer | null {
+  if (!(socket instanceof TLSSocket)) return null;
+  const cert = socket.getCertificate();
+  return cert && 'raw' in cert && cert.raw ? tlsServerEndPoint(cert.raw) : null;
 }
 
 async function readSaslMessage(reader: SocketReader): Promise<Buffer> {

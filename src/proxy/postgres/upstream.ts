@@ -1,5 +1,7 @@
 import { connect as netConnect, type Socket } from 'node:net';
+import { TLSSocket } from 'node:tls';
 import type { Target } from '../../model/identity.js';
+import { tlsServerEndPoint } from '../../protocol/postgres/channel-binding.js';
 import { Auth, B } from '../../protocol/postgres/codes.js';
 import { decodeAuthentication, decodeNotice, decodeSaslMechanisms } from '../../protocol/postgres/decode.js';
 import {
@@ -10,7 +12,12 @@ import {
   startupMessage,
 } from '../../protocol/postgres/encode.js';
 import { md5Response } from '../../protocol/postgres/md5.js';
-import { SCRAM_MECHANISM, ScramClient } from '../../protocol/postgres/scram.js';
+import {
+  type ClientBinding,
+  SCRAM_MECHANISM,
+  SCRAM_PLUS_MECHANISM,
+  ScramClient,
+} from '../../protocol/postgres/scram.js';
 import { SqlState } from '../../protocol/postgres/sqlstate.js';
 import { readTyped, SocketReader } from '../socket-reader.js';
 import { startTls } from '../tls.js';
@@ -147,6 +154,21 @@ async function login(
   }
 }
 
+/**
+ * Channel binding as libpq's default (channel_binding=prefer): over TLS, bound to the certificate
+ * the target presented whenever it offers SCRAM-SHA-256-PLUS, so that a man in the middle who
+ * terminates TLS (possible whenever the target's certificate is not verified) cannot relay the
+ * exchange. A certificate with no binding hash (Ed25519) leaves the exchange unbound.
+ */
+function upstreamBinding(socket: Socket, offered: readonly string[]): ClientBinding {
+  if (!(socket instanceof TLSSocket)) return { kind: 'none' };
+  const cert = socket.getPeerCertificate();
+  const data = cert?.raw ? tlsServerEndPoint(cert.raw) : null;
+  if (data === null) return { kind: 'none' };
+  if (!offered.includes(SCRAM_PLUS_MECHANISM)) return { kind: 'unoffered' };
+  return { kind: 'bound', data };
+}
+
 function answerAuth(
   socket: Socket,
   target: Target,
@@ -177,14 +199,15 @@ function answerAuth(
       socket.write(passwordMessage(md5Response(target.user, password, data.subarray(0, 4))));
       return scram;
     case Auth.SASL: {
-      if (!decodeSaslMechanisms(data).includes(SCRAM_MECHANISM)) {
+      const offered = decodeSaslMechanisms(data);
+      if (!offered.includes(SCRAM_MECHANISM) && !offered.includes(SCRAM_PLUS_MECHANISM)) {
         throw new UpstreamError(
           SqlState.FeatureNotSupported,
           `dbtape: target "${target.name}" offers no SASL mechanism dbtape supports`,
         );
       }
-      const client = new ScramClient(password);
-      socket.write(saslInitialResponse(SCRAM_MECHANISM, client.clientFirst()));
+      const client = new ScramClient(password, { binding: upstreamBinding(socket, offered) });
+      socket.write(saslInitialResponse(client.mechanism, client.clientFirst()));
       return client;
     }
     case Auth.SASLContinue:
