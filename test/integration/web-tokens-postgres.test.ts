@@ -117,10 +117,13 @@ describe('API tokens with a PostgreSQL store', () => {
     }
   });
 
-  test('a token the store cannot save is not handed out: 503, and nothing to use', async () => {
+  test('a token the store cannot save is not handed out, and one it cannot delete is refused: 503 both', async () => {
     const { url } = await throwawayPgDatabase();
     const dbtape = await startInProcess({ yaml: yaml(url) });
     try {
+      const made = await createToken(dbtape, { name: 'kept', user: 'alice' });
+      assert.equal(made.status, 201, await made.clone().text());
+      const kept = (await made.json()) as { id: string; token: string };
       const sql = pgAdminOn(url);
       await sql`DROP TABLE api_tokens`;
       await sql.end();
@@ -131,11 +134,24 @@ describe('API tokens with a PostgreSQL store', () => {
       assert.equal(body.error?.code, 'DBTAPE_TOKENS_WRITE_FAILED');
       assert.match(body.error!.message, /^dbtape: the API tokens could not be saved in session store/);
       const listed = await fetch(`${base(dbtape)}/api/tokens`, { headers: await adminHeaders(dbtape) });
-      assert.deepEqual(await listed.json(), []);
+      assert.deepEqual(
+        ((await listed.json()) as { id: string }[]).map((t) => t.id),
+        [kept.id],
+      );
       assert.ok(
         dbtape.logs.some((l) => l.level === 'error' && l.msg === 'API token change not saved'),
         'the cause is in the log',
       );
+
+      assert.equal((await me(dbtape, kept.token)).status, 200);
+      const revoked = await fetch(`${base(dbtape)}/api/tokens/${kept.id}`, {
+        method: 'DELETE',
+        headers: await adminHeaders(dbtape),
+      });
+      assert.equal(revoked.status, 503);
+      const error = ((await revoked.json()) as { error: { message: string } }).error;
+      assert.match(error.message, /the token is refused by this dbtape but may work again after a restart/);
+      assert.equal((await me(dbtape, kept.token)).status, 401, 'refused although the store still holds it');
     } finally {
       await dbtape.close();
     }

@@ -5,7 +5,9 @@
  * token is kept: in memory for the lookup of each request, and through a TokenKeeper
  * (token-keepers.ts) where it outlives a restart: a file beside a SQLite store, or a PostgreSQL
  * store's own database. A change is reported only once the keeper holds it, so a token the API
- * returned survives a restart; when the keeper fails, nothing changes. A revocation is reported
+ * returned survives a restart; when the keeper fails, a new token is not created, and a revoked one
+ * is refused all the same (the admin meant it, and the write may have been applied although it
+ * reported a failure) until it is revoked again or dbtape restarts. A revocation is reported
  * through `onEnd`, so that what the token opened (live streams) ends with it. A token may expire;
  * one that does is refused but stays listed (with its date) until an admin deletes it.
  */
@@ -32,8 +34,10 @@ const DAY_MS = 86_400_000;
 export class ApiTokens {
   private readonly byHash = new Map<string, ApiToken>();
   private readonly lastUsed = new Map<string, string>();
-  /** Revocations being written: their tokens are refused already, and work again if the write fails. */
+  /** Revocations being written: their tokens are refused already. */
   private readonly revoking = new Map<string, Promise<boolean>>();
+  /** Revocations the keeper did not confirm: refused, and still listed so that a retry can finish them. */
+  private readonly unsaved = new Set<string>();
 
   /** The keeper's tokens, loaded once (its errors surface here). */
   static async open(keeper: TokenKeeper, o: ApiTokenOptions = {}): Promise<ApiTokens> {
@@ -88,7 +92,7 @@ export class ApiTokens {
   lookup(token: string): ApiToken | null {
     if (!token.startsWith(TOKEN_PREFIX)) return null;
     const info = this.byHash.get(hashToken(token)) ?? null;
-    if (!info || this.revoking.has(info.id)) return null;
+    if (!info || this.refused(info.id)) return null;
     if (!this.expired(info)) this.lastUsed.set(info.id, new Date(this.now()).toISOString());
     return info;
   }
@@ -100,7 +104,7 @@ export class ApiTokens {
   /** Whether the token with this id still works; not a use (a stream asks at every heartbeat). */
   valid(id: string): boolean {
     const t = this.find(id);
-    return t !== null && !this.revoking.has(id) && !this.expired(t);
+    return t !== null && !this.refused(id) && !this.expired(t);
   }
 
   list(): (ApiToken & { lastUsedAt: string | null })[] {
@@ -108,8 +112,9 @@ export class ApiTokens {
   }
 
   /**
-   * Deletes the token: false when there is none. It is refused from the call on; rejects with
-   * DBTAPE_TOKENS_WRITE_FAILED, the token working again, when the keeper cannot delete it.
+   * Deletes the token: false when there is none. It is refused from the call on, and stays refused
+   * when the keeper cannot delete it (rejecting with DBTAPE_TOKENS_WRITE_FAILED): the keeper may
+   * still hold it, so it would work again after a restart unless revoked again.
    */
   revoke(id: string): Promise<boolean> {
     const pending = this.revoking.get(id);
@@ -119,12 +124,19 @@ export class ApiTokens {
     const run = (async () => {
       try {
         await this.write('delete', () => this.keeper.remove(id));
+      } catch (err) {
+        if (!this.unsaved.has(id)) {
+          this.unsaved.add(id);
+          this.o.onEnd?.(id);
+        }
+        throw err;
       } finally {
         this.revoking.delete(id);
       }
       this.byHash.delete(t.hash);
       this.lastUsed.delete(id);
-      this.o.onEnd?.(id);
+      // A revocation that failed before ended the token's streams already.
+      if (!this.unsaved.delete(id)) this.o.onEnd?.(id);
       return true;
     })();
     this.revoking.set(id, run);
@@ -138,6 +150,10 @@ export class ApiTokens {
   /** Where tokens are kept, for the log. */
   get where(): string {
     return this.keeper.where;
+  }
+
+  private refused(id: string): boolean {
+    return this.revoking.has(id) || this.unsaved.has(id);
   }
 
   private find(id: string): ApiToken | null {

@@ -44,9 +44,12 @@ export function tokenRoutes(app: Hono<WebEnv>, d: TokenRouteDeps, authed: Middle
       throw new ApiError(400, 'DBTAPE_BAD_REQUEST', '"user" must name a user of the config');
     }
     const days = expiresInDays(body.expires_in_days);
-    const { token, info } = await keeperCall(d, () => d.tokens.create(name.trim(), user, p.user, days), {
-      by: p.user,
-    });
+    const { token, info } = await keeperCall(
+      d,
+      () => d.tokens.create(name.trim(), user, p.user, days),
+      { by: p.user },
+      'create',
+    );
     d.log.info(
       {
         token: info.id,
@@ -63,7 +66,8 @@ export function tokenRoutes(app: Hono<WebEnv>, d: TokenRouteDeps, authed: Middle
   app.delete('/api/tokens/:id', authed, async (c) => {
     const p = requireAdmin(c);
     const id = c.req.param('id');
-    if (!(await keeperCall(d, () => d.tokens.revoke(id), { token: id, by: p.user }))) {
+    const revoked = await keeperCall(d, () => d.tokens.revoke(id), { token: id, by: p.user }, 'revoke');
+    if (!revoked) {
       throw new ApiError(404, 'DBTAPE_TOKEN_NOT_FOUND', 'no such token');
     }
     d.log.info({ token: id, by: p.user }, 'API token revoked');
@@ -72,23 +76,29 @@ export function tokenRoutes(app: Hono<WebEnv>, d: TokenRouteDeps, authed: Middle
 }
 
 /**
- * A change the token keeper could not write changed nothing: the cause goes to the log (it may
- * name the store), the admin gets 503 and may try again.
+ * A change the token keeper could not write: the cause goes to the log (it may name the store),
+ * the admin gets 503 and may try again. A token not saved was not created; a revocation not saved
+ * still holds in this process (ApiTokens.revoke).
  */
 async function keeperCall<T>(
   d: TokenRouteDeps,
   fn: () => Promise<T>,
   fields: Record<string, string>,
+  what: 'create' | 'revoke',
 ): Promise<T> {
   try {
     return await fn();
   } catch (err) {
     if ((err as { code?: unknown }).code !== 'DBTAPE_TOKENS_WRITE_FAILED') throw err;
     d.log.error({ ...fields, err: (err as Error).message }, 'API token change not saved');
+    const outcome =
+      what === 'create'
+        ? 'so no token was created'
+        : 'so the token is refused by this dbtape but may work again after a restart';
     throw new ApiError(
       503,
       'DBTAPE_TOKENS_WRITE_FAILED',
-      `the API tokens could not be saved in ${d.tokens.where}, so nothing changed (see the server log); try again`,
+      `the API tokens could not be saved in ${d.tokens.where}, ${outcome} (see the server log); try again`,
     );
   }
 }
