@@ -415,8 +415,8 @@ export class BatchWriter {
       if (track.lost > 0) this.lostTracks.add(track);
     }
     // A store that is behind or ahead works: the whole batch is written again once the session is
-    // resynced, but for what an ahead store already holds of it: its start, and an end retried
-    // since the write reported failed (which held it: that write's essential items all came back).
+    // resynced, but for what an ahead store already holds of it: its start, and its end if the
+    // store says it holds it (the end may instead have been in a later write that truly failed).
     const outOfStep = outOfStepOf(err, built);
     const retry: Item[] = [];
     for (const item of items) {
@@ -425,7 +425,7 @@ export class BatchWriter {
       if (
         outOfStep?.ahead &&
         item.track === outOfStep.track &&
-        (kind === 'start' || (kind === 'end' && item.attempts > 0))
+        (kind === 'start' || (kind === 'end' && outOfStep.ended))
       ) {
         settle(item, 'committed', null);
         continue;
@@ -512,11 +512,14 @@ export class BatchWriter {
 }
 
 /** The session a DBTAPE_STORE_BEHIND or _AHEAD refusal names, if it is one of the batch's. */
-function outOfStepOf(err: unknown, built: Built): { track: Track; storedSeq: number; ahead: boolean } | null {
-  const e = err as { code?: unknown; sessionId?: unknown; storedSeq?: unknown } | null;
+function outOfStepOf(
+  err: unknown,
+  built: Built,
+): { track: Track; storedSeq: number; ahead: boolean; ended: boolean } | null {
+  const e = err as { code?: unknown; sessionId?: unknown; storedSeq?: unknown; ended?: unknown } | null;
   const ahead = e?.code === 'DBTAPE_STORE_AHEAD';
   if ((!ahead && e?.code !== 'DBTAPE_STORE_BEHIND') || typeof e?.sessionId !== 'string') return null;
   if (typeof e.storedSeq !== 'number') return null;
   const track = built.tracks.get(e.sessionId);
-  return track ? { track, storedSeq: e.storedSeq, ahead } : null;
+  return track ? { track, storedSeq: e.storedSeq, ahead, ended: e.ended === true } : null;
 }

@@ -18,6 +18,8 @@ export interface SessionState {
   head: Buffer | null;
   lastSeq: number;
   readonly dataKey: DataKey | null;
+  /** The store holds the session's end: nothing more may follow it. */
+  readonly ended: boolean;
 }
 
 export interface StoredForm {
@@ -38,6 +40,7 @@ export interface ChainRow extends SessionMetaRow {
   sid: number;
   last_seq: number;
   head_hash: Buffer | null;
+  ended_at_us: number | null;
 }
 
 /** The clear columns of an event and its v1 JSON (an EncodedEvent has them). */
@@ -84,6 +87,7 @@ export class ChainHeads {
       head: genesisHash(meta, dataKey?.fingerprint ?? null),
       lastSeq: 0,
       dataKey,
+      ended: false,
     };
     this.states.set(meta.id, state);
     return state;
@@ -99,7 +103,14 @@ export class ChainHeads {
     let head: Buffer | null = null;
     if (!legacy)
       head = row.last_seq === 0 ? genesisHash(metaFromRow(row), dataKey?.fingerprint ?? null) : row.head_hash;
-    const state: SessionState = { sid: row.sid, id, head, lastSeq: row.last_seq, dataKey };
+    const state: SessionState = {
+      sid: row.sid,
+      id,
+      head,
+      lastSeq: row.last_seq,
+      dataKey,
+      ended: row.ended_at_us !== null,
+    };
     this.states.set(id, state);
     return state;
   }
@@ -107,7 +118,9 @@ export class ChainHeads {
   /** The stored form of the session's next event, and its hash; advances the head. */
   append(state: SessionState, event: ChainedEvent): StoredForm {
     if (event.seq > state.lastSeq + 1) throw storeBehind(state.id, state.lastSeq, event.seq);
-    if (event.seq < state.lastSeq + 1 && event.seq > 0) throw storeAhead(state.id, state.lastSeq, event.seq);
+    // An event after a stored end can only be one the store holds already, under another number.
+    if ((event.seq < state.lastSeq + 1 && event.seq > 0) || state.ended)
+      throw storeAhead(state.id, state.lastSeq, event.seq, state.ended);
     if (event.seq !== state.lastSeq + 1) {
       throw new StoreError(
         'DBTAPE_STORE_BAD_EVENT',

@@ -25,7 +25,7 @@ export type StoreErrorCode =
   /**
    * A session's events in the store already reach the batch's first one: a write reported failed
    * had committed (its answer lost with the connection, and the store unreachable to ask). The
-   * error has `sessionId` and `storedSeq`; see storeAhead.
+   * error has `sessionId`, `storedSeq` and `ended`; see storeAhead.
    */
   | 'DBTAPE_STORE_AHEAD';
 
@@ -74,13 +74,22 @@ export function storeBehind(sessionId: string, storedSeq: number, firstSeq: numb
   );
 }
 
-/** DBTAPE_STORE_AHEAD, with what the recorder needs to go on after what the store holds. */
-export function storeAhead(sessionId: string, storedSeq: number, firstSeq: number): StoreError {
+/**
+ * DBTAPE_STORE_AHEAD, with what the recorder needs to go on after what the store holds: `ended`
+ * says whether that includes the session's end (which the recorder may hold as still to write).
+ */
+export function storeAhead(
+  sessionId: string,
+  storedSeq: number,
+  firstSeq: number,
+  ended: boolean,
+): StoreError {
+  const holds = ended ? `up to its end at seq ${storedSeq}` : `up to seq ${storedSeq}`;
   return Object.assign(
     new StoreError(
       'DBTAPE_STORE_AHEAD',
-      `dbtape: the session store already holds session ${sessionId} up to seq ${storedSeq}, written again from seq ${firstSeq}: a write reported failed had committed`,
+      `dbtape: the session store already holds session ${sessionId} ${holds}, written again from seq ${firstSeq}: a write reported failed had committed`,
     ),
-    { sessionId, storedSeq },
+    { sessionId, storedSeq, ended },
   );
 }

@@ -152,6 +152,43 @@ describe('Recorder', () => {
     assert.equal((await verifyStore(store.inner.integrity!())).findings.length, 0);
   });
 
+  test('an end first sent in a write that truly failed, after one that committed unseen, is still written', async () => {
+    // Two faults: a write commits but reports failure (its events counted lost), then the write
+    // carrying the end fails for real. The next one finds the store ahead of the recorder; the end
+    // is not in the store, so it must be written, not taken as stored.
+    const { store, recorder } = setup();
+    const m = nextMeta();
+    const rec = recorder.open(m);
+    rec.event(query('SELECT 1'));
+    await recorder.flush();
+    store.commitThenFail = true;
+    rec.event(query('SELECT in_doubt'));
+    await recorder.flush();
+    store.failing = true;
+    const writes = store.writes.length;
+    rec.event({ kind: 'end', reason: 'client_closed' });
+    await waitFor(() => store.writes.length > writes, { what: 'the write carrying the end to fail' });
+    store.failing = false;
+    await recorder.flush();
+    await waitFor(
+      async () => (await store.getSession(m.id))?.status === 'ended' && recorder.stats().queueDepth === 0,
+      { what: 'the session to end in the store' },
+    );
+    const events = await store.getEvents(m.id);
+    assert.deepEqual(
+      events.map((e) => [e.seq, e.kind]),
+      [
+        [1, 'start'],
+        [2, 'query'],
+        [3, 'query'],
+        [4, 'end'],
+      ],
+    );
+    assert.equal((await store.getSession(m.id))?.endReason, 'client_closed');
+    assert.equal(recorder.stats().lost, 0);
+    assert.equal((await verifyStore(store.inner.integrity!())).findings.length, 0);
+  });
+
   test('redacts before queueing: the store never sees the secret', async () => {
     const { store, recorder } = setup();
     const m = nextMeta();

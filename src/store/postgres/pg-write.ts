@@ -221,7 +221,7 @@ export class PgBatchWriter {
     for (const e of batch.ends) if (!this.heads.cached(e.sessionId)) missing.add(e.sessionId);
     if (missing.size === 0) return;
     const rows = await sql<LoadRow[]>`
-      SELECT s.sid, s.last_seq, s.head_hash, ${sql.unsafe(SESSION_META_COLUMNS.replace(/(\w+)/g, 's.$1'))},
+      SELECT s.sid, s.last_seq, s.head_hash, s.ended_at_us, ${sql.unsafe(SESSION_META_COLUMNS.replace(/(\w+)/g, 's.$1'))},
              k.key_version, k.wrapped
       FROM sessions s LEFT JOIN session_keys k ON k.session_sid = s.sid
       WHERE s.id = ANY(${[...missing]})`;

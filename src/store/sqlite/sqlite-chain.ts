@@ -27,7 +27,7 @@ export class ChainWriter {
     private readonly crypto: StoreCrypto,
   ) {
     this.load = db.prepare(
-      `SELECT sid, last_seq, head_hash, ${SESSION_META_COLUMNS} FROM sessions WHERE id = ?`,
+      `SELECT sid, last_seq, head_hash, ended_at_us, ${SESSION_META_COLUMNS} FROM sessions WHERE id = ?`,
     );
     this.setSealHead = db.prepare('UPDATE integrity_state SET seal_no = ?, seal = ? WHERE id = 1');
     this.reset();
