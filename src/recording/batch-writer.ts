@@ -83,6 +83,20 @@ const DURABLE_WRITE_BUCKETS_S = [
 /** start/end are retried this many times before they, too, are given up. */
 const MAX_ATTEMPTS = 50;
 
+/**
+ * How many ended sessions, and for how long, the writer remembers, so that a store restored to a
+ * point before their end can be given it again (reendLost). Older ones stay open in such a store
+ * until the next `serve` closes them (proxy_crash).
+ */
+const RECENTLY_ENDED_MAX = 4096;
+const RECENTLY_ENDED_MS = 15 * 60_000;
+
+interface EndedSession {
+  readonly track: Track;
+  readonly end: Item;
+  readonly committedAtMs: number;
+}
+
 export class BatchWriter {
   readonly stats: WriterStats = {
     queueDepth: 0,
@@ -126,6 +140,9 @@ export class BatchWriter {
   private stopped = false;
   /** While failing: the one statement allowed to wait for the next retry. */
   private probe: Item | null = null;
+  /** Sessions whose end was committed lately, oldest first. */
+  private readonly recentlyEnded = new Map<string, EndedSession>();
+  private reending = false;
 
   constructor(
     private readonly store: SessionStore,
@@ -402,6 +419,7 @@ export class BatchWriter {
     for (const item of items) {
       item.inFlight = false;
       this.stats.refused += settle(item, 'committed', syncError);
+      if (item.body.kind === 'end') this.rememberEnded(item);
     }
     if (!this.opt.bus.idle)
       for (const { sessionId, event } of built.batch.events) this.opt.bus.publish(sessionId, event);
@@ -442,7 +460,10 @@ export class BatchWriter {
     this.head = 0;
     if (retry.length > 0) this.taken = Math.min(this.taken, retry[0]!.no - 1);
     if (outOfStep?.ahead) this.skipAhead(outOfStep.track, outOfStep.storedSeq);
-    else if (outOfStep) this.resync(outOfStep.track, outOfStep.storedSeq);
+    else if (outOfStep) {
+      this.resync(outOfStep.track, outOfStep.storedSeq);
+      void this.reendLost();
+    }
     this.health.failed(err, items.length);
     this.stats.storeErrors = this.health.errors;
   }
@@ -500,7 +521,8 @@ export class BatchWriter {
         attempts: 0,
         waiters: null,
       };
-      this.queue.unshift(start);
+      // At the head, not the array's start: items before it are taken already.
+      this.queue.splice(this.head, 0, start);
       track.queued++;
       this.taken = Math.min(this.taken, -1);
     }
@@ -508,6 +530,53 @@ export class BatchWriter {
       { sessionId: track.meta.id, storedSeq, lost, restarted: restart },
       'the session store lost events it had acknowledged (restored, or failed over to a standby that lagged?): recording goes on from what it holds, with a gap',
     );
+  }
+
+  private rememberEnded(end: Item): void {
+    const id = end.track.meta.id;
+    this.recentlyEnded.delete(id);
+    this.recentlyEnded.set(id, { track: end.track, end, committedAtMs: Date.now() });
+    const cutoff = Date.now() - RECENTLY_ENDED_MS;
+    for (const [oldId, e] of this.recentlyEnded) {
+      if (this.recentlyEnded.size <= RECENTLY_ENDED_MAX && e.committedAtMs >= cutoff) break;
+      this.recentlyEnded.delete(oldId);
+    }
+  }
+
+  /**
+   * The store lost acknowledged commits (a session of the batch was behind): sessions that ended
+   * lately may have lost their end with them, and nothing more would be written for them, so they
+   * would stay open in the store. Each that did is given a gap for what it lost (started again if
+   * its start went too) and its end again, with its original reason and time.
+   */
+  private async reendLost(): Promise<void> {
+    if (this.reending) return;
+    this.reending = true;
+    try {
+      for (const [id, ended] of [...this.recentlyEnded]) {
+        let stored: Awaited<ReturnType<SessionStore['getSession']>>;
+        try {
+          stored = await this.store.getSession(id);
+        } catch {
+          // The store fails again: the next behind session it reports starts this over.
+          return;
+        }
+        const { track, end } = ended;
+        const endSeq = track.nextSeq - 1;
+        if (stored?.status === 'ended' || (stored && stored.lastSeq >= endSeq)) continue;
+        this.recentlyEnded.delete(id);
+        // The end's number is given back: it is written again, after the gap.
+        track.nextSeq = endSeq;
+        this.resync(track, stored?.lastSeq ?? 0);
+        const again: Item = { ...end, no: ++this.accepted, state: 'queued', inFlight: false, waiters: null };
+        this.queue.push(again);
+        track.queued++;
+        this.lastItem = again;
+      }
+    } finally {
+      this.reending = false;
+    }
+    this.schedule();
   }
 }
 

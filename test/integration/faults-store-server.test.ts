@@ -182,7 +182,7 @@ test('strict: statements are refused while the store server is down, and flow ag
   await assertVerifies(proxy.storeUrl);
 });
 
-test('restored: a store that comes back without events it had acknowledged is written on from what it holds, with a gap', async (t) => {
+test('restored: a store that comes back without events it had acknowledged is written on from what it holds, with a gap, and sessions that ended meanwhile are ended again', async (t) => {
   const proxy = await startStoreProxy('fast');
   const application = uniqueName('faults_store_restored');
   const client = await connectAlice(proxy, application);
@@ -206,6 +206,13 @@ test('restored: a store that comes back without events it had acknowledged is wr
   const lateApplication = uniqueName('faults_store_restored_late');
   const late = await connectAlice(proxy, lateApplication);
   await late.query(`SELECT 'late_before_restore' AS phase`);
+  // Starts and ends between the snapshot and the restore: nothing more is written for it after
+  // the restore, yet the store must not keep it open.
+  const briefApplication = uniqueName('faults_store_restored_brief');
+  const brief = await connectAlice(proxy, briefApplication);
+  await brief.query(`SELECT 'brief' AS phase`);
+  await brief.end();
+  await endedSessions(proxy.storeUrl, (s) => s.application === briefApplication, 1, 30_000);
   await waitFor(
     async () =>
       (await storedEvents(proxy.storeUrl, await sessionIdOf(proxy.storeUrl, application))).some(
@@ -254,6 +261,16 @@ test('restored: a store that comes back without events it had acknowledged is wr
   assert.match(lateEvents[2]!.kind === 'query' ? lateEvents[2]!.sql : '', /late_after_restore/);
   assert.equal(lateEvents[1]!.kind === 'gap' && lateEvents[1]!.lost, 2, 'the lost query and its result');
   assert.equal(lateSession!.user, 'alice');
+
+  // The session that ended in the part the restore took away is ended again, as it ended.
+  const [briefSession] = await endedSessions(proxy.storeUrl, (s) => s.application === briefApplication, 1);
+  const briefEvents = await storedEvents(proxy.storeUrl, briefSession!.id);
+  assert.deepEqual(
+    briefEvents.map((e) => (e.kind === 'gap' ? `gap ${e.lost}` : e.kind)),
+    ['start', 'gap 2', 'end'],
+    JSON.stringify(briefEvents),
+  );
+  assert.equal(briefSession!.endReason, 'client_closed');
 
   await assertVerifies(proxy.storeUrl);
 });

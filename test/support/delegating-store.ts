@@ -5,7 +5,8 @@
 import type { SessionStore, WriteBatch, WriteOptions } from '../../src/store/session-store.js';
 
 export abstract class DelegatingStore implements SessionStore {
-  constructor(readonly inner: SessionStore) {}
+  /** Tests may put another store in its place: one restored from a backup, say. */
+  constructor(public inner: SessionStore) {}
   abstract writeBatch(batch: WriteBatch, options?: WriteOptions): Promise<void>;
   listSessions(...a: Parameters<SessionStore['listSessions']>) {
     return this.inner.listSessions(...a);

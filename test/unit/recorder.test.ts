@@ -189,6 +189,48 @@ describe('Recorder', () => {
     assert.equal((await verifyStore(store.inner.integrity!())).findings.length, 0);
   });
 
+  test('after a restore, sessions whose end the store lost are ended again, after a gap', async () => {
+    const { store, log, recorder } = setup();
+    const live = nextMeta();
+    const early = nextMeta();
+    const late = nextMeta();
+    const liveRec = recorder.open(live);
+    const earlyRec = recorder.open(early);
+    liveRec.event(query('SELECT live 1'));
+    earlyRec.event(query('SELECT early 1'));
+    await recorder.flush();
+    const backup = store.writes.length;
+    earlyRec.event(query('SELECT early 2'));
+    earlyRec.event({ kind: 'end', reason: 'client_closed' });
+    const lateRec = recorder.open(late);
+    lateRec.event(query('SELECT late'));
+    lateRec.event({ kind: 'end', reason: 'killed' });
+    liveRec.event(query('SELECT live 2'));
+    await recorder.flush();
+
+    // The store comes back from the backup: without the ends of `early` and `late`, nor `late` at all.
+    const restored = openStore('sqlite::memory:');
+    for (const w of store.writes.slice(0, backup)) await restored.writeBatch(w.batch, w.options);
+    store.inner = restored;
+    liveRec.event(query('SELECT live 3'));
+    await recorder.flush();
+    await waitFor(
+      async () =>
+        (await restored.getSession(early.id))?.status === 'ended' &&
+        (await restored.getSession(late.id))?.status === 'ended' &&
+        recorder.stats().queueDepth === 0,
+      { what: 'the sessions that ended after the backup to be ended again' },
+    );
+    const kinds = async (id: string) =>
+      (await restored.getEvents(id)).map((e) => (e.kind === 'gap' ? `gap ${e.lost}` : e.kind));
+    assert.deepEqual(await kinds(early.id), ['start', 'query', 'gap 1', 'end']);
+    assert.deepEqual(await kinds(late.id), ['start', 'gap 1', 'end']);
+    assert.deepEqual(await kinds(live.id), ['start', 'query', 'gap 1', 'query']);
+    assert.equal((await restored.getSession(late.id))?.endReason, 'killed', 'the original reason');
+    assert.ok(log.lines.some((l) => /lost events it had acknowledged/.test(l.msg)));
+    assert.equal((await verifyStore(restored.integrity!())).findings.length, 0);
+  });
+
   test('redacts before queueing: the store never sees the secret', async () => {
     const { store, recorder } = setup();
     const m = nextMeta();
