@@ -22,15 +22,13 @@ import { after, test } from 'node:test';
 import type { Dbtape } from '../support/dbtape-process.js';
 import { run } from '../support/exec.js';
 import { uniqueName } from '../support/pg-fixtures.js';
-import { endedSessions, storedEvents } from '../support/recording-fixtures.js';
 import {
-  assertDense,
-  assertVerifies,
-  connectAlice,
-  type RecordingServe,
-  recordingMetrics,
-  startRecordingServe,
-} from '../support/store-faults.js';
+  endedSessions,
+  type RecordingProxy,
+  startRecordingProxy,
+  storedEvents,
+} from '../support/recording-fixtures.js';
+import { assertDense, assertVerifies, connectAlice, recordingMetrics } from '../support/store-faults.js';
 import { waitFor } from '../support/wait.js';
 
 /** Statements of ~64 KB: each one's record makes the store's files grow quickly. */
@@ -40,8 +38,8 @@ const MAX_STATEMENTS = 400;
 /** The issue's figure for strict mode: statements flow again within 5 s of the store working. */
 const RECOVERS_WITHIN_MS = 5000;
 
-interface DiskProxy extends RecordingServe {
-  readonly storeUrl: string;
+interface DiskProxy extends RecordingProxy {
+  readonly metricsUrl: string;
   readonly pid: number;
 }
 
@@ -54,9 +52,9 @@ after(async () => {
 });
 
 async function startDiskProxy(durability: 'fast' | 'strict'): Promise<DiskProxy> {
-  const serve = await startRecordingServe({ url: 'sqlite:store.db', durability });
+  const serve = await startRecordingProxy({ capture: 'summary', store: { durability }, dashboard: true });
   started.push(serve.dbtape);
-  return { ...serve, storeUrl: `sqlite:${serve.dbtape.dir}/store.db`, pid: serve.dbtape.process.pid! };
+  return { ...serve, metricsUrl: serve.metricsUrl!, pid: serve.dbtape.process.pid! };
 }
 
 /** Sets the soft RLIMIT_FSIZE of a running process (prlimit(1), util-linux). */

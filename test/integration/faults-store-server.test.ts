@@ -22,15 +22,14 @@ import { after, test } from 'node:test';
 import { promisify } from 'node:util';
 import { type PgCluster, startPgCluster } from '../support/pg-cluster.js';
 import { uniqueName } from '../support/pg-fixtures.js';
-import { endedSessions, readStore, storedEvents } from '../support/recording-fixtures.js';
 import {
-  assertDense,
-  assertVerifies,
-  connectAlice,
-  type RecordingServe,
-  recordingMetrics,
-  startRecordingServe,
-} from '../support/store-faults.js';
+  endedSessions,
+  type RecordingProxy,
+  readStore,
+  startRecordingProxy,
+  storedEvents,
+} from '../support/recording-fixtures.js';
+import { assertDense, assertVerifies, connectAlice, recordingMetrics } from '../support/store-faults.js';
 import { waitFor } from '../support/wait.js';
 
 const execFileP = promisify(execFile);
@@ -40,8 +39,8 @@ const DOWN_MS = 3000;
 /** The issue's figure for strict mode: statements flow again within 5 s of the store working. */
 const RECOVERS_WITHIN_MS = 5000;
 
-interface StoreProxy extends RecordingServe {
-  readonly storeUrl: string;
+interface StoreProxy extends RecordingProxy {
+  readonly metricsUrl: string;
   readonly store: PgCluster;
 }
 
@@ -54,9 +53,13 @@ async function startStoreProxy(durability: 'fast' | 'strict'): Promise<StoreProx
   const store = await startPgCluster({ databases: ['dbtape_store'] });
   cleanups.push(() => store.stop());
   const storeUrl = `postgres://${store.superuser}@127.0.0.1:${store.port}/dbtape_store`;
-  const serve = await startRecordingServe({ url: storeUrl, durability });
+  const serve = await startRecordingProxy({
+    capture: 'summary',
+    store: { url: storeUrl, durability },
+    dashboard: true,
+  });
   cleanups.push(async () => void (await serve.dbtape.stop()));
-  return { ...serve, storeUrl, store };
+  return { ...serve, metricsUrl: serve.metricsUrl!, storeUrl, store };
 }
 
 test('fast: sessions go on while the store server is down; then a gap, and recording goes on', async (t) => {

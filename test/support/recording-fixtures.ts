@@ -22,16 +22,22 @@ import { waitFor } from './wait.js';
 export interface RecordingOptions extends Omit<ProxyOptions, 'tls' | 'requireTls' | 'env'> {
   readonly capture?: 'none' | 'summary' | 'rows';
   readonly maxRows?: number;
+  /** Keys of the store section over the default ones (the SQLite store.db): url, durability, … */
+  readonly store?: Readonly<Record<string, unknown>>;
+  /** Also a dashboard (listen.http), for /metrics. */
+  readonly dashboard?: boolean;
 }
 
 export interface RecordingProxy {
   readonly host: string;
   readonly port: number;
   readonly dbtape: Dbtape;
-  /** The SQLite file the proxy records into. */
+  /** The default SQLite store's file (unless `store.url` named another store). */
   readonly storeFile: string;
   /** `sqlite:<storeFile>`, for `--store`. */
   readonly storeUrl: string;
+  /** `/metrics` of the dashboard, when one was asked for. */
+  readonly metricsUrl: string | null;
   stop(): Promise<void>;
 }
 
@@ -44,15 +50,21 @@ export async function startRecordingProxy(opts: RecordingOptions = {}): Promise<
   await requireMachinePg();
   for (let attempt = 1; ; attempt++) {
     const port = await freePort();
-    const doc = parse(proxyYaml(opts, port, null)) as Record<string, unknown>;
+    const httpPort = opts.dashboard ? await freePort() : null;
+    const doc = parse(proxyYaml(opts, port, null)) as Record<string, unknown> & {
+      listen: Record<string, string>;
+    };
+    if (httpPort !== null) doc.listen.http = `127.0.0.1:${httpPort}`;
     // Relative to the dbtape process's folder, which startDbtape makes and removes.
     doc.store = {
       url: 'sqlite:store.db',
       capture_results: opts.capture ?? 'rows',
       max_rows: opts.maxRows ?? 5,
+      ...opts.store,
     };
     try {
-      const dbtape = await startDbtape({ config: stringify(doc) });
+      // A minute to start: a busy shared machine has kept dbtape from listening within the default 20 s.
+      const dbtape = await startDbtape({ config: stringify(doc), startTimeoutMs: 60_000 });
       const storeFile = path.join(dbtape.dir, 'store.db');
       return {
         host: '127.0.0.1',
@@ -60,6 +72,7 @@ export async function startRecordingProxy(opts: RecordingOptions = {}): Promise<
         dbtape,
         storeFile,
         storeUrl: `sqlite:${storeFile}`,
+        metricsUrl: httpPort === null ? null : `http://127.0.0.1:${httpPort}/metrics`,
         stop: async () => {
           await dbtape.stop();
         },
