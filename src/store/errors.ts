@@ -10,6 +10,8 @@ export type StoreErrorCode =
   | 'DBTAPE_STORE_BAD_QUERY'
   /** The database refused or lost a write (PostgreSQL store); `errno` says why. */
   | 'DBTAPE_STORE_WRITE_FAILED'
+  /** A read that must see one snapshot (verify) lost its connection before it finished. */
+  | 'DBTAPE_STORE_READ_FAILED'
   /** The recording is encrypted and no key (store.encryption_key_file) was given. */
   | 'DBTAPE_STORE_ENCRYPTED'
   /** Committed, but making the commit durable (fsync) failed. */

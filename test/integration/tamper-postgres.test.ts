@@ -296,7 +296,7 @@ async function withinRolledBack<T>(fn: (tx: TxSql) => Promise<T>): Promise<T> {
 }
 
 const verifyIn = (tx: TxSql) =>
-  verifyStore(new PgIntegritySource(tx, true), { trustedKeys: trusted, keyring });
+  verifyStore(new PgIntegritySource(tx, Promise.resolve(), null), { trustedKeys: trusted, keyring });
 
 describe('tamper evidence (PostgreSQL store)', () => {
   before(async () => {
@@ -310,7 +310,10 @@ describe('tamper evidence (PostgreSQL store)', () => {
   });
 
   test('the clean store verifies, with several checkpoints, a gap, crash-closed and open sessions', async () => {
-    const report = await verifyStore(new PgIntegritySource(sql), { trustedKeys: trusted, keyring });
+    const source = new PgIntegritySource(sql, Promise.resolve(), (onclose) =>
+      connectPg(url, { max: 1, keepOpen: true, onclose }),
+    );
+    const report = await verifyStore(source, { trustedKeys: trusted, keyring });
     assert.deepEqual(report.findings, []);
     assert.ok(report.checkpoints >= 4, `checkpoints: ${report.checkpoints}`);
     assert.equal(report.open, 1);

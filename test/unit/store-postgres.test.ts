@@ -217,4 +217,60 @@ describe('PostgreSQL store: one writer', () => {
     await admin.end();
     await store.close();
   });
+
+  test('a check whose connection is lost fails clearly, whenever it happens, and never crashes dbtape', async () => {
+    // postgres.js 3.4 throws an uncaught TypeError from a timer when a query goes to a reserved or
+    // transaction connection that has just died; the check must neither do that nor read on
+    // outside its snapshot on a new connection. Ended at many moments: any uncaught error fails
+    // the whole test file.
+    const { url } = await throwawayPgDatabase();
+    const store = await openStoreReady(url, { journal: true });
+    const m = sessionMeta('v1');
+    await store.writeBatch(startBatch('v1'));
+    for (let first = 2; first < 12_002; first += 2000) {
+      await store.writeBatch({
+        sessions: [],
+        events: Array.from({ length: 2000 }, (_, i) => ({
+          sessionId: 'v1',
+          event: {
+            seq: first + i,
+            atUs: m.startedAtUs + first + i,
+            offsetUs: first + i,
+            kind: 'query',
+            sql: `SELECT ${first + i}`,
+            via: 'simple',
+          } as SessionEvent,
+        })),
+        ends: [],
+      });
+    }
+    const { verifyStore } = await import('../../src/integrity/verify.js');
+    assert.deepEqual((await verifyStore((store as SessionStore).integrity!(), {})).findings, []);
+    const admin = pgAdminOn(url);
+    let cut = 0;
+    for (let round = 0; round < 20; round++) {
+      const checking = verifyStore((store as SessionStore).integrity!(), {});
+      await new Promise((r) => setTimeout(r, round * 3));
+      await admin`
+        SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+        WHERE datname = current_database() AND pid <> pg_backend_pid()
+          AND xact_start IS NOT NULL AND query NOT LIKE '%pg_terminate_backend%'`;
+      const outcome = await checking.then(
+        (report) => report,
+        (err: Error & { code?: string }) => err,
+      );
+      if (outcome instanceof Error) {
+        assert.equal(outcome.code, 'DBTAPE_STORE_READ_FAILED', outcome.message);
+        assert.match(outcome.message, /connection to the session store was lost during the check/);
+        cut++;
+      } else {
+        assert.deepEqual(outcome.findings, [], 'a check that finished saw a whole snapshot');
+      }
+    }
+    assert.ok(cut > 0, 'no check was cut off: the test did not test anything');
+    // The store goes on working.
+    assert.deepEqual((await verifyStore((store as SessionStore).integrity!(), {})).findings, []);
+    await admin.end();
+    await store.close();
+  });
 });

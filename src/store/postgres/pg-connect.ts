@@ -53,8 +53,13 @@ export function scrubMessage(message: string, url: string): string {
 
 export interface PgPoolOptions {
   readonly max: number;
-  /** The writer's connection was lost (its session-level lock with it). */
+  /** A connection of the pool was lost (the writer's: its session-level lock with it). */
   readonly onclose?: () => void;
+  /**
+   * The connection holds something of its own (the writer lock, a verify's snapshot): it must not
+   * close when idle or after the driver's default lifetime (30 to 60 minutes). Others may.
+   */
+  readonly keepOpen?: boolean;
   /**
    * synchronous_commit for the connection's transactions, whatever the server's default is: the
    * writer's is on (pg-store.ts says why fast-mode batches wait for the flush too).
@@ -66,13 +71,16 @@ export function connectPg(url: string, options: PgPoolOptions): Sql {
   return postgres(url, {
     max: options.max,
     types: { int8: INT8 },
+    // postgres.js 3.4 reads the server's array types on each new connection, and an error in that
+    // query (the connection ended just then) escapes as an unhandled rejection, which ends the
+    // process: found by ending a store's connections during verify. The store passes no array
+    // parameters and reads no array columns (pg-literals.ts textArrayParam), so it needs none.
+    fetch_types: false,
     // The store sends no statement that raises notices worth logging; the driver prints them otherwise.
     onnotice: () => {},
     onclose: options.onclose ? () => options.onclose!() : undefined,
-    // The writer's connection holds the writer lock: it must not close when idle or after the
-    // driver's default lifetime (30 to 60 minutes). Read connections may.
-    idle_timeout: options.onclose ? undefined : 60,
-    max_lifetime: options.onclose ? null : undefined,
+    idle_timeout: options.keepOpen ? undefined : 60,
+    max_lifetime: options.keepOpen ? null : undefined,
     connect_timeout: 10,
     // postgres.js waits up to 20 s (3^retries / 100 s) before reconnecting after failures, longer
     // than connect_timeout, so a store whose server restarted stayed unreachable for that long;

@@ -20,6 +20,16 @@ export function definiteFailure(err: unknown): boolean {
   return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) && !/^(08|57)/.test(code);
 }
 
+/**
+ * The connection failed rather than a statement: the server ended it (SQLSTATE class 57: an
+ * administrator, a shutdown; 08: connection exceptions), the driver lost it (CONNECTION_CLOSED,
+ * CONNECT_TIMEOUT, …) or the socket did (ECONNRESET, EPIPE, ETIMEDOUT, …).
+ */
+export function connectionFailure(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && /^(?:(?:08|57)[0-9A-Z]{3}|CONNECT\w*|E[A-Z]+)$/.test(code);
+}
+
 /** Rejects with a connection-level error (code ETIMEDOUT) when `p` takes longer than `ms`. */
 export function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;

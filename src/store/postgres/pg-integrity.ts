@@ -6,9 +6,11 @@ import type {
   StoredSession,
   StoredState,
 } from '../../integrity/source.js';
+import { StoreError } from '../errors.js';
 import { FORMAT_CLEAR } from '../session-keys.js';
 import { INTEGRITY_SESSION_SELECT, type IntegritySessionRow, toStoredSession } from '../session-rows.js';
 import type { Sql, TxSql } from './pg-connect.js';
+import { connectionFailure } from './pg-failures.js';
 
 const PAGE = 2000;
 
@@ -24,37 +26,67 @@ interface EventRow {
 }
 
 export class PgIntegritySource implements IntegritySource {
-  /** The snapshot's transaction while one runs; the pool otherwise. */
-  private q: Sql | TxSql;
+  /** The snapshot's connection while one is taken; the read pool otherwise. */
+  private current: Sql | TxSql;
+  /** While a snapshot is taken: whether its connection was lost. */
+  private lost: (() => boolean) | null = null;
 
   /**
-   * `inTransaction`: `sql` is a transaction of the caller's own, which is then the snapshot (as
-   * a SQLite source inside a caller's transaction): for checking a store as a transaction that
-   * is not committed yet sees it.
+   * `snapshotPool` opens the one-connection pool a snapshot runs on, telling `onclose` if that
+   * connection is lost; null: `sql` is a transaction of the caller's, which is then the snapshot
+   * (as a SQLite source inside a caller's transaction), for checking a store as a transaction
+   * that is not committed yet sees it.
    */
   constructor(
     private readonly sql: Sql | TxSql,
-    private readonly inTransaction = false,
     /** The store's opening: a store that cannot be opened says why before anything is read. */
-    private readonly opened: Promise<void> = Promise.resolve(),
+    private readonly opened: Promise<void>,
+    private readonly snapshotPool: ((onclose: () => void) => Sql) | null,
   ) {
-    this.q = sql;
+    this.current = sql;
   }
 
+  /**
+   * Where every read goes: checked as each is issued. On a lost snapshot connection a later query
+   * would run outside the snapshot on a new one (the pool reconnects), or, on a reserved or
+   * transaction connection, be written by postgres.js 3.4 to its null socket from a timer: an
+   * uncaught TypeError. So nothing more is issued once it is lost.
+   */
+  private get q(): Sql | TxSql {
+    if (this.lost?.()) throw snapshotLost();
+    return this.current;
+  }
+
+  /**
+   * One REPEATABLE READ transaction: every read of the check sees the store as of its start, so a
+   * writer recording meanwhile does not make the store look damaged. It runs on a pool of its own
+   * with one connection (postgres.js allows a plain BEGIN there), not through `begin()`, which
+   * sends ROLLBACK on a connection it has just seen die (the same uncaught TypeError).
+   */
   async snapshot<T>(fn: () => Promise<T>): Promise<T> {
     await this.opened;
-    if (this.inTransaction) return fn();
-    // One REPEATABLE READ transaction: every read of the check sees the store as of its start,
-    // so a writer recording meanwhile does not make the store look damaged.
-    const result = await (this.sql as Sql).begin('isolation level repeatable read read only', async (tx) => {
-      this.q = tx;
-      try {
-        return { value: await fn() };
-      } finally {
-        this.q = this.sql;
-      }
+    if (!this.snapshotPool) return fn();
+    let lost = false;
+    const sql = this.snapshotPool(() => {
+      lost = true;
     });
-    return (result as { value: T }).value;
+    try {
+      await sql`BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY`;
+      this.current = sql;
+      this.lost = () => lost;
+      const value = await fn();
+      if (lost) throw snapshotLost();
+      await sql`COMMIT`;
+      return value;
+    } catch (err) {
+      // The server's "terminating connection" can arrive before the close is seen.
+      throw lost || connectionFailure(err) ? snapshotLost(err) : err;
+    } finally {
+      this.current = this.sql;
+      this.lost = null;
+      // Ending the connection ends an unfinished transaction too.
+      await sql.end({ timeout: 5 }).catch(() => {});
+    }
   }
 
   async state(): Promise<StoredState | null> {
@@ -151,4 +183,12 @@ export class PgIntegritySource implements IntegritySource {
         SELECT key_id AS "keyId", public_key AS "publicKeyDer" FROM signing_keys`),
     ];
   }
+}
+
+function snapshotLost(cause?: unknown): StoreError {
+  const why = cause instanceof Error ? `: ${cause.message}` : '';
+  return new StoreError(
+    'DBTAPE_STORE_READ_FAILED',
+    `dbtape: the connection to the session store was lost during the check${why}; run it again`,
+  );
 }

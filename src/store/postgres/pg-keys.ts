@@ -83,7 +83,7 @@ export class PgKeys {
     ];
     if (missing.length === 0) return;
     const rows =
-      await sql`SELECT session_sid, key_version, wrapped FROM session_keys WHERE session_sid = ANY(${missing.map((s) => s.sid)}::bigint[])`;
+      await sql`SELECT session_sid, key_version, wrapped FROM session_keys WHERE session_sid = ANY(string_to_array(${missing.map((s) => s.sid).join(',')}, ',')::bigint[])`;
     const byId = new Map(missing.map((s) => [s.sid, s.id]));
     for (const r of rows) {
       const sid = Number(r.session_sid);

@@ -34,3 +34,12 @@ export function intListLit(xs: readonly number[]): string {
   for (const x of xs) if (!Number.isSafeInteger(x)) throw new Error(`not an integer: ${x}`);
   return `'${xs.join(',')}'`;
 }
+
+/**
+ * A text[] value as one text parameter in array-literal form (`'{"a","b"}'`, cast with
+ * `::text[]`): the store's connections do not read the server's array types (pg-connect.ts), so
+ * postgres.js cannot send a JavaScript array as one.
+ */
+export function textArrayParam(xs: readonly string[]): string {
+  return `{${xs.map((x) => `"${x.replace(/[\\"]/g, '\\$&')}"`).join(',')}}`;
+}

@@ -109,6 +109,7 @@ export class PostgresSessionStore implements SessionStore {
     return connectPg(this.url, {
       max: 1,
       synchronousCommit: 'on',
+      keepOpen: true,
       onclose: () => {
         this.lockLost = true;
         this.writer?.invalidate();
@@ -238,7 +239,9 @@ export class PostgresSessionStore implements SessionStore {
 
   integrity(): IntegritySource {
     this.open();
-    return new PgIntegritySource(this.read, false, this.ready);
+    return new PgIntegritySource(this.read, this.ready, (onclose) =>
+      connectPg(this.url, { max: 1, keepOpen: true, onclose }),
+    );
   }
 
   async rewrapKeys(keyring: Keyring): Promise<number> {

@@ -24,7 +24,7 @@ import { FORMAT_CLEAR, newDataKey } from '../session-keys.js';
 import { SESSION_META_COLUMNS } from '../session-rows.js';
 import type { Sql } from './pg-connect.js';
 import type { PgKeys } from './pg-keys.js';
-import { boolLit, byteaLit, intListLit, intLit, textLit, valuesList } from './pg-literals.js';
+import { boolLit, byteaLit, intListLit, intLit, textArrayParam, textLit, valuesList } from './pg-literals.js';
 import { capIndexText, indexText, PART_SEPARATOR } from './pg-search.js';
 
 /** Distinct statement texts whose index text is kept, per kind (cleared when full). */
@@ -224,7 +224,7 @@ export class PgBatchWriter {
       SELECT s.sid, s.last_seq, s.head_hash, s.ended_at_us, ${sql.unsafe(SESSION_META_COLUMNS.replace(/(\w+)/g, 's.$1'))},
              k.key_version, k.wrapped
       FROM sessions s LEFT JOIN session_keys k ON k.session_sid = s.sid
-      WHERE s.id = ANY(${[...missing]})`;
+      WHERE s.id = ANY(${textArrayParam([...missing])}::text[])`;
     const byId = new Map(rows.map((r) => [r.id, r]));
     const inserts: string[][] = [];
     const keyRows: string[][] = [];
