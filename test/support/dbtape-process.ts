@@ -61,7 +61,7 @@ export async function startDbtape(opts: DbtapeOptions): Promise<Dbtape> {
     { cwd: dir, env, logFile: path.join(dir, 'dbtape.log') },
   );
   try {
-    await waitForListeners(proc, listeners, opts.startTimeoutMs ?? 20_000);
+    await waitForListeners(proc, listeners, opts.startTimeoutMs ?? 20_000, logsListening(opts.config));
   } catch (err) {
     await proc.stop('SIGKILL');
     throw new Error(
@@ -83,15 +83,25 @@ export async function startDbtape(opts: DbtapeOptions): Promise<Dbtape> {
   };
 }
 
+/**
+ * An open port is not proof that dbtape listens: free ports are picked before binding, and another
+ * test's server (a throwaway MariaDB, once) may take the same one, dbtape then exiting on
+ * EADDRINUSE. So when dbtape logs at info level (the default), its own "listening" line for the
+ * port is waited for as well.
+ */
 async function waitForListeners(
   proc: ServerProcess,
   listeners: { host: string; port: number }[],
   timeoutMs: number,
+  logged: boolean,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
+  const announced = (port: number) =>
+    !logged || proc.lines.some((l) => l.includes('listening') && l.includes(`:${port}"`));
   for (const { host, port } of listeners) {
     const state = await waitFor(
-      async () => (!proc.running ? 'exited' : (await isPortOpen(host, port, 500)) && 'open'),
+      async () =>
+        !proc.running ? 'exited' : (await isPortOpen(host, port, 500)) && announced(port) && 'open',
       { timeoutMs: Math.max(0, deadline - Date.now()), what: `a listener on ${host}:${port}` },
     );
     if (state === 'exited') {
@@ -99,6 +109,13 @@ async function waitForListeners(
       throw new Error(`it exited (${describeExit(exit)}) before listening`);
     }
   }
+}
+
+/** Whether the config's log level lets dbtape log its "listening" lines (info, the default, or debug). */
+function logsListening(config: string): boolean {
+  const doc = parseYaml(config) as { log?: { level?: unknown } } | null;
+  const level = doc?.log?.level;
+  return level === undefined || level === 'info' || level === 'debug';
 }
 
 /** The host:port entries under `listen:` in a dbtape.yaml text, after `${VAR}` expansion. */

@@ -205,7 +205,7 @@ async function authenticate(
   username: string,
   ctx: ClientHandshakeContext,
 ): Promise<Buffer | null> {
-  const binding = channelBinding(socket);
+  const binding = channelBinding(socket, ctx.secureContext);
   const offered = scramMechanisms(binding);
   socket.write(authenticationSasl(offered));
   const first = await readSaslMessage(reader);
@@ -253,12 +253,23 @@ function scramRefusal(err: unknown): Error {
   return new HandshakeError(SqlState.ProtocolViolation, err.message);
 }
 
-/** The tls-server-end-point data of the certificate this TLS connection presented; null without TLS. */
-function channelBinding(socket: Socket): Buffer | null {
-  if (!(socket instanceof TLSSocket)) return null;
-  const cert = socket.getCertificate();
-  return cert && 'raw' in cert && cert.raw ? tlsServerEndPoint(cert.raw) : null;
+/**
+ * The tls-server-end-point data of the certificate this TLS connection presented; null without
+ * TLS. A listener's context holds one certificate, so it is hashed once, at its first TLS login
+ * (getCertificate() decodes the whole certificate, fingerprints included, on every call).
+ */
+function channelBinding(socket: Socket, context: SecureContext | null): Buffer | null {
+  if (!(socket instanceof TLSSocket) || !context) return null;
+  let data = bindings.get(context);
+  if (data === undefined) {
+    const cert = socket.getCertificate();
+    data = cert && 'raw' in cert && cert.raw ? tlsServerEndPoint(cert.raw) : null;
+    bindings.set(context, data);
+  }
+  return data;
 }
+
+const bindings = new WeakMap<SecureContext, Buffer | null>();
 
 async function readSaslMessage(reader: SocketReader): Promise<Buffer> {
   let type: number;
