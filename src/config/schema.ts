@@ -110,6 +110,7 @@ const targetShape = {
   password_file: path.optional(),
   tls: z.enum(['disable', 'prefer', 'require', 'verify-full']).default('prefer'),
   ca_file: path.optional(),
+  channel_binding: z.enum(['disable', 'prefer', 'require']).optional(),
 };
 
 const userShape = {

@@ -38,7 +38,26 @@ function resolveTarget(ctx: TargetContext, t: RawTarget, at: KeyPath): Target {
     password: targetPassword(ctx, t, at),
     tls: t.tls,
     caFile: caFile(ctx, t, at),
+    channelBinding: channelBinding(ctx, t, at),
   };
+}
+
+/** libpq's default, prefer; require only makes sense where there is TLS to bind to. */
+function channelBinding(ctx: TargetContext, t: RawTarget, at: KeyPath): Target['channelBinding'] {
+  const mode = t.channel_binding;
+  if (mode === undefined) return 'prefer';
+  if (t.protocol !== 'postgres') {
+    ctx.issues.add(
+      [...at, 'channel_binding'],
+      'is for PostgreSQL targets (SCRAM channel binding); remove it',
+    );
+  } else if (mode === 'require' && t.tls === 'disable') {
+    ctx.issues.add(
+      [...at, 'channel_binding'],
+      'require needs TLS to bind to: set tls to prefer, require or verify-full',
+    );
+  }
+  return mode;
 }
 
 function targetPassword(ctx: TargetContext, t: RawTarget, at: KeyPath): string | null {

@@ -1,6 +1,8 @@
 /** Identities, roles and targets as the rest of the code sees them once config is loaded. */
 
 export type TargetTls = 'disable' | 'prefer' | 'require' | 'verify-full';
+/** SCRAM channel binding towards a PostgreSQL target, as libpq's channel_binding. */
+export type TargetChannelBinding = 'disable' | 'prefer' | 'require';
 export type AccessLevel = 'read' | 'write' | 'admin';
 
 export interface Target {
@@ -14,6 +16,7 @@ export interface Target {
   readonly password: string | null;
   readonly tls: TargetTls;
   readonly caFile: string | null;
+  readonly channelBinding: TargetChannelBinding;
 }
 
 /** Stored verifiers for one user; never the password itself. */

@@ -561,10 +561,11 @@ export class BatchWriter {
           // The store fails again: the next behind session it reports starts this over.
           return;
         }
+        // Checked once per restore: every behind session of it would otherwise check them all again.
+        this.recentlyEnded.delete(id);
         const { track, end } = ended;
         const endSeq = track.nextSeq - 1;
         if (stored?.status === 'ended' || (stored && stored.lastSeq >= endSeq)) continue;
-        this.recentlyEnded.delete(id);
         // The end's number is given back: it is written again, after the gap.
         track.nextSeq = endSeq;
         this.resync(track, stored?.lastSeq ?? 0);

@@ -112,12 +112,24 @@ before(async () => {
         host: '127.0.0.2',
       }),
       on(scram, 'scram_mitm', 'app_scram', { ...scramSecret, tls: 'require', port: upstreamMitm.port }),
+      on(scram, 'scram_mitm_unbound', 'app_scram', {
+        ...scramSecret,
+        tls: 'require',
+        port: upstreamMitm.port,
+        channel_binding: 'disable',
+      }),
+      on(scram, 'scram_bound', 'app_scram', { ...scramSecret, tls: 'require', channel_binding: 'require' }),
       on(scram, 'scram_wrong_password', 'app_scram', {
         password_env: 'DBTAPE_TEST_PW_WRONG',
         tls: 'require',
       }),
       on(md5, 'md5', 'app_md5', { password_file: md5File, tls: 'disable' }),
       on(cleartext, 'cleartext_tls', 'app_clear', { password_env: 'DBTAPE_TEST_PW_CLEAR', tls: 'require' }),
+      on(cleartext, 'cleartext_bound', 'app_clear', {
+        password_env: 'DBTAPE_TEST_PW_CLEAR',
+        tls: 'require',
+        channel_binding: 'require',
+      }),
       on(cleartext, 'cleartext_plaintext', 'app_clear', {
         password_env: 'DBTAPE_TEST_PW_CLEAR',
         tls: 'disable',
@@ -288,6 +300,22 @@ describe('channel binding (SCRAM-SHA-256-PLUS)', () => {
     assert.deepEqual(await sessionOn('scram_require'), { user: 'app_scram', database: 'appdb', ssl: true });
     const err = await refusal('scram_mitm');
     assert.match(err.message, /^dbtape: target "scram_mitm" refused the connection: .*channel binding/);
+    // With channel_binding: disable the relay goes unnoticed: that is what binding prevents.
+    assert.deepEqual(await sessionOn('scram_mitm_unbound'), {
+      user: 'app_scram',
+      database: 'appdb',
+      ssl: true,
+    });
+  });
+
+  test('channel_binding: require logs in bound, and refuses a target that asks for anything else', async () => {
+    assert.deepEqual(await sessionOn('scram_bound'), { user: 'app_scram', database: 'appdb', ssl: true });
+    const err = await refusal('cleartext_bound');
+    assert.match(
+      err.message,
+      /^dbtape: target "cleartext_bound" has channel_binding: require, but it asked for a cleartext password instead of SCRAM/,
+    );
+    assert.equal(err.code, '08001');
   });
 });
 

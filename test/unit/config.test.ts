@@ -82,6 +82,7 @@ describe('defaults', () => {
       password: null,
       tls: 'prefer',
       caFile: null,
+      channelBinding: 'prefer',
     });
     assert.equal(c.source, join(dir, 'dbtape.yaml'));
   });
@@ -407,6 +408,19 @@ describe('cross-checks', () => {
       errorOf(`${TARGET}    tls: disable\n    ca_file: certs/ca.pem\n`).message,
       /ca_file: has no effect/,
     );
+  });
+
+  test('channel_binding: require needs TLS, and is for PostgreSQL targets only', () => {
+    assert.equal(parse(`${TARGET}    channel_binding: require\n`).targets[0]!.channelBinding, 'require');
+    assert.match(
+      errorOf(`${TARGET}    tls: disable\n    channel_binding: require\n`).message,
+      /targets\[0\]\.channel_binding: require needs TLS to bind to/,
+    );
+    assert.match(
+      errorOf(`${TARGET.replace('postgres', 'mysql')}    channel_binding: prefer\n`).message,
+      /targets\[0\]\.channel_binding: is for PostgreSQL targets/,
+    );
+    assert.match(errorOf(`${TARGET}    channel_binding: maybe\n`).message, /channel_binding/);
   });
 
   test('two listeners on one address', () => {

@@ -19,6 +19,7 @@ function target(name: string, port: number): Target {
     password: null,
     tls: 'disable',
     caFile: null,
+    channelBinding: 'prefer',
   };
 }
 const ONE = target('one', 3306);

@@ -152,6 +152,7 @@ describe('several roles', () => {
     password: null,
     tls: 'disable',
     caFile: null,
+    channelBinding: 'prefer',
   };
   const role = (name: string, access: AccessLevel, rules?: Partial<RoleRules>): Role => ({
     name,

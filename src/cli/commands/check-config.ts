@@ -106,7 +106,8 @@ export function describeTarget(t: Target): string {
   const where = formatListenAddress({ host: t.host, port: t.port });
   const ca = t.caFile ? ` ca_file=${t.caFile}` : '';
   const password = t.password === null ? 'no password' : 'password set';
-  return `${t.name} (${t.protocol}) -> ${t.user}@${where}/${t.database} tls=${t.tls}${ca} (${password})`;
+  const binding = t.channelBinding === 'prefer' ? '' : ` channel_binding=${t.channelBinding}`;
+  return `${t.name} (${t.protocol}) -> ${t.user}@${where}/${t.database} tls=${t.tls}${ca}${binding} (${password})`;
 }
 
 const RESERVED_ROLE_MEANING: Record<string, string> = {

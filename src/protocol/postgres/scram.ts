@@ -339,6 +339,8 @@ export class ScramClient {
   private readonly cbind: string;
   /** The mechanism to name in SASLInitialResponse. */
   readonly mechanism: string;
+  /** The exchange is bound to the server's certificate (SCRAM-SHA-256-PLUS). */
+  readonly bound: boolean;
 
   /**
    * `username` defaults to empty, as libpq sends it: PostgreSQL takes the user from the startup
@@ -360,6 +362,7 @@ export class ScramClient {
       'base64',
     );
     this.mechanism = binding.kind === 'bound' ? SCRAM_PLUS_MECHANISM : SCRAM_MECHANISM;
+    this.bound = binding.kind === 'bound';
   }
 
   /** client-first-message: `<gs2-header>n=,r=<nonce>`. */

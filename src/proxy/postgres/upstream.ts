@@ -155,18 +155,39 @@ async function login(
 }
 
 /**
- * Channel binding as libpq's default (channel_binding=prefer): over TLS, bound to the certificate
- * the target presented whenever it offers SCRAM-SHA-256-PLUS, so that a man in the middle who
- * terminates TLS (possible whenever the target's certificate is not verified) cannot relay the
- * exchange. A certificate with no binding hash (Ed25519) leaves the exchange unbound.
+ * Channel binding as libpq's channel_binding (target key `channel_binding`, default prefer): over
+ * TLS, bound to the certificate the target presented whenever it offers SCRAM-SHA-256-PLUS, so
+ * that a man in the middle who terminates TLS (possible whenever the target's certificate is not
+ * verified) cannot relay the exchange. A certificate with no binding hash (Ed25519) leaves the
+ * exchange unbound; `require` refuses to go on without binding.
  */
-function upstreamBinding(socket: Socket, offered: readonly string[]): ClientBinding {
-  if (!(socket instanceof TLSSocket)) return { kind: 'none' };
-  const cert = socket.getPeerCertificate();
-  const data = cert?.raw ? tlsServerEndPoint(cert.raw) : null;
-  if (data === null) return { kind: 'none' };
-  if (!offered.includes(SCRAM_PLUS_MECHANISM)) return { kind: 'unoffered' };
-  return { kind: 'bound', data };
+function upstreamBinding(socket: Socket, offered: readonly string[], target: Target): ClientBinding {
+  if (target.channelBinding === 'disable') return { kind: 'none' };
+  let binding: ClientBinding = { kind: 'none' };
+  if (socket instanceof TLSSocket) {
+    const cert = socket.getPeerCertificate();
+    const data = cert?.raw ? tlsServerEndPoint(cert.raw) : null;
+    if (data !== null)
+      binding = offered.includes(SCRAM_PLUS_MECHANISM) ? { kind: 'bound', data } : { kind: 'unoffered' };
+  }
+  if (binding.kind !== 'bound' && target.channelBinding === 'require') {
+    throw unbound(target, 'it offered no SCRAM-SHA-256-PLUS over TLS with a certificate dbtape can bind to');
+  }
+  return binding;
+}
+
+function authName(code: number): string {
+  if (code === Auth.MD5Password) return 'an md5 password';
+  if (code === Auth.CleartextPassword) return 'a cleartext password';
+  return `authentication method ${code}`;
+}
+
+/** channel_binding: require, and the target authenticated (or would) without it. */
+function unbound(target: Target, why: string): UpstreamError {
+  return new UpstreamError(
+    SqlState.SqlclientUnableToEstablishSqlconnection,
+    `dbtape: target "${target.name}" has channel_binding: require, but ${why}`,
+  );
 }
 
 function answerAuth(
@@ -177,6 +198,11 @@ function answerAuth(
   scram: ScramClient | null,
   tls: boolean,
 ): ScramClient | null {
+  if (target.channelBinding === 'require' && !scram?.bound) {
+    // A relay in between can answer AuthenticationOk or ask for md5 without knowing anything.
+    if (code === Auth.Ok) throw unbound(target, 'it let dbtape in without SCRAM channel binding');
+    if (code !== Auth.SASL) throw unbound(target, `it asked for ${authName(code)} instead of SCRAM`);
+  }
   if (code === Auth.Ok) return scram;
   const password = target.password;
   if (password === null) {
@@ -206,7 +232,7 @@ function answerAuth(
           `dbtape: target "${target.name}" offers no SASL mechanism dbtape supports`,
         );
       }
-      const client = new ScramClient(password, { binding: upstreamBinding(socket, offered) });
+      const client = new ScramClient(password, { binding: upstreamBinding(socket, offered, target) });
       socket.write(saslInitialResponse(client.mechanism, client.clientFirst()));
       return client;
     }
