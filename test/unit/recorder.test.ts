@@ -54,6 +54,30 @@ function setup(options: Partial<RecorderOptions> = {}) {
 
 const query = (sql: string) => ({ kind: 'query', sql, via: 'simple' }) as const;
 
+/**
+ * Once the session has ended in the store: it holds start, two queries and the end, once each,
+ * nothing counts as lost, and the store verifies.
+ */
+async function assertEndedOnce(store: FlakyStore, recorder: Recorder, m: SessionMeta): Promise<void> {
+  await waitFor(
+    async () => (await store.getSession(m.id))?.status === 'ended' && recorder.stats().queueDepth === 0,
+    { what: 'the session to end in the store' },
+  );
+  const events = await store.getEvents(m.id);
+  assert.deepEqual(
+    events.map((e) => [e.seq, e.kind]),
+    [
+      [1, 'start'],
+      [2, 'query'],
+      [3, 'query'],
+      [4, 'end'],
+    ],
+  );
+  assert.equal((await store.getSession(m.id))?.endReason, 'client_closed');
+  assert.equal(recorder.stats().lost, 0, 'the in-doubt events were stored, so none is lost');
+  assert.equal((await verifyStore(store.inner.integrity!())).findings.length, 0);
+}
+
 describe('Recorder', () => {
   test('records start, dense seqs, consistent monotonic times, and the end', async () => {
     const { store, recorder } = setup();
@@ -132,24 +156,7 @@ describe('Recorder', () => {
     rec.event({ kind: 'end', reason: 'client_closed' });
     await recorder.flush();
     await recorder.flush();
-    await waitFor(
-      async () => (await store.getSession(m.id))?.status === 'ended' && recorder.stats().queueDepth === 0,
-      {
-        what: 'the queue to drain',
-      },
-    );
-    const events = await store.getEvents(m.id);
-    assert.deepEqual(
-      events.map((e) => [e.seq, e.kind]),
-      [
-        [1, 'start'],
-        [2, 'query'],
-        [3, 'query'],
-        [4, 'end'],
-      ],
-    );
-    assert.equal(recorder.stats().lost, 0, 'the in-doubt events were stored, so none is lost');
-    assert.equal((await verifyStore(store.inner.integrity!())).findings.length, 0);
+    await assertEndedOnce(store, recorder, m);
   });
 
   test('an end first sent in a write that truly failed, after one that committed unseen, is still written', async () => {
@@ -170,23 +177,7 @@ describe('Recorder', () => {
     await waitFor(() => store.writes.length > writes, { what: 'the write carrying the end to fail' });
     store.failing = false;
     await recorder.flush();
-    await waitFor(
-      async () => (await store.getSession(m.id))?.status === 'ended' && recorder.stats().queueDepth === 0,
-      { what: 'the session to end in the store' },
-    );
-    const events = await store.getEvents(m.id);
-    assert.deepEqual(
-      events.map((e) => [e.seq, e.kind]),
-      [
-        [1, 'start'],
-        [2, 'query'],
-        [3, 'query'],
-        [4, 'end'],
-      ],
-    );
-    assert.equal((await store.getSession(m.id))?.endReason, 'client_closed');
-    assert.equal(recorder.stats().lost, 0);
-    assert.equal((await verifyStore(store.inner.integrity!())).findings.length, 0);
+    await assertEndedOnce(store, recorder, m);
   });
 
   test('after a restore, sessions whose end the store lost are ended again, after a gap', async () => {

@@ -25,6 +25,26 @@ function startBatch(id: string) {
   return { sessions: [m], events: [{ sessionId: id, event }], ends: [] };
 }
 
+/** `n` query events of session `id`, numbered from `first`. */
+function queryBatch(id: string, first: number, n: number) {
+  const m = sessionMeta(id);
+  return {
+    sessions: [],
+    events: Array.from({ length: n }, (_, i) => ({
+      sessionId: id,
+      event: {
+        seq: first + i,
+        atUs: m.startedAtUs + first + i,
+        offsetUs: first + i,
+        kind: 'query',
+        sql: `SELECT ${first + i}`,
+        via: 'simple',
+      } as SessionEvent,
+    })),
+    ends: [],
+  };
+}
+
 describe('PostgreSQL store: opening', () => {
   test('creates its tables in an empty database and applies each migration once, also when two open it at once', async () => {
     const { url } = await throwawayPgDatabase();
@@ -170,26 +190,10 @@ describe('PostgreSQL store: one writer', () => {
     const store = await openStoreReady(url, { journal: true });
     await store.writeBatch(startBatch('c1'));
     const admin = pgAdminOn(url);
-    const m = sessionMeta('c1');
     let next = 2;
     let refused = 0;
     for (let round = 0; round < 20; round++) {
-      const first = next;
-      const batch = {
-        sessions: [],
-        events: Array.from({ length: 300 }, (_, i) => ({
-          sessionId: 'c1',
-          event: {
-            seq: first + i,
-            atUs: m.startedAtUs + first + i,
-            offsetUs: first + i,
-            kind: 'query',
-            sql: `SELECT ${first + i}`,
-            via: 'simple',
-          } as SessionEvent,
-        })),
-        ends: [],
-      };
+      const batch = queryBatch('c1', next, 300);
       const kill = new Promise((r) => setTimeout(r, round % 5)).then(
         () => admin`
           SELECT pg_terminate_backend(pid) FROM pg_locks
@@ -225,25 +229,8 @@ describe('PostgreSQL store: one writer', () => {
     // the whole test file.
     const { url } = await throwawayPgDatabase();
     const store = await openStoreReady(url, { journal: true });
-    const m = sessionMeta('v1');
     await store.writeBatch(startBatch('v1'));
-    for (let first = 2; first < 12_002; first += 2000) {
-      await store.writeBatch({
-        sessions: [],
-        events: Array.from({ length: 2000 }, (_, i) => ({
-          sessionId: 'v1',
-          event: {
-            seq: first + i,
-            atUs: m.startedAtUs + first + i,
-            offsetUs: first + i,
-            kind: 'query',
-            sql: `SELECT ${first + i}`,
-            via: 'simple',
-          } as SessionEvent,
-        })),
-        ends: [],
-      });
-    }
+    for (let first = 2; first < 12_002; first += 2000) await store.writeBatch(queryBatch('v1', first, 2000));
     const { verifyStore } = await import('../../src/integrity/verify.js');
     assert.deepEqual((await verifyStore((store as SessionStore).integrity!(), {})).findings, []);
     const admin = pgAdminOn(url);
