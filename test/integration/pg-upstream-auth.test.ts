@@ -250,9 +250,16 @@ describe('TLS on both sides', () => {
   });
 });
 
+/** The last "session started" log line that `which` picks. */
+function startedLine(which: (line: string) => boolean): string {
+  const line = [...proxy.dbtape.logs].reverse().find((l) => l.includes('session started') && which(l));
+  assert.ok(line, 'no "session started" log line for the session');
+  return line;
+}
+
 describe('channel binding (SCRAM-SHA-256-PLUS)', () => {
   /** psql as alice through dbtape (or whatever listens on `port`) with libpq's channel_binding. */
-  const psql = (port: number, target: string, channelBinding: string) =>
+  const psql = (port: number, target: string, channelBinding: string, application = 'psql') =>
     run(
       PSQL,
       [
@@ -260,7 +267,7 @@ describe('channel binding (SCRAM-SHA-256-PLUS)', () => {
         '-A',
         '-t',
         '-d',
-        `${conninfo({ ...proxy, port }, { sslmode: 'require', database: target })} channel_binding=${channelBinding}`,
+        `${conninfo({ ...proxy, port }, { sslmode: 'require', database: target, application })} channel_binding=${channelBinding}`,
         '-c',
         'select current_user',
       ],
@@ -268,7 +275,12 @@ describe('channel binding (SCRAM-SHA-256-PLUS)', () => {
     );
 
   test('psql with channel_binding=require signs in to dbtape over TLS', async () => {
-    assert.equal((await psql(proxy.port, 'trust', 'require')).stdout.trim(), 'postgres');
+    const application = uniqueName('cbind_psql');
+    assert.equal((await psql(proxy.port, 'trust', 'require', application)).stdout.trim(), 'postgres');
+    assert.match(
+      startedLine((l) => l.includes(application)),
+      /"channelBound":true/,
+    );
   });
 
   test('node-postgres with enableChannelBinding signs in to dbtape over TLS', async () => {
@@ -298,6 +310,10 @@ describe('channel binding (SCRAM-SHA-256-PLUS)', () => {
   test('dbtape binds its upstream SCRAM to the server certificate, so a relay in between fails', async () => {
     // The same server, user and password as scram_require, which works; only the relay differs.
     assert.deepEqual(await sessionOn('scram_require'), { user: 'app_scram', database: 'appdb', ssl: true });
+    assert.match(
+      startedLine((l) => l.includes('"target":"scram_require"')),
+      /"upstreamChannelBound":true/,
+    );
     const err = await refusal('scram_mitm');
     assert.match(err.message, /^dbtape: target "scram_mitm" refused the connection: .*channel binding/);
     // With channel_binding: disable the relay goes unnoticed: that is what binding prevents.

@@ -13,7 +13,12 @@ import {
   errorResponse,
   negotiateProtocolVersion,
 } from '../../protocol/postgres/encode.js';
-import { ScramError, ScramServer, scramMechanisms } from '../../protocol/postgres/scram.js';
+import {
+  SCRAM_PLUS_MECHANISM,
+  ScramError,
+  ScramServer,
+  scramMechanisms,
+} from '../../protocol/postgres/scram.js';
 import { SqlState } from '../../protocol/postgres/sqlstate.js';
 import { checkStartupLength, decodeStartup } from '../../protocol/postgres/startup.js';
 import { readTyped, SocketReader } from '../socket-reader.js';
@@ -45,6 +50,8 @@ export type ClientHandshake =
       readonly tlsVersion: string | null;
       /** Send SASLFinal: call once the target is resolved, before AuthenticationOk. */
       readonly saslFinal: Buffer;
+      /** The client bound its SCRAM exchange to dbtape's certificate (SCRAM-SHA-256-PLUS). */
+      readonly channelBound: boolean;
     }
   | { readonly kind: 'cancel'; readonly socket: Socket; readonly pid: number; readonly secret: number }
   | {
@@ -156,8 +163,8 @@ export async function clientHandshake(raw: Socket, ctx: ClientHandshakeContext):
         socket.write(negotiateProtocolVersion(0, packet.protocolOptions));
       }
       const user = ctx.users.get(username);
-      const saslFinal = await authenticate(socket, reader, user, username, ctx);
-      if (!user || !saslFinal) {
+      const signedIn = await authenticate(socket, reader, user, username, ctx);
+      if (!user || !signedIn) {
         throw new HandshakeError(
           SqlState.InvalidPassword,
           `password authentication failed for user "${username}"`,
@@ -175,7 +182,8 @@ export async function clientHandshake(raw: Socket, ctx: ClientHandshakeContext):
         database,
         params: packet.params,
         tlsVersion,
-        saslFinal,
+        saslFinal: signedIn.serverFinal,
+        channelBound: signedIn.bound,
       };
     }
   } catch (err) {
@@ -196,7 +204,7 @@ export async function clientHandshake(raw: Socket, ctx: ClientHandshakeContext):
 /**
  * SCRAM-SHA-256 against the stored verifier, bound to dbtape's certificate when the client is on
  * TLS and wants it (SCRAM-SHA-256-PLUS: libpq's channel_binding, pgjdbc's channelBinding). Returns
- * the server-final message, or null on failure.
+ * the server-final message and whether the exchange was bound, or null on failure.
  */
 async function authenticate(
   socket: Socket,
@@ -204,7 +212,7 @@ async function authenticate(
   user: User | undefined,
   username: string,
   ctx: ClientHandshakeContext,
-): Promise<Buffer | null> {
+): Promise<{ serverFinal: Buffer; bound: boolean } | null> {
   const binding = channelBinding(socket, ctx.secureContext);
   const offered = scramMechanisms(binding);
   socket.write(authenticationSasl(offered));
@@ -244,7 +252,9 @@ async function authenticate(
   } catch (err) {
     throw scramRefusal(err);
   }
-  return result.ok ? result.serverFinal : null;
+  return result.ok
+    ? { serverFinal: result.serverFinal, bound: initial.mechanism === SCRAM_PLUS_MECHANISM }
+    : null;
 }
 
 /** A SCRAM exchange the client got wrong (ScramError says how; PostgreSQL also answers 08P01). */

@@ -244,8 +244,10 @@ export class PgListener {
         target: meta.target,
         client: `${remote.addr}:${remote.port}`,
         tls: meta.clientTls,
+        channelBound: hs.channelBound,
         application: meta.application,
         upstreamTls: upstream.tls,
+        upstreamChannelBound: upstream.channelBound,
       },
       'session started',
     );

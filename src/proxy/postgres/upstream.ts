@@ -45,6 +45,8 @@ export interface Upstream {
   readonly pid: number;
   readonly secret: number;
   readonly tls: boolean;
+  /** dbtape's SCRAM login was bound to the target's certificate (SCRAM-SHA-256-PLUS). */
+  readonly channelBound: boolean;
 }
 
 const MAX_STARTUP_REPLY = 1 << 20;
@@ -145,7 +147,15 @@ async function login(
         relay.push(frame(type, body));
         break;
       case B.ReadyForQuery:
-        return { socket, leftover: reader.detach(), relay, pid, secret, tls };
+        return {
+          socket,
+          leftover: reader.detach(),
+          relay,
+          pid,
+          secret,
+          tls,
+          channelBound: scram?.bound ?? false,
+        };
       case B.NegotiateProtocolVersion:
         break;
       default:
