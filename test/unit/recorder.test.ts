@@ -55,6 +55,21 @@ function setup(options: Partial<RecorderOptions> = {}) {
 const query = (sql: string) => ({ kind: 'query', sql, via: 'simple' }) as const;
 
 /**
+ * A session with one stored query, and `SELECT in_doubt` queued, whose write will commit and then
+ * report a lost connection.
+ */
+async function sessionInDoubt() {
+  const { store, recorder } = setup();
+  const m = nextMeta();
+  const rec = recorder.open(m);
+  rec.event(query('SELECT 1'));
+  await recorder.flush();
+  store.commitThenFail = true;
+  rec.event(query('SELECT in_doubt'));
+  return { store, recorder, m, rec };
+}
+
+/**
  * Once the session has ended in the store: it holds start, two queries and the end, once each,
  * nothing counts as lost, and the store verifies.
  */
@@ -146,13 +161,7 @@ describe('Recorder', () => {
   });
 
   test('a write reported failed that had committed, its end included, is not written twice', async () => {
-    const { store, recorder } = setup();
-    const m = nextMeta();
-    const rec = recorder.open(m);
-    rec.event(query('SELECT 1'));
-    await recorder.flush();
-    store.commitThenFail = true;
-    rec.event(query('SELECT in_doubt'));
+    const { store, recorder, m, rec } = await sessionInDoubt();
     rec.event({ kind: 'end', reason: 'client_closed' });
     await recorder.flush();
     await recorder.flush();
@@ -163,13 +172,7 @@ describe('Recorder', () => {
     // Two faults: a write commits but reports failure (its events counted lost), then the write
     // carrying the end fails for real. The next one finds the store ahead of the recorder; the end
     // is not in the store, so it must be written, not taken as stored.
-    const { store, recorder } = setup();
-    const m = nextMeta();
-    const rec = recorder.open(m);
-    rec.event(query('SELECT 1'));
-    await recorder.flush();
-    store.commitThenFail = true;
-    rec.event(query('SELECT in_doubt'));
+    const { store, recorder, m, rec } = await sessionInDoubt();
     await recorder.flush();
     store.failing = true;
     const writes = store.writes.length;
