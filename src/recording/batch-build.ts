@@ -46,6 +46,17 @@ export interface Item {
   waiters: Waiter[] | null;
 }
 
+/** An item as it enters the queue: not yet taken, tried or waited for. */
+export function queuedItem(
+  no: number,
+  track: Track,
+  body: SessionEventBody,
+  atUs: number,
+  offsetUs: number,
+): Item {
+  return { no, track, body, atUs, offsetUs, state: 'queued', inFlight: false, attempts: 0, waiters: null };
+}
+
 export function isEssential(body: SessionEventBody): boolean {
   return body.kind === 'start' || body.kind === 'end';
 }

@@ -22,7 +22,15 @@
 import { Histogram } from '../model/histogram.js';
 import type { SessionEventBody } from '../model/session.js';
 import type { SessionStore } from '../store/session-store.js';
-import { type Built, buildBatch, type Item, isEssential, settle, type Track } from './batch-build.js';
+import {
+  type Built,
+  buildBatch,
+  type Item,
+  isEssential,
+  queuedItem,
+  settle,
+  type Track,
+} from './batch-build.js';
 import { RecordingError, storeFailed } from './errors.js';
 import type { LiveBus } from './live-bus.js';
 import { StoreHealth } from './store-health.js';
@@ -165,17 +173,7 @@ export class BatchWriter {
       this.drop(track);
       return;
     }
-    const item: Item = {
-      no: ++this.accepted,
-      track,
-      body,
-      atUs,
-      offsetUs,
-      state: 'queued',
-      inFlight: false,
-      attempts: 0,
-      waiters: null,
-    };
+    const item = queuedItem(++this.accepted, track, body, atUs, offsetUs);
     this.queue.push(item);
     track.queued++;
     track.lastItem = item;
@@ -510,17 +508,7 @@ export class BatchWriter {
       track.startCommitted = false;
       // Numbered before every accepted item, and taken first: buildBatch puts the session's row and
       // its gap with it.
-      const start: Item = {
-        no: 0,
-        track,
-        body: { kind: 'start', meta: track.meta },
-        atUs: track.meta.startedAtUs,
-        offsetUs: 0,
-        state: 'queued',
-        inFlight: false,
-        attempts: 0,
-        waiters: null,
-      };
+      const start = queuedItem(0, track, { kind: 'start', meta: track.meta }, track.meta.startedAtUs, 0);
       // At the head, not the array's start: items before it are taken already.
       this.queue.splice(this.head, 0, start);
       track.queued++;
@@ -535,8 +523,9 @@ export class BatchWriter {
   private rememberEnded(end: Item): void {
     const id = end.track.meta.id;
     this.recentlyEnded.delete(id);
-    this.recentlyEnded.set(id, { track: end.track, end, committedAtMs: Date.now() });
-    const cutoff = Date.now() - RECENTLY_ENDED_MS;
+    const now = Date.now();
+    this.recentlyEnded.set(id, { track: end.track, end, committedAtMs: now });
+    const cutoff = now - RECENTLY_ENDED_MS;
     for (const [oldId, e] of this.recentlyEnded) {
       if (this.recentlyEnded.size <= RECENTLY_ENDED_MAX && e.committedAtMs >= cutoff) break;
       this.recentlyEnded.delete(oldId);
@@ -569,7 +558,7 @@ export class BatchWriter {
         // The end's number is given back: it is written again, after the gap.
         track.nextSeq = endSeq;
         this.resync(track, stored?.lastSeq ?? 0);
-        const again: Item = { ...end, no: ++this.accepted, state: 'queued', inFlight: false, waiters: null };
+        const again = queuedItem(++this.accepted, track, end.body, end.atUs, end.offsetUs);
         this.queue.push(again);
         track.queued++;
         this.lastItem = again;
