@@ -28,7 +28,13 @@ import {
   startRecordingProxy,
   storedEvents,
 } from '../support/recording-fixtures.js';
-import { assertDense, assertVerifies, connectAlice, recordingMetrics } from '../support/store-faults.js';
+import {
+  assertDense,
+  assertRanAndRecorded,
+  assertVerifies,
+  connectAlice,
+  recordingMetrics,
+} from '../support/store-faults.js';
 import { waitFor } from '../support/wait.js';
 
 /** Statements of ~64 KB: each one's record makes the store's files grow quickly. */
@@ -175,22 +181,8 @@ test('strict: with the disk full statements are refused clearly, and flow again 
     `statements flowed again only ${Math.round(flowedAfterMs)} ms after the disk was freed (limit ${RECOVERS_WITHIN_MS} ms)`,
   );
 
-  // The same session: refused statements did not run, the others did.
-  const rows = (await client.query('SELECT id FROM disk_full_t ORDER BY id')).rows.map((r) => r.id as number);
-  assert.deepEqual(rows, ran, 'exactly the statements that were not refused ran');
-  await client.end();
-  assert.ok(proxy.dbtape.process.running, 'dbtape is still running: no restart');
-
-  const [session] = await endedSessions(proxy.storeUrl, (s) => s.application === application, 1);
-  const events = await storedEvents(proxy.storeUrl, session!.id);
-  const recorded = new Set(
-    events.flatMap((e) => {
-      const m = e.kind === 'query' ? /^INSERT INTO disk_full_t VALUES \((\d+),/.exec(e.sql) : null;
-      return m ? [Number(m[1])] : [];
-    }),
-  );
-  const unrecorded = ran.filter((i) => !recorded.has(i));
-  assert.deepEqual(unrecorded, [], 'statements the server ran but the recording lacks');
+  // The same session: refused statements did not run, the others did, and each is recorded.
+  const events = await assertRanAndRecorded(proxy, client, application, 'disk_full_t', ran);
   // What could not be written while the disk was full (the refused statements, and their
   // refusals when they came before the disk was freed) is accounted for by a gap.
   const lost = events.reduce((sum, e) => sum + (e.kind === 'gap' ? e.lost : 0), 0);

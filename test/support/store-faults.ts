@@ -6,8 +6,10 @@
  */
 import assert from 'node:assert/strict';
 import pg from 'pg';
+import type { SessionEvent } from '../../src/model/session.js';
+import type { Dbtape } from './dbtape-process.js';
 import { ALICE } from './pg-fixtures.js';
-import { cli } from './recording-fixtures.js';
+import { cli, endedSessions, storedEvents } from './recording-fixtures.js';
 
 /** The `dbtape_recording_*` figures of /metrics. */
 export async function recordingMetrics(url: string): Promise<Record<string, number>> {
@@ -47,4 +49,39 @@ export function assertDense(events: readonly { seq: number }[]): void {
 export async function assertVerifies(storeUrl: string): Promise<void> {
   const verify = await cli(storeUrl, ['verify', '--all']);
   assert.equal(verify.code, 0, `verify --all: ${verify.stdout}${verify.stderr}`);
+}
+
+/**
+ * After a strict-mode fault, on a session whose statements inserted the ids 0, 1, 2, … into
+ * `table` (`INSERT INTO <table> VALUES (<id>…`): the table holds exactly `ran` (the refused ones did
+ * not run), dbtape is still running, and every statement that ran is in the recording. Ends
+ * `client`; returns the session's stored events.
+ */
+export async function assertRanAndRecorded(
+  serve: { readonly dbtape: Dbtape; readonly storeUrl: string },
+  client: pg.Client,
+  application: string,
+  table: string,
+  ran: readonly number[],
+): Promise<SessionEvent[]> {
+  const rows = (await client.query(`SELECT id FROM ${table} ORDER BY id`)).rows.map((r) => r.id as number);
+  assert.deepEqual(rows, ran, 'exactly the statements that were not refused ran');
+  await client.end();
+  assert.ok(serve.dbtape.process.running, 'dbtape is still running: no restart');
+
+  const [session] = await endedSessions(serve.storeUrl, (s) => s.application === application, 1);
+  const events = await storedEvents(serve.storeUrl, session!.id);
+  const insert = new RegExp(`^INSERT INTO ${table} VALUES \\((\\d+)[,)]`);
+  const recorded = new Set(
+    events.flatMap((e) => {
+      const m = e.kind === 'query' ? insert.exec(e.sql) : null;
+      return m ? [Number(m[1])] : [];
+    }),
+  );
+  assert.deepEqual(
+    ran.filter((n) => !recorded.has(n)),
+    [],
+    'statements the server ran but the recording lacks',
+  );
+  return events;
 }
