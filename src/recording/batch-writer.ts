@@ -59,6 +59,11 @@ export interface WriterOptions {
   readonly flushIntervalMs: number;
   /** Called after each commit that ended (and so sealed) sessions, with how many. */
   readonly onSealed?: (sessions: number) => void;
+  /**
+   * How often to check that the store still holds the latest end it acknowledged (0: never). A
+   * live session's next write reveals a restored store; this finds one while none is written.
+   */
+  readonly restoreProbeMs: number;
 }
 
 export interface WriterStats {
@@ -151,6 +156,7 @@ export class BatchWriter {
   /** Sessions whose end was committed lately, oldest first. */
   private readonly recentlyEnded = new Map<string, EndedSession>();
   private reending = false;
+  private readonly restoreProbe: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly store: SessionStore,
@@ -158,6 +164,10 @@ export class BatchWriter {
   ) {
     this.health = new StoreHealth(opt.maxBackoffMs, opt.logger);
     this.durableWrites = opt.strict ? new Histogram(DURABLE_WRITE_BUCKETS_S) : null;
+    if (opt.restoreProbeMs > 0) {
+      this.restoreProbe = setInterval(() => void this.probeRestore(), opt.restoreProbeMs);
+      this.restoreProbe.unref();
+    }
   }
 
   get depth(): number {
@@ -272,6 +282,7 @@ export class BatchWriter {
   /** Stop accepting ordinary events; start/end still queue. */
   stop(): void {
     this.stopped = true;
+    if (this.restoreProbe) clearInterval(this.restoreProbe);
   }
 
   /** Gives up on whatever is still queued (after a failed shutdown flush). */
@@ -533,7 +544,35 @@ export class BatchWriter {
   }
 
   /**
-   * The store lost acknowledged commits (a session of the batch was behind): sessions that ended
+   * Whether the store still holds the end it acknowledged last. Ends are remembered in commit
+   * order and a restore takes away everything after a point, so if it took any remembered end, it
+   * took this one. Without a session live, nothing else would notice before the next `serve`.
+   */
+  private async probeRestore(): Promise<void> {
+    if (this.reending || this.health.failing) return;
+    let newest: [string, EndedSession] | undefined;
+    for (const entry of this.recentlyEnded) newest = entry;
+    if (!newest) return;
+    const [id, ended] = newest;
+    let stored: Awaited<ReturnType<SessionStore['getSession']>>;
+    try {
+      stored = await this.store.getSession(id);
+    } catch {
+      return; // A failing store is retried, and logged, by the writes.
+    }
+    // Ended again meanwhile (or forgotten): the store was seen holding it, or reendLost is at work.
+    if (this.recentlyEnded.get(id) !== ended) return;
+    if (stored?.status === 'ended' || (stored && stored.lastSeq >= ended.track.nextSeq - 1)) return;
+    this.opt.logger.error(
+      { sessionId: id, storedSeq: stored?.lastSeq ?? 0 },
+      'the session store no longer holds a session end it had acknowledged (restored, or failed over to a standby that lagged?): ending again the sessions it lost the end of',
+    );
+    await this.reendLost();
+  }
+
+  /**
+   * The store lost acknowledged commits (a session of a batch was behind, or probeRestore found
+   * the latest end gone): sessions that ended
    * lately may have lost their end with them, and nothing more would be written for them, so they
    * would stay open in the store. Each that did is given a gap for what it lost (started again if
    * its start went too) and its end again, with its original reason and time.

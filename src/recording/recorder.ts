@@ -39,6 +39,11 @@ export interface RecorderOptions {
   readonly checkpointIntervalMs?: number;
   /** ... and after this many sessions were sealed (default 1,000). */
   readonly checkpointEverySessions?: number;
+  /**
+   * How often to check that a restore of the store took no session end it had acknowledged
+   * (default 30,000 ms; 0: only through live sessions' writes).
+   */
+  readonly restoreProbeMs?: number;
 }
 
 export interface RecorderStats extends WriterStats {
@@ -92,6 +97,7 @@ export class Recorder implements RecorderFactory {
       maxBackoffMs: options.maxBackoffMs ?? 1000,
       flushIntervalMs: options.flushIntervalMs ?? 100,
       onSealed: (n) => this.checkpointer.onSealed(n),
+      restoreProbeMs: options.restoreProbeMs ?? 30_000,
     });
   }
 

@@ -225,6 +225,45 @@ describe('Recorder', () => {
     assert.equal((await verifyStore(restored.integrity!())).findings.length, 0);
   });
 
+  test('a restore is noticed with no session live: the sessions it lost the end of are ended again', async () => {
+    const { store, log, recorder } = setup({ restoreProbeMs: 20 });
+    const kept = nextMeta();
+    const lost = nextMeta();
+    const keptRec = recorder.open(kept);
+    keptRec.event(query('SELECT kept'));
+    keptRec.event({ kind: 'end', reason: 'client_closed' });
+    const lostRec = recorder.open(lost);
+    lostRec.event(query('SELECT lost 1'));
+    await recorder.flush();
+    const backup = store.writes.length;
+    lostRec.event(query('SELECT lost 2'));
+    lostRec.event({ kind: 'end', reason: 'killed' });
+    await recorder.flush();
+    const writes = store.writes.length;
+
+    const restored = openStore('sqlite::memory:');
+    for (const w of store.writes.slice(0, backup)) await restored.writeBatch(w.batch, w.options);
+    store.inner = restored;
+    await waitFor(
+      async () =>
+        (await restored.getSession(lost.id))?.status === 'ended' && recorder.stats().queueDepth === 0,
+      { what: 'the session whose end the restore took to be ended again, with no session live' },
+    );
+    assert.ok(store.writes.length > writes, 'written by the probe, not by a session');
+    const kinds = async (id: string) =>
+      (await restored.getEvents(id)).map((e) => (e.kind === 'gap' ? `gap ${e.lost}` : e.kind));
+    assert.deepEqual(await kinds(lost.id), ['start', 'query', 'gap 1', 'end']);
+    assert.deepEqual(await kinds(kept.id), ['start', 'query', 'end'], 'its end survived: untouched');
+    assert.equal((await restored.getSession(lost.id))?.endReason, 'killed');
+    assert.ok(log.lines.some((l) => /no longer holds a session end/.test(l.msg)));
+    assert.equal((await verifyStore(restored.integrity!())).findings.length, 0);
+    // The store holds every end now: the probe finds nothing more to do.
+    const after = store.writes.length;
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(store.writes.length, after);
+    await recorder.shutdown();
+  });
+
   test('redacts before queueing: the store never sees the secret', async () => {
     const { store, recorder } = setup();
     const m = nextMeta();
