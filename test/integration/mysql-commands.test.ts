@@ -10,6 +10,7 @@ import * as M from '../../src/protocol/mysql/index.js';
 import { DBTAPE_BIN } from '../support/dbtape-process.js';
 import { run } from '../support/exec.js';
 import {
+  errOf,
   type MysqlProxy,
   queryPayload,
   RawMysql,
@@ -36,9 +37,9 @@ after(async () => {
   await proxy?.close();
 });
 
-async function loggedIn(): Promise<{ raw: RawMysql; id: number }> {
+async function loggedIn(charset?: number): Promise<{ raw: RawMysql; id: number }> {
   const raw = await RawMysql.connect(proxy.port);
-  const { greeting, answer } = await raw.login();
+  const { greeting, answer } = await raw.login(undefined, undefined, undefined, charset);
   assert.equal(answer.payload[0], M.OK_HEADER);
   return { raw, id: greeting.connectionId };
 }
@@ -212,6 +213,135 @@ test('protocol commands are answered by the server and recorded as commands', as
   assert.equal(events.at(-1)?.kind === 'end' && events.at(-1)?.kind, 'end');
   const end = events.at(-1);
   assert.equal(end?.kind === 'end' && end.reason, 'client_closed');
+});
+
+/** The kinds of `events` that show how statements ended: result tags, error numbers, tx states. */
+function outcomes(events: readonly SessionEvent[]): string[] {
+  return events.flatMap((e) => {
+    if (e.kind === 'result') return [e.tag];
+    if (e.kind === 'error') return [`error ${e.errno}`];
+    if (e.kind === 'tx') return [`tx ${e.state}`];
+    return [];
+  });
+}
+
+test('commands sent before the last one was answered: each result is named after its own statement', async () => {
+  const { raw } = await loggedIn();
+  const table = uniqueName('piped');
+  raw.command(queryPayload(`CREATE TEMPORARY TABLE ${table} (a INT) ENGINE=InnoDB`));
+  await raw.response(M.COM_QUERY);
+  // As Connector/J sends its settings and first query: one write, answers read after.
+  const texts = [
+    'BEGIN',
+    `INSERT INTO ${table} VALUES (1)`,
+    'ROLLBACK',
+    `SELECT COUNT(*) FROM ${table}`,
+    `UPDATE ${table} SET a = 2 WHERE a < 0`,
+  ];
+  raw.write(Buffer.concat(texts.map((sql) => M.framePayload(queryPayload(sql), 0).bytes)));
+  for (const _ of texts) await raw.response(M.COM_QUERY);
+  raw.close();
+  const events = await sessionEvents(await sessionOf(table));
+  const from = events.findIndex((e) => e.kind === 'query' && e.sql === 'BEGIN');
+  assert.deepEqual(outcomes(events.slice(from)), [
+    'BEGIN',
+    'tx begin',
+    'INSERT',
+    'ROLLBACK',
+    'tx rollback',
+    'SELECT',
+    'UPDATE',
+  ]);
+});
+
+test('a transaction InnoDB rolls back as a deadlock victim, or COM_RESET_CONNECTION ends, is recorded as rolled back', async () => {
+  const table = uniqueName('deadlock');
+  const setup = await loggedIn();
+  setup.raw.command(queryPayload(`CREATE TABLE test.${table} (id INT PRIMARY KEY, v INT) ENGINE=InnoDB`));
+  await setup.raw.response(M.COM_QUERY);
+  setup.raw.command(queryPayload(`INSERT INTO test.${table} VALUES (1, 0), (2, 0)`));
+  await setup.raw.response(M.COM_QUERY);
+  const run = async (raw: RawMysql, sql: string) => {
+    raw.command(queryPayload(sql));
+    return (await raw.response(M.COM_QUERY))[0]!;
+  };
+  const a = (await loggedIn()).raw;
+  const b = (await loggedIn()).raw;
+  try {
+    await run(a, 'BEGIN');
+    await run(a, `UPDATE test.${table} SET v = 1 WHERE id = 1 /* a */`);
+    await run(b, 'BEGIN');
+    await run(b, `UPDATE test.${table} SET v = 1 WHERE id = 2 /* b */`);
+    const aWaits = run(a, `UPDATE test.${table} SET v = 1 WHERE id = 2 /* a waits */`);
+    await new Promise((r) => setTimeout(r, 300));
+    const bAnswer = await run(b, `UPDATE test.${table} SET v = 1 WHERE id = 1 /* b deadlocks */`);
+    const aAnswer = await aWaits;
+    const victim = [aAnswer, bAnswer].filter((p) => p.payload[0] === M.ERR_HEADER);
+    assert.equal(victim.length, 1, 'one of the two is the deadlock victim');
+    assert.equal(errOf(victim[0]!).errno, 1213);
+    // The victim's COMMIT commits nothing (its transaction is gone); the survivor's commits.
+    await run(a, 'COMMIT');
+    await run(b, 'COMMIT');
+    // A transaction the reset ends is rolled back.
+    await run(a, 'BEGIN');
+    await run(a, `UPDATE test.${table} SET v = 5 WHERE id = 1 /* before reset */`);
+    a.command(Buffer.from([M.COM_RESET_CONNECTION]));
+    await a.response(M.COM_RESET_CONNECTION);
+    await run(a, `SELECT v FROM test.${table} WHERE id = 1 /* after reset */`);
+  } finally {
+    a.close();
+    b.close();
+    await run(setup.raw, `DROP TABLE test.${table}`);
+    setup.raw.close();
+  }
+  const aEvents = await sessionEvents(await sessionOf(`${table} SET v = 1 WHERE id = 2 /* a waits */`));
+  const bEvents = await sessionEvents(await sessionOf(`${table} SET v = 1 WHERE id = 1 /* b deadlocks */`));
+  const aDeadlocked = aEvents.some((e) => e.kind === 'error' && e.errno === 1213);
+  const victimEvents = aDeadlocked ? aEvents : bEvents;
+  const survivorEvents = aDeadlocked ? bEvents : aEvents;
+  const txStates = (events: readonly SessionEvent[]) =>
+    outcomes(events).filter((o) => o.startsWith('tx') || o === 'error 1213');
+  assert.deepEqual(txStates(victimEvents).slice(0, 3), ['tx begin', 'error 1213', 'tx rollback']);
+  assert.deepEqual(txStates(survivorEvents).slice(0, 2), ['tx begin', 'tx commit']);
+  // Session a ends with the transaction the reset rolled back.
+  assert.deepEqual(txStates(aEvents).slice(-2), ['tx begin', 'tx rollback']);
+});
+
+test("statement text in the client's character set: latin1 read as latin1, bad UTF-8 kept losslessly", async () => {
+  const marker = uniqueName('charset');
+  const send = async (charset: number, tail: Buffer) => {
+    const { raw } = await loggedIn(charset);
+    raw.command(Buffer.concat([Buffer.from([M.COM_QUERY]), Buffer.from(`SELECT '${marker}', '`), tail]));
+    await raw.response(M.COM_QUERY);
+    raw.close();
+  };
+  // `café` as a latin1 client sends it, and the same bytes from a client that said utf8mb4.
+  await send(8, Buffer.from("caf\xe9' AS latin1", 'latin1'));
+  await send(45, Buffer.from("caf\xe9' AS utf8", 'latin1'));
+  const texts = await waitFor(
+    async () => {
+      const found: string[] = [];
+      for (const s of await recorded.sessions()) {
+        for (const e of await recorded.events(s.id))
+          if (e.kind === 'query' && e.sql.includes(marker)) found.push(e.sql);
+      }
+      return found.length === 2 ? found.sort() : null;
+    },
+    { what: 'both statements recorded' },
+  );
+  assert.deepEqual(texts, [
+    `SELECT '${marker}', 'café' AS latin1`,
+    `SELECT '${marker}', 'caf\udce9' AS utf8`,
+  ]);
+  const { stdout } = await run(process.execPath, [
+    DBTAPE_BIN,
+    'search',
+    'café',
+    '--json',
+    '--store',
+    proxy.storeUrl,
+  ]);
+  assert.match(stdout, new RegExp(`${marker}', 'café`), 'the word as the latin1 client meant it');
 });
 
 test('the recordings replay like the mysql client and search finds them', async () => {

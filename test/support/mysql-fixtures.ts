@@ -681,6 +681,8 @@ export class RawMysql {
       M.CLIENT_TRANSACTIONS |
       M.CLIENT_MULTI_RESULTS |
       M.CLIENT_DEPRECATE_EOF,
+    /** The handshake's collation: 45 is utf8mb4_general_ci, 8 latin1_swedish_ci. */
+    charset = 45,
   ): Promise<{ greeting: M.InitialHandshake; answer: RawPacket }> {
     const first = await this.read();
     if (!first) throw new Error('dbtape closed before its greeting');
@@ -692,7 +694,7 @@ export class RawMysql {
         {
           capabilities: this.capabilities,
           maxPacketSize: 1 << 30,
-          charset: 45,
+          charset,
           mariadbCapabilities: 0,
           username: who.name,
           authResponse: M.nativePasswordScramble(who.password, g.value.scramble),

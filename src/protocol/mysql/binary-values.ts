@@ -17,6 +17,10 @@ export type TextEncoding = 'utf8' | 'latin1' | 'binary';
 
 const LATIN1_COLLATIONS = new Set([5, 8, 15, 31, 47, 48, 49, 94]);
 
+export function isLatin1Collation(collation: number): boolean {
+  return LATIN1_COLLATIONS.has(collation);
+}
+
 /** Decoding for a column collation id: binary (63) is shown as hex, latin1 as latin1, the rest as UTF-8. */
 export function encodingForCharset(charset: number): TextEncoding {
   if (charset === T.CHARSET_BINARY) return 'binary';

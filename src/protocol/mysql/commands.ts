@@ -4,6 +4,7 @@
  * is the COM_* code. COM_STMT_EXECUTE needs the statement's parameter count and remembered
  * types, so it has its own decoder in stmt-execute.ts; here it is only identified.
  */
+import { clientText } from './client-text.js';
 import * as C from './constants.js';
 import { decodeWith, MysqlCodecError, type Result } from './errors.js';
 import { type ParamValueOptions, readParamBlock } from './param-block.js';
@@ -47,6 +48,8 @@ export type ClientCommandName = ClientCommand['name'];
 export interface CommandOptions extends ParamValueOptions {
   /** Negotiated client capabilities (CLIENT_QUERY_ATTRIBUTES changes COM_QUERY's layout). */
   readonly capabilities: number;
+  /** The client's handshake chose a latin1 collation (client-text.ts). */
+  readonly latin1Client?: boolean;
 }
 
 /**
@@ -69,7 +72,7 @@ function readQuery(r: PacketReader, opts: CommandOptions): ClientCommand {
       }));
     }
   }
-  return { name: 'COM_QUERY', sql: r.restString(), attributes };
+  return { name: 'COM_QUERY', sql: clientText(r.restBytes(), opts.latin1Client ?? false), attributes };
 }
 
 function readCommand(r: PacketReader, code: number, opts: CommandOptions): ClientCommand {
@@ -77,7 +80,7 @@ function readCommand(r: PacketReader, code: number, opts: CommandOptions): Clien
     case C.COM_QUERY:
       return readQuery(r, opts);
     case C.COM_STMT_PREPARE:
-      return { name: 'COM_STMT_PREPARE', sql: r.restString() };
+      return { name: 'COM_STMT_PREPARE', sql: clientText(r.restBytes(), opts.latin1Client ?? false) };
     case C.COM_STMT_EXECUTE:
       return { name: 'COM_STMT_EXECUTE', statementId: r.u32('statement id') };
     case C.COM_STMT_SEND_LONG_DATA: {

@@ -321,6 +321,8 @@ export const ER_NET_READ_ERROR: ServerError = { errno: 1158, sqlState: '08S01' }
 export const ER_NET_READ_INTERRUPTED: ServerError = { errno: 1159, sqlState: '08S01' };
 export const ER_NET_ERROR_ON_WRITE: ServerError = { errno: 1160, sqlState: '08S01' };
 export const ER_NET_WRITE_INTERRUPTED: ServerError = { errno: 1161, sqlState: '08S01' };
+/** "Deadlock found when trying to get lock": InnoDB rolled back the victim's whole transaction. */
+export const ER_LOCK_DEADLOCK: ServerError = { errno: 1213, sqlState: '40001' };
 export const ER_SPECIFIC_ACCESS_DENIED_ERROR: ServerError = { errno: 1227, sqlState: '42000' };
 export const ER_NOT_SUPPORTED_YET: ServerError = { errno: 1235, sqlState: '42000' };
 export const ER_UNKNOWN_STMT_HANDLER: ServerError = { errno: 1243, sqlState: 'HY000' };

@@ -19,6 +19,7 @@ import {
   COM_STMT_PREPARE,
   COM_STMT_RESET,
   COM_STMT_SEND_LONG_DATA,
+  clientText,
   commandName,
   decodeCommand,
   ER_MALFORMED_PACKET,
@@ -52,6 +53,8 @@ import { isShowWarnings } from './show-warnings.js';
 
 export interface CommandOptions {
   readonly capabilities: number;
+  /** The client's handshake chose a latin1 collation: how its non-UTF-8 text is read (clientText). */
+  readonly latin1Client: boolean;
   /** Decode statements and parameters for the recording (false: nothing is recorded). */
   readonly observe: boolean;
   readonly events: SessionEvents;
@@ -189,10 +192,12 @@ export class CommandHandler {
   streamed(code: number, head: Buffer, total: number): void {
     const note = `... [dbtape: truncated, ${total} bytes]`;
     switch (code) {
-      case COM_QUERY:
-        if (this.o.observe) this.o.events.statement(`${head.toString('utf8', 1)}${note}`, 'simple');
-        this.o.responses.enqueue(pending(code, 'statement'));
+      case COM_QUERY: {
+        const sql = this.o.observe ? `${clientText(head.subarray(1), this.o.latin1Client)}${note}` : '';
+        if (this.o.observe) this.o.events.statement(sql, 'simple');
+        this.o.responses.enqueue(pending(code, 'statement', { sql }));
         return;
+      }
       default:
         this.prepared.streamed(code, head, total, note);
     }
@@ -214,8 +219,12 @@ export class CommandHandler {
       this.o.responses.enqueue(pending(COM_QUERY, 'statement', { showsWarnings }));
       return;
     }
-    const cmd = decodeCommand(payload, { capabilities: this.o.capabilities });
-    const sql = cmd.ok && cmd.value.name === 'COM_QUERY' ? cmd.value.sql : payload.toString('utf8', 1);
+    const text = { capabilities: this.o.capabilities, latin1Client: this.o.latin1Client };
+    const cmd = decodeCommand(payload, text);
+    const sql =
+      cmd.ok && cmd.value.name === 'COM_QUERY'
+        ? cmd.value.sql
+        : clientText(payload.subarray(1), text.latin1Client);
     let modeChange = false;
     let oneSelect = false;
     const kill = killish ? parseKill(sql) : null;
@@ -249,7 +258,7 @@ export class CommandHandler {
     }
     this.o.events.statement(sql, 'simple');
     forward();
-    this.o.responses.enqueue(pending(COM_QUERY, 'statement', { modeChange, showsWarnings, oneSelect }));
+    this.o.responses.enqueue(pending(COM_QUERY, 'statement', { sql, modeChange, showsWarnings, oneSelect }));
   }
 
   private processKill(payload: Buffer, respSeq: number): void {
@@ -293,7 +302,7 @@ export class CommandHandler {
     this.o.events.command('KILL', `dbtape connection ${id} is upstream thread ${upstreamId}`);
     this.o.events.statement(rewritten, 'simple');
     this.o.toUpstream(frame(Buffer.concat([Buffer.from([COM_QUERY]), Buffer.from(rewritten)]), 0));
-    this.o.responses.enqueue(pending(COM_QUERY, 'statement'));
+    this.o.responses.enqueue(pending(COM_QUERY, 'statement', { sql: rewritten }));
   }
 
   private changeUser(payload: Buffer, respSeq: number): void {

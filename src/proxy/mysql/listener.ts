@@ -351,6 +351,7 @@ export class MysqlListener {
       clientLeftover: hs.leftover,
       upstreamLeftover: upstream.leftover,
       clientCapabilities: hs.capabilities,
+      clientCollation: hs.charset,
       upstreamCapabilities: upstream.capabilities,
       recorder,
       observe: recorders.active,

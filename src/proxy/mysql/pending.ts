@@ -1,3 +1,5 @@
+import type { ResultTags } from './result-tags.js';
+
 /** One client command awaiting its response, in the order the server answers them. */
 export interface Pending {
   /** The COM_* byte. */
@@ -8,8 +10,13 @@ export interface Pending {
   readonly record: 'statement' | 'prepare' | 'fetch' | 'command' | 'none';
   /** dbtape's own answer (an ERR), sent to the client when this entry's turn comes. */
   readonly local: Buffer | null;
-  /** COM_STMT_PREPARE: the statement text, kept for its executes. */
+  /**
+   * COM_STMT_PREPARE: the statement text, kept for its executes. A recorded COM_QUERY or execute:
+   * its text, which names its results (ResultTags).
+   */
   readonly sql: string;
+  /** Names this command's results as they are recorded; made at the first (SessionEvents.result). */
+  tags: ResultTags | null;
   /** COM_STMT_EXECUTE asked for a cursor. */
   readonly cursor: boolean;
   /**
@@ -44,6 +51,7 @@ export function pending(command: number, record: Pending['record'], extra: Parti
     record,
     local: extra.local ?? null,
     sql: extra.sql ?? '',
+    tags: null,
     cursor: extra.cursor ?? false,
     deferred: extra.deferred ?? null,
     statement: extra.statement ?? -1,

@@ -8,6 +8,7 @@ import {
   ER_NET_READ_ERROR,
   ER_SERVER_SHUTDOWN,
   ER_UNKNOWN_ERROR,
+  isLatin1Collation,
   PacketFramer,
   type ServerError,
   StatementRegistry,
@@ -39,6 +40,8 @@ export interface MysqlPipelineOptions {
   readonly clientLeftover: Buffer;
   readonly upstreamLeftover: Buffer;
   readonly clientCapabilities: number;
+  /** The collation id of the client's handshake (its character set). */
+  readonly clientCollation: number;
   readonly upstreamCapabilities: number;
   readonly recorder: SessionRecorder;
   /** False when nothing is recorded: statements and rows are then not decoded. */
@@ -160,6 +163,7 @@ export class MysqlPipeline {
     });
     this.commands = new CommandHandler({
       capabilities: o.clientCapabilities,
+      latin1Client: isLatin1Collation(o.clientCollation),
       observe: o.observe,
       events: this.events,
       statements,

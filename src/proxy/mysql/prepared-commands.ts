@@ -5,6 +5,7 @@ import {
   COM_STMT_PREPARE,
   COM_STMT_RESET,
   COM_STMT_SEND_LONG_DATA,
+  clientText,
   decodeCommand,
   decodeStmtExecute,
   ER_MALFORMED_PACKET,
@@ -18,6 +19,7 @@ import type { CommandOptions } from './commands.js';
 import { hiddenKill, mayBeKill, parseKill, UNMAPPABLE_KILL } from './kill-statement.js';
 import { type Pending, pending } from './pending.js';
 import type { Denied } from './policy-gate.js';
+import { ResultTags } from './result-tags.js';
 import { isShowWarnings } from './show-warnings.js';
 
 /**
@@ -53,7 +55,10 @@ export class PreparedCommands {
     switch (code) {
       case COM_STMT_PREPARE: {
         const kill = mayBeKill(payload);
-        const sql = this.o.observe || this.o.policy !== null || kill ? payload.toString('utf8', 1) : '';
+        const sql =
+          this.o.observe || this.o.policy !== null || kill
+            ? clientText(payload.subarray(1), this.o.latin1Client)
+            : '';
         if (kill && (parseKill(sql) !== null || hiddenKill(sql))) {
           // A prepared KILL would reach the server with a raw thread id (its id may even be a
           // parameter): refused like the KILL forms dbtape cannot map; so are executes of "the last
@@ -131,7 +136,9 @@ export class PreparedCommands {
     switch (code) {
       case COM_STMT_PREPARE:
         this.o.responses.enqueue(
-          pending(code, 'prepare', { sql: this.o.observe ? `${head.toString('utf8', 1)}${note}` : '' }),
+          pending(code, 'prepare', {
+            sql: this.o.observe ? `${clientText(head.subarray(1), this.o.latin1Client)}${note}` : '',
+          }),
         );
         return;
       case COM_STMT_EXECUTE: {
@@ -144,7 +151,9 @@ export class PreparedCommands {
             [`[dbtape: parameters not recorded: ${total} bytes]`],
             stmt ? String(stmt.id) : undefined,
           );
-        this.o.responses.enqueue(pending(code, 'statement', { cursor: head.length > 5 && head[5] !== 0 }));
+        this.o.responses.enqueue(
+          pending(code, 'statement', { sql: stmt?.sql ?? '', cursor: head.length > 5 && head[5] !== 0 }),
+        );
         return;
       }
       case COM_STMT_SEND_LONG_DATA:
@@ -212,7 +221,9 @@ export class PreparedCommands {
         String(stmt.id),
       );
       forward();
-      this.o.responses.enqueue(pending(COM_STMT_EXECUTE, 'statement', { cursor, statement: id, oneSelect }));
+      this.o.responses.enqueue(
+        pending(COM_STMT_EXECUTE, 'statement', { sql: stmt.sql, cursor, statement: id, oneSelect }),
+      );
       return;
     }
     if (!d.ok) {
@@ -228,7 +239,13 @@ export class PreparedCommands {
     this.o.events.statement(stmt.sql, 'prepared', d.value.params, String(stmt.id));
     forward();
     this.o.responses.enqueue(
-      pending(COM_STMT_EXECUTE, 'statement', { cursor, statement: id, showsWarnings, oneSelect }),
+      pending(COM_STMT_EXECUTE, 'statement', {
+        sql: stmt.sql,
+        cursor,
+        statement: id,
+        showsWarnings,
+        oneSelect,
+      }),
     );
   }
 
@@ -252,5 +269,7 @@ export class PreparedCommands {
       maxValueBytes: MAX_PARAM_BYTES,
     });
     this.o.events.statement(stmt.sql, 'prepared', d.ok ? d.value.params : [], String(stmt.id));
+    // Its text was not known when it was queued.
+    p.tags = new ResultTags(stmt.sql);
   }
 }

@@ -3,6 +3,7 @@ import type { MaskingRules } from '../../policy/index.js';
 import {
   CLIENT_DEPRECATE_EOF,
   COM_QUERY,
+  COM_RESET_CONNECTION,
   COM_STMT_FETCH,
   COM_STMT_PREPARE,
   decodeErr,
@@ -421,8 +422,8 @@ export class ResponseStream {
       this.completed = t.resultsCompleted;
       if (recording && (p.record === 'statement' || p.record === 'fetch')) {
         const shown = this.o.shaper?.truncated ? this.o.shaper.shown : undefined;
-        ev.result(t, this.duration(p), p.command === COM_STMT_FETCH, shown);
-      } else ev.transaction(t.statusFlags);
+        ev.result(t, this.duration(p), p, shown);
+      } else ev.transaction(t.statusFlags, p.command === COM_RESET_CONNECTION ? 'rollback' : 'commit');
       this.o.policy?.serverStatus((t.statusFlags & SERVER_STATUS_NO_BACKSLASH_ESCAPES) !== 0);
       // The next result of a multi-statement starts its clock here.
       if (ev.active) this.lastCompletion = performance.now();
@@ -550,7 +551,7 @@ export class ResponseStream {
     this.emit([shaper.terminator(end.subarray(PACKET_HEADER_SIZE), false, true)]);
     const p = this.current!;
     if (this.o.events.active && p.record === 'statement')
-      this.o.events.result(t, this.duration(p), false, shaper.shown);
+      this.o.events.result(t, this.duration(p), p, shaper.shown);
     return true;
   }
 

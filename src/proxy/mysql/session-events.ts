@@ -1,13 +1,17 @@
 import type { CaptureMode, SessionRecorder } from '../../model/recorder.js';
 import type { SessionEventBody } from '../../model/session.js';
 import {
+  COM_STMT_FETCH,
   decodeBinaryRow,
   decodeTextRow,
+  ER_LOCK_DEADLOCK,
   type ErrPacket,
   type ResponseTracker,
   SERVER_STATUS_CURSOR_EXISTS,
   SERVER_STATUS_IN_TRANS,
 } from '../../protocol/mysql/index.js';
+import type { Pending } from './pending.js';
+import { ResultTags } from './result-tags.js';
 
 /**
  * Turns what the MySQL pipeline sees into session events (model/session.ts): statements with
@@ -23,12 +27,6 @@ export class SessionEvents {
   private rows: (string | null)[][] = [];
   private stopped = false;
   private inTrans = false;
-  private lastVerb = '';
-  /** Verbs of the statements of the last query, one per result of a multi-statement. */
-  private verbs: string[] = [];
-  private resultIndex = 0;
-  /** Tag of the result just recorded: a ROLLBACK ending a transaction is a rollback. */
-  private resultVerb = '';
 
   constructor(
     private readonly rec: SessionRecorder,
@@ -54,15 +52,6 @@ export class SessionEvents {
     statement?: string,
   ): void {
     if (!this.active) return;
-    this.lastVerb = verbOf(sql);
-    // Good enough for tags: a `;` inside a string literal only shifts the names of later results.
-    this.verbs = sql.includes(';')
-      ? sql
-          .split(';')
-          .map(verbOf)
-          .filter((v) => v !== '')
-      : [this.lastVerb];
-    this.resultIndex = 0;
     const body: SessionEventBody =
       params === undefined ? { kind: 'query', sql, via } : { kind: 'query', sql, params, statement, via };
     this.rec.event(body);
@@ -94,23 +83,24 @@ export class SessionEvents {
   }
 
   /**
-   * A result set or OK just ended (the tracker still holds it). `shown`: rows the client got, when
-   * max_rows cut the result.
+   * A result set or OK of `p` just ended (the tracker still holds it). `shown`: rows the client
+   * got, when max_rows cut the result.
    */
-  result(t: ResponseTracker, durationUs: number, fetch: boolean, shown?: number): void {
+  result(t: ResponseTracker, durationUs: number, p: Pending, shown?: number): void {
     if (!this.active) return;
     const rows = this.rows;
     this.rows = [];
     this.stopped = false;
     const isSet = t.columnCount > 0;
+    const fetch = p.command === COM_STMT_FETCH;
     const cursor = isSet && (t.statusFlags & SERVER_STATUS_CURSOR_EXISTS) !== 0 && !fetch;
+    p.tags ??= new ResultTags(p.sql);
+    const verb = p.tags.next();
     let tag: string;
     if (fetch) tag = 'FETCH';
     else if (cursor) tag = 'CURSOR';
-    else tag = this.verbs[this.resultIndex] ?? this.lastVerb;
+    else tag = verb;
     if (tag === '') tag = isSet ? 'SELECT' : 'OK';
-    this.resultIndex++;
-    this.resultVerb = tag;
     const body: SessionEventBody = {
       kind: 'result',
       tag,
@@ -125,12 +115,16 @@ export class SessionEvents {
         : {}),
     };
     this.rec.event(body);
-    this.transaction(t.statusFlags);
+    this.transaction(t.statusFlags, verb === 'ROLLBACK' ? 'rollback' : 'commit');
   }
 
   error(err: ErrPacket, durationUs?: number): void {
     this.rows = [];
     this.stopped = false;
+    // The server rolled the whole transaction back (InnoDB's deadlock victim); an ERR carries no
+    // status flags, and the next OK's would only show the transaction gone.
+    const rolledBack = err.errno === ER_LOCK_DEADLOCK.errno && this.inTrans;
+    if (rolledBack) this.inTrans = false;
     if (!this.active) return;
     this.rec.event({
       kind: 'error',
@@ -139,6 +133,7 @@ export class SessionEvents {
       errno: err.errno,
       ...(durationUs === undefined ? {} : { durationUs }),
     });
+    if (rolledBack) this.rec.event({ kind: 'tx', state: 'rollback' });
   }
 
   /** A statement the access policy refused (it was not sent upstream). */
@@ -155,24 +150,21 @@ export class SessionEvents {
     if (this.active) this.rec.event({ kind: 'copy', direction: 'in', bytes, rows: null });
   }
 
-  /** Status flags of every OK/EOF: IN_TRANS going up or down is a transaction boundary. */
-  transaction(statusFlags: number): void {
+  /**
+   * Status flags of every OK/EOF: IN_TRANS going up or down is a transaction boundary. `ending`:
+   * what a transaction that ends here did, known from what ended it (a ROLLBACK statement,
+   * COM_RESET_CONNECTION); anything else that ends one commits it (COMMIT, DDL, LOCK TABLES...).
+   */
+  transaction(statusFlags: number, ending: 'commit' | 'rollback'): void {
     const now = (statusFlags & SERVER_STATUS_IN_TRANS) !== 0;
     if (now === this.inTrans) return;
     this.inTrans = now;
     if (!this.active) return;
-    if (now) this.rec.event({ kind: 'tx', state: 'begin' });
-    else this.rec.event({ kind: 'tx', state: this.resultVerb === 'ROLLBACK' ? 'rollback' : 'commit' });
+    this.rec.event({ kind: 'tx', state: now ? 'begin' : ending });
   }
 
   private columns(t: ResponseTracker): { name: string; type: string }[] {
     const c = t.columns.resultColumns();
     return c.ok ? c.value : [];
   }
-}
-
-/** The statement's first keyword, upper-cased ('' when there is none), for the result tag. */
-export function verbOf(sql: string): string {
-  const m = /^(?:\s+|\/\*(?:[^*]|\*(?!\/))*\*\/|(?:--\s|#)[^\n]*(?:\n|$)|\()*([A-Za-z]+)/.exec(sql);
-  return m ? m[1].toUpperCase() : '';
 }
