@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { dbtapeMessage } from '../model/dbtape-message.js';
+import { StoreError } from '../store/errors.js';
 import { registerCheckConfig } from './commands/check-config.js';
 import { registerDemo } from './commands/demo.js';
 import { registerExport } from './commands/export.js';
@@ -71,6 +72,8 @@ function report(err: unknown): number {
     process.stderr.write(`${dbtapeMessage(line)}\n`);
   }
   if (err instanceof CliError) return err.exitCode;
+  // What was asked cannot be searched (no word in it): the command line is wrong, not the store.
+  if (err instanceof StoreError && err.code === 'DBTAPE_STORE_BAD_QUERY') return USAGE_ERROR;
   if (process.env.DBTAPE_DEBUG && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
   return 1;
 }

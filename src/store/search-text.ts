@@ -28,7 +28,7 @@ export function parseSearchText(text: string): SearchTerm[] {
   if (terms.length === 0) {
     throw new StoreError(
       'DBTAPE_STORE_BAD_QUERY',
-      'dbtape: search needs at least one word (letters or digits)',
+      'dbtape: search needs at least one word (letters or digits); punctuation and symbols such as emoji are not indexed',
     );
   }
   return terms;

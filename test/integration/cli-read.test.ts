@@ -525,6 +525,12 @@ describe('dbtape search', () => {
     );
     assert.match(await ok('search', 'nothing_like_this_anywhere', '--store', P()), /^no matches$/m);
   });
+
+  test('a search with no word in it is a usage error (exit 2) that says what is indexed', async () => {
+    const r = await dbtape(['search', '😀 --', '--store', P()]);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /^dbtape: search needs at least one word .*emoji are not indexed$/m);
+  });
 });
 
 describe('dbtape export', () => {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -55,6 +55,22 @@ describe('openStore', () => {
     );
     assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
     db.close();
+  });
+
+  test('a new store, its WAL files and the folders made for it are readable by their owner only', async () => {
+    const path = join(dir, 'private', 'p.db');
+    const store = openStore(`sqlite:${path}`);
+    await seed(store, sessionMeta('private-1'), [{ kind: 'query', sql: 'SELECT 1', via: 'simple' }]);
+    const mode = (p: string) => (statSync(p).mode & 0o777).toString(8);
+    assert.deepEqual(
+      [path, `${path}-wal`, `${path}-shm`, join(dir, 'private')].map(mode),
+      ['600', '600', '600', '700'],
+    );
+    await store.close();
+    // An existing store keeps what its administrator chose.
+    chmodSync(path, 0o640);
+    await openStore(`sqlite:${path}`).close();
+    assert.equal(mode(path), '640');
   });
 
   test('rejects an unknown URL scheme', () => {

@@ -1,5 +1,5 @@
 /** Opening a SQLite store file: pragmas and migrations. */
-import { mkdirSync } from 'node:fs';
+import { closeSync, constants, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Keyring } from '../../integrity/keyring.js';
@@ -45,7 +45,7 @@ export function openDatabase(path: string, options: SqliteOpenOptions): Database
   const memory = path === ':memory:';
   let db: Database.Database;
   try {
-    if (!memory && !options.readonly) mkdirSync(dirname(path), { recursive: true });
+    if (!memory && !options.readonly) createPrivately(path);
     db = new Database(path, {
       readonly: options.readonly ?? false,
       fileMustExist: options.readonly ?? false,
@@ -72,6 +72,21 @@ export function openDatabase(path: string, options: SqliteOpenOptions): Database
     throw err;
   }
   return db;
+}
+
+/**
+ * A new store is readable by its owner only: it holds statement text and captured rows. SQLite
+ * gives the -wal and -shm files it creates the database file's permissions, so creating that file
+ * first, 0600, covers them too (folders dbtape creates are 0700). An existing store keeps the
+ * permissions its administrator gave it.
+ */
+function createPrivately(path: string): void {
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  try {
+    closeSync(openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  }
 }
 
 function migrate(db: Database.Database, path: string, readonly: boolean): void {
