@@ -7,7 +7,6 @@ import {
   COM_STMT_PREPARE,
   decodeErr,
   EOF_HEADER,
-  ER_NOT_ALLOWED_COMMAND,
   ER_QUERY_INTERRUPTED,
   ERR_HEADER,
   encodeEof,
@@ -31,6 +30,7 @@ import {
 } from '../../protocol/mysql/index.js';
 import { Fifo } from '../../wire/fifo.js';
 import { errPacket } from './errors.js';
+import { INFILE_REFUSED, INFILE_REFUSED_MESSAGE, LocalInfile } from './local-infile.js';
 import type { Pending } from './pending.js';
 import type { PolicyGate } from './policy-gate.js';
 import type { ResultShaper } from './policy-results.js';
@@ -44,8 +44,9 @@ import { warningRow } from './show-warnings.js';
  * views of the socket's chunks; a ResponseTracker follows each command's response (from each
  * packet's first bytes; OK/ERR/EOF and definitions are read whole), so outcomes are recorded
  * and the next queued command's response is recognised. A packet is held back only when dbtape
- * must change it: a LOCAL INFILE request it refuses, or, when client and server disagree on
- * DEPRECATE_EOF / SESSION_TRACK, the terminators it translates (rows then get renumbered headers).
+ * must change it: a LOCAL INFILE request, the server's refusal of a LOAD DATA LOCAL it was not
+ * offered (local-infile.ts), or, when client and server disagree on DEPRECATE_EOF / SESSION_TRACK,
+ * the terminators it translates (rows then get renumbered headers).
  */
 
 export interface ResponseOptions {
@@ -98,6 +99,7 @@ export class ResponseStream {
   upstreamSentError = false;
   /** The sequence id the client expects next in the current response (for dbtape's own ERR). */
   nextClientSeq = 1;
+  private readonly infile: LocalInfile;
   private readonly framer = new PacketFramer();
   private readonly asm = new PacketAssembler(MAX_ASSEMBLED);
   private readonly translation: ResponseTranslation;
@@ -127,6 +129,7 @@ export class ResponseStream {
   constructor(private readonly o: ResponseOptions) {
     this.tracker = new ResponseTracker({ capabilities: o.upstreamCapabilities });
     this.translation = new ResponseTranslation(o.clientCapabilities, o.upstreamCapabilities);
+    this.infile = new LocalInfile(o.localInfile, o.clientCapabilities);
   }
 
   /** A command is awaiting (part of) its response. */
@@ -296,9 +299,12 @@ export class ResponseStream {
       this.asm.reset();
       const infile = first === LOCAL_INFILE_HEADER && p.command === COM_QUERY && expectingFirst;
       const cut = this.o.shaper?.truncated === true;
-      // Under masking an error's text may be rewritten: it is read whole before any of it goes on.
-      const maskedErr = first === ERR_HEADER && this.o.shaper?.masking != null;
-      this.hold = p.swallow || this.translation.active || infile || cut || maskedErr;
+      // Under masking an error's text may be rewritten, and so may the server's refusal of a LOAD
+      // DATA LOCAL: it is read whole before any of it goes on.
+      const rewrittenErr =
+        first === ERR_HEADER &&
+        (this.o.shaper?.masking != null || (this.infile.withheld && p.command === COM_QUERY));
+      this.hold = p.swallow || this.translation.active || infile || cut || rewrittenErr;
       this.forward = !this.hold;
       return;
     }
@@ -321,7 +327,8 @@ export class ResponseStream {
     }
     // A whole packet, classified from its first segment. Unless something may change it, what it
     // means is all that matters (no view of it is made).
-    if (this.o.shaper === null && !this.translation.active && kind !== 'local-infile') this.outcome(kind);
+    const plain = kind !== 'local-infile' && (kind !== 'err' || !this.infile.withheld);
+    if (this.o.shaper === null && !this.translation.active && plain) this.outcome(kind);
     else this.decide(kind, chunk.subarray(seg.payloadStart, seg.payloadEnd));
   }
 
@@ -349,6 +356,10 @@ export class ResponseStream {
 
   /** What to send for a whole packet (`payload`), and what it means for the recording. */
   private decide(kind: ResponsePacketKind, payload: Buffer): void {
+    if (kind === 'err' && this.infile.withheld && this.infileRefusal()) {
+      this.outcome(kind);
+      return;
+    }
     const shaper = this.o.shaper;
     if (shaper !== null) {
       if (kind === 'err' && this.stopped === this.current && this.stoppedByCap(shaper, payload)) return;
@@ -465,6 +476,21 @@ export class ResponseStream {
   }
 
   /**
+   * The server refused a LOAD DATA LOCAL because dbtape did not offer it CLIENT_LOCAL_FILES: the
+   * client (and the recording) get dbtape's reason instead. True when the packet was replaced.
+   */
+  private infileRefusal(): boolean {
+    const err = this.tracker.err;
+    const own = err !== null && this.current!.command === COM_QUERY ? this.infile.refusal(err) : null;
+    if (err === null || own === null) return false;
+    this.o.log.debug({ errno: err.errno, message: err.message }, 'the server refused LOAD DATA LOCAL INFILE');
+    this.tracker.err = own;
+    this.forward = false;
+    this.emit([errPacket(INFILE_REFUSED, own.message, 0).subarray(PACKET_HEADER_SIZE)]);
+    return true;
+  }
+
+  /**
    * Answer the server's file request with an empty file (the statement then ends on its own)
    * and tell the client why; the server's own outcome is dropped.
    */
@@ -475,10 +501,9 @@ export class ResponseStream {
     const empty = Buffer.alloc(PACKET_HEADER_SIZE);
     empty[3] = (this.pktSeq + 1) & 0xff;
     this.o.toUpstream(empty);
-    const message =
-      'dbtape: LOAD DATA LOCAL INFILE is not allowed for your role (roles[].local_infile); no file was sent';
-    this.o.toClient.part(errPacket(ER_NOT_ALLOWED_COMMAND, message, this.pktSeq + this.translation.shift));
-    this.o.events.refusal(ER_NOT_ALLOWED_COMMAND.errno, ER_NOT_ALLOWED_COMMAND.sqlState, message);
+    const message = INFILE_REFUSED_MESSAGE;
+    this.o.toClient.part(errPacket(INFILE_REFUSED, message, this.pktSeq + this.translation.shift));
+    this.o.events.refusal(INFILE_REFUSED.errno, INFILE_REFUSED.sqlState, message);
   }
 
   /**
