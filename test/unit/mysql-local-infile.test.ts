@@ -1,7 +1,8 @@
-// LOAD DATA LOCAL INFILE at the byte level: which capability flags dbtape asks of the upstream, and
-// the server's refusal rewritten into dbtape's reason wherever its packet is cut.
+// LOAD DATA LOCAL INFILE at the byte level: which capability flags dbtape asks of the upstream, the
+// server's refusal rewritten into dbtape's reason wherever its packet is cut, and a scripted server
+// that asks for a file it was not offered: it gets none, not even an empty one, and the session ends.
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import { silentLogger } from '../../src/model/logger.js';
 import type { SessionRecorder } from '../../src/model/recorder.js';
 import type { SessionEventBody } from '../../src/model/session.js';
@@ -10,7 +11,20 @@ import { upstreamCapabilities } from '../../src/proxy/mysql/capabilities.js';
 import { pending } from '../../src/proxy/mysql/pending.js';
 import { ResponseStream } from '../../src/proxy/mysql/responses.js';
 import { SessionEvents } from '../../src/proxy/mysql/session-events.js';
-import { errOf, FAKE_CAPABILITIES } from '../support/mysql-fixtures.js';
+import {
+  errOf,
+  FAKE_CAPABILITIES,
+  type FakeUpstream,
+  fakeTarget,
+  type MysqlProxy,
+  outcomeOf,
+  queryPayload,
+  RawMysql,
+  Recorded,
+  startFakeUpstream,
+  startMysqlProxy,
+  uniqueName,
+} from '../support/mysql-fixtures.js';
 
 const L = M.CLIENT_LOCAL_FILES;
 const CLIENT =
@@ -60,7 +74,6 @@ describe("the server's refusal of a LOAD DATA LOCAL", () => {
         part: (b) => parts.push(Buffer.from(b)),
         range: (chunk, start, end) => parts.push(Buffer.from(chunk.subarray(start, end))),
       },
-      toUpstream: () => assert.fail('nothing goes upstream'),
       decodeDeferred: () => {},
       infileRequested: () => assert.fail('no file request here'),
       policy: null,
@@ -128,5 +141,120 @@ describe("the server's refusal of a LOAD DATA LOCAL", () => {
         assert.ok(events[0]?.kind === 'error' && events[0].errno === e.errno);
       }
     }
+  });
+});
+
+describe("a scripted server asking for the client's file", () => {
+  let fake: FakeUpstream;
+  /** The users' role without local_infile, and with it. */
+  let refusing: MysqlProxy;
+  let allowing: MysqlProxy;
+  const recorded = new Map<MysqlProxy, Recorded>();
+
+  before(async () => {
+    fake = await startFakeUpstream({
+      capabilities: FAKE_CAPABILITIES | L,
+      answer: (sql) => (/^LOAD DATA/i.test(sql) ? { requestFile: '/etc/passwd' } : { ok: 1 }),
+    });
+    refusing = await startMysqlProxy({ targets: [fakeTarget(fake)], capture: 'summary' });
+    allowing = await startMysqlProxy({
+      targets: [fakeTarget(fake)],
+      capture: 'summary',
+      role: { local_infile: true },
+    });
+    for (const p of [refusing, allowing]) recorded.set(p, new Recorded(p.storeUrl));
+  });
+
+  after(async () => {
+    for (const r of recorded.values()) await r.close();
+    await refusing?.close();
+    await allowing?.close();
+    await fake?.close();
+  });
+
+  async function loggedIn(proxy: MysqlProxy, caps: number): Promise<RawMysql> {
+    const raw = await RawMysql.connect(proxy.port);
+    const { answer } = await raw.login(undefined, 'app', caps);
+    assert.equal(answer.payload[0], M.OK_HEADER);
+    return raw;
+  }
+
+  /** What the server received on its most recent connection. */
+  function upstreamLog(): Buffer[] {
+    return fake.received[fake.received.length - 1];
+  }
+
+  test('the upstream login carries CLIENT_LOCAL_FILES only for a role with local_infile and a client offering it', async () => {
+    for (const [proxy, caps, expected] of [
+      [refusing, CLIENT | L, false],
+      [allowing, CLIENT | L, true],
+      [allowing, CLIENT, false],
+    ] as const) {
+      const raw = await loggedIn(proxy, caps);
+      assert.equal(M.hasCap(fake.handshakes[fake.handshakes.length - 1], L), expected);
+      raw.close();
+    }
+  });
+
+  for (const { what, proxy, caps, message } of [
+    {
+      what: 'a role without local_infile',
+      proxy: () => refusing,
+      caps: CLIENT | L,
+      message: REFUSED,
+    },
+    {
+      what: 'a client that did not offer files (its role allows them)',
+      proxy: () => allowing,
+      caps: CLIENT,
+      message: /^dbtape: LOAD DATA LOCAL INFILE was not negotiated on this connection; no file was sent/,
+    },
+  ]) {
+    test(`${what}: the server gets no file, the client the refusal, and the session ends`, async () => {
+      const raw = await loggedIn(proxy(), caps);
+      const table = uniqueName('t');
+      const sql = `LOAD DATA LOCAL INFILE 'x.csv' INTO TABLE ${table}; INSERT INTO ${table} VALUES (777)`;
+      raw.command(queryPayload(sql));
+      const answer = await raw.read();
+      assert.equal(answer?.seq, 1);
+      const err = errOf(answer);
+      assert.equal(err.errno, 1148);
+      assert.match(err.message, message);
+      assert.match(err.message, /the server asked for one anyway, so dbtape closed the session$/);
+      await raw.waitClosed();
+      assert.deepEqual(
+        upstreamLog().map((p) => p.toString('utf8', 1)),
+        [sql],
+        'nothing followed the statement: no file data, no empty packet',
+      );
+      const { events } = await recorded.get(proxy())!.sessionWith(table);
+      const outcome = outcomeOf(events, table);
+      assert.deepEqual(
+        outcome.map((e) => e.kind),
+        ['query', 'error', 'end'],
+      );
+      assert.ok(outcome[1].kind === 'error' && outcome[1].message === err.message);
+      assert.ok(outcome[2].kind === 'end' && outcome[2].reason === 'upstream_lost');
+      assert.match(outcome[2].detail ?? '', /asked for a local file/);
+    });
+  }
+
+  test('a role with local_infile and a client offering files: the request reaches the client, its file the server', async () => {
+    const raw = await loggedIn(allowing, CLIENT | L);
+    const table = uniqueName('t');
+    raw.command(queryPayload(`LOAD DATA LOCAL INFILE 'x.csv' INTO TABLE ${table}`));
+    const request = await raw.read();
+    assert.equal(request?.payload.toString('latin1'), '\xfb/etc/passwd');
+    const data = Buffer.from('1\n2\n');
+    raw.write(M.framePayload(data, 2).bytes);
+    raw.write(M.framePayload(Buffer.alloc(0), 3).bytes);
+    const ok = await raw.read();
+    assert.equal(ok?.payload[0], M.OK_HEADER);
+    assert.equal(ok?.seq, 4);
+    assert.deepEqual(upstreamLog().slice(1), [data, Buffer.alloc(0)]);
+    raw.close();
+    const { events } = await recorded.get(allowing)!.sessionWith(table);
+    const copy = outcomeOf(events, table).find((e) => e.kind === 'copy');
+    assert.ok(copy?.kind === 'copy' && copy.direction === 'in' && copy.bytes === data.length);
   });
 });

@@ -11,7 +11,8 @@ import {
  * the server only when a role granting the target has local_infile: only then is CLIENT_LOCAL_FILES
  * carried upstream (capabilities.ts). Otherwise the server refuses the statement itself, before it
  * reads anything, and runs nothing after it in a multi-statement; the client gets dbtape's reason in
- * place of the server's.
+ * place of the server's. A server that asks for a file all the same breaks the protocol: it gets no
+ * file, not even an empty one (that would let it run the rest of the text), and the session ends.
  */
 
 /**
@@ -31,10 +32,17 @@ export const INFILE_REFUSED_MESSAGE =
 const SERVER_REFUSALS = new Set([4166, 3948, 1148]);
 
 export class LocalInfile {
+  /** A server's request for the client's file goes on to the client. */
+  readonly passFile: boolean;
   /** dbtape kept CLIENT_LOCAL_FILES, which the client offered, from the server. */
   readonly withheld: boolean;
 
-  constructor(roleAllows: boolean, clientCapabilities: number) {
+  constructor(
+    private readonly roleAllows: boolean,
+    clientCapabilities: number,
+    upstreamCapabilities: number,
+  ) {
+    this.passFile = roleAllows && hasCap(upstreamCapabilities, CLIENT_LOCAL_FILES);
     this.withheld = !roleAllows && hasCap(clientCapabilities, CLIENT_LOCAL_FILES);
   }
 
@@ -50,5 +58,13 @@ export class LocalInfile {
       sqlState: INFILE_REFUSED.sqlState,
       message: INFILE_REFUSED_MESSAGE,
     };
+  }
+
+  /** What the client is told when the server asks for a file anyway (the session then ends). */
+  requestMessage(): string {
+    const why = this.roleAllows
+      ? 'dbtape: LOAD DATA LOCAL INFILE was not negotiated on this connection; no file was sent'
+      : INFILE_REFUSED_MESSAGE;
+    return `${why}; the server asked for one anyway, so dbtape closed the session`;
   }
 }

@@ -30,7 +30,7 @@ import {
 } from '../../protocol/mysql/index.js';
 import { Fifo } from '../../wire/fifo.js';
 import { errPacket } from './errors.js';
-import { INFILE_REFUSED, INFILE_REFUSED_MESSAGE, LocalInfile } from './local-infile.js';
+import { INFILE_REFUSED, LocalInfile } from './local-infile.js';
 import type { Pending } from './pending.js';
 import type { PolicyGate } from './policy-gate.js';
 import type { ResultShaper } from './policy-results.js';
@@ -59,7 +59,6 @@ export interface ResponseOptions {
   readonly log: Logger;
   /** Bytes for the client, in order with forwarded ones. */
   readonly toClient: Sink;
-  readonly toUpstream: (bytes: Buffer) => void;
   /** A pipelined COM_STMT_EXECUTE's turn came: decode and record it now. */
   readonly decodeDeferred: (p: Pending) => void;
   /** The server asked for the client's file; the client's data packets follow from `clientSeq + 1`. */
@@ -99,6 +98,11 @@ export class ResponseStream {
   upstreamSentError = false;
   /** The sequence id the client expects next in the current response (for dbtape's own ERR). */
   nextClientSeq = 1;
+  /**
+   * Why the server's bytes can no longer be followed (it asked for a file it was not offered): the
+   * client has had dbtape's ERR, nothing more is read, and the session must end.
+   */
+  serverViolation: string | null = null;
   private readonly infile: LocalInfile;
   private readonly framer = new PacketFramer();
   private readonly asm = new PacketAssembler(MAX_ASSEMBLED);
@@ -129,7 +133,7 @@ export class ResponseStream {
   constructor(private readonly o: ResponseOptions) {
     this.tracker = new ResponseTracker({ capabilities: o.upstreamCapabilities });
     this.translation = new ResponseTranslation(o.clientCapabilities, o.upstreamCapabilities);
-    this.infile = new LocalInfile(o.localInfile, o.clientCapabilities);
+    this.infile = new LocalInfile(o.localInfile, o.clientCapabilities, o.upstreamCapabilities);
   }
 
   /** A command is awaiting (part of) its response. */
@@ -183,9 +187,11 @@ export class ResponseStream {
   }
 
   feed(chunk: Buffer): void {
+    if (this.serverViolation !== null) return;
     const framer = this.framer;
     framer.push(chunk);
     for (;;) {
+      if (this.serverViolation !== null) return;
       if (framer.idle) this.skipPlain(chunk);
       if (!framer.next()) break;
       this.segment(chunk, framer.segment);
@@ -393,8 +399,8 @@ export class ResponseStream {
       }
     }
     if (kind === 'local-infile') {
-      if (!this.o.localInfile) {
-        this.refuseInfile();
+      if (!this.infile.passFile) {
+        this.refuseFileRequest();
         return;
       }
       this.o.infileRequested(this.pktSeq + this.translation.shift, this.translation.shift);
@@ -491,19 +497,17 @@ export class ResponseStream {
   }
 
   /**
-   * Answer the server's file request with an empty file (the statement then ends on its own)
-   * and tell the client why; the server's own outcome is dropped.
+   * The server asked for the client's file although it was not offered one. An empty file would let
+   * it run the rest of a multi-statement whose outcomes the client, told the statement failed, could
+   * never be shown; so it gets nothing, the client gets dbtape's ERR in the request's place, and the
+   * session ends (the pipeline closes both sides: the server, its read cut off, runs nothing more).
    */
-  private refuseInfile(): void {
-    const p = this.current!;
-    p.swallow = true;
+  private refuseFileRequest(): void {
     this.forward = false;
-    const empty = Buffer.alloc(PACKET_HEADER_SIZE);
-    empty[3] = (this.pktSeq + 1) & 0xff;
-    this.o.toUpstream(empty);
-    const message = INFILE_REFUSED_MESSAGE;
+    const message = this.infile.requestMessage();
     this.o.toClient.part(errPacket(INFILE_REFUSED, message, this.pktSeq + this.translation.shift));
     this.o.events.refusal(INFILE_REFUSED.errno, INFILE_REFUSED.sqlState, message);
+    this.serverViolation = 'the server asked for a local file (LOAD DATA LOCAL INFILE) it was not offered';
   }
 
   /**
