@@ -1,10 +1,8 @@
 // Real MySQL clients through dbtape (in this process) against the machine's MariaDB: the mariadb
-// CLI (queries, errors, caching_sha2_password, LOCAL INFILE refused, Ctrl-C on SELECT SLEEP(10)),
-// mysql2 (query, execute with parameters of many types, multi-statements, errors, KILL rights),
-// and what the store holds afterwards.
+// CLI (queries, errors, caching_sha2_password, Ctrl-C on SELECT SLEEP(10)), mysql2 (query,
+// execute with parameters of many types, multi-statements, errors, KILL rights), and what the
+// store holds afterwards. LOAD DATA LOCAL INFILE has its own file, mysql-local-infile.test.ts.
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
-import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type mysql from 'mysql2/promise';
 import type { SessionEvent } from '../../src/model/session.js';
@@ -165,29 +163,6 @@ describe('mariadb CLI', () => {
 
   test('caching_sha2_password from the client is verified against the stored hash', async () => {
     assert.equal(await cli("SELECT 'sha2' AS via", ['--default-auth=caching_sha2_password']), 'via\nsha2\n');
-  });
-
-  test('LOAD DATA LOCAL INFILE is refused: the file never reaches the server', async () => {
-    const table = await scratchTable('n INT');
-    const file = path.join(proxy.dir, 'numbers.txt');
-    writeFileSync(file, '1\n2\n3\n');
-    const message = await cliError(`LOAD DATA LOCAL INFILE '${file}' INTO TABLE ${table}`, [
-      '--local-infile=1',
-    ]);
-    assert.match(message, /ERROR 1148 \(42000\) at line 1: dbtape: LOAD DATA LOCAL INFILE is not allowed/);
-    const [rows] = await direct.query<mysql.RowDataPacket[]>(`SELECT COUNT(*) AS n FROM ${table}`);
-    assert.equal(rows[0].n, 0);
-    // The session is still usable after the refusal (--force: go on after an error).
-    const more = background(
-      MARIADB,
-      mariadbArgs(proxy, ['--batch', '--local-infile=1', '--force']),
-      mariadbEnv(),
-    );
-    more.child.stdin?.end(`LOAD DATA LOCAL INFILE '${file}' INTO TABLE ${table};\nSELECT 'after' AS a;\n`);
-    await more.exited;
-    assert.equal(more.stdout(), 'a\nafter\n');
-    assert.match(more.stderr(), /ERROR 1148/);
-    await direct.query(`DROP TABLE ${table}`);
   });
 
   test('Ctrl-C on SELECT SLEEP(10) kills that statement only, through the mapped connection id', async () => {

@@ -1084,7 +1084,7 @@ const MY_SQL = [
   'CREATE TEMPORARY TABLE IF NOT EXISTS fz_t (a INT)',
   'INSERT INTO fz_t VALUES (1)',
   'DELETE FROM fz_t',
-  // No role here may pass a client's file: dbtape answers the server's request for it.
+  // No role here may pass a client's file: the server, not offered any, refuses the statement.
   "LOAD DATA LOCAL INFILE '/etc/hostname' INTO TABLE fz_t",
   // After a capped result dbtape adds its own row to the list.
   'SHOW WARNINGS',

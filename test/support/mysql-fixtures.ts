@@ -313,7 +313,9 @@ export type FakeAnswer =
   | { readonly err: { errno: number; sqlState: string; message: string } }
   | { readonly columns: readonly string[]; readonly rows: readonly (readonly (string | null)[])[] }
   /** Never answer (a statement that runs until killed). */
-  | { readonly hang: true };
+  | { readonly hang: true }
+  /** Ask for the client's file (LOAD DATA LOCAL INFILE), then answer OK once it has come. */
+  | { readonly requestFile: string };
 
 /** How the fake server authenticates dbtape (default: it accepts any first answer). */
 export type FakeAuth =
@@ -331,8 +333,10 @@ export interface FakeUpstreamOptions {
 
 export interface FakeUpstream {
   readonly port: number;
-  /** Every command payload received after login, per connection, in order. */
+  /** Every command payload received after login, per connection, in order (file data included). */
   readonly received: Buffer[][];
+  /** Capability flags of each connection's HandshakeResponse, in order. */
+  readonly handshakes: number[];
   /** Passwords dbtape revealed to the server (cleartext or RSA-decrypted), in order. */
   readonly passwords: string[];
   /** Thread id the n-th connection was given (1, 2, ...). */
@@ -366,6 +370,7 @@ export const FAKE_CAPABILITIES =
 export async function startFakeUpstream(opts: FakeUpstreamOptions = {}): Promise<FakeUpstream> {
   const caps = opts.capabilities ?? FAKE_CAPABILITIES;
   const received: Buffer[][] = [];
+  const handshakes: number[] = [];
   const passwords: string[] = [];
   const sockets = new Set<net.Socket>();
   let threads = 0;
@@ -380,6 +385,8 @@ export async function startFakeUpstream(opts: FakeUpstreamOptions = {}): Promise
     const asm = new M.PacketAssembler(64 << 20);
     let negotiated = 0;
     let loggedIn = false;
+    /** A file was asked for: packets are its data until an empty one. */
+    let receivingFile = false;
     let turn: Promise<void> = Promise.resolve();
     const scramble = Buffer.alloc(20, 0x41);
     const login = fakeLogin(opts.auth, scramble, passwords);
@@ -409,6 +416,7 @@ export async function startFakeUpstream(opts: FakeUpstreamOptions = {}): Promise
           if (negotiated === 0) {
             const resp = M.decodeHandshakeResponse(payload);
             negotiated = resp.ok ? resp.value.capabilities & caps : caps;
+            handshakes.push(resp.ok ? resp.value.capabilities : -1);
           }
           const step = login(payload, negotiated);
           if (step.done) loggedIn = step.ok;
@@ -417,11 +425,22 @@ export async function startFakeUpstream(opts: FakeUpstreamOptions = {}): Promise
           continue;
         }
         log.push(payload);
+        if (receivingFile) {
+          receivingFile = payload.length > 0;
+          if (!receivingFile) {
+            const ok = M.encodeOk({ statusFlags: M.SERVER_STATUS_AUTOCOMMIT }, caps, (r.lastSeq + 1) & 0xff);
+            turn = turn.then(() => send([ok]));
+          }
+          continue;
+        }
+        const query =
+          payload[0] === M.COM_QUERY ? (opts.answer ?? defaultAnswer)(payload.toString('utf8', 1)) : null;
+        receivingFile = query !== null && 'requestFile' in query;
         // Answers go out in order, each after its (possibly slow) beforeQuery hook.
         turn = turn.then(async () => {
           if (payload[0] === M.COM_QUERY && opts.beforeQuery)
             await opts.beforeQuery(payload.toString('utf8', 1));
-          const answer = commandAnswer(payload, negotiated, opts.answer, () => ++statements);
+          const answer = commandAnswer(payload, negotiated, query, () => ++statements);
           if (answer === 'quit') socket.end();
           else if (answer !== null) send(answer);
         });
@@ -433,6 +452,7 @@ export async function startFakeUpstream(opts: FakeUpstreamOptions = {}): Promise
   return {
     port,
     received,
+    handshakes,
     passwords,
     close: () =>
       new Promise((resolve) => {
@@ -512,10 +532,11 @@ function fakeLogin(
   };
 }
 
+/** The fake server's answer to a command; `query`: what it answers a COM_QUERY with. */
 function commandAnswer(
   payload: Buffer,
   caps: number,
-  answer: FakeUpstreamOptions['answer'],
+  query: FakeAnswer | null,
   nextStatement: () => number,
 ): Buffer[] | 'quit' | null {
   const ok = (seq = 1): Buffer => M.encodeOk({ statusFlags: M.SERVER_STATUS_AUTOCOMMIT }, caps, seq);
@@ -526,9 +547,9 @@ function commandAnswer(
     case M.COM_STMT_SEND_LONG_DATA:
       return null;
     case M.COM_QUERY: {
-      const sql = payload.toString('utf8', 1);
-      const a = (answer ?? defaultAnswer)(sql);
+      const a = query!;
       if ('hang' in a) return null;
+      if ('requestFile' in a) return [M.framePayload(Buffer.from(`\xfb${a.requestFile}`, 'latin1'), 1).bytes];
       if ('ok' in a)
         return [M.encodeOk({ affectedRows: a.ok, statusFlags: M.SERVER_STATUS_AUTOCOMMIT }, caps, 1)];
       if ('err' in a) return [M.encodeErr(a.err, 1)];

@@ -78,7 +78,6 @@ function responseStream(
       part: (b) => parts.push(Buffer.from(b)),
       range: (chunk, start, end) => parts.push(Buffer.from(chunk.subarray(start, end))),
     },
-    toUpstream: () => assert.fail('nothing goes upstream'),
     decodeDeferred: () => {},
     infileRequested: () => assert.fail('no LOCAL INFILE here'),
     policy: null,

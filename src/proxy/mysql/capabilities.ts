@@ -73,9 +73,20 @@ export function negotiatedWithClient(clientFlags: number, offered: number): numb
 /**
  * Flags for the upstream HandshakeResponse. CLIENT_MYSQL (bit 0) is always set so a MariaDB
  * server takes dbtape for a MySQL client and expects no extended capabilities.
+ *
+ * `localFiles`: the session may pass the client's file to the server (a role's local_infile).
+ * Without it CLIENT_LOCAL_FILES is withheld even when the client offers it, so the server itself
+ * refuses LOAD DATA LOCAL before reading anything and stops a multi-statement there, as for a
+ * client started with --local-infile=0 (responses.ts tells the client why).
  */
-export function upstreamCapabilities(clientNegotiated: number, serverOffered: number, tls: boolean): number {
-  const wanted = (clientNegotiated & CLIENT_CHOICES) | LOGIN_NEEDS;
+export function upstreamCapabilities(
+  clientNegotiated: number,
+  serverOffered: number,
+  tls: boolean,
+  localFiles: boolean,
+): number {
+  const choices = localFiles ? CLIENT_CHOICES : CLIENT_CHOICES & ~C.CLIENT_LOCAL_FILES;
+  const wanted = (clientNegotiated & choices) | LOGIN_NEEDS;
   let caps = (wanted & serverOffered) | C.CLIENT_LONG_PASSWORD;
   if (tls) caps |= C.CLIENT_SSL;
   return caps >>> 0;

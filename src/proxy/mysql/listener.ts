@@ -200,6 +200,7 @@ export class MysqlListener {
           charset: hs.charset,
           maxPacketSize: hs.maxPacketSize,
           attributes: hs.attributes,
+          localFiles: allowsLocalInfile(grant, config.roles),
         },
         config.limits.connectTimeoutMs,
       );

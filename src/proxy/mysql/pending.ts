@@ -33,7 +33,7 @@ export interface Pending {
    * adds the warning of a result it truncated, and masking masks the Message column.
    */
   readonly showsWarnings: boolean;
-  /** dbtape answered in the server's place (refused LOCAL INFILE): the rest of the response is dropped. */
+  /** dbtape's own command (the read-only switch): its response is not the client's and is dropped. */
   swallow: boolean;
   /**
    * A COM_QUERY the policy read as one plain SELECT, or an execute without a cursor of a statement it

@@ -150,7 +150,6 @@ export class MysqlPipeline {
           else this.sendClient(chunk.subarray(start, end));
         },
       },
-      toUpstream: (b) => this.sendUpstream(b),
       decodeDeferred: (p) => this.commands.decodeDeferred(p),
       infileRequested: (clientSeq, shift) => this.stream.expectInfile(clientSeq, shift),
       policy: o.policy,
@@ -353,6 +352,13 @@ export class MysqlPipeline {
     this.responses.feed(chunk);
     fwd.finish();
     this.inServerChunk = false;
+    const violation = this.responses.serverViolation;
+    if (violation !== null) {
+      // The client has had dbtape's ERR in the response's place.
+      this.o.log.warn({ reason: violation }, 'server protocol violation; closing');
+      this.finish('upstream_lost', `dbtape: ${violation}`);
+      return;
+    }
     if (!fwd.ok) {
       fwd.ok = true;
       this.o.upstream.pause();

@@ -8,7 +8,6 @@ import {
   COM_STMT_PREPARE,
   decodeErr,
   EOF_HEADER,
-  ER_NOT_ALLOWED_COMMAND,
   ER_QUERY_INTERRUPTED,
   ERR_HEADER,
   encodeEof,
@@ -32,6 +31,7 @@ import {
 } from '../../protocol/mysql/index.js';
 import { Fifo } from '../../wire/fifo.js';
 import { errPacket } from './errors.js';
+import { INFILE_REFUSED, LocalInfile } from './local-infile.js';
 import type { Pending } from './pending.js';
 import type { PolicyGate } from './policy-gate.js';
 import type { ResultShaper } from './policy-results.js';
@@ -45,8 +45,9 @@ import { warningRow } from './show-warnings.js';
  * views of the socket's chunks; a ResponseTracker follows each command's response (from each
  * packet's first bytes; OK/ERR/EOF and definitions are read whole), so outcomes are recorded
  * and the next queued command's response is recognised. A packet is held back only when dbtape
- * must change it: a LOCAL INFILE request it refuses, or, when client and server disagree on
- * DEPRECATE_EOF / SESSION_TRACK, the terminators it translates (rows then get renumbered headers).
+ * must change it: a LOCAL INFILE request, the server's refusal of a LOAD DATA LOCAL it was not
+ * offered (local-infile.ts), or, when client and server disagree on DEPRECATE_EOF / SESSION_TRACK,
+ * the terminators it translates (rows then get renumbered headers).
  */
 
 export interface ResponseOptions {
@@ -59,7 +60,6 @@ export interface ResponseOptions {
   readonly log: Logger;
   /** Bytes for the client, in order with forwarded ones. */
   readonly toClient: Sink;
-  readonly toUpstream: (bytes: Buffer) => void;
   /** A pipelined COM_STMT_EXECUTE's turn came: decode and record it now. */
   readonly decodeDeferred: (p: Pending) => void;
   /** The server asked for the client's file; the client's data packets follow from `clientSeq + 1`. */
@@ -99,6 +99,12 @@ export class ResponseStream {
   upstreamSentError = false;
   /** The sequence id the client expects next in the current response (for dbtape's own ERR). */
   nextClientSeq = 1;
+  /**
+   * Why the server's bytes can no longer be followed (it asked for a file it was not offered): the
+   * client has had dbtape's ERR, nothing more is read, and the session must end.
+   */
+  serverViolation: string | null = null;
+  private readonly infile: LocalInfile;
   private readonly framer = new PacketFramer();
   private readonly asm = new PacketAssembler(MAX_ASSEMBLED);
   private readonly translation: ResponseTranslation;
@@ -128,6 +134,7 @@ export class ResponseStream {
   constructor(private readonly o: ResponseOptions) {
     this.tracker = new ResponseTracker({ capabilities: o.upstreamCapabilities });
     this.translation = new ResponseTranslation(o.clientCapabilities, o.upstreamCapabilities);
+    this.infile = new LocalInfile(o.localInfile, o.clientCapabilities, o.upstreamCapabilities);
   }
 
   /** A command is awaiting (part of) its response. */
@@ -181,9 +188,11 @@ export class ResponseStream {
   }
 
   feed(chunk: Buffer): void {
+    if (this.serverViolation !== null) return;
     const framer = this.framer;
     framer.push(chunk);
     for (;;) {
+      if (this.serverViolation !== null) return;
       if (framer.idle) this.skipPlain(chunk);
       if (!framer.next()) break;
       this.segment(chunk, framer.segment);
@@ -297,9 +306,12 @@ export class ResponseStream {
       this.asm.reset();
       const infile = first === LOCAL_INFILE_HEADER && p.command === COM_QUERY && expectingFirst;
       const cut = this.o.shaper?.truncated === true;
-      // Under masking an error's text may be rewritten: it is read whole before any of it goes on.
-      const maskedErr = first === ERR_HEADER && this.o.shaper?.masking != null;
-      this.hold = p.swallow || this.translation.active || infile || cut || maskedErr;
+      // Under masking an error's text may be rewritten, and so may the server's refusal of a LOAD
+      // DATA LOCAL: it is read whole before any of it goes on.
+      const rewrittenErr =
+        first === ERR_HEADER &&
+        (this.o.shaper?.masking != null || (this.infile.withheld && p.command === COM_QUERY));
+      this.hold = p.swallow || this.translation.active || infile || cut || rewrittenErr;
       this.forward = !this.hold;
       return;
     }
@@ -322,7 +334,8 @@ export class ResponseStream {
     }
     // A whole packet, classified from its first segment. Unless something may change it, what it
     // means is all that matters (no view of it is made).
-    if (this.o.shaper === null && !this.translation.active && kind !== 'local-infile') this.outcome(kind);
+    const plain = kind !== 'local-infile' && (kind !== 'err' || !this.infile.withheld);
+    if (this.o.shaper === null && !this.translation.active && plain) this.outcome(kind);
     else this.decide(kind, chunk.subarray(seg.payloadStart, seg.payloadEnd));
   }
 
@@ -350,6 +363,10 @@ export class ResponseStream {
 
   /** What to send for a whole packet (`payload`), and what it means for the recording. */
   private decide(kind: ResponsePacketKind, payload: Buffer): void {
+    if (kind === 'err' && this.infile.withheld && this.infileRefusal()) {
+      this.outcome(kind);
+      return;
+    }
     const shaper = this.o.shaper;
     if (shaper !== null) {
       if (kind === 'err' && this.stopped === this.current && this.stoppedByCap(shaper, payload)) return;
@@ -383,8 +400,8 @@ export class ResponseStream {
       }
     }
     if (kind === 'local-infile') {
-      if (!this.o.localInfile) {
-        this.refuseInfile();
+      if (!this.infile.passFile) {
+        this.refuseFileRequest();
         return;
       }
       this.o.infileRequested(this.pktSeq + this.translation.shift, this.translation.shift);
@@ -466,20 +483,32 @@ export class ResponseStream {
   }
 
   /**
-   * Answer the server's file request with an empty file (the statement then ends on its own)
-   * and tell the client why; the server's own outcome is dropped.
+   * The server refused a LOAD DATA LOCAL because dbtape did not offer it CLIENT_LOCAL_FILES: the
+   * client (and the recording) get dbtape's reason instead. True when the packet was replaced.
    */
-  private refuseInfile(): void {
-    const p = this.current!;
-    p.swallow = true;
+  private infileRefusal(): boolean {
+    const err = this.tracker.err;
+    const own = err !== null && this.current!.command === COM_QUERY ? this.infile.refusal(err) : null;
+    if (err === null || own === null) return false;
+    this.o.log.debug({ errno: err.errno, message: err.message }, 'the server refused LOAD DATA LOCAL INFILE');
+    this.tracker.err = own;
     this.forward = false;
-    const empty = Buffer.alloc(PACKET_HEADER_SIZE);
-    empty[3] = (this.pktSeq + 1) & 0xff;
-    this.o.toUpstream(empty);
-    const message =
-      'dbtape: LOAD DATA LOCAL INFILE is not allowed for your role (roles[].local_infile); no file was sent';
-    this.o.toClient.part(errPacket(ER_NOT_ALLOWED_COMMAND, message, this.pktSeq + this.translation.shift));
-    this.o.events.refusal(ER_NOT_ALLOWED_COMMAND.errno, ER_NOT_ALLOWED_COMMAND.sqlState, message);
+    this.emit([errPacket(INFILE_REFUSED, own.message, 0).subarray(PACKET_HEADER_SIZE)]);
+    return true;
+  }
+
+  /**
+   * The server asked for the client's file although it was not offered one. An empty file would let
+   * it run the rest of a multi-statement whose outcomes the client, told the statement failed, could
+   * never be shown; so it gets nothing, the client gets dbtape's ERR in the request's place, and the
+   * session ends (the pipeline closes both sides: the server, its read cut off, runs nothing more).
+   */
+  private refuseFileRequest(): void {
+    this.forward = false;
+    const message = this.infile.requestMessage();
+    this.o.toClient.part(errPacket(INFILE_REFUSED, message, this.pktSeq + this.translation.shift));
+    this.o.events.refusal(INFILE_REFUSED.errno, INFILE_REFUSED.sqlState, message);
+    this.serverViolation = 'the server asked for a local file (LOAD DATA LOCAL INFILE) it was not offered';
   }
 
   /**

@@ -33,6 +33,7 @@ export async function sideKill(
       charset: CHARSET_UTF8MB4_GENERAL_CI,
       maxPacketSize: 1 << 24,
       attributes: null,
+      localFiles: false,
     },
     timeoutMs,
   );

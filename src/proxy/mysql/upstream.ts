@@ -27,6 +27,8 @@ export interface UpstreamRequest {
   readonly charset: number;
   readonly maxPacketSize: number;
   readonly attributes: ReadonlyMap<string, string> | null;
+  /** LOAD DATA LOCAL INFILE may pass the client's file (else CLIENT_LOCAL_FILES is not offered). */
+  readonly localFiles: boolean;
 }
 
 export interface MysqlUpstream {
@@ -57,7 +59,7 @@ export async function connectUpstream(
     const ch = new HandshakeChannel(socket, MAX_LOGIN_PACKET);
     const greeting = await readGreeting(ch, target);
     const tls = wantsTls(target, greeting);
-    const capabilities = upstreamCapabilities(req.capabilities, greeting.capabilities, tls);
+    const capabilities = upstreamCapabilities(req.capabilities, greeting.capabilities, tls, req.localFiles);
     const prefix = {
       capabilities,
       maxPacketSize: req.maxPacketSize,
