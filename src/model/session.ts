@@ -100,7 +100,12 @@ export type SessionEventBody =
     }
   | {
       readonly kind: 'tx';
-      readonly state: 'begin' | 'commit' | 'rollback' | 'failed';
+      /**
+       * `failed`: an error left the transaction able only to end or roll back to a savepoint
+       * (PostgreSQL); `recovered`: a ROLLBACK TO SAVEPOINT brought the failed transaction back, its
+       * statements run again. Recordings made before `recovered` existed never show it.
+       */
+      readonly state: 'begin' | 'commit' | 'rollback' | 'failed' | 'recovered';
     }
   | {
       readonly kind: 'copy';

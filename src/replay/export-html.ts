@@ -110,6 +110,15 @@ function params(p: readonly (string | null)[]): string {
   return `<div class="params">${items.join(', ')}</div>`;
 }
 
+/** How each transaction state reads after "transaction"; a state a newer dbtape recorded shows as stored. */
+const TX_WORDS: Record<string, string | undefined> = {
+  begin: 'started',
+  commit: 'committed',
+  rollback: 'rolled back',
+  failed: 'failed',
+  recovered: 'recovered (rolled back to a savepoint)',
+} satisfies Record<Extract<SessionEvent, { kind: 'tx' }>['state'], string>;
+
 function resultBody(e: Extract<SessionEvent, { kind: 'result' }>): string {
   const time = formatMs(e.durationUs);
   if (e.rowData) {
@@ -149,10 +158,7 @@ function eventBody(e: SessionEvent, s: SessionSummary): [string, string] | null 
     case 'notice':
       return ['notice', `<pre>${htmlText(e.severity)}: ${htmlText(e.message)}</pre>`];
     case 'tx':
-      return [
-        'note',
-        `transaction ${e.state === 'begin' ? 'started' : e.state === 'failed' ? 'failed' : e.state === 'commit' ? 'committed' : 'rolled back'}`,
-      ];
+      return ['note', `transaction ${htmlText(TX_WORDS[e.state] ?? e.state, { singleLine: true })}`];
     case 'copy':
       return [
         'note',

@@ -58,7 +58,8 @@ export class PostgresRenderer extends SessionRenderer {
   }
 
   protected override tx(e: EventOf<'tx'>): string {
-    this.txState = e.state === 'begin' ? 'open' : e.state === 'failed' ? 'failed' : 'idle';
+    this.txState =
+      e.state === 'begin' || e.state === 'recovered' ? 'open' : e.state === 'failed' ? 'failed' : 'idle';
     return super.tx(e);
   }
 }

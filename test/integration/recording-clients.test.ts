@@ -261,6 +261,105 @@ describe('psql', () => {
   });
 });
 
+// A failed transaction is left for a usable one by ROLLBACK TO SAVEPOINT, by hand or by psql's
+// ON_ERROR_ROLLBACK (psql then sends the savepoint statements itself).
+describe('psql: a failed transaction rolled back to a savepoint', () => {
+  test('the recording says the transaction recovered; replay shows =*> for the statements that committed', async () => {
+    const table = uniqueName('rec_savepoint');
+    const app = uniqueName('rec_psql_savepoint');
+    const script = [
+      `CREATE TABLE ${table} (id int);`,
+      'BEGIN;',
+      `INSERT INTO ${table} VALUES (1);`,
+      'SAVEPOINT s1;',
+      `SELECT * FROM ${table}_nosuch;`,
+      'ROLLBACK TO s1;',
+      `INSERT INTO ${table} VALUES (2);`,
+      'COMMIT;',
+      '\\set ON_ERROR_ROLLBACK on',
+      'BEGIN;',
+      'SELECT 1/0;',
+      `INSERT INTO ${table} VALUES (3);`,
+      'COMMIT;',
+      `SELECT count(*) FROM ${table};`,
+      `DROP TABLE ${table};`,
+    ].join('\n');
+    const file = path.join(tempDir('dbtape-rec-savepoint-'), 'session.sql');
+    writeFileSync(file, `${script}\n`);
+    const r = await run(PSQL, ['-X', '-v', 'ON_ERROR_STOP=0', '-At', '-d', aliceDsn(proxy), '-f', file], {
+      env: { ...aliceEnv(), PGAPPNAME: app },
+    });
+    assert.match(r.stdout, /^3$/m, 'the rows inserted after each error were committed');
+
+    const { events } = await show((await sessionOf(app)).id);
+    assertTimeline(events);
+    const SP = 'pg_psql_temporary_savepoint';
+    assert.deepEqual(events.map(eventLine).slice(3), [
+      'query BEGIN;',
+      'result BEGIN rows=null',
+      'tx begin',
+      `query INSERT INTO ${table} VALUES (1);`,
+      'result INSERT 0 1 rows=1',
+      'query SAVEPOINT s1;',
+      'result SAVEPOINT rows=null',
+      `query SELECT * FROM ${table}_nosuch;`,
+      'error 42P01',
+      'tx failed',
+      'query ROLLBACK TO s1;',
+      'result ROLLBACK rows=null',
+      'tx recovered',
+      `query INSERT INTO ${table} VALUES (2);`,
+      'result INSERT 0 1 rows=1',
+      'query COMMIT;',
+      'result COMMIT rows=null',
+      'tx commit',
+      'query BEGIN;',
+      'result BEGIN rows=null',
+      'tx begin',
+      `query SAVEPOINT ${SP}`,
+      'result SAVEPOINT rows=null',
+      'query SELECT 1/0;',
+      'error 22012',
+      'tx failed',
+      `query ROLLBACK TO ${SP}`,
+      'result ROLLBACK rows=null',
+      'tx recovered',
+      `query SAVEPOINT ${SP}`,
+      'result SAVEPOINT rows=null',
+      `query INSERT INTO ${table} VALUES (3);`,
+      'result INSERT 0 1 rows=1',
+      `query RELEASE ${SP}`,
+      'result RELEASE rows=null',
+      `query SAVEPOINT ${SP}`,
+      'result SAVEPOINT rows=null',
+      'query COMMIT;',
+      'result COMMIT rows=null',
+      'tx commit',
+      `query SELECT count(*) FROM ${table};`,
+      'result SELECT 1 rows=1',
+      `query DROP TABLE ${table};`,
+      'result DROP TABLE rows=null',
+      'end client_closed',
+    ]);
+
+    const out = (await cliOk(proxy.storeUrl, ['replay', (await sessionOf(app)).id, '--instant'])).stdout;
+    const prompts = out.split('\n').filter((l) => l.startsWith('alice@app='));
+    assert.deepEqual(
+      prompts.filter((l) => /INSERT|COMMIT|ROLLBACK TO/.test(l)),
+      [
+        `alice@app=*> INSERT INTO ${table} VALUES (1);`,
+        'alice@app=!> ROLLBACK TO s1;',
+        `alice@app=*> INSERT INTO ${table} VALUES (2);`,
+        'alice@app=*> COMMIT;',
+        `alice@app=!> ROLLBACK TO ${SP}`,
+        `alice@app=*> INSERT INTO ${table} VALUES (3);`,
+        'alice@app=*> COMMIT;',
+      ],
+    );
+    assert.match(out, /-- transaction recovered: rolled back to a savepoint/);
+  });
+});
+
 // --- node-postgres ----------------------------------------------------------------------------------
 
 const APP_PG = uniqueName('rec_nodepg');

@@ -274,6 +274,40 @@ describe('PostgresRenderer', () => {
     assert.doesNotMatch(out, /transaction started|rolled back/, 'BEGIN and ROLLBACK tags already say it');
   });
 
+  test('after ROLLBACK TO SAVEPOINT recovers a failed transaction the prompt is =*> again', () => {
+    const out = render([
+      { kind: 'query', sql: 'BEGIN;', via: 'simple' },
+      { kind: 'result', tag: 'BEGIN', rows: null, durationUs: 1 },
+      { kind: 'tx', state: 'begin' },
+      { kind: 'query', sql: 'SELECT * FROM nosuch;', via: 'simple' },
+      { kind: 'error', code: '42P01', message: 'relation "nosuch" does not exist', severity: 'ERROR' },
+      { kind: 'tx', state: 'failed' },
+      { kind: 'query', sql: 'ROLLBACK TO s1;', via: 'simple' },
+      { kind: 'result', tag: 'ROLLBACK', rows: null, durationUs: 1 },
+      { kind: 'tx', state: 'recovered' },
+      { kind: 'query', sql: 'INSERT INTO t VALUES (2);', via: 'simple' },
+      { kind: 'result', tag: 'INSERT 0 1', rows: 1, durationUs: 1 },
+      { kind: 'query', sql: 'COMMIT;', via: 'simple' },
+    ]);
+    const prompts = out.split('\n').filter((l) => l.startsWith('alice@app='));
+    assert.deepEqual(prompts, [
+      'alice@app=> BEGIN;',
+      'alice@app=*> SELECT * FROM nosuch;',
+      'alice@app=!> ROLLBACK TO s1;',
+      'alice@app=*> INSERT INTO t VALUES (2);',
+      'alice@app=*> COMMIT;',
+    ]);
+    assert.match(
+      out,
+      /^ROLLBACK\n-- transaction recovered: rolled back to a savepoint, statements run again\n/m,
+    );
+  });
+
+  test('a transaction state a newer dbtape recorded is shown as stored', () => {
+    const out = render([{ kind: 'tx', state: 'someday' } as unknown as SessionEventBody]);
+    assert.equal(out, '-- transaction someday\n');
+  });
+
   test('multi-line statements use the continuation prompt; bound parameters are listed', () => {
     const out = render([
       { kind: 'query', sql: 'SELECT *\nFROM t\nWHERE id = $1', params: ['42', null], via: 'extended' },

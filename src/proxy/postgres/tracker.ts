@@ -1,5 +1,5 @@
 import type { CaptureMode, SessionRecorder } from '../../model/recorder.js';
-import type { ResultColumn } from '../../model/session.js';
+import type { ResultColumn, SessionEventBody } from '../../model/session.js';
 import {
   type Bind,
   type Column,
@@ -28,7 +28,7 @@ type Pending =
   | { kind: 'execute'; sentAt: number; portal: string; bound: Portal | undefined }
   /** A statement the policy denied; its stand-in's error is dbtape's, recorded as a `denied` event. */
   | { kind: 'denied'; extended: boolean }
-  | { kind: 'simple'; sentAt: number }
+  | { kind: 'simple'; sentAt: number; sql: string }
   | { kind: 'fcall'; sentAt: number };
 
 interface Statement {
@@ -63,6 +63,9 @@ function withFormats(cols: readonly Column[], formats: readonly number[]): reado
 const I = 0x49;
 const T = 0x54;
 const E = 0x45;
+/** COMMIT/ROLLBACK AND CHAIN (not AND NO CHAIN): the next transaction begins as this one ends. */
+const AND_CHAIN = /\bAND\s+CHAIN\b/i;
+type TxState = Extract<SessionEventBody, { kind: 'tx' }>['state'];
 
 export class PgTracker {
   private readonly queue = new Fifo<Pending>();
@@ -70,6 +73,8 @@ export class PgTracker {
   private readonly portals = new Map<string, Portal>();
   private txStatus = I;
   private lastTag = '';
+  /** How a transaction ended AND CHAIN since the last ReadyForQuery, which then still says T. */
+  private chained: 'commit' | 'rollback' | null = null;
   /** Rows seen since the current result began. */
   private rows = 0;
   private columns: readonly Column[] | null = null;
@@ -110,7 +115,7 @@ export class PgTracker {
   // longer than the time between the statement's event and its outcome's.
   query(sql: string): void {
     this.rec.event({ kind: 'query', sql, via: 'simple' });
-    this.queue.push({ kind: 'simple', sentAt: now() });
+    this.queue.push({ kind: 'simple', sentAt: now(), sql });
   }
 
   parse(p: Parse): void {
@@ -259,6 +264,7 @@ export class PgTracker {
 
   commandComplete(tag: string): void {
     this.lastTag = tag;
+    if (tag === 'COMMIT' || tag === 'ROLLBACK') this.noteChain(tag);
     if (this.copy) {
       const { direction, bytes } = this.copy;
       this.rec.event({ kind: 'copy', direction, bytes, rows: rowsFromTag(tag) });
@@ -419,16 +425,42 @@ export class PgTracker {
     }
   }
 
+  /**
+   * Whether the COMMIT or ROLLBACK just completed chains the next transaction. Its tag cannot tell:
+   * ROLLBACK TO SAVEPOINT and ROLLBACK AND CHAIN both answer `ROLLBACK`, and COMMIT AND CHAIN in a
+   * failed transaction does too; only the statement's text does.
+   */
+  private noteChain(tag: string): void {
+    const h = this.peek();
+    const sql = h?.kind === 'simple' ? h.sql : h?.kind === 'execute' ? (h.bound?.sql ?? '') : '';
+    if (AND_CHAIN.test(sql)) this.chained = tag === 'COMMIT' ? 'commit' : 'rollback';
+  }
+
   private transition(status: number): void {
     const prev = this.txStatus;
+    const chained = this.chained;
     this.txStatus = status;
-    if (prev === status) return;
-    if (prev === I) this.rec.event({ kind: 'tx', state: 'begin' });
-    if (status === E) this.rec.event({ kind: 'tx', state: 'failed' });
-    else if (status === I) {
-      const committed = prev === T && !this.lastTag.startsWith('ROLLBACK');
-      this.rec.event({ kind: 'tx', state: committed ? 'commit' : 'rollback' });
+    this.chained = null;
+    if (chained !== null && status !== I) {
+      // One transaction ended and the next began between two ReadyForQuery that both say T.
+      if (prev === I) this.tx('begin');
+      this.tx(chained);
+      this.tx('begin');
+      if (status === E) this.tx('failed');
+      return;
     }
+    if (prev === status) return;
+    if (prev === I) this.tx('begin');
+    if (status === E) this.tx('failed');
+    else if (status === I)
+      this.tx(prev === T && !this.lastTag.startsWith('ROLLBACK') ? 'commit' : 'rollback');
+    // E to T without AND CHAIN: rolled back to a savepoint (by hand, psql's ON_ERROR_ROLLBACK,
+    // pgjdbc's autosave), the same transaction runs statements again.
+    else if (prev === E) this.tx('recovered');
+  }
+
+  private tx(state: TxState): void {
+    this.rec.event({ kind: 'tx', state });
   }
 
   private peek(): Pending | undefined {

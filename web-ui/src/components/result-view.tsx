@@ -135,6 +135,15 @@ function Extras({ events }: { events: EventJson[] }) {
   );
 }
 
+/** What each recorded transaction state means; a state this UI does not know shows as stored. */
+const TX_WORDS: Record<string, string | undefined> = {
+  begin: 'started',
+  commit: 'committed',
+  rollback: 'rolled back',
+  failed: 'failed: statements are ignored until it ends',
+  recovered: 'recovered: rolled back to a savepoint, statements run again',
+};
+
 function describe(e: EventJson): string {
   switch (e.kind) {
     case 'notice':
@@ -144,7 +153,7 @@ function describe(e: EventJson): string {
         e.rows !== null && e.rows !== undefined ? `, ${plural(e.rows, 'row')}` : ''
       }`;
     case 'tx':
-      return `Transaction: ${safeLine(e.state ?? '')}`;
+      return `Transaction ${safeLine(TX_WORDS[e.state ?? ''] ?? e.state ?? '')}`;
     case 'command':
       return `Command: ${safeLine(e.command ?? '')}${e.detail ? ` ${safeLine(e.detail)}` : ''}`;
     case 'client':
