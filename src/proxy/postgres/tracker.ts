@@ -25,7 +25,8 @@ type Pending =
   | { kind: 'bind' | 'close' | 'sync' }
   /** What a Describe asked about, as it was when sent (a pipeline may rebind the name before the answer). */
   | { kind: 'describe'; statement: Statement | undefined; portal: Portal | undefined }
-  | { kind: 'execute'; sentAt: number; portal: string; bound: Portal | undefined }
+  /** `resumed`: an Execute of a portal executed before, which continues its statement. */
+  | { kind: 'execute'; sentAt: number; portal: string; bound: Portal | undefined; resumed: boolean }
   /** A statement the policy denied; its stand-in's error is dbtape's, recorded as a `denied` event. */
   | { kind: 'denied'; extended: boolean }
   | { kind: 'simple'; sentAt: number; sql: string }
@@ -50,6 +51,11 @@ interface Portal {
    * rows arrive (executeColumns; the statement may be described after the Bind, in a pipeline).
    */
   columns: readonly Column[] | null;
+  /** An Execute was sent for it: another one resumes the statement, it does not run it again. */
+  executed: boolean;
+  /** Rows its Executes answered so far, and how many of them were captured (max_rows is the statement's). */
+  fetched: number;
+  captured: number;
 }
 
 const now = (): number => performance.now();
@@ -134,6 +140,9 @@ export class PgTracker {
       resultFormats: b.resultFormats,
       params,
       columns: null,
+      executed: false,
+      fetched: 0,
+      captured: 0,
     });
     this.queue.push({ kind: 'bind' });
   }
@@ -154,6 +163,14 @@ export class PgTracker {
 
   execute(portalName: string): void {
     const portal = this.portals.get(portalName);
+    // A portal runs its statement once; a later Execute fetches on from where the row limit of the
+    // last one suspended it (PostgreSQL docs, "Extended Query"). Decided here, as sent, not when
+    // PortalSuspended arrives: a client may send the next Execute before that.
+    if (portal?.executed) {
+      this.queue.push({ kind: 'execute', sentAt: now(), portal: portalName, bound: portal, resumed: true });
+      return;
+    }
+    if (portal) portal.executed = true;
     this.rec.event({
       kind: 'query',
       sql: portal?.sql ?? '',
@@ -161,7 +178,7 @@ export class PgTracker {
       statement: portal?.statement || undefined,
       via: 'extended',
     });
-    this.queue.push({ kind: 'execute', sentAt: now(), portal: portalName, bound: portal });
+    this.queue.push({ kind: 'execute', sentAt: now(), portal: portalName, bound: portal, resumed: false });
   }
 
   sync(): void {
@@ -233,7 +250,7 @@ export class PgTracker {
   dataRow(body: Buffer | null): void {
     if (this.columns === null) this.columns = this.executeColumns();
     this.rows++;
-    if (body !== null && this.capture === 'rows' && this.captured.length < this.maxRows) {
+    if (body !== null && this.capture === 'rows' && this.captured.length < this.captureRoom()) {
       const cols = this.columns;
       const values = decodeDataRow(body);
       this.captured.push(
@@ -352,11 +369,24 @@ export class PgTracker {
     const h = this.peek();
     if (this.columns === null && this.rows > 0) this.columns = this.executeColumns();
     const started = this.startOf(h);
-    const dml = /^(INSERT|UPDATE|DELETE|MERGE)\b/.test(tag);
-    // Rows returned are what we counted; rows affected are what the tag says.
-    const rows = this.columns !== null && !dml ? this.rows : rowsFromTag(tag);
     const cols = this.capture !== 'none' && this.columns ? this.describeColumns(this.columns) : undefined;
     const withRows = this.capture === 'rows' && this.columns !== null;
+    // A portal read in chunks: after a PortalSuspended the server's tag counts only the last
+    // Execute's rows (PostgreSQL 15: SELECT 6 after 7 + 7 of 20; INSERT ... RETURNING too), so
+    // the statement's rows are the ones counted across its Executes.
+    const p = h?.kind === 'execute' ? h.bound : undefined;
+    const resumed = h?.kind === 'execute' && h.resumed;
+    const chunked = p !== undefined && (resumed || tag === 'SUSPENDED');
+    let rows: number | null;
+    if (chunked) {
+      p.fetched += this.rows;
+      p.captured += this.captured.length;
+      rows = p.fetched;
+    } else {
+      const dml = /^(INSERT|UPDATE|DELETE|MERGE)\b/.test(tag);
+      // Rows returned are what we counted; rows affected are what the tag says.
+      rows = this.columns !== null && !dml ? this.rows : rowsFromTag(tag);
+    }
     this.rec.event({
       kind: 'result',
       tag,
@@ -365,11 +395,18 @@ export class PgTracker {
       columns: cols,
       rowData: withRows ? this.captured : undefined,
       truncated: withRows && this.rows > this.captured.length ? true : undefined,
+      fetched: resumed ? this.rows : undefined,
     });
     this.lastCompletion = now();
     this.resetResult();
     // A simple query or function call is popped by its ReadyForQuery.
     if (h?.kind === 'execute') this.pop();
+  }
+
+  /** How many more rows the current result may capture: max_rows counts a portal's rows across its Executes. */
+  private captureRoom(): number {
+    const h = this.peek();
+    return h?.kind === 'execute' && h.resumed ? this.maxRows - h.bound!.captured : this.maxRows;
   }
 
   /** Columns of the Execute whose rows are arriving, known from an earlier Describe. */
@@ -415,7 +452,8 @@ export class PgTracker {
   private discardToSync(failed: Pending | undefined): void {
     for (let h = this.peek(); h && h.kind !== 'sync'; h = this.peek()) {
       this.pop();
-      if (h.kind === 'execute' && h !== failed) {
+      // A skipped Execute of a portal read in chunks ran no statement: the error already tells it.
+      if (h.kind === 'execute' && h !== failed && !h.resumed) {
         this.rec.event({
           kind: 'error',
           code: '',
