@@ -121,6 +121,7 @@ const TX_WORDS: Record<string, string | undefined> = {
 
 function resultBody(e: Extract<SessionEvent, { kind: 'result' }>): string {
   const time = formatMs(e.durationUs);
+  if (e.fetched !== undefined || e.tag === 'SUSPENDED') return chunkBody(e, time);
   if (e.rowData) {
     const count = e.rows ?? e.rowData.length;
     const cut =
@@ -131,6 +132,27 @@ function resultBody(e: Extract<SessionEvent, { kind: 'result' }>): string {
   }
   const rows = e.rows === null ? '' : e.columns ? ` (${plural(e.rows, 'row')})` : '';
   return `<pre>${htmlText(e.tag || '(empty query)')}${rows}</pre><div class="note">${time}</div>`;
+}
+
+/** One Execute's share of a portal read in chunks (model/session.ts, `fetched`). */
+function chunkBody(e: Extract<SessionEvent, { kind: 'result' }>, time: string): string {
+  const got = e.fetched ?? e.rows ?? 0;
+  const rows = e.rowData && e.rowData.length > 0 ? table(e.columns, e.rowData) : '';
+  const what =
+    e.fetched === undefined
+      ? `portal suspended after ${plural(got, 'row')}`
+      : `fetched ${plural(e.fetched, 'more row', 'more rows')}: ${
+          e.tag === 'SUSPENDED'
+            ? `${e.rows ?? 0} so far, portal suspended`
+            : `${plural(e.rows ?? 0, 'row')} in all`
+        }`;
+  const cut =
+    !e.rowData || got <= e.rowData.length
+      ? ''
+      : e.rowData.length === 0
+        ? ' (these rows were not recorded)'
+        : ` (only the first ${e.rowData.length} of these recorded)`;
+  return `${rows}<div class="note">${htmlText(e.tag)}: ${what}${cut}, ${time}</div>`;
 }
 
 /** The markup for one event's content and its CSS class; null for events not shown. */

@@ -303,6 +303,57 @@ describe('PostgresRenderer', () => {
     );
   });
 
+  test("a portal read in chunks: the statement once, each fetch, then the statement's row count", () => {
+    const cols = [{ name: 'g', type: 'int4' }];
+    const out = render([
+      { kind: 'query', sql: 'SELECT g FROM t', params: [], via: 'extended' },
+      { kind: 'result', tag: 'SUSPENDED', rows: 2, durationUs: 1, columns: cols, rowData: [['1'], ['2']] },
+      {
+        kind: 'result',
+        tag: 'SUSPENDED',
+        rows: 4,
+        fetched: 2,
+        durationUs: 1,
+        columns: cols,
+        rowData: [['3']],
+        truncated: true,
+      },
+      {
+        kind: 'result',
+        tag: 'SELECT 1',
+        rows: 5,
+        fetched: 1,
+        durationUs: 1,
+        columns: cols,
+        rowData: [],
+        truncated: true,
+      },
+      { kind: 'query', sql: 'SELECT 2', via: 'simple' },
+    ]);
+    assert.equal(
+      out,
+      [
+        'alice@app=> SELECT g FROM t',
+        ' g ',
+        '---',
+        ' 1',
+        ' 2',
+        '-- portal suspended after 2 rows',
+        ' g ',
+        '---',
+        ' 3',
+        '-- dbtape: only the first 1 of these rows were recorded (store.max_rows)',
+        '-- fetched 2 more rows (4 so far), portal suspended',
+        '-- dbtape: these rows were not recorded (store.max_rows)',
+        '-- fetched 1 more row',
+        '(5 rows)',
+        '',
+        'alice@app=> SELECT 2',
+        '',
+      ].join('\n'),
+    );
+  });
+
   test('a transaction state a newer dbtape recorded is shown as stored', () => {
     const out = render([{ kind: 'tx', state: 'someday' } as unknown as SessionEventBody]);
     assert.equal(out, '-- transaction someday\n');

@@ -77,6 +77,7 @@ function ResultSummary({ s, r }: { s: Statement; r: EventJson }) {
       <code class="tag">{safeLine(r.tag ?? '')}</code>
       {r.rows !== null && r.rows !== undefined && <span>{plural(r.rows, 'row')}</span>}
       {d !== null && <span>{formatDurationUs(d)}</span>}
+      {s.fetches > 1 && <span data-testid="fetches">in {s.fetches} fetches</span>}
       {r.warnings ? <span>{plural(r.warnings, 'warning')}</span> : null}
     </div>
   );
@@ -163,6 +164,9 @@ function describe(e: EventJson): string {
     case 'error':
       return `Error ${safeLine(e.error?.code ?? '')}: ${safeLine(e.error?.message ?? '')}`;
     case 'result':
+      // A portal of an earlier statement, read on after this one ran.
+      if (e.fetched !== undefined)
+        return `Fetched ${plural(e.fetched, 'more row')} from an earlier statement's portal (${plural(e.rows ?? 0, 'row')} in all)`;
       return `Result: ${safeLine(e.tag ?? '')}`;
     default:
       return safeLine(e.kind);
