@@ -86,6 +86,14 @@ export type SessionEventBody =
       readonly rowData?: readonly (readonly (string | null)[])[];
       /** True when rowData holds fewer rows than were returned. */
       readonly truncated?: boolean;
+      /**
+       * PostgreSQL: this result answers a later Execute of a portal an earlier Execute left
+       * suspended (a row limit: pgjdbc's setFetchSize, cursors read in pages), which is no new
+       * statement: no `query` event comes before it. `fetched` holds the rows this Execute
+       * delivered, `rows` the statement's rows so far (on its last result, all of them), and
+       * `rowData` this Execute's share of the statement's first max_rows rows.
+       */
+      readonly fetched?: number;
       readonly warnings?: number;
     }
   | {
@@ -100,7 +108,12 @@ export type SessionEventBody =
     }
   | {
       readonly kind: 'tx';
-      readonly state: 'begin' | 'commit' | 'rollback' | 'failed';
+      /**
+       * `failed`: an error left the transaction able only to end or roll back to a savepoint
+       * (PostgreSQL); `recovered`: a ROLLBACK TO SAVEPOINT brought the failed transaction back, its
+       * statements run again. Recordings made before `recovered` existed never show it.
+       */
+      readonly state: 'begin' | 'commit' | 'rollback' | 'failed' | 'recovered';
     }
   | {
       readonly kind: 'copy';

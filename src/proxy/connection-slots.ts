@@ -54,7 +54,7 @@ export class ConnectionSlots {
 /** The log line for a connection closed to make room: it had not logged in, so no session ends. */
 export function logEviction(log: Logger, evicted: Socket, limit: number): void {
   log.warn(
-    { remote: evicted.remoteAddress, limit },
+    { remote: evicted.remoteAddress, remotePort: evicted.remotePort, limit },
     'connection limit reached: closed the oldest connection that had not finished logging in',
   );
 }

@@ -110,8 +110,18 @@ function params(p: readonly (string | null)[]): string {
   return `<div class="params">${items.join(', ')}</div>`;
 }
 
+/** How each transaction state reads after "transaction"; a state a newer dbtape recorded shows as stored. */
+const TX_WORDS: Record<string, string | undefined> = {
+  begin: 'started',
+  commit: 'committed',
+  rollback: 'rolled back',
+  failed: 'failed',
+  recovered: 'recovered (rolled back to a savepoint)',
+} satisfies Record<Extract<SessionEvent, { kind: 'tx' }>['state'], string>;
+
 function resultBody(e: Extract<SessionEvent, { kind: 'result' }>): string {
   const time = formatMs(e.durationUs);
+  if (e.fetched !== undefined || e.tag === 'SUSPENDED') return chunkBody(e, time);
   if (e.rowData) {
     const count = e.rows ?? e.rowData.length;
     const cut =
@@ -122,6 +132,27 @@ function resultBody(e: Extract<SessionEvent, { kind: 'result' }>): string {
   }
   const rows = e.rows === null ? '' : e.columns ? ` (${plural(e.rows, 'row')})` : '';
   return `<pre>${htmlText(e.tag || '(empty query)')}${rows}</pre><div class="note">${time}</div>`;
+}
+
+/** One Execute's share of a portal read in chunks (model/session.ts, `fetched`). */
+function chunkBody(e: Extract<SessionEvent, { kind: 'result' }>, time: string): string {
+  const got = e.fetched ?? e.rows ?? 0;
+  const rows = e.rowData && e.rowData.length > 0 ? table(e.columns, e.rowData) : '';
+  const what =
+    e.fetched === undefined
+      ? `portal suspended after ${plural(got, 'row')}`
+      : `fetched ${plural(e.fetched, 'more row', 'more rows')}: ${
+          e.tag === 'SUSPENDED'
+            ? `${e.rows ?? 0} so far, portal suspended`
+            : `${plural(e.rows ?? 0, 'row')} in all`
+        }`;
+  const cut =
+    !e.rowData || got <= e.rowData.length
+      ? ''
+      : e.rowData.length === 0
+        ? ' (these rows were not recorded)'
+        : ` (only the first ${e.rowData.length} of these recorded)`;
+  return `${rows}<div class="note">${htmlText(e.tag)}: ${what}${cut}, ${time}</div>`;
 }
 
 /** The markup for one event's content and its CSS class; null for events not shown. */
@@ -149,10 +180,7 @@ function eventBody(e: SessionEvent, s: SessionSummary): [string, string] | null 
     case 'notice':
       return ['notice', `<pre>${htmlText(e.severity)}: ${htmlText(e.message)}</pre>`];
     case 'tx':
-      return [
-        'note',
-        `transaction ${e.state === 'begin' ? 'started' : e.state === 'failed' ? 'failed' : e.state === 'commit' ? 'committed' : 'rolled back'}`,
-      ];
+      return ['note', `transaction ${htmlText(TX_WORDS[e.state] ?? e.state, { singleLine: true })}`];
     case 'copy':
       return [
         'note',

@@ -30,6 +30,7 @@ export class PostgresRenderer extends SessionRenderer {
 
   protected result(e: EventOf<'result'>): string {
     const time = this.timing ? `Time: ${formatMs(e.durationUs)}\n` : '';
+    if (e.fetched !== undefined || e.tag === 'SUSPENDED') return `${this.chunk(e)}${time}`;
     if (e.rowData) {
       const count = e.rows ?? e.rowData.length;
       const lines = psqlTable(e.columns, e.rowData);
@@ -43,8 +44,31 @@ export class PostgresRenderer extends SessionRenderer {
     }
     if (e.columns) return `(${plural(e.rows ?? 0, 'row')})\n\n${time}`;
     if (e.tag === '') return time; // an empty query string: psql prints nothing
-    if (e.tag === 'SUSPENDED') return `-- portal suspended after ${plural(e.rows ?? 0, 'row')}\n${time}`;
     return `${safeLine(e.tag)}\n${time}`;
+  }
+
+  /**
+   * One Execute's share of a portal read in chunks (model/session.ts, `fetched`): its rows, then
+   * how many it fetched; the statement's last result ends with all its rows' count, as psql's
+   * footer would.
+   */
+  private chunk(e: EventOf<'result'>): string {
+    const got = e.fetched ?? e.rows ?? 0;
+    const lines = e.rowData && e.rowData.length > 0 ? psqlTable(e.columns, e.rowData) : [];
+    if (e.rowData && got > e.rowData.length) {
+      lines.push(
+        e.rowData.length === 0
+          ? '-- dbtape: these rows were not recorded (store.max_rows)'
+          : `-- dbtape: only the first ${e.rowData.length} of these rows were recorded (store.max_rows)`,
+      );
+    }
+    if (e.fetched === undefined) lines.push(`-- portal suspended after ${plural(got, 'row')}`);
+    else {
+      const more = `-- fetched ${plural(e.fetched, 'more row', 'more rows')}`;
+      if (e.tag === 'SUSPENDED') lines.push(`${more} (${e.rows ?? 0} so far), portal suspended`);
+      else lines.push(more, `(${plural(e.rows ?? 0, 'row')})`, '');
+    }
+    return `${lines.join('\n')}\n`;
   }
 
   protected error(e: EventOf<'error'>): string {
@@ -58,7 +82,8 @@ export class PostgresRenderer extends SessionRenderer {
   }
 
   protected override tx(e: EventOf<'tx'>): string {
-    this.txState = e.state === 'begin' ? 'open' : e.state === 'failed' ? 'failed' : 'idle';
+    this.txState =
+      e.state === 'begin' || e.state === 'recovered' ? 'open' : e.state === 'failed' ? 'failed' : 'idle';
     return super.tx(e);
   }
 }

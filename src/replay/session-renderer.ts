@@ -120,13 +120,15 @@ export abstract class SessionRenderer {
     if (e.state === 'begin' && (tag === 'BEGIN' || tag === 'START')) return '';
     if (e.state === 'commit' && (tag === 'COMMIT' || tag === 'END')) return '';
     if (e.state === 'rollback' && (tag === 'ROLLBACK' || tag === 'ABORT')) return '';
-    const words = {
+    const words: Record<string, string | undefined> = {
       begin: 'transaction started',
       commit: 'transaction committed',
       rollback: 'transaction rolled back',
       failed: 'transaction failed: statements are ignored until its end',
-    } as const;
-    return `-- ${words[e.state]}\n`;
+      recovered: 'transaction recovered: rolled back to a savepoint, statements run again',
+    } satisfies Record<EventOf<'tx'>['state'], string>;
+    // A state this dbtape does not know (a newer recording) is shown as it is stored.
+    return `-- ${words[e.state] ?? `transaction ${safeLine(String(e.state))}`}\n`;
   }
 
   protected copy(e: EventOf<'copy'>): string {

@@ -53,10 +53,14 @@ export function eventSummary(e: SessionEvent): string {
       return `${safeForTerminal(e.sql)}${via}${params}`;
     }
     case 'result': {
+      const recorded = e.rowData ? `, ${e.rowData.length} recorded` : '';
+      // A later Execute of a suspended portal: `rows` is the statement's so far.
       const rows =
         e.rows === null
           ? ''
-          : ` (${plural(e.rows, 'row')}${e.rowData ? `, ${e.rowData.length} recorded` : ''})`;
+          : e.fetched !== undefined
+            ? ` (fetched ${plural(e.fetched, 'more row', 'more rows')}, ${plural(e.rows, 'row')} in all${recorded})`
+            : ` (${plural(e.rows, 'row')}${recorded})`;
       const cols = e.columns?.length
         ? `, columns: ${e.columns.map((c) => `${safeLine(c.name)} ${safeLine(c.type)}`).join(', ')}`
         : '';

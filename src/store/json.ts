@@ -52,6 +52,8 @@ export interface EventJson {
   columns?: readonly { name: string; type: string }[];
   row_data?: readonly (readonly (string | null)[])[];
   truncated?: boolean;
+  /** `result` of a portal's later Execute: the rows it fetched (`rows` is then the statement's so far). */
+  fetched?: number;
   warnings?: number;
   state?: string;
   direction?: string;
@@ -138,6 +140,7 @@ export function eventToJson(e: SessionEvent): EventJson {
       if (e.columns !== undefined) out.columns = e.columns;
       if (e.rowData !== undefined) out.row_data = e.rowData;
       if (e.truncated !== undefined) out.truncated = e.truncated;
+      if (e.fetched !== undefined) out.fetched = e.fetched;
       if (e.warnings !== undefined) out.warnings = e.warnings;
       break;
     case 'error':

@@ -44,6 +44,8 @@ export class StatementMetrics {
   private onEvent(e: SessionEvent): void {
     switch (e.kind) {
       case 'result':
+        // A later Execute of a suspended portal continues a statement counted already.
+        if (e.fetched !== undefined) break;
         this.outcomes.ok++;
         this.observe(e.durationUs);
         break;

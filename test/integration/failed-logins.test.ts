@@ -4,6 +4,8 @@
 // like any other, and the password tried is never in it.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { once } from 'node:events';
+import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
 import { loadConfig } from '../../src/config/load.js';
@@ -20,6 +22,7 @@ import {
   requireMachineMariaDb,
   startMysqlProxy,
 } from '../support/mysql-fixtures.js';
+import { sendCancel } from '../support/pg-fixtures.js';
 import { freePort } from '../support/ports.js';
 import { waitFor } from '../support/wait.js';
 
@@ -152,6 +155,72 @@ describe('PostgreSQL', () => {
     assert.ok(u.kind === 'auth');
     assert.equal(u.failure, 'upstream');
   });
+
+  // Security teams feed these lines to fail2ban-style alerting: each names the client, as a session's
+  // record does (the port tells two clients behind one address apart).
+  describe('log lines about refused clients', () => {
+    /** The first line logged with `msg` since the logs held `from` lines. */
+    const lineSince = (from: number, msg: string) =>
+      waitFor(() => dbtape.logs.slice(from).find((l) => l.msg === msg), { what: `a "${msg}" log line` });
+
+    const cases: [string, string, () => Promise<unknown>][] = [
+      ['a wrong password', 'client rejected during startup', () => connect('app', CANARY)],
+      ['an unknown target', 'session refused', () => connect('nope', ALICE.password)],
+      ['a target that cannot be reached', 'session refused', () => connect('down', ALICE.password)],
+      [
+        'a forbidden startup option',
+        'session refused',
+        async () => {
+          const client = new pg.Client({
+            host: '127.0.0.1',
+            port: dbtape.port,
+            user: ALICE.name,
+            password: ALICE.password,
+            database: 'app',
+            options: '-c role=postgres',
+          });
+          client.on('error', () => {});
+          await assert.rejects(client.connect(), /"role" in startup options is not allowed/);
+          await client.end().catch(() => {});
+        },
+      ],
+    ];
+    for (const [what, msg, attempt] of cases) {
+      test(`${what}: "${msg}" carries remote and remotePort, those of the recorded login`, async () => {
+        const since = Date.now() * 1000;
+        const from = dbtape.logs.length;
+        await attempt();
+        const line = await lineSince(from, msg);
+        const { session } = await refused(url, ALICE.name, since);
+        assert.equal(line.remote, '127.0.0.1', JSON.stringify(line));
+        assert.equal(line.remotePort, session.clientPort, JSON.stringify(line));
+      });
+    }
+
+    test('a CancelRequest with an unknown key', async () => {
+      const from = dbtape.logs.length;
+      await sendCancel(dbtape.port, { pid: 1, secret: 2 });
+      const line = await lineSince(from, 'cancel request with an unknown key ignored');
+      assert.equal(line.remote, '127.0.0.1', JSON.stringify(line));
+      assert.ok(Number.isInteger(line.remotePort) && (line.remotePort as number) > 0, JSON.stringify(line));
+    });
+
+    test('a client that never finishes logging in: "authentication timeout"', async () => {
+      const slow = await startInProcess({ limits: { auth_timeout: '200ms' } });
+      try {
+        const socket = net.connect({ host: '127.0.0.1', port: slow.port });
+        socket.on('error', () => {});
+        await once(socket, 'connect');
+        const port = socket.localPort;
+        socket.resume();
+        await once(socket, 'close');
+        const line = slow.logs.find((l) => l.msg === 'authentication timeout');
+        assert.deepEqual([line?.remote, line?.remotePort], ['127.0.0.1', port], JSON.stringify(line));
+      } finally {
+        await slow.close();
+      }
+    });
+  });
 });
 
 describe('MySQL', () => {
@@ -208,5 +277,25 @@ describe('MySQL', () => {
     const replay = await cli(['replay', other.session.id, '--instant', '--store', proxy.storeUrl]);
     assert.equal(replay.code, 0, replay.stderr);
     assert.match(replay.stdout, /-- login refused \(target\)\nERROR 1044 \(\w+\): dbtape: target "other"/);
+  });
+
+  test('the log lines about them carry remote and remotePort, with the same keys as PostgreSQL', async () => {
+    for (const [database, password, msg] of [
+      ['app', CANARY, 'client rejected during login'],
+      ['other', MYSQL_ALICE.password, 'session refused'],
+    ] as const) {
+      const since = Date.now() * 1000;
+      const from = proxy.logs.length;
+      await login(database, password);
+      const line = await waitFor(() => proxy.logs.slice(from).find((l) => l.msg === msg), {
+        what: `a "${msg}" log line`,
+      });
+      const { session } = await refused(proxy.storeUrl, MYSQL_ALICE.name, since);
+      assert.deepEqual(
+        [line.remote, line.remotePort],
+        ['127.0.0.1', session.clientPort],
+        JSON.stringify(line),
+      );
+    }
   });
 });

@@ -175,6 +175,28 @@ describe('pgjdbc', () => {
       );
       assert.equal(x.rows?.[0]?.[5], `\\x${(i + 1).toString(16).padStart(2, '0')}00ff`);
     });
+    // setFetchSize(7) reads the 50 rows in 8 Executes of one portal: one statement, with its rows.
+    const paged = events.flatMap((e, i) =>
+      e.kind === 'query' && e.sql === `select id from ${table} order by id` ? [i] : [],
+    );
+    assert.equal(paged.length, 1, 'the paged SELECT is recorded once');
+    const end = events.findIndex((e, i) => i > paged[0]! && e.kind === 'query');
+    const chunks = events.slice(paged[0]! + 1, end).flatMap((e) => (e.kind === 'result' ? [e] : []));
+    assert.deepEqual(
+      chunks.map((r) => [r.tag, r.rows, r.fetched]),
+      [
+        // With autocommit off pgjdbc sends BEGIN in the same pipeline: its result comes first.
+        ['BEGIN', null, undefined],
+        ['SUSPENDED', 7, undefined],
+        ...[14, 21, 28, 35, 42, 49].map((n) => ['SUSPENDED', n, 7]),
+        ['SELECT 1', 50, 1],
+      ],
+    );
+    assert.deepEqual(
+      chunks.flatMap((r) => r.rowData ?? []).map((row) => row[0]),
+      Array.from({ length: 20 }, (_, i) => String(i + 1)),
+      'max_rows (20) counts the rows of the statement across its Executes',
+    );
     const cancelled = events.findIndex((e) => e.kind === 'query' && e.sql.includes('pg_sleep(30)'));
     assert.ok(events.slice(cancelled).some((e) => e.kind === 'error' && e.code === '57014'));
   });

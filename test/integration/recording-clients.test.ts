@@ -261,6 +261,105 @@ describe('psql', () => {
   });
 });
 
+// A failed transaction is left for a usable one by ROLLBACK TO SAVEPOINT, by hand or by psql's
+// ON_ERROR_ROLLBACK (psql then sends the savepoint statements itself).
+describe('psql: a failed transaction rolled back to a savepoint', () => {
+  test('the recording says the transaction recovered; replay shows =*> for the statements that committed', async () => {
+    const table = uniqueName('rec_savepoint');
+    const app = uniqueName('rec_psql_savepoint');
+    const script = [
+      `CREATE TABLE ${table} (id int);`,
+      'BEGIN;',
+      `INSERT INTO ${table} VALUES (1);`,
+      'SAVEPOINT s1;',
+      `SELECT * FROM ${table}_nosuch;`,
+      'ROLLBACK TO s1;',
+      `INSERT INTO ${table} VALUES (2);`,
+      'COMMIT;',
+      '\\set ON_ERROR_ROLLBACK on',
+      'BEGIN;',
+      'SELECT 1/0;',
+      `INSERT INTO ${table} VALUES (3);`,
+      'COMMIT;',
+      `SELECT count(*) FROM ${table};`,
+      `DROP TABLE ${table};`,
+    ].join('\n');
+    const file = path.join(tempDir('dbtape-rec-savepoint-'), 'session.sql');
+    writeFileSync(file, `${script}\n`);
+    const r = await run(PSQL, ['-X', '-v', 'ON_ERROR_STOP=0', '-At', '-d', aliceDsn(proxy), '-f', file], {
+      env: { ...aliceEnv(), PGAPPNAME: app },
+    });
+    assert.match(r.stdout, /^3$/m, 'the rows inserted after each error were committed');
+
+    const { events } = await show((await sessionOf(app)).id);
+    assertTimeline(events);
+    const SP = 'pg_psql_temporary_savepoint';
+    assert.deepEqual(events.map(eventLine).slice(3), [
+      'query BEGIN;',
+      'result BEGIN rows=null',
+      'tx begin',
+      `query INSERT INTO ${table} VALUES (1);`,
+      'result INSERT 0 1 rows=1',
+      'query SAVEPOINT s1;',
+      'result SAVEPOINT rows=null',
+      `query SELECT * FROM ${table}_nosuch;`,
+      'error 42P01',
+      'tx failed',
+      'query ROLLBACK TO s1;',
+      'result ROLLBACK rows=null',
+      'tx recovered',
+      `query INSERT INTO ${table} VALUES (2);`,
+      'result INSERT 0 1 rows=1',
+      'query COMMIT;',
+      'result COMMIT rows=null',
+      'tx commit',
+      'query BEGIN;',
+      'result BEGIN rows=null',
+      'tx begin',
+      `query SAVEPOINT ${SP}`,
+      'result SAVEPOINT rows=null',
+      'query SELECT 1/0;',
+      'error 22012',
+      'tx failed',
+      `query ROLLBACK TO ${SP}`,
+      'result ROLLBACK rows=null',
+      'tx recovered',
+      `query SAVEPOINT ${SP}`,
+      'result SAVEPOINT rows=null',
+      `query INSERT INTO ${table} VALUES (3);`,
+      'result INSERT 0 1 rows=1',
+      `query RELEASE ${SP}`,
+      'result RELEASE rows=null',
+      `query SAVEPOINT ${SP}`,
+      'result SAVEPOINT rows=null',
+      'query COMMIT;',
+      'result COMMIT rows=null',
+      'tx commit',
+      `query SELECT count(*) FROM ${table};`,
+      'result SELECT 1 rows=1',
+      `query DROP TABLE ${table};`,
+      'result DROP TABLE rows=null',
+      'end client_closed',
+    ]);
+
+    const out = (await cliOk(proxy.storeUrl, ['replay', (await sessionOf(app)).id, '--instant'])).stdout;
+    const prompts = out.split('\n').filter((l) => l.startsWith('alice@app='));
+    assert.deepEqual(
+      prompts.filter((l) => /INSERT|COMMIT|ROLLBACK TO/.test(l)),
+      [
+        `alice@app=*> INSERT INTO ${table} VALUES (1);`,
+        'alice@app=!> ROLLBACK TO s1;',
+        `alice@app=*> INSERT INTO ${table} VALUES (2);`,
+        'alice@app=*> COMMIT;',
+        `alice@app=!> ROLLBACK TO ${SP}`,
+        `alice@app=*> INSERT INTO ${table} VALUES (3);`,
+        'alice@app=*> COMMIT;',
+      ],
+    );
+    assert.match(out, /-- transaction recovered: rolled back to a savepoint/);
+  });
+});
+
 // --- node-postgres ----------------------------------------------------------------------------------
 
 const APP_PG = uniqueName('rec_nodepg');
@@ -572,6 +671,119 @@ describe('extended protocol by hand', () => {
       '\\x0001fe',
       'héllo wörld',
     ]);
+  });
+});
+
+// A portal read in chunks (Execute with a row limit, PortalSuspended, Execute again), as pgjdbc's
+// setFetchSize and cursor-style clients read: one statement, its rows in total.
+const APP_PAGED = uniqueName('rec_paged');
+const PAGED_TOKEN = `zq${randomBytes(6).toString('hex')}pg`;
+
+/** eventLine, with how many rows a continued portal's Execute fetched. */
+function chunkLine(e: EventJson): string {
+  return e.kind === 'result' && e.fetched !== undefined
+    ? `${eventLine(e)} fetched=${e.fetched}`
+    : eventLine(e);
+}
+
+describe('a portal read in chunks', () => {
+  const PAGED = `SELECT g, '${PAGED_TOKEN}' AS tok FROM generate_series(1, 12) AS g`;
+  const PIPELINED = 'SELECT g FROM generate_series(1, 4) AS g';
+  let id: string;
+
+  test('is one statement: later Executes add results that say how many more rows they fetched', async () => {
+    const raw = await loggedIn(proxy.port, {
+      user: ALICE.name,
+      password: ALICE.password,
+      params: [['application_name', APP_PAGED]],
+    });
+    try {
+      // A named portal outlives its Sync only inside a transaction block.
+      await extended(raw, [parseMsg('', 'BEGIN'), bindMsg('', '', []), executeMsg()]);
+      await extended(raw, [
+        parseMsg('', PAGED),
+        bindMsg('c1', '', []),
+        describeMsg('P', 'c1'),
+        executeMsg('c1', 5),
+      ]);
+      await extended(raw, [executeMsg('c1', 5)]);
+      // Another statement between two fetches.
+      await extended(raw, [parseMsg('', 'SELECT 42'), bindMsg('', '', []), executeMsg()]);
+      await extended(raw, [executeMsg('c1', 5)]);
+      // Three Executes sent before the first answer; the last finds no row left.
+      await extended(raw, [
+        parseMsg('', PIPELINED),
+        bindMsg('c2', '', []),
+        describeMsg('P', 'c2'),
+        executeMsg('c2', 2),
+        executeMsg('c2', 2),
+        executeMsg('c2', 2),
+      ]);
+      await extended(raw, [parseMsg('', 'COMMIT'), bindMsg('', '', []), executeMsg()]);
+      await raw.send(Buffer.from([0x58, 0, 0, 0, 4])); // Terminate
+      await raw.closed();
+    } finally {
+      raw.destroy();
+    }
+
+    const s = await sessionOf(APP_PAGED);
+    id = s.id;
+    const { session, events } = await show(id);
+    assertTimeline(events);
+    assert.deepEqual(events.slice(1).map(chunkLine), [
+      'query BEGIN []',
+      'result BEGIN rows=null',
+      'tx begin',
+      `query ${PAGED} []`,
+      'result SUSPENDED rows=5',
+      'result SUSPENDED rows=10 fetched=5',
+      'query SELECT 42 []',
+      'result SELECT 1 rows=1',
+      // The server's tag counts the last Execute's rows; `rows` counts the statement's.
+      'result SELECT 2 rows=12 fetched=2',
+      `query ${PIPELINED} []`,
+      'result SUSPENDED rows=2',
+      'result SUSPENDED rows=4 fetched=2',
+      'result SELECT 0 rows=4 fetched=0',
+      'query COMMIT []',
+      'result COMMIT rows=null',
+      'tx commit',
+      'end client_closed',
+    ]);
+    assert.equal(session.statements, 5);
+    // max_rows (5) counts the statement's rows, not each Execute's.
+    const results = events.filter((e) => e.kind === 'result');
+    assert.deepEqual(
+      results.slice(1, 3).map((e) => [e.row_data, e.truncated]),
+      [
+        [[1, 2, 3, 4, 5].map((i) => [String(i), PAGED_TOKEN]), undefined],
+        [[], true],
+      ],
+    );
+    const listed = (await sessionsJson(proxy.storeUrl)).find((x) => x.id === id);
+    assert.equal(listed?.statements, 5);
+    const hits = await searchJson(proxy.storeUrl, [PAGED_TOKEN]);
+    assert.deepEqual(
+      hits.map((h) => [h.session_id, h.sql]),
+      [[id, PAGED]],
+      'search finds the statement once',
+    );
+  });
+
+  test('replay and the HTML export show the statement once, then each fetch and the total', async () => {
+    assert.ok(id, 'the session was recorded');
+    const out = (await cliOk(proxy.storeUrl, ['replay', id, '--instant'])).stdout;
+    assert.equal(out.split(PAGED_TOKEN).length - 1, 1 + 5, 'the statement once, and its five rows captured');
+    assert.match(out, /^-- portal suspended after 5 rows$/m);
+    assert.match(out, /^-- fetched 5 more rows \(10 so far\), portal suspended$/m);
+    assert.match(out, /^-- fetched 2 more rows\n\(12 rows\)$/m);
+    assert.match(out, /^-- fetched 0 more rows\n\(4 rows\)$/m);
+    const shown = (await cliOk(proxy.storeUrl, ['show', id])).stdout;
+    assert.match(shown, /-> SUSPENDED \(fetched 5 more rows, 10 rows in all, 0 recorded\)/);
+    assert.match(shown, /-> SELECT 2 \(fetched 2 more rows, 12 rows in all, 0 recorded\)/);
+    const html = (await cliOk(proxy.storeUrl, ['export', id, '--format', 'html'])).stdout;
+    assert.equal(html.split(PAGED_TOKEN).length - 1, 1 + 5);
+    assert.match(html, /fetched 2 more rows: 12 rows in all/);
   });
 });
 

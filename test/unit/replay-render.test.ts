@@ -274,6 +274,91 @@ describe('PostgresRenderer', () => {
     assert.doesNotMatch(out, /transaction started|rolled back/, 'BEGIN and ROLLBACK tags already say it');
   });
 
+  test('after ROLLBACK TO SAVEPOINT recovers a failed transaction the prompt is =*> again', () => {
+    const out = render([
+      { kind: 'query', sql: 'BEGIN;', via: 'simple' },
+      { kind: 'result', tag: 'BEGIN', rows: null, durationUs: 1 },
+      { kind: 'tx', state: 'begin' },
+      { kind: 'query', sql: 'SELECT * FROM nosuch;', via: 'simple' },
+      { kind: 'error', code: '42P01', message: 'relation "nosuch" does not exist', severity: 'ERROR' },
+      { kind: 'tx', state: 'failed' },
+      { kind: 'query', sql: 'ROLLBACK TO s1;', via: 'simple' },
+      { kind: 'result', tag: 'ROLLBACK', rows: null, durationUs: 1 },
+      { kind: 'tx', state: 'recovered' },
+      { kind: 'query', sql: 'INSERT INTO t VALUES (2);', via: 'simple' },
+      { kind: 'result', tag: 'INSERT 0 1', rows: 1, durationUs: 1 },
+      { kind: 'query', sql: 'COMMIT;', via: 'simple' },
+    ]);
+    const prompts = out.split('\n').filter((l) => l.startsWith('alice@app='));
+    assert.deepEqual(prompts, [
+      'alice@app=> BEGIN;',
+      'alice@app=*> SELECT * FROM nosuch;',
+      'alice@app=!> ROLLBACK TO s1;',
+      'alice@app=*> INSERT INTO t VALUES (2);',
+      'alice@app=*> COMMIT;',
+    ]);
+    assert.match(
+      out,
+      /^ROLLBACK\n-- transaction recovered: rolled back to a savepoint, statements run again\n/m,
+    );
+  });
+
+  test("a portal read in chunks: the statement once, each fetch, then the statement's row count", () => {
+    const cols = [{ name: 'g', type: 'int4' }];
+    const out = render([
+      { kind: 'query', sql: 'SELECT g FROM t', params: [], via: 'extended' },
+      { kind: 'result', tag: 'SUSPENDED', rows: 2, durationUs: 1, columns: cols, rowData: [['1'], ['2']] },
+      {
+        kind: 'result',
+        tag: 'SUSPENDED',
+        rows: 4,
+        fetched: 2,
+        durationUs: 1,
+        columns: cols,
+        rowData: [['3']],
+        truncated: true,
+      },
+      {
+        kind: 'result',
+        tag: 'SELECT 1',
+        rows: 5,
+        fetched: 1,
+        durationUs: 1,
+        columns: cols,
+        rowData: [],
+        truncated: true,
+      },
+      { kind: 'query', sql: 'SELECT 2', via: 'simple' },
+    ]);
+    assert.equal(
+      out,
+      [
+        'alice@app=> SELECT g FROM t',
+        ' g ',
+        '---',
+        ' 1',
+        ' 2',
+        '-- portal suspended after 2 rows',
+        ' g ',
+        '---',
+        ' 3',
+        '-- dbtape: only the first 1 of these rows were recorded (store.max_rows)',
+        '-- fetched 2 more rows (4 so far), portal suspended',
+        '-- dbtape: these rows were not recorded (store.max_rows)',
+        '-- fetched 1 more row',
+        '(5 rows)',
+        '',
+        'alice@app=> SELECT 2',
+        '',
+      ].join('\n'),
+    );
+  });
+
+  test('a transaction state a newer dbtape recorded is shown as stored', () => {
+    const out = render([{ kind: 'tx', state: 'someday' } as unknown as SessionEventBody]);
+    assert.equal(out, '-- transaction someday\n');
+  });
+
   test('multi-line statements use the continuation prompt; bound parameters are listed', () => {
     const out = render([
       { kind: 'query', sql: 'SELECT *\nFROM t\nWHERE id = $1', params: ['42', null], via: 'extended' },

@@ -1,8 +1,9 @@
 /**
  * Groups a session's events into statements for the player: each `query` (or `denied`) opens one,
  * and the events after it (result, error, notices, COPY, transaction state) belong to it until the
- * next. Gaps in the recording become their own entries, so they show on the timeline, as does a
- * refused login (`auth`: the whole of such a session).
+ * next; a later Execute of a suspended portal adds to its statement's result. Gaps in the recording
+ * become their own entries, so they show on the timeline, as does a refused login (`auth`: the
+ * whole of such a session).
  */
 import type { EventJson } from './types';
 
@@ -18,6 +19,8 @@ export interface Statement {
   error: EventJson | null;
   readonly extras: EventJson[];
   outcome: Outcome;
+  /** Executes that read its rows: more than 1 for a portal read in chunks (pgjdbc's setFetchSize). */
+  fetches: number;
 }
 
 export function addEvents(list: Statement[], events: readonly EventJson[]): Statement[] {
@@ -40,6 +43,9 @@ export function addEvents(list: Statement[], events: readonly EventJson[]): Stat
         if (last && last.outcome === 'pending') {
           last.result = e;
           last.outcome = 'ok';
+        } else if (e.fetched !== undefined && last?.result?.tag === 'SUSPENDED') {
+          last.result = continued(last.result, e);
+          last.fetches++;
         } else last?.extras.push(e);
         break;
       case 'error':
@@ -60,7 +66,32 @@ export function addEvents(list: Statement[], events: readonly EventJson[]): Stat
 
 /** A new entry opened by `e`. */
 function opening(e: EventJson, outcome: Outcome, error: EventJson | null): Statement {
-  return { seq: e.seq, offsetMs: e.offset_ms, at: e.at, query: e, result: null, error, extras: [], outcome };
+  return {
+    seq: e.seq,
+    offsetMs: e.offset_ms,
+    at: e.at,
+    query: e,
+    result: null,
+    error,
+    extras: [],
+    outcome,
+    fetches: 1,
+  };
+}
+
+/**
+ * A suspended portal's result followed by its next Execute's: one result, as the statement's.
+ * `rows` of the later one is the statement's so far already; the captured rows and the time add
+ * up. A portal resumed after other statements ran shows among their events instead.
+ */
+function continued(before: EventJson, next: EventJson): EventJson {
+  const rows = before.row_data && next.row_data ? [...before.row_data, ...next.row_data] : next.row_data;
+  return {
+    ...next,
+    duration_us: (before.duration_us ?? 0) + (next.duration_us ?? 0),
+    ...(rows ? { row_data: rows } : {}),
+    ...(before.truncated || next.truncated ? { truncated: true } : {}),
+  };
 }
 
 /** Index of the statement whose seq is `seq`, or of the last one at or before it. */

@@ -167,15 +167,15 @@ export async function clientHandshake(raw: Socket, ctx: ClientHandshakeContext):
     ch.detach();
     const socket = ch.socket;
     if (err instanceof MysqlProxyError) {
-      ctx.log.info({ remote, errno: err.error.errno, reason: err.message }, 'client rejected during login');
+      ctx.log.info({ errno: err.error.errno, reason: err.message }, 'client rejected during login');
       if (!socket.destroyed) socket.end(err.packet(ch.seq));
       if (login) return { kind: 'rejected', login: { ...login, failure, error: err } };
     } else if (err instanceof PacketTooLargeError || err instanceof RangeError) {
-      ctx.log.info({ remote, reason: err.message }, 'client rejected during login');
+      ctx.log.info({ reason: err.message }, 'client rejected during login');
       if (!socket.destroyed) socket.end(badHandshake(err.message).packet(ch.seq));
     } else {
       const why = err instanceof SocketClosedError ? 'client left during login' : 'client login failed';
-      ctx.log.debug({ remote, err: (err as Error).message }, why);
+      ctx.log.debug({ err: (err as Error).message }, why);
       socket.destroy();
     }
     return { kind: 'rejected' };

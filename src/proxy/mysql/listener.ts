@@ -104,7 +104,7 @@ export class MysqlListener {
     const admission = this.slots.admit(socket);
     if (admission.kind === 'full') {
       this.d.log.warn(
-        { remote: socket.remoteAddress, limit: limits.maxClientConnections },
+        { remote: socket.remoteAddress, remotePort: socket.remotePort, limit: limits.maxClientConnections },
         'connection limit reached',
       );
       // MySQL refuses with an ERR in place of the greeting (sequence id 0).
@@ -124,8 +124,11 @@ export class MysqlListener {
   private async serve(socket: Socket, connectionId: number): Promise<void> {
     const { config, log } = this.d;
     const remote = { addr: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 };
+    // Every line about this client until its session starts names it (fail2ban-style alerting keys
+    // on `remote`; the port tells clients behind one address apart), as on the PostgreSQL side.
+    const clog = log.child({ remote: remote.addr, remotePort: remote.port });
     const timer = setTimeout(() => {
-      log.info({ remote: remote.addr }, 'authentication timeout');
+      clog.info({}, 'authentication timeout');
       socket.destroy();
     }, config.limits.authTimeoutMs);
     const hs = await clientHandshake(socket, {
@@ -136,7 +139,7 @@ export class MysqlListener {
       requireTls: config.tls.require,
       users: this.users,
       mockSecret: this.mockSecret,
-      log,
+      log: clog,
     }).finally(() => {
       clearTimeout(timer);
       this.slots.authenticated(socket);
@@ -149,7 +152,7 @@ export class MysqlListener {
 
     const client = hs.socket;
     const fail = (e: MysqlProxyError, failure: LoginFailure, grant: Grant | null): void => {
-      log.info(
+      clog.info(
         { user: hs.user.name, target: hs.database, errno: e.error.errno, reason: e.message },
         'session refused',
       );
@@ -279,7 +282,14 @@ export class MysqlListener {
       // The login was answered already: a failure now answers the command the client sent (seq 1).
       const fail = (e: MysqlProxyError, failure: LoginFailure, grant: Grant): void => {
         log.info(
-          { user: hs.user.name, target: only!.target.name, errno: e.error.errno, reason: e.message },
+          {
+            user: hs.user.name,
+            target: only!.target.name,
+            remote: remote.addr,
+            remotePort: remote.port,
+            errno: e.error.errno,
+            reason: e.message,
+          },
           'session refused',
         );
         hs.socket.end(e.packet(1));

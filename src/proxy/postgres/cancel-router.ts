@@ -39,15 +39,18 @@ export class CancelRouter {
     this.entries.delete(pid);
   }
 
-  /** Relay a client's CancelRequest. Returns whether the key matched a live session. */
-  cancel(pid: number, secret: number): boolean {
+  /**
+   * Relay a client's CancelRequest. Returns whether the key matched a live session. `log` names the
+   * client that sent it (a stream of unknown keys is someone guessing).
+   */
+  cancel(pid: number, secret: number, log: Logger = this.log): boolean {
     const e = this.entries.get(pid);
     const given = Buffer.allocUnsafe(4);
     given.writeInt32BE(secret);
     // Compare in constant time so the secret cannot be guessed byte by byte.
     const match = e !== undefined && timingSafeEqual(e.secret, given);
     if (!match) {
-      this.log.info({ pid }, 'cancel request with an unknown key ignored');
+      log.info({ pid }, 'cancel request with an unknown key ignored');
       return false;
     }
     this.sendCancel(e.target, e.upstreamPid, e.upstreamSecret);

@@ -76,7 +76,7 @@ export class PgListener {
     const admission = this.slots.admit(socket);
     if (admission.kind === 'full') {
       this.d.log.warn(
-        { remote: socket.remoteAddress, limit: limits.maxClientConnections },
+        { remote: socket.remoteAddress, remotePort: socket.remotePort, limit: limits.maxClientConnections },
         'connection limit reached',
       );
       socket.end(
@@ -99,8 +99,11 @@ export class PgListener {
   private async serve(socket: Socket): Promise<void> {
     const { config, log } = this.d;
     const remote = { addr: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 };
+    // Every line about this client until its session starts names it, as the MySQL side does:
+    // fail2ban-style alerting keys on `remote` (the port tells clients behind one address apart).
+    const clog = log.child({ remote: remote.addr, remotePort: remote.port });
     const timer = setTimeout(() => {
-      log.info({ remote: remote.addr }, 'authentication timeout');
+      clog.info({}, 'authentication timeout');
       socket.destroy();
     }, config.limits.authTimeoutMs);
     const hs = await clientHandshake(socket, {
@@ -108,7 +111,7 @@ export class PgListener {
       requireTls: config.tls.require,
       users: this.users,
       mockSecret: this.mockSecret,
-      log,
+      log: clog,
     }).finally(() => {
       clearTimeout(timer);
       this.slots.authenticated(socket);
@@ -129,14 +132,14 @@ export class PgListener {
       return;
     }
     if (hs.kind === 'cancel') {
-      this.cancels.cancel(hs.pid, hs.secret);
+      this.cancels.cancel(hs.pid, hs.secret, clog);
       hs.socket.end();
       return;
     }
     const client = hs.socket;
     const grant = grantFor(hs.user, hs.database, config.targets, config.roles);
     const fail = (failure: LoginFailure, code: string, message: string): void => {
-      log.info({ user: hs.user.name, target: hs.database, code, reason: message }, 'session refused');
+      clog.info({ user: hs.user.name, target: hs.database, code, reason: message }, 'session refused');
       client.end(errorResponse({ severity: 'FATAL', code, message }));
       client.resume(); // read the client's FIN, so the socket closes
       const known = grant?.target.protocol === 'postgres' ? grant : null;

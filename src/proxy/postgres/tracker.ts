@@ -1,5 +1,5 @@
 import type { CaptureMode, SessionRecorder } from '../../model/recorder.js';
-import type { ResultColumn } from '../../model/session.js';
+import type { ResultColumn, SessionEventBody } from '../../model/session.js';
 import {
   type Bind,
   type Column,
@@ -25,10 +25,11 @@ type Pending =
   | { kind: 'bind' | 'close' | 'sync' }
   /** What a Describe asked about, as it was when sent (a pipeline may rebind the name before the answer). */
   | { kind: 'describe'; statement: Statement | undefined; portal: Portal | undefined }
-  | { kind: 'execute'; sentAt: number; portal: string; bound: Portal | undefined }
+  /** `resumed`: an Execute of a portal executed before, which continues its statement. */
+  | { kind: 'execute'; sentAt: number; portal: string; bound: Portal | undefined; resumed: boolean }
   /** A statement the policy denied; its stand-in's error is dbtape's, recorded as a `denied` event. */
   | { kind: 'denied'; extended: boolean }
-  | { kind: 'simple'; sentAt: number }
+  | { kind: 'simple'; sentAt: number; sql: string }
   | { kind: 'fcall'; sentAt: number };
 
 interface Statement {
@@ -50,6 +51,11 @@ interface Portal {
    * rows arrive (executeColumns; the statement may be described after the Bind, in a pipeline).
    */
   columns: readonly Column[] | null;
+  /** An Execute was sent for it: another one resumes the statement, it does not run it again. */
+  executed: boolean;
+  /** Rows its Executes answered so far, and how many of them were captured (max_rows is the statement's). */
+  fetched: number;
+  captured: number;
 }
 
 const now = (): number => performance.now();
@@ -63,6 +69,9 @@ function withFormats(cols: readonly Column[], formats: readonly number[]): reado
 const I = 0x49;
 const T = 0x54;
 const E = 0x45;
+/** COMMIT/ROLLBACK AND CHAIN (not AND NO CHAIN): the next transaction begins as this one ends. */
+const AND_CHAIN = /\bAND\s+CHAIN\b/i;
+type TxState = Extract<SessionEventBody, { kind: 'tx' }>['state'];
 
 export class PgTracker {
   private readonly queue = new Fifo<Pending>();
@@ -70,6 +79,8 @@ export class PgTracker {
   private readonly portals = new Map<string, Portal>();
   private txStatus = I;
   private lastTag = '';
+  /** How a transaction ended AND CHAIN since the last ReadyForQuery, which then still says T. */
+  private chained: 'commit' | 'rollback' | null = null;
   /** Rows seen since the current result began. */
   private rows = 0;
   private columns: readonly Column[] | null = null;
@@ -110,7 +121,7 @@ export class PgTracker {
   // longer than the time between the statement's event and its outcome's.
   query(sql: string): void {
     this.rec.event({ kind: 'query', sql, via: 'simple' });
-    this.queue.push({ kind: 'simple', sentAt: now() });
+    this.queue.push({ kind: 'simple', sentAt: now(), sql });
   }
 
   parse(p: Parse): void {
@@ -129,6 +140,9 @@ export class PgTracker {
       resultFormats: b.resultFormats,
       params,
       columns: null,
+      executed: false,
+      fetched: 0,
+      captured: 0,
     });
     this.queue.push({ kind: 'bind' });
   }
@@ -149,6 +163,14 @@ export class PgTracker {
 
   execute(portalName: string): void {
     const portal = this.portals.get(portalName);
+    // A portal runs its statement once; a later Execute fetches on from where the row limit of the
+    // last one suspended it (PostgreSQL docs, "Extended Query"). Decided here, as sent, not when
+    // PortalSuspended arrives: a client may send the next Execute before that.
+    if (portal?.executed) {
+      this.queue.push({ kind: 'execute', sentAt: now(), portal: portalName, bound: portal, resumed: true });
+      return;
+    }
+    if (portal) portal.executed = true;
     this.rec.event({
       kind: 'query',
       sql: portal?.sql ?? '',
@@ -156,7 +178,7 @@ export class PgTracker {
       statement: portal?.statement || undefined,
       via: 'extended',
     });
-    this.queue.push({ kind: 'execute', sentAt: now(), portal: portalName, bound: portal });
+    this.queue.push({ kind: 'execute', sentAt: now(), portal: portalName, bound: portal, resumed: false });
   }
 
   sync(): void {
@@ -228,7 +250,7 @@ export class PgTracker {
   dataRow(body: Buffer | null): void {
     if (this.columns === null) this.columns = this.executeColumns();
     this.rows++;
-    if (body !== null && this.capture === 'rows' && this.captured.length < this.maxRows) {
+    if (body !== null && this.capture === 'rows' && this.captured.length < this.captureRoom()) {
       const cols = this.columns;
       const values = decodeDataRow(body);
       this.captured.push(
@@ -259,6 +281,7 @@ export class PgTracker {
 
   commandComplete(tag: string): void {
     this.lastTag = tag;
+    if (tag === 'COMMIT' || tag === 'ROLLBACK') this.noteChain(tag);
     if (this.copy) {
       const { direction, bytes } = this.copy;
       this.rec.event({ kind: 'copy', direction, bytes, rows: rowsFromTag(tag) });
@@ -346,11 +369,24 @@ export class PgTracker {
     const h = this.peek();
     if (this.columns === null && this.rows > 0) this.columns = this.executeColumns();
     const started = this.startOf(h);
-    const dml = /^(INSERT|UPDATE|DELETE|MERGE)\b/.test(tag);
-    // Rows returned are what we counted; rows affected are what the tag says.
-    const rows = this.columns !== null && !dml ? this.rows : rowsFromTag(tag);
     const cols = this.capture !== 'none' && this.columns ? this.describeColumns(this.columns) : undefined;
     const withRows = this.capture === 'rows' && this.columns !== null;
+    // A portal read in chunks: after a PortalSuspended the server's tag counts only the last
+    // Execute's rows (PostgreSQL 15: SELECT 6 after 7 + 7 of 20; INSERT ... RETURNING too), so
+    // the statement's rows are the ones counted across its Executes.
+    const p = h?.kind === 'execute' ? h.bound : undefined;
+    const resumed = h?.kind === 'execute' && h.resumed;
+    const chunked = p !== undefined && (resumed || tag === 'SUSPENDED');
+    let rows: number | null;
+    if (chunked) {
+      p.fetched += this.rows;
+      p.captured += this.captured.length;
+      rows = p.fetched;
+    } else {
+      const dml = /^(INSERT|UPDATE|DELETE|MERGE)\b/.test(tag);
+      // Rows returned are what we counted; rows affected are what the tag says.
+      rows = this.columns !== null && !dml ? this.rows : rowsFromTag(tag);
+    }
     this.rec.event({
       kind: 'result',
       tag,
@@ -359,11 +395,18 @@ export class PgTracker {
       columns: cols,
       rowData: withRows ? this.captured : undefined,
       truncated: withRows && this.rows > this.captured.length ? true : undefined,
+      fetched: resumed ? this.rows : undefined,
     });
     this.lastCompletion = now();
     this.resetResult();
     // A simple query or function call is popped by its ReadyForQuery.
     if (h?.kind === 'execute') this.pop();
+  }
+
+  /** How many more rows the current result may capture: max_rows counts a portal's rows across its Executes. */
+  private captureRoom(): number {
+    const h = this.peek();
+    return h?.kind === 'execute' && h.resumed ? this.maxRows - h.bound!.captured : this.maxRows;
   }
 
   /** Columns of the Execute whose rows are arriving, known from an earlier Describe. */
@@ -409,7 +452,8 @@ export class PgTracker {
   private discardToSync(failed: Pending | undefined): void {
     for (let h = this.peek(); h && h.kind !== 'sync'; h = this.peek()) {
       this.pop();
-      if (h.kind === 'execute' && h !== failed) {
+      // A skipped Execute of a portal read in chunks ran no statement: the error already tells it.
+      if (h.kind === 'execute' && h !== failed && !h.resumed) {
         this.rec.event({
           kind: 'error',
           code: '',
@@ -419,16 +463,42 @@ export class PgTracker {
     }
   }
 
+  /**
+   * Whether the COMMIT or ROLLBACK just completed chains the next transaction. Its tag cannot tell:
+   * ROLLBACK TO SAVEPOINT and ROLLBACK AND CHAIN both answer `ROLLBACK`, and COMMIT AND CHAIN in a
+   * failed transaction does too; only the statement's text does.
+   */
+  private noteChain(tag: string): void {
+    const h = this.peek();
+    const sql = h?.kind === 'simple' ? h.sql : h?.kind === 'execute' ? (h.bound?.sql ?? '') : '';
+    if (AND_CHAIN.test(sql)) this.chained = tag === 'COMMIT' ? 'commit' : 'rollback';
+  }
+
   private transition(status: number): void {
     const prev = this.txStatus;
+    const chained = this.chained;
     this.txStatus = status;
-    if (prev === status) return;
-    if (prev === I) this.rec.event({ kind: 'tx', state: 'begin' });
-    if (status === E) this.rec.event({ kind: 'tx', state: 'failed' });
-    else if (status === I) {
-      const committed = prev === T && !this.lastTag.startsWith('ROLLBACK');
-      this.rec.event({ kind: 'tx', state: committed ? 'commit' : 'rollback' });
+    this.chained = null;
+    if (chained !== null && status !== I) {
+      // One transaction ended and the next began between two ReadyForQuery that both say T.
+      if (prev === I) this.tx('begin');
+      this.tx(chained);
+      this.tx('begin');
+      if (status === E) this.tx('failed');
+      return;
     }
+    if (prev === status) return;
+    if (prev === I) this.tx('begin');
+    if (status === E) this.tx('failed');
+    else if (status === I)
+      this.tx(prev === T && !this.lastTag.startsWith('ROLLBACK') ? 'commit' : 'rollback');
+    // E to T without AND CHAIN: rolled back to a savepoint (by hand, psql's ON_ERROR_ROLLBACK,
+    // pgjdbc's autosave), the same transaction runs statements again.
+    else if (prev === E) this.tx('recovered');
+  }
+
+  private tx(state: TxState): void {
+    this.rec.event({ kind: 'tx', state });
   }
 
   private peek(): Pending | undefined {

@@ -77,6 +77,7 @@ function ResultSummary({ s, r }: { s: Statement; r: EventJson }) {
       <code class="tag">{safeLine(r.tag ?? '')}</code>
       {r.rows !== null && r.rows !== undefined && <span>{plural(r.rows, 'row')}</span>}
       {d !== null && <span>{formatDurationUs(d)}</span>}
+      {s.fetches > 1 && <span data-testid="fetches">in {s.fetches} fetches</span>}
       {r.warnings ? <span>{plural(r.warnings, 'warning')}</span> : null}
     </div>
   );
@@ -135,6 +136,15 @@ function Extras({ events }: { events: EventJson[] }) {
   );
 }
 
+/** What each recorded transaction state means; a state this UI does not know shows as stored. */
+const TX_WORDS: Record<string, string | undefined> = {
+  begin: 'started',
+  commit: 'committed',
+  rollback: 'rolled back',
+  failed: 'failed: statements are ignored until it ends',
+  recovered: 'recovered: rolled back to a savepoint, statements run again',
+};
+
 function describe(e: EventJson): string {
   switch (e.kind) {
     case 'notice':
@@ -144,7 +154,7 @@ function describe(e: EventJson): string {
         e.rows !== null && e.rows !== undefined ? `, ${plural(e.rows, 'row')}` : ''
       }`;
     case 'tx':
-      return `Transaction: ${safeLine(e.state ?? '')}`;
+      return `Transaction ${safeLine(TX_WORDS[e.state ?? ''] ?? e.state ?? '')}`;
     case 'command':
       return `Command: ${safeLine(e.command ?? '')}${e.detail ? ` ${safeLine(e.detail)}` : ''}`;
     case 'client':
@@ -154,6 +164,9 @@ function describe(e: EventJson): string {
     case 'error':
       return `Error ${safeLine(e.error?.code ?? '')}: ${safeLine(e.error?.message ?? '')}`;
     case 'result':
+      // A portal of an earlier statement, read on after this one ran.
+      if (e.fetched !== undefined)
+        return `Fetched ${plural(e.fetched, 'more row')} from an earlier statement's portal (${plural(e.rows ?? 0, 'row')} in all)`;
       return `Result: ${safeLine(e.tag ?? '')}`;
     default:
       return safeLine(e.kind);
