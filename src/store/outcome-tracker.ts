@@ -70,14 +70,16 @@ export interface OutcomeEvent {
  * Links a batch's outcomes to their statements before anything is inserted: a statement answered
  * within the same batch (nearly all of them under load) is inserted with its outcome, instead of
  * being updated after. `failed[i]` is 1/0 for a query event whose outcome is in the batch, else
- * null; `late` holds the outcomes of statements stored by an earlier batch.
+ * null; `late` holds the outcomes of statements stored by an earlier batch, one per statement (the
+ * last: an error can overturn a result the same batch gave, and PostgreSQL's UPDATE ... FROM
+ * applies one of several rows for a target, no saying which).
  */
 export function linkOutcomes(
   tracker: OutcomeTracker,
   events: readonly OutcomeEvent[],
 ): { failed: (number | null)[]; late: OutcomeMark[] } {
   const failed: (number | null)[] = new Array(events.length).fill(null);
-  const late: OutcomeMark[] = [];
+  const late = new Map<string, OutcomeMark>();
   const queryAt = new Map<string, Map<number, number>>();
   for (let i = 0; i < events.length; i++) {
     const e = events[i]!;
@@ -93,8 +95,12 @@ export function linkOutcomes(
     const mark = tracker.observe(e.sessionId, e as unknown as SessionEvent);
     if (!mark) continue;
     const at = queryAt.get(mark.sessionId)?.get(mark.querySeq);
-    if (at === undefined) late.push(mark);
-    else failed[at] = mark.failed ? 1 : 0;
+    if (at !== undefined) failed[at] = mark.failed ? 1 : 0;
+    else {
+      const key = `${mark.sessionId}\n${mark.querySeq}`;
+      late.delete(key);
+      late.set(key, mark);
+    }
   }
-  return { failed, late };
+  return { failed, late: [...late.values()] };
 }
