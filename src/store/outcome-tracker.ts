@@ -7,7 +7,8 @@
  *
  * The links are a function of a session's stored events alone: a store that does not know a
  * session's state (a new process, a replaced store thread, after a failed write) resumes it from
- * the events it holds rather than starting empty.
+ * the events it holds rather than starting empty. So `dbtape verify` runs this same tracker over
+ * the stored events and expects exactly the stored links (integrity/verify-outcomes.ts).
  */
 import type { SessionId } from '../model/session.js';
 
@@ -25,6 +26,14 @@ export const LINKED_KINDS: readonly string[] = ['query', 'result', 'error'];
 export interface LinkedEvent {
   readonly seq: number;
   readonly kind: string;
+}
+
+/** The statements of a session whose outcome a later event may still set or change. */
+export interface OpenStatements {
+  /** Awaiting an outcome, oldest first. */
+  readonly queue: readonly number[];
+  /** The newest statement (0: none yet): an error with nothing pending is its. */
+  readonly last: number;
 }
 
 interface Pending {
@@ -91,6 +100,11 @@ export class OutcomeTracker {
   resume(sessionId: SessionId, stored: Iterable<LinkedEvent>): void {
     this.started(sessionId);
     for (const e of stored) this.observe(sessionId, e);
+  }
+
+  /** undefined: nothing is open (the session ended, or is not known here). */
+  open(sessionId: SessionId): OpenStatements | undefined {
+    return this.sessions.get(sessionId);
   }
 }
 
