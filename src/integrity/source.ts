@@ -39,6 +39,12 @@ export interface StoredEvent {
   /** v1 JSON text (format 1) or the encrypted envelope (format 2), as stored. */
   readonly body: string | Buffer;
   readonly hash: Buffer | null;
+  /**
+   * Whether the statement failed, as stored (SQLite 1/0, PostgreSQL true/false); null while its
+   * outcome is not known, and for events that are not statements. Not hashed: set once the
+   * outcome arrives.
+   */
+  readonly failed: boolean | number | null;
 }
 
 export interface StoredCheckpoint {

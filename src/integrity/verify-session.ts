@@ -1,9 +1,10 @@
 /**
  * Checks one session as its events stream past: every event's link in the hash chain, dense
- * sequence numbers, the session row's counters and head, its seal, what the signed checkpoints
- * say about it, and (with the keyring) its data key. Damage is reported where it starts, once:
- * an event whose hash breaks the chain drags its successor's link down with it, so consecutive
- * broken links are reported as one run.
+ * sequence numbers, the session row's counters and head, its statements' stored outcomes
+ * (verify-outcomes.ts), its seal, what the signed checkpoints say about it, and (with the
+ * keyring) its data key. Damage is reported where it starts, once: an event whose hash breaks the
+ * chain drags its successor's link down with it, so consecutive broken links are reported as one
+ * run.
  */
 import { ENVELOPE_OVERHEAD } from './aead.js';
 import { eventHash, genesisHash, sealHash, ZERO_HASH } from './chain.js';
@@ -13,6 +14,7 @@ import type { StoredEvent, StoredSession } from './source.js';
 import type { SignedHead, SignedSeal } from './verify-checkpoints.js';
 import { checkDataKey } from './verify-keys.js';
 import { BrokenLinks, bodyOf } from './verify-links.js';
+import { OutcomeCheck } from './verify-outcomes.js';
 
 export interface SessionContext {
   readonly findings: FindingList;
@@ -43,6 +45,8 @@ export class SessionChecker {
   private readonly broken = new BrokenLinks();
   private encryptedEvents = 0;
   private headSeen = false;
+  /** Chained sessions only: unchained events could be edited along with the column, proving nothing. */
+  private readonly outcomes: OutcomeCheck | null;
   /**
    * What the row's reported_application must hold: the application of the last `client` event, or
    * null when that event is encrypted (an encrypted session keeps it out of the clear row);
@@ -65,6 +69,9 @@ export class SessionChecker {
       });
     }
     this.prev = genesisHash(s.meta, s.dataKey?.fingerprint ?? null);
+    this.outcomes = this.chained
+      ? new OutcomeCheck(this.id, (seq, detail) => this.add('modified', detail, seq))
+      : null;
   }
 
   private add(kind: Parameters<FindingList['add']>[0], detail: string, seq: number | null = null): void {
@@ -75,6 +82,7 @@ export class SessionChecker {
     this.events++;
     if (e.seq < this.expectSeq) {
       this.add('inserted', `a second event with seq ${e.seq}`, e.seq);
+      this.outcomes?.halt();
       return;
     }
     if (e.seq > this.expectSeq) {
@@ -82,6 +90,7 @@ export class SessionChecker {
         e.seq - 1 > this.expectSeq ? `seqs ${this.expectSeq}–${e.seq - 1}` : `seq ${this.expectSeq}`;
       this.add('deleted', `${range} deleted: the sequence jumps to ${e.seq}`, this.expectSeq);
       this.afterGap = true;
+      this.outcomes?.halt();
     }
     this.expectSeq = e.seq + 1;
     this.maxSeq = e.seq;
@@ -91,6 +100,7 @@ export class SessionChecker {
     if (e.format === FORMAT_ENCRYPTED) this.encryptedEvents++;
     if (!validHeader(e)) {
       this.add('modified', `seq ${e.seq}: its columns hold values dbtape never writes`, e.seq);
+      this.outcomes?.halt();
       this.prev = Buffer.isBuffer(e.hash) ? e.hash : this.prev;
       this.afterGap = false;
       return;
@@ -98,6 +108,7 @@ export class SessionChecker {
     this.checkForm(e);
     if (e.kind === 'client') this.application = clientApplication(e);
     if (this.chained) this.link(e);
+    this.outcomes?.feed(e);
     this.afterGap = false;
     const head = this.ctx.openHeads.get(this.id);
     if (head && head.seq === e.seq) {
@@ -122,8 +133,10 @@ export class SessionChecker {
     const stored = Buffer.isBuffer(e.hash) ? e.hash : null;
     if (!stored) {
       this.add('modified', `seq ${e.seq} has no hash: it was removed`, e.seq);
+      this.outcomes?.halt();
     } else if (!computed.equals(stored) && !this.afterGap) {
       this.broken.add({ event: e, prev: this.prev, computed });
+      this.outcomes?.halt();
     }
     this.prev = stored ?? computed;
   }
@@ -131,6 +144,7 @@ export class SessionChecker {
   finish(): void {
     if (this.chained) this.broken.report((kind, detail, seq) => this.add(kind, detail, seq));
     this.checkRow();
+    this.outcomes?.finish();
     if (this.chained) {
       this.checkEnd();
       this.checkSigned();

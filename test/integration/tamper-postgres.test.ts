@@ -59,6 +59,7 @@ interface EventRow {
   format: number;
   body: Buffer;
   hash: Buffer;
+  failed: boolean | null;
 }
 
 const events = async (tx: TxSql) => [...(await tx<EventRow[]>`SELECT * FROM events`)];
@@ -90,6 +91,17 @@ const MUTATIONS: Record<string, Mutation> = {
           : e[col] + int(rng, 1, 1_000_000) * (rng() < 0.5 ? -1 : 1);
     await tx`UPDATE events SET ${tx(col)} = ${value} WHERE session_sid = ${e.session_sid} AND seq = ${e.seq}`;
     return `${col} of event ${e.session_sid}/${e.seq}`;
+  },
+  'event outcome': async (tx, rng) => {
+    const e = pick(rng, await events(tx));
+    // Any other value: a statement's link is its events', and other events have none.
+    const values = e.kind === 'query' ? [false, true, null] : [false, true];
+    const value = pick(
+      rng,
+      values.filter((v) => v !== e.failed),
+    );
+    await tx`UPDATE events SET failed = ${value} WHERE session_sid = ${e.session_sid} AND seq = ${e.seq}`;
+    return `failed of event ${e.session_sid}/${e.seq} (${e.kind}: ${e.failed} to ${value})`;
   },
   'event hash': async (tx, rng) => {
     const e = pick(rng, await events(tx));
@@ -326,6 +338,47 @@ describe('tamper evidence (PostgreSQL store)', () => {
     );
   });
 
+  test("a statement's stored outcome is checked against its events: hiding a failure from search --errors is flagged", async () => {
+    const event = async (where: string) => {
+      const [row] = await sql.unsafe<{ id: string; sid: number; seq: number }[]>(
+        `SELECT s.id, e.session_sid AS sid, e.seq FROM events e JOIN sessions s ON s.sid = e.session_sid
+         WHERE ${where} ORDER BY e.session_sid, e.seq LIMIT 1`,
+      );
+      return row!;
+    };
+    const text = "CASE WHEN e.format = 1 THEN convert_from(e.body, 'UTF8') END";
+    const failed = await event(
+      `e.kind = 'query' AND e.failed AND e.format = 1 AND ${text} LIKE '%FROM nosuch%'`,
+    );
+    const skipped = await event(
+      `e.kind = 'query' AND e.failed IS NULL AND ${text} LIKE '%skipped until Sync%'`,
+    );
+    const running = await event("e.kind = 'query' AND e.failed IS NULL AND s.ended_at_us IS NULL");
+    const error = await event("e.kind = 'error'");
+    const flagged = (value: boolean | null, at: { sid: number; seq: number }) =>
+      withinRolledBack(async (tx) => {
+        await tx`UPDATE events SET failed = ${value} WHERE session_sid = ${at.sid} AND seq = ${at.seq}`;
+        return (await verifyIn(tx)).findings.map((f) => [f.session, f.seq, f.kind, f.detail]);
+      });
+    const mismatch = (stored: string, events: string) =>
+      `the stored outcome of a statement does not match its events: stored ${stored}, its events say ${events}`;
+    assert.deepEqual(await flagged(false, failed), [
+      [failed.id, failed.seq, 'modified', mismatch('succeeded', 'failed')],
+    ]);
+    assert.deepEqual(await flagged(null, failed), [
+      [failed.id, failed.seq, 'modified', mismatch('no outcome', 'failed')],
+    ]);
+    assert.deepEqual(await flagged(true, skipped), [
+      [skipped.id, skipped.seq, 'modified', mismatch('failed', 'no outcome')],
+    ]);
+    assert.deepEqual(await flagged(false, running), [
+      [running.id, running.seq, 'modified', mismatch('succeeded', 'no outcome')],
+    ]);
+    assert.deepEqual(await flagged(true, error), [
+      [error.id, error.seq, 'modified', 'an outcome is stored on an event that is not a statement'],
+    ]);
+  });
+
   test('1,000 random mutations are each flagged', async () => {
     const seed = Number(process.env.DBTAPE_TAMPER_SEED ?? Math.floor(Math.random() * 2 ** 31));
     const rng = mulberry32(seed);
@@ -356,7 +409,7 @@ describe('tamper evidence (PostgreSQL store)', () => {
     assert.match(clean.stdout, /no damage found/);
     const [victim] = await sql<{ id: string; seq: number; sid: number }[]>`
       SELECT s.id, e.seq, s.sid FROM events e JOIN sessions s ON s.sid = e.session_sid
-      WHERE e.format = 1 AND e.kind = 'query' LIMIT 1`;
+      WHERE e.format = 1 AND e.kind = 'query' ORDER BY e.session_sid, e.seq LIMIT 1`;
     await sql`UPDATE events SET body = convert_to(replace(convert_from(body, 'UTF8'), 'users', 'USERS'), 'UTF8')
               WHERE session_sid = ${victim!.sid} AND seq = ${victim!.seq}`;
     const bad = await dbtapeCli(['verify', '--all', '--store', url, '--public-key', pub], { cwd: dir });

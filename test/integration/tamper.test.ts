@@ -64,6 +64,7 @@ interface EventRow {
   format: number;
   body: string | Buffer;
   hash: Buffer;
+  failed: number | null;
 }
 
 /** Replaces one character of a text with another printable ASCII character. */
@@ -107,6 +108,17 @@ const MUTATIONS: Record<string, Mutation> = {
           : e[col] + int(rng, 1, 1_000_000) * (rng() < 0.5 ? -1 : 1);
     db.prepare(`UPDATE events SET ${col} = ? WHERE id = ?`).run(value, e.id);
     return `${col} of event ${e.session_sid}/${e.seq}`;
+  },
+  'event outcome': (db, rng) => {
+    const e = pick(rng, events(db));
+    // Any other value: a statement's link is its events', and other events have none.
+    const values = e.kind === 'query' ? [0, 1, null] : [0, 1];
+    const value = pick(
+      rng,
+      values.filter((v) => v !== e.failed),
+    );
+    db.prepare('UPDATE events SET failed = ? WHERE id = ?').run(value, e.id);
+    return `failed of event ${e.session_sid}/${e.seq} (${e.kind}: ${e.failed} to ${value})`;
   },
   'event hash': (db, rng) => {
     const e = pick(rng, events(db));
@@ -367,6 +379,61 @@ describe('tamper evidence', () => {
     }
   });
 
+  test("a statement's stored outcome is checked against its events: hiding a failure from search --errors is flagged", async () => {
+    const work = join(dir, 'outcomes.db');
+    copyFileSync(dbPath, work);
+    const db = new Database(work);
+    const event = (where: string) =>
+      db
+        .prepare(
+          `SELECT s.id, e.session_sid AS sid, e.seq FROM events e JOIN sessions s ON s.sid = e.session_sid
+           WHERE ${where} LIMIT 1`,
+        )
+        .get() as { id: string; sid: number; seq: number };
+    const failed = event(
+      "e.kind = 'query' AND e.failed = 1 AND e.format = 1 AND e.body LIKE '%FROM nosuch%'",
+    );
+    const skipped = event("e.kind = 'query' AND e.failed IS NULL AND e.body LIKE '%skipped until Sync%'");
+    const running = event("e.kind = 'query' AND e.failed IS NULL AND s.ended_at_us IS NULL");
+    const error = event("e.kind = 'error'");
+    const flagged = async (
+      change: string,
+      at: { sid: number; seq: number },
+    ): Promise<[string | null, number | null, string, string][]> => {
+      db.exec('BEGIN');
+      try {
+        db.prepare(`UPDATE events SET ${change} WHERE session_sid = ? AND seq = ?`).run(at.sid, at.seq);
+        return (await verifyDb(db)).findings.map((f) => [f.session, f.seq, f.kind, f.detail]);
+      } finally {
+        db.exec('ROLLBACK');
+      }
+    };
+    const mismatch = (stored: string, events: string) =>
+      `the stored outcome of a statement does not match its events: stored ${stored}, its events say ${events}`;
+    try {
+      assert.deepEqual(await flagged('failed = 0', failed), [
+        [failed.id, failed.seq, 'modified', mismatch('succeeded', 'failed')],
+      ]);
+      assert.deepEqual(await flagged('failed = NULL', failed), [
+        [failed.id, failed.seq, 'modified', mismatch('no outcome', 'failed')],
+      ]);
+      // Skipped after an error until Sync, so never run: neither failed nor succeeded.
+      assert.deepEqual(await flagged('failed = 1', skipped), [
+        [skipped.id, skipped.seq, 'modified', mismatch('failed', 'no outcome')],
+      ]);
+      // A live session's statement still running has no outcome yet.
+      assert.deepEqual(await flagged('failed = 0', running), [
+        [running.id, running.seq, 'modified', mismatch('succeeded', 'no outcome')],
+      ]);
+      assert.deepEqual(await flagged('failed = 1', error), [
+        [error.id, error.seq, 'modified', 'an outcome is stored on an event that is not a statement'],
+      ]);
+      assert.deepEqual((await verifyDb(db)).findings, []);
+    } finally {
+      db.close();
+    }
+  });
+
   test('1,000 random mutations are each flagged', async () => {
     const seed = Number(process.env.DBTAPE_TAMPER_SEED ?? Math.floor(Math.random() * 2 ** 31));
     const rng = mulberry32(seed);
@@ -415,7 +482,7 @@ describe('tamper evidence', () => {
     const db = new Database(damaged);
     const victim = db
       .prepare(
-        "SELECT s.id, e.seq FROM events e JOIN sessions s ON s.sid = e.session_sid WHERE e.format = 1 AND e.kind = 'query' LIMIT 1",
+        "SELECT s.id, e.seq FROM events e JOIN sessions s ON s.sid = e.session_sid WHERE e.format = 1 AND e.kind = 'query' ORDER BY e.id LIMIT 1",
       )
       .get() as { id: string; seq: number };
     db.prepare(

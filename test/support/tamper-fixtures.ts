@@ -79,7 +79,8 @@ export async function buildTamperStore(
   };
   const recordSessions = async (recorder: Recorder, count: number, end: boolean): Promise<void> => {
     for (let i = 0; i < count; i++) {
-      const rec = recorder.open(nextMeta());
+      const meta = nextMeta();
+      const rec = recorder.open(meta);
       const statements = 1 + (i % 5);
       for (let q = 0; q < statements; q++) {
         rec.event({
@@ -93,6 +94,9 @@ export async function buildTamperStore(
         else rec.event({ kind: 'result', tag: 'SELECT 1', rows: 1, durationUs: 100 + q });
       }
       if (i % 4 === 1) rec.event({ kind: 'notice', severity: 'NOTICE', code: '00000', message: 'hello' });
+      await recordOutcomes(recorder, rec, meta.protocol, i);
+      // Cut off by the crash before its outcome: it has none.
+      if (!end) rec.event({ kind: 'query', sql: 'SELECT pg_sleep(60)', via: 'simple' });
       if (end) rec.event({ kind: 'end', reason: i % 2 ? 'client_closed' : 'client_lost' });
     }
     await recorder.flush();
@@ -112,9 +116,12 @@ export async function buildTamperStore(
   gappy.event({ kind: 'query', sql: 'SELECT 1', via: 'simple' });
   await r1.flush();
   flaky.failing = true;
+  gappy.event({ kind: 'result', tag: 'SELECT 1', rows: 1, durationUs: 1 });
   gappy.event({ kind: 'query', sql: 'SELECT lost', via: 'simple' });
   await r1.flush();
   flaky.failing = false;
+  // The lost statement's error: stored after the gap, it is linked to the statement before it.
+  gappy.event({ kind: 'error', code: '42P01', message: 'relation "lost" does not exist' });
   gappy.event({ kind: 'query', sql: 'SELECT after the gap', via: 'simple' });
   gappy.event({ kind: 'end', reason: 'client_closed' });
   // 2. Sessions left open, as by a crash.
@@ -136,9 +143,47 @@ export async function buildTamperStore(
   const open = r2.open(nextMeta());
   open.event({ kind: 'query', sql: 'SELECT still_open', via: 'simple' });
   open.event({ kind: 'result', tag: 'SELECT 1', rows: 1, durationUs: 1 });
+  // Still running: no outcome yet.
+  open.event({ kind: 'query', sql: 'SELECT pg_sleep(60)', via: 'simple' });
   await r2.flush();
   await r2.checkpoint();
   await enc.close();
+}
+
+/**
+ * Statements whose outcomes the store links in each way there is: a PostgreSQL pipeline whose
+ * error skips the rest until Sync, a simple query whose error follows a result of its own, outcomes
+ * in a later batch than their statement; MySQL sessions get MySQL's errors.
+ */
+async function recordOutcomes(
+  recorder: Recorder,
+  rec: ReturnType<Recorder['open']>,
+  protocol: SessionMeta['protocol'],
+  i: number,
+): Promise<void> {
+  const error =
+    protocol === 'mysql'
+      ? { kind: 'error' as const, code: '42S02', errno: 1146, message: "Table 'app.nosuch' doesn't exist" }
+      : { kind: 'error' as const, code: '42P01', message: 'relation "nosuch" does not exist' };
+  const ok = { kind: 'result' as const, tag: 'SELECT 1', rows: 1, durationUs: 3 };
+  if (i % 3 === 0) {
+    for (const sql of ['SELECT 1', 'SELECT * FROM nosuch', 'SELECT skipped until Sync'])
+      rec.event({ kind: 'query', sql, via: 'extended' });
+    rec.event(ok);
+    rec.event(error);
+    rec.event({ kind: 'query', sql: 'SELECT after Sync', via: 'extended' });
+    rec.event(ok);
+  } else if (i % 3 === 1) {
+    rec.event({ kind: 'query', sql: 'SELECT 1; SELECT * FROM nosuch', via: 'simple' });
+    // Both outcomes in the next batch: the error overturns the result there.
+    await recorder.flush();
+    rec.event(ok);
+    rec.event(error);
+  } else {
+    rec.event({ kind: 'query', sql: 'SELECT * FROM nosuch', via: 'simple' });
+    await recorder.flush();
+    rec.event(error);
+  }
 }
 
 /** Every kind of damage verify can report: a tamper run must have seen each one. */

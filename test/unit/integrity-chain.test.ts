@@ -437,6 +437,51 @@ describe('verify', () => {
     db.close();
   });
 
+  test("a statement's stored outcome is checked against its events; a deleted event is reported as deleted, not as outcomes", async () => {
+    const store = fileStore('outcomes.db');
+    const recorder = new Recorder({ store, checkpointIntervalMs: 0 });
+    const m = nextMeta();
+    const rec = recorder.open(m);
+    for (const sql of ['SELECT 1', 'SELECT * FROM nosuch', 'SELECT 3']) {
+      rec.event({ kind: 'query', sql, via: 'simple' });
+      if (sql.includes('nosuch')) rec.event({ kind: 'error', code: '42P01', message: 'no such relation' });
+      else rec.event({ kind: 'result', tag: 'SELECT 1', rows: 1, durationUs: 3 });
+    }
+    rec.event({ kind: 'end', reason: 'client_closed' });
+    await recorder.flush();
+    assert.deepEqual((await verify(store)).findings, []);
+    await store.close();
+    const db = new Database(join(dir, 'outcomes.db'));
+    const findings = async (change: string) => {
+      db.exec('BEGIN');
+      try {
+        db.exec(change);
+        const report = await verifyStore(new SqliteIntegritySource(db), { trustedKeys, sessionId: m.id });
+        return report.findings.map((f) => [f.seq, f.kind, f.detail]);
+      } finally {
+        db.exec('ROLLBACK');
+      }
+    };
+    try {
+      assert.deepEqual(await findings("UPDATE events SET failed = 0 WHERE kind = 'query' AND seq = 4"), [
+        [
+          4,
+          'modified',
+          'the stored outcome of a statement does not match its events: stored succeeded, its events say failed',
+        ],
+      ]);
+      // Without its result, statement 2 would take statement 4's error: the deletion says it all.
+      const deleted = await findings('DELETE FROM events WHERE seq = 3');
+      assert.ok(
+        deleted.some(([, kind]) => kind === 'deleted'),
+        JSON.stringify(deleted),
+      );
+      assert.ok(!deleted.some(([, , detail]) => String(detail).includes('outcome')), JSON.stringify(deleted));
+    } finally {
+      db.close();
+    }
+  });
+
   test("the application a client named itself after login is listed, and changing the row's copy is found", async () => {
     const store = fileStore('client.db');
     const recorder = new Recorder({ store, checkpointIntervalMs: 0 });

@@ -98,8 +98,18 @@ const src = (rel: string) => pathToFileURL(join(import.meta.dirname, '../../src'
  * journal is applied. It opens the store as serve's store thread does (`inlineSync`): each fsync
  * blocks the thread, so the 100 ms apply timer cannot run between the writes and the kill however
  * slow the disk is (waiting on the thread pool, a write slower than 100 ms let it apply them all).
+ *
+ * `outcomes`: from the second statement on, each batch opens with the previous statement's outcome
+ * (an error for every third), and the first half is written without `durable`, so applied by the
+ * writer itself: the journal then holds outcomes of statements the killed writer applied.
  */
-function writeAndDie(path: string, batches: number, canary: string, keyFile: string | null): void {
+function writeAndDie(
+  path: string,
+  batches: number,
+  canary: string,
+  keyFile: string | null,
+  outcomes = false,
+): void {
   const code = `
     const { openStore } = await import(${JSON.stringify(src('store/open-store.ts'))});
     const { loadKeyring } = await import(${JSON.stringify(src('integrity/keyring.ts'))});
@@ -107,9 +117,20 @@ function writeAndDie(path: string, batches: number, canary: string, keyFile: str
     const ev = (seq, body) => ({ seq, atUs: ${T0} + seq * 1000, offsetUs: seq * 1000, ...body });
     const keyFile = ${JSON.stringify(keyFile)};
     const store = openStore(${JSON.stringify(`sqlite:${path}`)}, { journal: true, inlineSync: true, keyring: keyFile ? loadKeyring(keyFile) : null });
+    const outcomes = ${outcomes};
+    let seq = 0;
     for (let i = 0; i < ${batches}; i++) {
-      const event = i === 0 ? ev(1, { kind: 'start', meta: m }) : ev(i + 1, { kind: 'query', sql: 'SELECT ' + i + ' AS ${canary}', via: 'simple' });
-      await store.writeBatch({ sessions: i === 0 ? [m] : [], events: [{ sessionId: m.id, event }], ends: [] }, { durable: true });
+      const events = [];
+      if (i === 0) events.push(ev(++seq, { kind: 'start', meta: m }));
+      else {
+        if (outcomes && i > 1)
+          events.push(ev(++seq, (i - 1) % 3 === 0
+            ? { kind: 'error', code: '22012', message: 'division by zero' }
+            : { kind: 'result', tag: 'SELECT 1', rows: 1, durationUs: 1 }));
+        events.push(ev(++seq, { kind: 'query', sql: 'SELECT ' + i + ' AS ${canary}', via: 'simple' }));
+      }
+      const durable = !outcomes || i >= ${batches} / 2;
+      await store.writeBatch({ sessions: i === 0 ? [m] : [], events: events.map((event) => ({ sessionId: m.id, event })), ends: [] }, { durable });
     }
     process.kill(process.pid, 'SIGKILL');
   `;
@@ -216,6 +237,23 @@ describe('strict-mode journal', () => {
     const again = openStore(`sqlite:${path}`, { journal: true });
     assert.equal((await again.getEvents('crashed')).length, 41);
     await again.close();
+  });
+
+  test('a writer killed before the apply: outcomes in the journal link to the statements it applied, and verify', async () => {
+    const path = join(dir, 'crash-outcomes.db');
+    writeAndDie(path, 40, 'outcomecanary', null, true);
+    assert.ok(journalRows(path) > 0, 'the killed writer left journaled batches');
+    const store = openStore(`sqlite:${path}`, { journal: true });
+    assert.equal(await store.closeOpenSessions('proxy_crash', T0 + 1e6), 1);
+    const hits = await store.search('outcomecanary', { limit: 100 });
+    const byStatement = new Map(hits.map((h) => [Number(/SELECT (\d+)/.exec(h.sql)![1]), h.failed]));
+    // Statement j's outcome is in batch j + 1, an error when j is a multiple of 3; the last has none.
+    assert.deepEqual(
+      [...byStatement].sort(([a], [b]) => a - b),
+      Array.from({ length: 39 }, (_, k) => [k + 1, k + 1 === 39 ? null : (k + 1) % 3 === 0]),
+    );
+    assert.deepEqual((await verifyStore(store.integrity!())).findings, []);
+    await store.close();
   });
 
   test('with encryption the journal holds no clear text, and recovery decrypts it', async () => {

@@ -234,6 +234,38 @@ for (const kind of STORE_KINDS) {
       await store.close();
     });
 
+    test("a statement's outcome is linked from what the store holds: after a failed write, and in a new process", async () => {
+      const url = await kind.url('resume.db');
+      const store = openStore(url);
+      await seed(store, sessionMeta('r1'), [{ kind: 'query', sql: 'SELECT resumed', via: 'simple' }]);
+      const result = {
+        sessionId: 'r1',
+        event: ev(3, { kind: 'result', tag: 'SELECT 1', rows: 1, durationUs: 5 }),
+      };
+      // Fails after its outcome was linked in memory: the second event does not follow the first.
+      await assert.rejects(store.writeBatch({ sessions: [], events: [result, result], ends: [] }));
+      await store.writeBatch({ sessions: [], events: [result], ends: [] });
+      const outcome = async (s: SessionStore, term: string) =>
+        (await s.search(term, { sessionId: 'r1' })).map((h) => [h.seq, h.failed]);
+      assert.deepEqual(await outcome(store, 'resumed'), [[2, false]], 'linked after the failed write');
+      await store.writeBatch({
+        sessions: [],
+        events: [{ sessionId: 'r1', event: ev(4, { kind: 'query', sql: 'SELECT reopened', via: 'simple' }) }],
+        ends: [],
+      });
+      await store.close();
+      const store2 = openStore(url);
+      await store2.writeBatch({
+        sessions: [],
+        events: [
+          { sessionId: 'r1', event: ev(5, { kind: 'error', code: '42P01', message: 'no such table' }) },
+        ],
+        ends: [],
+      });
+      assert.deepEqual(await outcome(store2, 'reopened'), [[4, true]], 'linked by the store opened again');
+      await store2.close();
+    });
+
     test('stores text faithfully: NUL, controls, escapes, lone surrogates, astral characters', async () => {
       const store = openStore(await kind.url('faithful.db'));
       const hostile = "SELECT '\u0000\u001b[2J\u0007\u009b\u202e\ud800\udcff😀\r\n\t\u007f'";

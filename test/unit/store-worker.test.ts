@@ -132,7 +132,7 @@ for (const kind of STORE_KINDS) {
       await reader.close();
     });
 
-    test('a store thread that stops is replaced: calls made meanwhile wait, writes go on, the chain verifies', async () => {
+    test('a store thread that stops is replaced: calls made meanwhile wait, writes go on, outcomes link across it, the chain verifies', async () => {
       const url = await kind.url('restart.db');
       const events: ThreadEvent[] = [];
       const store = await WorkerSessionStore.open(url, 'normal', {}, { onThread: (e) => events.push(e) });
@@ -149,7 +149,7 @@ for (const kind of STORE_KINDS) {
       // Sent while the new thread opens the store: it waits for it.
       await store.writeBatch({
         sessions: [],
-        events: [ev(3, { kind: 'result', tag: 'SELECT 1', rows: 1, durationUs: 2 })].map((event) => ({
+        events: [ev(3, { kind: 'error', code: '42P01', message: 'no such table' })].map((event) => ({
           sessionId: m.id,
           event,
         })),
@@ -158,6 +158,11 @@ for (const kind of STORE_KINDS) {
       assert.deepEqual(
         (await store.getEvents(m.id)).map((e) => e.seq),
         [1, 2, 3],
+      );
+      // The new thread's store takes up the statement the old one left waiting for its outcome.
+      assert.deepEqual(
+        (await store.search('SELECT', { sessionId: m.id, errors: true })).map((h) => h.seq),
+        [2],
       );
       assert.deepEqual(
         events.map((e) => e.kind),

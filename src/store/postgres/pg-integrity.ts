@@ -23,6 +23,7 @@ interface EventRow {
   format: number;
   body: Buffer;
   hash: Buffer | null;
+  failed: boolean | null;
 }
 
 export class PgIntegritySource implements IntegritySource {
@@ -146,10 +147,10 @@ export class PgIntegritySource implements IntegritySource {
       const rows =
         sid === undefined
           ? await q<EventRow[]>`
-              SELECT session_sid AS sid, seq, at_us AS "atUs", offset_us AS "offsetUs", kind, format, body, hash
+              SELECT session_sid AS sid, seq, at_us AS "atUs", offset_us AS "offsetUs", kind, format, body, hash, failed
               FROM events WHERE (session_sid, seq) > (${atSid}, ${atSeq}) ORDER BY session_sid, seq LIMIT ${PAGE}`
           : await q<EventRow[]>`
-              SELECT session_sid AS sid, seq, at_us AS "atUs", offset_us AS "offsetUs", kind, format, body, hash
+              SELECT session_sid AS sid, seq, at_us AS "atUs", offset_us AS "offsetUs", kind, format, body, hash, failed
               FROM events WHERE session_sid = ${sid} AND seq > ${atSeq} ORDER BY seq LIMIT ${PAGE}`;
       if (rows.length === 0) return;
       const last = rows[rows.length - 1]!;

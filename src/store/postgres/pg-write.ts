@@ -19,7 +19,13 @@
 import type { SessionId } from '../../model/session.js';
 import { ChainHeads, type ChainRow, type SealHeadRow, type SessionState } from '../chain-heads.js';
 import { type EncodedBatch, type EncodedEvent, encodedEvents } from '../encoded-batch.js';
-import { linkOutcomes, type OutcomeTracker } from '../outcome-tracker.js';
+import {
+  LINKED_KINDS,
+  type LinkedEvent,
+  linkOutcomes,
+  type OutcomeTracker,
+  sessionsToResume,
+} from '../outcome-tracker.js';
 import { FORMAT_CLEAR, newDataKey } from '../session-keys.js';
 import { SESSION_META_COLUMNS } from '../session-rows.js';
 import type { Sql } from './pg-connect.js';
@@ -77,6 +83,7 @@ export class PgBatchWriter {
     const statements: string[] = [];
     const events = [...encodedEvents(batch)];
     await this.loadSessions(sql, batch, statements);
+    await this.resumeOutcomes(sql, events);
     const { failed, late } = linkOutcomes(this.tracker, events);
     const ev = {
       idx: [] as number[],
@@ -246,6 +253,7 @@ export class PgBatchWriter {
       }
       // Its sid is given by the insert; nothing in memory needs it.
       this.heads.created(0, m, dataKey);
+      this.tracker.started(m.id);
       inserts.push([
         textLit(m.id),
         textLit(m.protocol),
@@ -282,6 +290,22 @@ export class PgBatchWriter {
         row?.wrapped && row.key_version !== null ? { version: row.key_version, wrapped: row.wrapped } : null;
       this.heads.loaded(id, row, row ? this.keys.sessionKey(row.sid, id, stored) : null);
     }
+  }
+
+  /**
+   * The outcome links of the batch's sessions this process does not know (it is new, or a write
+   * failed), taken up from the events the store holds (outcome-tracker.ts).
+   */
+  private async resumeOutcomes(sql: Sql, events: readonly EncodedEvent[]): Promise<void> {
+    const ids = sessionsToResume(this.tracker, events);
+    if (ids.length === 0) return;
+    const rows = await sql<{ id: string; seq: number; kind: string }[]>`
+      SELECT s.id, e.seq, e.kind FROM events e JOIN sessions s ON s.sid = e.session_sid
+      WHERE s.id = ANY(${textArrayParam(ids)}::text[]) AND e.kind = ANY(${textArrayParam(LINKED_KINDS)}::text[])
+      ORDER BY e.session_sid, e.seq`;
+    const byId = new Map<string, LinkedEvent[]>(ids.map((id) => [id, []]));
+    for (const r of rows) byId.get(r.id)!.push(r);
+    for (const [id, stored] of byId) this.tracker.resume(id, stored);
   }
 
   /**

@@ -87,7 +87,8 @@ export class SqliteIntegritySource implements IntegritySource {
   }
 
   async *events(sid?: number): AsyncIterable<StoredEvent[]> {
-    const cols = 'session_sid AS sid, seq, at_us AS atUs, offset_us AS offsetUs, kind, format, body, hash';
+    const cols =
+      'session_sid AS sid, seq, at_us AS atUs, offset_us AS offsetUs, kind, format, body, hash, failed';
     const page =
       sid === undefined
         ? this.db.prepare(

@@ -16,7 +16,13 @@ import { crashEndBatch } from '../crash-close.js';
 import { type EncodedBatch, type EncodedEvent, encodeBatch, encodedEvents } from '../encoded-batch.js';
 import { encryptedStoreError, storeClosed, storeReadOnly } from '../errors.js';
 import { decodeEvent } from '../event-codec.js';
-import { linkOutcomes, OutcomeTracker } from '../outcome-tracker.js';
+import {
+  LINKED_KINDS,
+  type LinkedEvent,
+  linkOutcomes,
+  OutcomeTracker,
+  sessionsToResume,
+} from '../outcome-tracker.js';
 import { toBlindFts5Query, toFts5Query } from '../search-text.js';
 import type {
   CheckpointInfo,
@@ -45,6 +51,7 @@ interface Statements {
   insertFts: RowInserter;
   lastEventId: Database.Statement;
   markOutcome: Database.Statement;
+  linkedEvents: Database.Statement;
   bump: Database.Statement;
   reportApplication: Database.Statement;
   end: Database.Statement;
@@ -265,7 +272,13 @@ export class SqliteSessionStore implements SessionStore {
     const chain = this.chain!;
     for (const meta of batch.sessions) {
       const sid = this.insertSession(meta);
-      if (sid !== null) chain.created(sid, meta);
+      if (sid === null) continue;
+      chain.created(sid, meta);
+      this.tracker.started(meta.id);
+    }
+    // Inside the transaction, after the batches applied before this one in it.
+    for (const id of sessionsToResume(this.tracker, events)) {
+      this.tracker.resume(id, this.st.linkedEvents.iterate(id, ...LINKED_KINDS) as Iterable<LinkedEvent>);
     }
     const { failed, late } = linkOutcomes(this.tracker, events);
     const counts = new Map<number, Counts>();
@@ -474,6 +487,11 @@ function prepareWrites(db: Database.Database): Statements {
     insertFts: new RowInserter(db, 'INSERT INTO statement_fts (rowid, sql, params)', 3, 1024),
     lastEventId: db.prepare('SELECT max(id) AS id FROM events'),
     markOutcome: db.prepare('UPDATE events SET failed = ? WHERE session_sid = ? AND seq = ?'),
+    // No session row: nothing to resume (the batch then fails where the chain finds it missing).
+    linkedEvents: db.prepare(
+      `SELECT e.seq, e.kind FROM events e JOIN sessions s ON s.sid = e.session_sid
+       WHERE s.id = ? AND e.kind IN (${LINKED_KINDS.map(() => '?').join(', ')}) ORDER BY e.seq`,
+    ),
     bump: db.prepare(
       `UPDATE sessions SET statements = statements + ?, errors = errors + ?, events = events + ?,
          last_seq = max(last_seq, ?), head_hash = ? WHERE sid = ?`,
