@@ -192,3 +192,56 @@ test('strict: with the disk full statements are refused clearly, and flow again 
   assertDense(events);
   await assertVerifies(proxy.storeUrl);
 });
+
+test('strict: a statement refused inside a transaction block fails the transaction upstream too, so COMMIT commits nothing', async (t) => {
+  const proxy = await startDiskProxy('strict');
+  const application = uniqueName('faults_disk_tx');
+  const client = await connectAlice(proxy, application);
+  await client.query('CREATE TEMP TABLE disk_full_t (id int, pad text)');
+  await client.query('BEGIN');
+  await client.query(insert(-1));
+
+  await setFileSizeLimit(proxy.pid, 1);
+  let refusal: (Error & { code?: string }) | null = null;
+  let ran = 0;
+  for (let i = 0; i < MAX_STATEMENTS && !refusal; i++) {
+    try {
+      await client.query(insert(i));
+      ran++;
+    } catch (err) {
+      refusal = err as Error & { code?: string };
+    }
+  }
+  assert.ok(refusal, `no statement was refused after ${MAX_STATEMENTS} of 64 KB`);
+  assert.equal(refusal.code, '58030', refusal.message);
+  t.diagnostic(`refused after ${ran + 1} inserts in the transaction: ${refusal.message}`);
+  await setFileSizeLimit(proxy.pid, 'unlimited');
+
+  // As after any error in a transaction block: the server ignores what follows until its end ...
+  const ignored = await waitFor(
+    async () => {
+      try {
+        await client.query('SELECT 1');
+        return 'ran';
+      } catch (err) {
+        const code = (err as { code?: string }).code;
+        return code === '58030' ? null : code; // still refused by dbtape: the store is catching up
+      }
+    },
+    { timeoutMs: 30_000, intervalMs: 50, what: 'the server to answer once the disk was freed' },
+  );
+  assert.equal(ignored, '25P02', 'in failed transaction: commands ignored until end of transaction block');
+  // ... and COMMIT rolls it back: nothing of it was committed.
+  const commit = await client.query('COMMIT');
+  assert.equal(commit.command, 'ROLLBACK');
+  // The inserts before the refused one were rolled back with it.
+  const events = await assertRanAndRecorded(proxy, client, application, 'disk_full_t', []);
+  const tx = events.flatMap((e) => (e.kind === 'tx' ? [e.state] : []));
+  assert.deepEqual(
+    tx.slice(-2),
+    ['failed', 'rollback'],
+    'the recording says the transaction failed, then ended',
+  );
+  assertDense(events);
+  await assertVerifies(proxy.storeUrl);
+});

@@ -62,10 +62,12 @@ describe('openStore', () => {
     const store = openStore(`sqlite:${path}`);
     await seed(store, sessionMeta('private-1'), [{ kind: 'query', sql: 'SELECT 1', via: 'simple' }]);
     const mode = (p: string) => (statSync(p).mode & 0o777).toString(8);
-    assert.deepEqual(
-      [path, `${path}-wal`, `${path}-shm`, join(dir, 'private')].map(mode),
-      ['600', '600', '600', '700'],
-    );
+    assert.deepEqual([path, `${path}-wal`, `${path}-shm`, join(dir, 'private')].map(mode), [
+      '600',
+      '600',
+      '600',
+      '700',
+    ]);
     await store.close();
     // An existing store keeps what its administrator chose.
     chmodSync(path, 0o640);

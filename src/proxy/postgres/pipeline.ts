@@ -39,6 +39,7 @@ import { decodeRowDescriptionWithOrigins, readMaskedOrigins } from './mask-catal
 import { type Denied, PgPolicyGate } from './policy-gate.js';
 import { PgResultPolicy, type Truncation } from './policy-results.js';
 import { ExecuteFlag, ResultOwners } from './result-owners.js';
+import { StandIns } from './stand-ins.js';
 import { StreamEditor } from './stream-editor.js';
 import { StrictGate } from './strict-gate.js';
 import { PgTracker } from './tracker.js';
@@ -211,6 +212,8 @@ export class PgPipeline {
   /** max_rows on a session neither recorded nor masked: results are followed from a few messages. */
   private readonly owners: ResultOwners | null;
   private readonly policyGate: PgPolicyGate | null;
+  /** Policy denials' and strict refusals' stand-ins (stand-ins.ts), when either can happen. */
+  private readonly standIns: StandIns | null;
   private readonly results: PgResultPolicy | null;
   /** Server → client edits (stand-in errors, dropped and masked rows); null without policy. */
   private readonly replies: StreamEditor | null;
@@ -273,7 +276,9 @@ export class PgPipeline {
 
   constructor(private readonly o: PipelineOptions) {
     const engine = o.policy;
-    this.policyGate = engine && !engine.unrestricted ? new PgPolicyGate(engine.openSession()) : null;
+    const restricted = engine !== null && !engine.unrestricted;
+    this.standIns = restricted || (o.observe && o.strict) ? new StandIns() : null;
+    this.policyGate = restricted ? new PgPolicyGate(engine.openSession(), this.standIns!) : null;
     this.results =
       engine && (engine.maxRows !== null || engine.masking !== null)
         ? new PgResultPolicy(engine.maxRows, engine.masking)
@@ -297,7 +302,7 @@ export class PgPipeline {
     this.toClient = new Forwarder(this.clientOut);
     const checked = !this.track && this.policyGate !== null;
     this.requests = checked ? new StreamEditor(this.toUpstream) : null;
-    this.replies = this.policyGate || this.results ? new StreamEditor(this.toClient) : null;
+    this.replies = this.standIns || this.results ? new StreamEditor(this.toClient) : null;
     const clientModes = new Uint8Array(
       this.track ? CLIENT_MODES : checked ? CLIENT_MODES_CHECKED : CLIENT_MODES_UNOBSERVED,
     );
@@ -395,7 +400,7 @@ export class PgPipeline {
     const chunk = end >= 0 ? data.subarray(0, end) : data;
     const edit =
       (this.results?.mayEdit(chunk.length) ?? false) ||
-      (this.policyGate?.substituting ?? false) ||
+      (this.standIns?.substituting ?? false) ||
       this.stopping !== null;
     this.passChunk(
       chunk,
@@ -497,7 +502,7 @@ export class PgPipeline {
         }
         if (type === F.Query || type === F.Sync || type === F.FunctionCall) {
           this.busy++;
-          this.policyGate?.unitSent();
+          this.standIns?.unitSent();
           this.owners?.untilReady();
         }
       },
@@ -537,7 +542,7 @@ export class PgPipeline {
     switch (type) {
       case F.Query: {
         this.busy++;
-        gate?.unitSent();
+        this.standIns?.unitSent();
         this.owners?.untilReady();
         if (gate) {
           const sql = policyText(body, 0);
@@ -562,7 +567,7 @@ export class PgPipeline {
       }
       case F.FunctionCall: {
         this.busy++;
-        gate?.unitSent();
+        this.standIns?.unitSent();
         this.owners?.untilReady();
         const fc = decodeFunctionCall(body);
         if (gate) {
@@ -574,7 +579,7 @@ export class PgPipeline {
       }
       case F.Sync:
         this.busy++;
-        gate?.unitSent();
+        this.standIns?.unitSent();
         this.owners?.untilReady();
         if (track) t.sync();
         return raw;
@@ -649,7 +654,7 @@ export class PgPipeline {
           if (type === B.DataRow && this.results) this.admitRow(at, 5 + bodyLength);
           else if (type === B.ReadyForQuery) {
             if (this.busy > 0) this.busy--;
-            this.policyGate?.unitDone();
+            this.standIns?.unitDone();
           }
           return;
         }
@@ -704,7 +709,7 @@ export class PgPipeline {
           this.stopping.ready = true;
           this.releaseClient();
         }
-        this.policyGate?.unitDone();
+        this.standIns?.unitDone();
         if (results) {
           results.abort();
           if (body[0] === IDLE) results.idle();
@@ -728,12 +733,12 @@ export class PgPipeline {
       case B.ErrorResponse: {
         if (this.stopping && this.stoppedByCap(body, raw, at)) return;
         // A denial's stand-in error is replaced whole below; any other is masked like a notice.
-        const standIn = this.policyGate?.substituting === true;
+        const standIn = this.standIns?.substituting === true;
         const n = (standIn ? null : this.maskedNotice(type, body, raw, at)) ?? decodeNotice(body);
         if (n.severity === 'FATAL' || n.severity === 'PANIC') this.upstreamSaidFatal = true;
         results?.abort();
         this.owners?.error();
-        if (this.policyGate?.substituting && this.substituteError(n, raw, at)) return;
+        if (this.standIns?.substituting && this.substituteError(n, raw, at)) return;
         if (this.track) t.error(n);
         return;
       }
@@ -958,17 +963,17 @@ export class PgPipeline {
     if (this.track) this.tracker.notice({ severity: 'WARNING', code: '01000', message: cut.noticeText });
   }
 
-  /** The server's error for a denied statement's stand-in becomes dbtape's own. */
+  /** The server's error for a stand-in becomes dbtape's own (or nothing: the client has it). */
   private substituteError(n: Notice, raw: Buffer, at: number): boolean {
-    const error = this.policyGate!.replacement(n);
-    if (!error) return false;
+    const reply = this.standIns!.replacement(n);
+    if (!reply) return false;
     const ed = this.replies!;
     if (!ed.editable(at)) {
-      this.o.log.warn({}, 'a policy denial error could not be substituted');
+      this.o.log.warn({}, 'the error for a stand-in statement could not be substituted');
       return false;
     }
-    ed.replace(at, raw.length, error);
-    if (this.track) this.tracker.deniedReply();
+    ed.replace(at, raw.length, reply.error);
+    if (this.track && reply.denial) this.tracker.deniedReply();
     return true;
   }
 
@@ -1004,16 +1009,33 @@ export class PgPipeline {
     // The store's errors often carry dbtape's prefix already; say it once.
     const reason = err.message.replace(/^dbtape:\s*/, '');
     const message = `dbtape: the statement was not run because it could not be recorded: ${reason}`;
+    const error = errorResponse({ severity: 'ERROR', code: SqlState.IoError, message });
+    const unit = last === F.Query || last === F.Sync || last === F.FunctionCall;
+    // Inside a transaction block an error must fail the transaction upstream too, or the client's
+    // COMMIT would commit the statements around the one that never ran: a stand-in fails it there,
+    // and the server's own error (replaced by this one) and ReadyForQuery ('E') answer the client.
+    // After a refused batch that ended in Flush, the client had the error; its Sync gets the stand-in.
+    if (unit && this.tracker.status === 'T') {
+      if (batch.length > 0) this.tracker.error({ severity: 'ERROR', code: SqlState.IoError, message });
+      else {
+        this.busy++;
+        this.standIns!.unitSent();
+        this.owners?.untilReady();
+      }
+      const reply = { error: batch.length > 0 ? error : null, denial: false };
+      this.upstreamOut.write(this.standIns!.make(F.Query, 'dbtape_not_recorded_', reply));
+      return;
+    }
     const client = this.clientOut;
     if (batch.length > 0) {
-      client.write(errorResponse({ severity: 'ERROR', code: SqlState.IoError, message }));
+      client.write(error);
       this.tracker.error({ severity: 'ERROR', code: SqlState.IoError, message });
       this.owners?.error();
     }
-    if (last === F.Query || last === F.Sync || last === F.FunctionCall) {
+    if (unit) {
       this.busy -= own;
       for (let i = 0; i < own; i++) {
-        this.policyGate?.unitDone();
+        this.standIns?.unitDone();
         this.owners?.ready();
       }
       const status = this.tracker.status;
