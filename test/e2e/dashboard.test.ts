@@ -62,6 +62,11 @@ async function sessionOf(application: string): Promise<string> {
   );
 }
 
+/** `s` as a regular expression matching it literally. */
+function esc2re(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
 /** The element's text content ('' when it has none). */
 async function text(l: Locator): Promise<string> {
   return (await l.textContent()) ?? '';
@@ -358,7 +363,13 @@ describe('dashboard', () => {
 
   test('recorded markup and control characters render literally', async () => {
     const app = `e2e-xss-${RUN}`;
-    await psqlScript('alice', "SELECT '<script>alert(1)</script>' AS x, E'esc\\x1b[31mred' AS y;\n", app);
+    const hostile = "'bel\u0007 esc\u001b[2J rlo\u202egnp.exe'";
+    await psqlScript(
+      'alice',
+      "SELECT '<script>alert(1)</script>' AS x, E'esc\\x1b[31mred' AS y;\n" +
+        `select 'tab\there' as t,\n  ${hostile} as h;\n`,
+      app,
+    );
     const id = await sessionOf(app);
     const { page } = admin;
     await page.goto(`${web.url}/sessions/${id}`);
@@ -366,11 +377,35 @@ describe('dashboard', () => {
     await sql.waitFor();
     assert.match(await text(sql), /SELECT '<script>alert\(1\)<\/script>' AS x/);
     const cells = await page.getByTestId('result-table').locator('tbody td').allInnerTexts();
-    assert.deepEqual(cells, ['<script>alert(1)</script>', 'esc␛[31mred']);
+    assert.deepEqual(cells, ['<script>alert(1)</script>', 'esc⟨ESC⟩[31mred']);
+    const esc = page.getByTestId('result-table').locator('.ctl');
+    assert.equal(await text(esc), '⟨ESC⟩');
+    assert.equal(await esc.getAttribute('title'), 'control character U+001B (ESC)');
     const scripts = await page.evaluate("document.querySelectorAll('script').length");
     assert.equal(scripts, 1, 'only the dashboard bundle is a script element');
     assert.equal(await page.locator('#app script, #app img, #app iframe').count(), 0);
     assert.deepEqual(dialogs, [], 'no alert() ran');
     await shot(page, 'xss');
+
+    // Multi-line SQL: a quiet ↵ in the list, real line breaks in the statement; the controls in it
+    // are named markers, which the fonts browsers have can draw (they lack the ␛ ␤ ␇ block).
+    const shown = "'bel⟨BEL⟩ esc⟨ESC⟩[2J rlo⟨U+202E⟩gnp.exe'";
+    const items = page.getByTestId('statement-item');
+    await waitFor(async () => (await items.count()) === 2, { what: 'two statements in the player' });
+    const line = items.nth(1).locator('.sql-line');
+    assert.match(await text(line), new RegExp(`^select 'tab\there' as t,↵  ${esc2re(shown)} as h`));
+    assert.equal(await line.locator('.nl').count(), 1);
+    assert.deepEqual(await line.locator('.ctl').allTextContents(), ['⟨BEL⟩', '⟨ESC⟩', '⟨U+202E⟩']);
+    await items.nth(1).click();
+    await waitFor(async () => (await text(sql)).includes(' as h'), { what: 'the second statement' });
+    assert.ok((await text(sql)).includes(`select 'tab\there' as t,\n  ${shown} as h`), await text(sql));
+    assert.equal(await sql.locator('.nl').count(), 0);
+    assert.deepEqual(await page.getByTestId('result-table').locator('tbody td').allTextContents(), [
+      'tab\there',
+      shown.slice(1, -1),
+    ]);
+    const body = (await page.evaluate('document.body.innerText')) as string;
+    assert.equal(/[\u2400-\u243f]/u.test(body), false, 'no control picture (a box in common fonts)');
+    await shot(page, 'controls');
   });
 });
