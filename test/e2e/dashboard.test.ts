@@ -204,6 +204,81 @@ describe('dashboard', () => {
     assert.match(await text(page.getByTestId('statement-sql')), new RegExp(TOKEN));
   });
 
+  test('a search with no words shows its error alone, not the previous hits', async () => {
+    const { page } = admin;
+    await page.goto(`${web.url}/?q=${TOKEN}`);
+    await page.getByTestId('search-hit').waitFor();
+    for (const q of ['!!!', '🙂']) {
+      await page.getByTestId('search-input').fill(q);
+      await page.getByTestId('apply-filters').click();
+      const alert = page.getByRole('alert');
+      await alert.waitFor();
+      assert.match(await text(alert), /search needs at least one word/);
+      assert.equal(await page.getByTestId('search-results').count(), 0, `no hit list under ${q}`);
+      assert.equal(await page.getByTestId('search-hit').count(), 0);
+      if (q === '🙂') await shot(page, 'search-error');
+    }
+    // The next good search shows its hits, and the error is gone.
+    await page.getByTestId('search-input').fill(TOKEN);
+    await page.getByTestId('apply-filters').click();
+    await page.getByTestId('search-hit').waitFor();
+    assert.equal(await page.getByRole('alert').count(), 0);
+    assert.match(
+      await text(page.getByTestId('search-results').locator('h2')),
+      new RegExp(`1 statement matches ${TOKEN}`),
+    );
+  });
+
+  test('a slow answer to an earlier search does not replace a later one', async () => {
+    const { page } = admin;
+    const none = `nothing_${RUN}`;
+    await page.goto(`${web.url}/`);
+    await page.getByTestId('sessions-table').waitFor();
+    // Which search answers the page has read: the app reads every answer with res.text().
+    await page.evaluate(`(() => {
+      window.answered = [];
+      const f = window.fetch.bind(window);
+      window.fetch = async (input, init) => {
+        const res = await f(input, init);
+        const read = res.text.bind(res);
+        res.text = () => read().then((t) => (window.answered.push(String(input)), t));
+        return res;
+      };
+    })()`);
+    let release = () => {};
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const held = (u: URL) => u.pathname === '/api/search' && u.searchParams.get('q') === TOKEN;
+    await page.route(held, async (route) => {
+      await released;
+      await route.continue();
+    });
+    try {
+      await page.getByTestId('search-input').fill(TOKEN);
+      await page.getByTestId('apply-filters').click();
+      await page.waitForURL(new RegExp(`q=${TOKEN}`));
+      await page.getByTestId('search-input').fill(none);
+      await page.getByTestId('apply-filters').click();
+      const heading = page.getByTestId('search-results').locator('h2');
+      await heading.waitFor();
+      assert.match(await text(heading), new RegExp(`No statements match ${none}`));
+
+      release();
+      await waitFor(
+        async () =>
+          ((await page.evaluate('window.answered')) as string[]).some((u) => u.includes(`q=${TOKEN}`)),
+        { what: 'the page to read the held answer to the earlier search' },
+      );
+      // Rendering follows in the same microtask checkpoint as the read, so the page is settled now.
+      assert.match(await text(heading), new RegExp(`No statements match ${none}`));
+      assert.equal(await page.getByTestId('search-hit').count(), 0);
+    } finally {
+      release();
+      await page.unroute(held);
+    }
+  });
+
   test('the player steps and plays through the statements in order and shows the result table', async () => {
     const { page } = admin;
     // A deep link names a statement by its sequence number.
