@@ -37,6 +37,9 @@ const IN_CONTEXT =
 /** Multi-line mode keeps \n and \t. */
 const UNSAFE = new RegExp(`[\u0000-\u0008\u000b-\u001f${REST}]|${IN_CONTEXT}`, 'gu');
 const UNSAFE_SINGLE_LINE = new RegExp(`[\u0000-\u001f${REST}]|${IN_CONTEXT}`, 'gu');
+/** The same, capturing, for splitUnsafe (String#split keeps captured separators). */
+const SPLIT = new RegExp(`(${UNSAFE.source})`, 'u');
+const SPLIT_SINGLE_LINE = new RegExp(`(${UNSAFE_SINGLE_LINE.source})`, 'u');
 
 export interface SafeTextOptions {
   /** Also render \n and \t visibly (table cells, one-line summaries). */
@@ -50,6 +53,36 @@ export function safeForTerminal(s: string, options: SafeTextOptions = {}): strin
   if (!re.test(s)) return s;
   re.lastIndex = 0;
   return s.replace(re, visible);
+}
+
+/**
+ * Splits text at the characters the convention makes visible, for renderers that set the markers
+ * apart themselves (the dashboard styles them): even indices hold text to show as it is (possibly
+ * empty), odd indices one character each, to show as `marker(c)`.
+ */
+export function splitUnsafe(s: string, options: SafeTextOptions = {}): string[] {
+  const re = options.singleLine ? UNSAFE_SINGLE_LINE : UNSAFE;
+  re.lastIndex = 0;
+  if (!re.test(s)) return [s];
+  return s.split(options.singleLine ? SPLIT_SINGLE_LINE : SPLIT);
+}
+
+/** The standard abbreviations of the C0 controls, which their control pictures draw (␛ is ESC). */
+const C0_NAMES = (
+  'NUL SOH STX ETX EOT ENQ ACK BEL BS TAB LF VT FF CR SO SI ' +
+  'DLE DC1 DC2 DC3 DC4 NAK SYN ETB CAN EM SUB ESC FS GS RS US'
+).split(' ');
+
+/**
+ * The marker for one character that the convention makes visible. With `names`, C0 controls and
+ * DEL are spelled ⟨ESC⟩, ⟨BEL⟩, ⟨DEL⟩ instead of drawn as control pictures: browsers need this,
+ * since common fonts (DejaVu, Liberation) lack the U+2400 block and draw ␛, ␤ and ␇ all as the
+ * same missing-glyph box. The other markers (⟨U+202E⟩, ⟨xff⟩) are the same in both styles.
+ */
+export function marker(c: string, style: 'pictures' | 'names' = 'pictures'): string {
+  const code = c.codePointAt(0)!;
+  if (style === 'names' && (code < 0x20 || code === 0x7f)) return `⟨${C0_NAMES[code] ?? 'DEL'}⟩`;
+  return visible(c);
 }
 
 function visible(c: string): string {

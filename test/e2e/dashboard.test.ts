@@ -62,6 +62,11 @@ async function sessionOf(application: string): Promise<string> {
   );
 }
 
+/** `s` as a regular expression matching it literally. */
+function esc2re(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
 /** The element's text content ('' when it has none). */
 async function text(l: Locator): Promise<string> {
   return (await l.textContent()) ?? '';
@@ -197,6 +202,81 @@ describe('dashboard', () => {
     await page.getByTestId('player').waitFor();
     await page.waitForURL(new RegExp(`/sessions/${aliceSession}#seq=2$`));
     assert.match(await text(page.getByTestId('statement-sql')), new RegExp(TOKEN));
+  });
+
+  test('a search with no words shows its error alone, not the previous hits', async () => {
+    const { page } = admin;
+    await page.goto(`${web.url}/?q=${TOKEN}`);
+    await page.getByTestId('search-hit').waitFor();
+    for (const q of ['!!!', '🙂']) {
+      await page.getByTestId('search-input').fill(q);
+      await page.getByTestId('apply-filters').click();
+      const alert = page.getByRole('alert');
+      await alert.waitFor();
+      assert.match(await text(alert), /search needs at least one word/);
+      assert.equal(await page.getByTestId('search-results').count(), 0, `no hit list under ${q}`);
+      assert.equal(await page.getByTestId('search-hit').count(), 0);
+      if (q === '🙂') await shot(page, 'search-error');
+    }
+    // The next good search shows its hits, and the error is gone.
+    await page.getByTestId('search-input').fill(TOKEN);
+    await page.getByTestId('apply-filters').click();
+    await page.getByTestId('search-hit').waitFor();
+    assert.equal(await page.getByRole('alert').count(), 0);
+    assert.match(
+      await text(page.getByTestId('search-results').locator('h2')),
+      new RegExp(`1 statement matches ${TOKEN}`),
+    );
+  });
+
+  test('a slow answer to an earlier search does not replace a later one', async () => {
+    const { page } = admin;
+    const none = `nothing_${RUN}`;
+    await page.goto(`${web.url}/`);
+    await page.getByTestId('sessions-table').waitFor();
+    // Which search answers the page has read: the app reads every answer with res.text().
+    await page.evaluate(`(() => {
+      window.answered = [];
+      const f = window.fetch.bind(window);
+      window.fetch = async (input, init) => {
+        const res = await f(input, init);
+        const read = res.text.bind(res);
+        res.text = () => read().then((t) => (window.answered.push(String(input)), t));
+        return res;
+      };
+    })()`);
+    let release = () => {};
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const held = (u: URL) => u.pathname === '/api/search' && u.searchParams.get('q') === TOKEN;
+    await page.route(held, async (route) => {
+      await released;
+      await route.continue();
+    });
+    try {
+      await page.getByTestId('search-input').fill(TOKEN);
+      await page.getByTestId('apply-filters').click();
+      await page.waitForURL(new RegExp(`q=${TOKEN}`));
+      await page.getByTestId('search-input').fill(none);
+      await page.getByTestId('apply-filters').click();
+      const heading = page.getByTestId('search-results').locator('h2');
+      await heading.waitFor();
+      assert.match(await text(heading), new RegExp(`No statements match ${none}`));
+
+      release();
+      await waitFor(
+        async () =>
+          ((await page.evaluate('window.answered')) as string[]).some((u) => u.includes(`q=${TOKEN}`)),
+        { what: 'the page to read the held answer to the earlier search' },
+      );
+      // Rendering follows in the same microtask checkpoint as the read, so the page is settled now.
+      assert.match(await text(heading), new RegExp(`No statements match ${none}`));
+      assert.equal(await page.getByTestId('search-hit').count(), 0);
+    } finally {
+      release();
+      await page.unroute(held);
+    }
   });
 
   test('the player steps and plays through the statements in order and shows the result table', async () => {
@@ -358,7 +438,13 @@ describe('dashboard', () => {
 
   test('recorded markup and control characters render literally', async () => {
     const app = `e2e-xss-${RUN}`;
-    await psqlScript('alice', "SELECT '<script>alert(1)</script>' AS x, E'esc\\x1b[31mred' AS y;\n", app);
+    const hostile = "'bel\u0007 esc\u001b[2J rlo\u202egnp.exe'";
+    await psqlScript(
+      'alice',
+      "SELECT '<script>alert(1)</script>' AS x, E'esc\\x1b[31mred' AS y;\n" +
+        `select 'tab\there' as t,\n  ${hostile} as h;\n`,
+      app,
+    );
     const id = await sessionOf(app);
     const { page } = admin;
     await page.goto(`${web.url}/sessions/${id}`);
@@ -366,11 +452,35 @@ describe('dashboard', () => {
     await sql.waitFor();
     assert.match(await text(sql), /SELECT '<script>alert\(1\)<\/script>' AS x/);
     const cells = await page.getByTestId('result-table').locator('tbody td').allInnerTexts();
-    assert.deepEqual(cells, ['<script>alert(1)</script>', 'esc␛[31mred']);
+    assert.deepEqual(cells, ['<script>alert(1)</script>', 'esc⟨ESC⟩[31mred']);
+    const esc = page.getByTestId('result-table').locator('.ctl');
+    assert.equal(await text(esc), '⟨ESC⟩');
+    assert.equal(await esc.getAttribute('title'), 'control character U+001B (ESC)');
     const scripts = await page.evaluate("document.querySelectorAll('script').length");
     assert.equal(scripts, 1, 'only the dashboard bundle is a script element');
     assert.equal(await page.locator('#app script, #app img, #app iframe').count(), 0);
     assert.deepEqual(dialogs, [], 'no alert() ran');
     await shot(page, 'xss');
+
+    // Multi-line SQL: a quiet ↵ in the list, real line breaks in the statement; the controls in it
+    // are named markers, which the fonts browsers have can draw (they lack the ␛ ␤ ␇ block).
+    const shown = "'bel⟨BEL⟩ esc⟨ESC⟩[2J rlo⟨U+202E⟩gnp.exe'";
+    const items = page.getByTestId('statement-item');
+    await waitFor(async () => (await items.count()) === 2, { what: 'two statements in the player' });
+    const line = items.nth(1).locator('.sql-line');
+    assert.match(await text(line), new RegExp(`^select 'tab\there' as t,↵  ${esc2re(shown)} as h`));
+    assert.equal(await line.locator('.nl').count(), 1);
+    assert.deepEqual(await line.locator('.ctl').allTextContents(), ['⟨BEL⟩', '⟨ESC⟩', '⟨U+202E⟩']);
+    await items.nth(1).click();
+    await waitFor(async () => (await text(sql)).includes(' as h'), { what: 'the second statement' });
+    assert.ok((await text(sql)).includes(`select 'tab\there' as t,\n  ${shown} as h`), await text(sql));
+    assert.equal(await sql.locator('.nl').count(), 0);
+    assert.deepEqual(await page.getByTestId('result-table').locator('tbody td').allTextContents(), [
+      'tab\there',
+      shown.slice(1, -1),
+    ]);
+    const body = (await page.evaluate('document.body.innerText')) as string;
+    assert.equal(/[\u2400-\u243f]/u.test(body), false, 'no control picture (a box in common fonts)');
+    await shot(page, 'controls');
   });
 });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { highlightSnippet, safeForTerminal } from '../../src/replay/sanitize.js';
+import { highlightSnippet, marker, safeForTerminal, splitUnsafe } from '../../src/replay/sanitize.js';
 import { decodeWireText, encodeWireText } from '../../src/wire/text.js';
 
 /** Text a hostile client could have sent, each entry one trick. */
@@ -95,6 +95,36 @@ describe('safeForTerminal', () => {
     assert.equal(out.includes(0x1b), false);
     // C1 controls as characters (their bytes can legitimately appear as UTF-8 continuation bytes).
     assert.equal(/[\u0080-\u009f]/.test(out.toString('utf8')), false);
+  });
+});
+
+describe('splitUnsafe and marker', () => {
+  test('the split, with pictures, is exactly safeForTerminal (both modes)', () => {
+    for (const [name, input] of [...HOSTILE, ['multi-line', 'a\n\tb\r\n👩\u200d💻 1\ufe0f\u20e3']]) {
+      for (const singleLine of [false, true]) {
+        const parts = splitUnsafe(input, { singleLine });
+        assert.equal(parts.length % 2, 1, name);
+        const joined = parts.map((p, i) => (i % 2 === 1 ? marker(p) : p)).join('');
+        assert.equal(joined, safeForTerminal(input, { singleLine }), name);
+        for (let i = 1; i < parts.length; i += 2) assert.equal([...parts[i]!].length, 1, name);
+      }
+    }
+  });
+
+  test('names C0 controls and DEL for browsers, whose fonts lack the control pictures', () => {
+    const names = Array.from({ length: 32 }, (_, c) => marker(String.fromCharCode(c), 'names'));
+    assert.equal(
+      names.slice(0, 14).join(' '),
+      '⟨NUL⟩ ⟨SOH⟩ ⟨STX⟩ ⟨ETX⟩ ⟨EOT⟩ ⟨ENQ⟩ ⟨ACK⟩ ⟨BEL⟩ ⟨BS⟩ ⟨TAB⟩ ⟨LF⟩ ⟨VT⟩ ⟨FF⟩ ⟨CR⟩',
+    );
+    assert.equal(names[0x1b], '⟨ESC⟩');
+    assert.equal(names[0x1f], '⟨US⟩');
+    assert.equal(marker('\u007f', 'names'), '⟨DEL⟩');
+    assert.ok(names.every((n) => /^⟨[A-Z][A-Z0-9]{1,2}⟩$/.test(n)));
+    assert.equal(marker('\u001b'), '\u241b', 'the terminal keeps its control pictures');
+    assert.equal(marker('\u202e', 'names'), '⟨U+202E⟩');
+    assert.equal(marker('\u009b', 'names'), '⟨U+009B⟩');
+    assert.equal(marker('\udcff', 'names'), '⟨xff⟩');
   });
 });
 

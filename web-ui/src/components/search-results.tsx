@@ -3,6 +3,7 @@ import { formatTime } from '../format';
 import { linkClick } from '../router';
 import { safeLine, snippetParts } from '../safe-text';
 import type { SearchHitJson } from '../types';
+import { PieceView } from './recorded';
 
 export function SearchResults({ hits, q }: { hits: SearchHitJson[]; q: string }) {
   return (
@@ -22,7 +23,15 @@ export function SearchResults({ hits, q }: { hits: SearchHitJson[]; q: string })
               data-testid="search-hit"
             >
               <code class="snippet">
-                {snippetParts(h.snippet).map((p, i) => (p.match ? <mark key={i}>{p.text}</mark> : p.text))}
+                {snippetParts(h.snippet).map((p, i) =>
+                  p.match ? (
+                    <mark key={i}>
+                      <PieceView p={p} />
+                    </mark>
+                  ) : (
+                    <PieceView key={i} p={p} />
+                  ),
+                )}
               </code>
             </a>
             <div class="hit-meta muted">

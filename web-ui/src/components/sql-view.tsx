@@ -4,7 +4,8 @@ import { tokenizeSql } from '../sql-tokens';
 import { Recorded } from './recorded';
 
 export function SqlView({ sql, testId }: { sql: string; testId?: string }) {
-  const tokens = useMemo(() => tokenizeSql(sql), [sql]);
+  // A CRLF is one line break (safe-text.ts); joined first, since a token may end between the two.
+  const tokens = useMemo(() => tokenizeSql(sql.replace(/\r\n/g, '\n')), [sql]);
   return (
     <pre class="sql" data-testid={testId}>
       {tokens.map((t, i) =>

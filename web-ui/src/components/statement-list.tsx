@@ -1,8 +1,8 @@
 /** The player's list of statements: one line each, the current one marked and kept in view. */
 import { useEffect, useRef } from 'preact/hooks';
 import { formatDurationUs, plural } from '../format';
-import { safeLine } from '../safe-text';
 import { durationUsOf, type Statement } from '../statements';
+import { Recorded } from './recorded';
 
 /** Long sessions list only the statements around the current one; the timeline reaches the rest. */
 const WINDOW = 300;
@@ -44,6 +44,11 @@ export function StatementWindow(props: {
   );
 }
 
+/** The first 300 characters, not cutting an emoji in half (which would show as a marker). */
+function head(text: string): string {
+  return text.slice(0, /[\ud800-\udbff]/.test(text[299] ?? '') ? 299 : 300);
+}
+
 function StatementItem({ st, active, onClick }: { st: Statement; active: boolean; onClick: () => void }) {
   const ref = useRef<HTMLButtonElement>(null);
   useEffect(() => {
@@ -68,7 +73,9 @@ function StatementItem({ st, active, onClick }: { st: Statement; active: boolean
         aria-current={active ? 'true' : undefined}
       >
         <span class="seq">#{st.seq}</span>
-        <span class="sql-line">{safeLine(text.slice(0, 300))}</span>
+        <span class="sql-line">
+          <Recorded text={head(text)} line />
+        </span>
         <span class="dur">{d !== null ? formatDurationUs(d) : st.outcome === 'pending' ? '…' : ''}</span>
       </button>
     </li>

@@ -76,37 +76,54 @@ function matches(s: SessionJson, f: Filters): boolean {
   return !f.errors;
 }
 
+/**
+ * What the page shows, with the URL query (`search`) it answers: the list, the hits and the error
+ * are set together and only ever shown for that query, so a search that fails or is still loading
+ * cannot leave the previous query's hits on screen under the new query's words.
+ */
+interface View {
+  readonly search: string | null;
+  readonly sessions: SessionJson[];
+  readonly next: string | null;
+  readonly hits: SearchHitJson[] | null;
+  readonly error: string | null;
+}
+
+const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
+
+async function load(search: string): Promise<View> {
+  const f = readFilters(search);
+  const [list, found] = await Promise.allSettled([
+    api.listSessions(query(f)),
+    f.q ? api.search(f.q, query(f)) : Promise.resolve(null),
+  ]);
+  const failed = [list, found].find((r) => r.status === 'rejected');
+  return {
+    search,
+    sessions: list.status === 'fulfilled' ? list.value.sessions : [],
+    next: list.status === 'fulfilled' ? list.value.next : null,
+    hits: found.status === 'fulfilled' ? found.value : null,
+    error: failed ? message(failed.reason) : null,
+  };
+}
+
 export function SessionsPage({ me, search }: { me: Me; search: string }) {
   const filters = readFilters(search);
   const [draft, setDraft] = useState<Filters>(filters);
-  const [sessions, setSessions] = useState<SessionJson[]>([]);
-  const [next, setNext] = useState<string | null>(null);
-  const [hits, setHits] = useState<SearchHitJson[] | null>(null);
+  const [view, setView] = useState<View>({ search: null, sessions: [], next: null, hits: null, error: null });
   const [minutes, setMinutes] = useState<MinuteJson[]>([]);
-  const [error, setError] = useState<string | null>(null);
-  const [loading, setLoading] = useState(true);
   const [, setTick] = useState(0);
   const filtersRef = useRef(filters);
   filtersRef.current = filters;
+  const current = view.search === search;
+  const { sessions, next } = view;
 
   useEffect(() => setDraft(filters), [search]);
 
   useEffect(() => {
+    // A slower answer to an earlier query must not replace a later one's.
     let cancelled = false;
-    setLoading(true);
-    setError(null);
-    const load = async () => {
-      const f = filters;
-      const list = await api.listSessions(query(f));
-      const found = f.q ? await api.search(f.q, query(f)) : null;
-      if (cancelled) return;
-      setSessions(list.sessions);
-      setNext(list.next);
-      setHits(found);
-    };
-    load()
-      .catch((err: unknown) => !cancelled && setError(err instanceof Error ? err.message : String(err)))
-      .finally(() => !cancelled && setLoading(false));
+    void load(search).then((v) => !cancelled && setView(v));
     return () => {
       cancelled = true;
     };
@@ -130,23 +147,24 @@ export function SessionsPage({ me, search }: { me: Me; search: string }) {
         applyLive(JSON.parse((ev as MessageEvent<string>).data) as LiveMessage),
       );
     const applyLive = (msg: LiveMessage) => {
-      setSessions((list) => {
-        if (msg.type === 'start') {
-          if (!matches(msg.session, filtersRef.current) || list.some((s) => s.id === msg.session.id))
-            return list;
-          return [msg.session, ...list];
-        }
-        return list.map((s) => {
-          if (s.id !== msg.id) return s;
-          if (msg.type === 'update') return { ...s, statements: msg.statements, errors: msg.errors };
-          return {
-            ...s,
-            statements: msg.statements,
-            errors: msg.errors,
-            status: 'ended',
-            ended_at: msg.ended_at,
-          };
-        });
+      setView((v) => ({ ...v, sessions: live(v.sessions, msg) }));
+    };
+    const live = (list: SessionJson[], msg: LiveMessage): SessionJson[] => {
+      if (msg.type === 'start') {
+        if (!matches(msg.session, filtersRef.current) || list.some((s) => s.id === msg.session.id))
+          return list;
+        return [msg.session, ...list];
+      }
+      return list.map((s) => {
+        if (s.id !== msg.id) return s;
+        if (msg.type === 'update') return { ...s, statements: msg.statements, errors: msg.errors };
+        return {
+          ...s,
+          statements: msg.statements,
+          errors: msg.errors,
+          status: 'ended',
+          ended_at: msg.ended_at,
+        };
       });
     };
     on('start');
@@ -160,13 +178,25 @@ export function SessionsPage({ me, search }: { me: Me; search: string }) {
     navigate(`/${toSearch(draft)}`);
   };
   const loadMore = async () => {
-    if (!next) return;
+    if (!next || !current) return;
+    // The page belongs to this query and cursor; the filters may change before it arrives.
+    const still = (v: View) => v.search === search && v.next === next;
     try {
       const page = await api.listSessions({ ...query(filters), cursor: next });
-      setSessions((list) => [...list, ...page.sessions.filter((s) => !list.some((x) => x.id === s.id))]);
-      setNext(page.next);
+      setView((v) =>
+        still(v)
+          ? {
+              ...v,
+              sessions: [
+                ...v.sessions,
+                ...page.sessions.filter((s) => !v.sessions.some((x) => x.id === s.id)),
+              ],
+              next: page.next,
+            }
+          : v,
+      );
     } catch (err) {
-      setError(err instanceof Error ? err.message : String(err));
+      setView((v) => (still(v) ? { ...v, error: message(err) } : v));
     }
   };
   const set = <K extends keyof Filters>(k: K, v: Filters[K]) => setDraft((d) => ({ ...d, [k]: v }));
@@ -260,14 +290,14 @@ export function SessionsPage({ me, search }: { me: Me; search: string }) {
         )}
       </form>
 
-      {error && (
-        <p class="form-error" role="alert">
-          {error}
+      {current && view.error && (
+        <p class="form-error" role="alert" data-testid="page-error">
+          {view.error}
         </p>
       )}
-      {hits && <SearchResults hits={hits} q={filters.q} />}
-      <SessionTable sessions={sessions} loading={loading} />
-      {next && (
+      {current && view.hits && <SearchResults hits={view.hits} q={filters.q} />}
+      <SessionTable sessions={sessions} loading={!current} />
+      {current && next && (
         <div class="more">
           <button type="button" onClick={loadMore} data-testid="load-more">
             Load more
