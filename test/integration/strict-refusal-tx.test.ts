@@ -10,8 +10,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { Recorder } from '../../src/recording/recorder.js';
 import { openStore } from '../../src/store/open-store.js';
-import type { WriteBatch, WriteOptions } from '../../src/store/session-store.js';
-import { DelegatingStore } from '../support/delegating-store.js';
+import { FullDiskStore } from '../support/failing-store.js';
 import {
   cstr,
   errorFields,
@@ -25,20 +24,7 @@ import {
   typedMessage,
 } from '../support/inproc-dbtape.js';
 
-/** Fails commits on demand, like a full disk. */
-class FailingStore extends DelegatingStore {
-  failing = false;
-  async writeBatch(batch: WriteBatch, options?: WriteOptions): Promise<void> {
-    if (this.failing) throw Object.assign(new Error('database or disk is full'), { code: 'SQLITE_FULL' });
-    await this.inner.writeBatch(batch, options);
-  }
-  async sync(): Promise<void> {
-    if (this.failing) throw Object.assign(new Error('database or disk is full'), { code: 'SQLITE_FULL' });
-    return this.inner.sync?.();
-  }
-}
-
-const store = new FailingStore(openStore('sqlite::memory:', { journal: true }));
+const store = new FullDiskStore(openStore('sqlite::memory:', { journal: true }));
 let dbtape: InProcessDbtape;
 
 before(async () => {

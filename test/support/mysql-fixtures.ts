@@ -14,6 +14,7 @@ import { stringify } from 'yaml';
 import { type RunningServer, startServer } from '../../src/cli/server.js';
 import { loadConfig } from '../../src/config/load.js';
 import { hashPassword } from '../../src/config/verifiers.js';
+import type { RecorderFactory } from '../../src/model/recorder.js';
 import type { SessionEvent } from '../../src/model/session.js';
 import * as M from '../../src/protocol/mysql/index.js';
 import { encodedEvents } from '../../src/store/encoded-batch.js';
@@ -78,6 +79,8 @@ export interface MysqlProxyOptions {
   /** false: no store, nothing recorded. */
   readonly record?: boolean;
   readonly durability?: 'fast' | 'strict';
+  /** In-process only: records through this instead of the config's store (one that fails, say). */
+  readonly recorders?: RecorderFactory;
   readonly limits?: Readonly<Record<string, unknown>>;
   /** Environment for a spawned dbtape (target passwords named by password_env). */
   readonly env?: Record<string, string>;
@@ -150,7 +153,9 @@ export async function startMysqlProxy(opts: MysqlProxyOptions = {}): Promise<Mys
   const configFile = path.join(dir, 'dbtape.yaml');
   writeFileSync(configFile, mysqlProxyYaml(opts, 0, dir, certs));
   const logs: LogLine[] = [];
-  const server = await startServer(loadConfig(configFile), collectingLogger(logs));
+  const server = await startServer(loadConfig(configFile), collectingLogger(logs), {
+    recorders: opts.recorders,
+  });
   const address = server.addresses.mysql;
   if (!address) throw new Error('dbtape started without a MySQL listener');
   return {

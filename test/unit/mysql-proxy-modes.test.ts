@@ -4,6 +4,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import * as M from '../../src/protocol/mysql/index.js';
+import { Recorder } from '../../src/recording/recorder.js';
+import { openStore } from '../../src/store/open-store.js';
+import { FullDiskStore } from '../support/failing-store.js';
 import {
   errOf,
   type FakeUpstream,
@@ -90,6 +93,35 @@ test('durability: strict: the statement is in the store before the server sees i
     },
   );
   assert.deepEqual(seenInStore, [true, true, true]);
+});
+
+test('durability: strict: a statement the store cannot record is refused, not sent, and the session goes on', async () => {
+  const store = new FullDiskStore(openStore('sqlite::memory:', { journal: true }));
+  const recorders = new Recorder({ store, durability: 'strict', maxBackoffMs: 20 });
+  await withProxy({ durability: 'strict', recorders }, async (proxy, fake) => {
+    const { raw } = await loggedIn(proxy);
+    raw.command(queryPayload('SELECT 1'));
+    await raw.response(M.COM_QUERY);
+    store.failing = true;
+    const sent = fake.received.flat().length;
+    raw.command(queryPayload('SELECT 2'));
+    const e = errOf(await raw.read());
+    assert.match(
+      e.message,
+      /^dbtape: the statement was not run because it could not be recorded: the session store cannot write \(disk full/,
+    );
+    assert.equal(fake.received.flat().length, sent, 'nothing reached the server');
+    store.failing = false;
+    await waitFor(
+      async () => {
+        raw.command(queryPayload('SELECT 3'));
+        const [first] = await raw.response(M.COM_QUERY);
+        return first!.payload[0] !== M.ERR_HEADER;
+      },
+      { what: 'statements to run again once the store writes' },
+    );
+    raw.close();
+  });
 });
 
 test('an administrator ending a session: the client gets ERR 1927 and the end is recorded as killed', async () => {

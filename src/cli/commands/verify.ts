@@ -136,7 +136,7 @@ function notes(r: VerifyReport): string[] {
   const out: string[] = [];
   if (r.checkpoints === 0) {
     out.push(
-      'the store holds no signed checkpoints, so the deletion of whole sessions cannot be proven (set store.signing_key_file)',
+      'the store holds no signed checkpoints, so the deletion of whole sessions cannot be proven (with store.signing_key_file set, dbtape serve signs one every store.checkpoint_interval while sessions are recorded, and at shutdown)',
     );
   } else if (r.trust === 'store') {
     out.push(

@@ -15,6 +15,7 @@ import {
 } from '../../protocol/mysql/index.js';
 import { endSockets } from '../end-sockets.js';
 import { Forwarder } from '../forwarder.js';
+import { notRecordedMessage } from '../not-recorded.js';
 import { ProgressDeadline } from '../progress-deadline.js';
 import type { StopReason } from '../session-registry.js';
 import { readChunks } from '../socket-chunks.js';
@@ -319,7 +320,7 @@ export class MysqlPipeline {
           if (!this.ended && !this.upstreamOut.writev(captured)) this.backpressured = true;
         },
         (err: Error) => {
-          const message = `dbtape: the statement was not run: its record could not be stored (${err.message})`;
+          const message = notRecordedMessage(err);
           this.o.log.warn({ err: err.message }, 'statement refused: its record could not be made durable');
           this.events.refusal(ER_UNKNOWN_ERROR.errno, ER_UNKNOWN_ERROR.sqlState, message);
           this.responses.replaceLast(errPacket(ER_UNKNOWN_ERROR, message, respSeq));

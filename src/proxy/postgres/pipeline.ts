@@ -31,6 +31,7 @@ import { SqlState } from '../../protocol/postgres/sqlstate.js';
 import { WireError } from '../../wire/reader.js';
 import { endSockets } from '../end-sockets.js';
 import { Forwarder } from '../forwarder.js';
+import { notRecordedMessage } from '../not-recorded.js';
 import { ProgressDeadline } from '../progress-deadline.js';
 import type { StopReason } from '../session-registry.js';
 import { readChunks } from '../socket-chunks.js';
@@ -1006,9 +1007,7 @@ export class PgPipeline {
     }
     if (this.ended) return;
     this.o.log.warn({ err: err.message }, 'statement refused: its record could not be made durable');
-    // The store's errors often carry dbtape's prefix already; say it once.
-    const reason = err.message.replace(/^dbtape:\s*/, '');
-    const message = `dbtape: the statement was not run because it could not be recorded: ${reason}`;
+    const message = notRecordedMessage(err);
     const error = errorResponse({ severity: 'ERROR', code: SqlState.IoError, message });
     const unit = last === F.Query || last === F.Sync || last === F.FunctionCall;
     // Inside a transaction block an error must fail the transaction upstream too, or the client's
