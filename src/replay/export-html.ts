@@ -1,9 +1,9 @@
 /**
  * `dbtape export --format html`: one self-contained page (inline CSS, no script, no external
  * resource; a Content-Security-Policy forbids loading anything) with the session's metadata and
- * its events in order, each with its offset from the session start. Recorded text is first made
- * visible (controls as control pictures, sanitize.ts) and then HTML-escaped, so a recording can
- * neither inject markup nor hide characters.
+ * its events in order, each with its offset from the session start. Recorded text is HTML-escaped
+ * with controls and invisible characters made visible (htmlText), so a recording can neither inject
+ * markup nor hide characters.
  */
 import type { ResultColumn, SessionEvent } from '../model/session.js';
 import type { SessionStore, SessionSummary } from '../store/session-store.js';
@@ -11,7 +11,7 @@ import { sessionEvents } from './event-source.js';
 import { formatBytes, formatMs, formatOffset, formatSpan, formatTimestamp, plural } from './format.js';
 import { noProgress, type Progress } from './progress.js';
 import { isNumericType } from './render-table.js';
-import { safeForTerminal } from './sanitize.js';
+import { marker, splitUnsafe } from './sanitize.js';
 import type { TextSink } from './sink.js';
 
 const ESCAPES: Record<string, string> = {
@@ -22,14 +22,25 @@ const ESCAPES: Record<string, string> = {
   "'": '&#39;',
 };
 
-/** Recorded text as HTML: visible controls (marked), then escaped. */
+/**
+ * Recorded text as HTML, escaped, with what sanitize.ts makes visible marked: controls spelled out
+ * (⟨ESC⟩: browsers' common fonts lack the control pictures), the rest as the CLI shows them. Only
+ * characters the sanitizer flagged are styled, so recorded text that spells a marker stays plain.
+ */
 export function htmlText(s: string, options: { singleLine?: boolean } = {}): string {
-  const escaped = safeForTerminal(s, options).replace(/[&<>"']/g, (c) => ESCAPES[c]!);
-  // Mark what sanitize.ts substituted for control and invisible characters.
-  return escaped.replace(
-    /[\u2400-\u2424]|⟨(?:U\+[0-9A-F]{4,6}|x[0-9a-f]{2})⟩/g,
-    (m) => `<span class="ctl">${m}</span>`,
-  );
+  const parts = splitUnsafe(s, options);
+  let out = '';
+  for (let i = 0; i < parts.length; i++) {
+    out +=
+      i % 2 === 0
+        ? escapeHtml(parts[i]!)
+        : `<span class="ctl">${escapeHtml(marker(parts[i]!, 'names'))}</span>`;
+  }
+  return out;
+}
+
+function escapeHtml(s: string): string {
+  return s.replace(/[&<>"']/g, (c) => ESCAPES[c]!);
 }
 
 const STYLE = `

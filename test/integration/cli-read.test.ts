@@ -8,7 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -550,6 +550,7 @@ describe('dbtape export', () => {
   test('asciicast v2 to a file: valid, non-decreasing times, the replay text with CRLF', async () => {
     const file = join(dir, 'session.cast');
     await ok('export', psqlId, '--format', 'asciicast', '-o', file, '--store', P());
+    assert.equal(statSync(file).mode & 0o777, 0o600, 'readable by its owner only, like the store');
     const lines = readFileSync(file, 'utf8').trimEnd().split('\n');
     const header = JSON.parse(lines[0]!);
     assert.equal(header.version, 2);

@@ -132,9 +132,9 @@ describe('html export', () => {
     assert.doesNotMatch(html, /<script/i, 'no script tag, recorded or otherwise');
     assert.doesNotMatch(html, /\b(src|href)=/i, 'no external resources');
     assert.ok(html.includes('&lt;script&gt;alert(1)&lt;/script&gt;'));
-    assert.ok(html.includes('<span class="ctl">␛</span>'), 'ESC shown visibly');
-    assert.ok(html.includes('⟨U+202E⟩'), 'bidi override shown visibly');
-    assert.ok(html.includes('⟨x80⟩'), 'an invalid UTF-8 byte shown visibly');
+    assert.ok(html.includes('<span class="ctl">⟨ESC⟩</span>'), 'ESC shown visibly, in letters any font has');
+    assert.ok(html.includes('<span class="ctl">⟨U+202E⟩</span>'), 'bidi override shown visibly');
+    assert.ok(html.includes('<span class="ctl">⟨x80⟩</span>'), 'an invalid UTF-8 byte shown visibly');
     assert.match(html, /\+0:00\.250/, 'offsets from the session start');
     assert.match(html, /<td class="num">7<\/td>/);
     assert.match(html, /<span class="null">NULL<\/span>/);
@@ -143,6 +143,15 @@ describe('html export', () => {
 
   test('htmlText escapes every markup character', () => {
     assert.equal(htmlText(`<a href="x">'&'</a>`), '&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;');
+  });
+
+  test('htmlText marks only what the sanitizer flagged: a recorded marker is plain text', () => {
+    assert.equal(
+      htmlText('a\x1b[2J ⟨ESC⟩ b\x07'),
+      'a<span class="ctl">⟨ESC⟩</span>[2J ⟨ESC⟩ b<span class="ctl">⟨BEL⟩</span>',
+    );
+    assert.equal(htmlText('one\ntwo'), 'one\ntwo', 'a newline in a statement stays a line break');
+    assert.equal(htmlText('one\ntwo', { singleLine: true }), 'one<span class="ctl">⟨LF⟩</span>two');
   });
 });
 

@@ -64,7 +64,8 @@ export function registerExport(program: Command): void {
 
 async function toFile(file: string, write: (sink: TextSink) => Promise<void>): Promise<void> {
   const temp = `${file}.partial-${process.pid}`;
-  const stream = createWriteStream(temp, { flags: 'wx' });
+  // Readable by its owner only, like the store it comes from: it holds statements and rows.
+  const stream = createWriteStream(temp, { flags: 'wx', mode: 0o600 });
   try {
     await write(streamSink(stream, { endStream: true }));
     renameSync(temp, file);
