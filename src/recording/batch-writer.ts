@@ -457,7 +457,7 @@ export class BatchWriter {
         settle(item, 'committed', null);
         continue;
       }
-      if ((outOfStep || isEssential(item.body)) && ++item.attempts < MAX_ATTEMPTS) {
+      if ((outOfStep || this.keeps(item)) && ++item.attempts < MAX_ATTEMPTS) {
         retry.push(item);
         item.track.queued++;
         continue;
@@ -475,6 +475,17 @@ export class BatchWriter {
     }
     this.health.failed(err, items.length);
     this.stats.storeErrors = this.health.errors;
+  }
+
+  /**
+   * What a failed write keeps for the next one rather than give up (a gap then reports it):
+   * start and end; and in strict mode everything but statements, whose durable() is refused
+   * with the write, so they never ran. What strict mode otherwise loses with them is what
+   * happened around statements that did run: the result of the one just before, its notices,
+   * the refusals themselves.
+   */
+  private keeps(item: Item): boolean {
+    return isEssential(item.body) || (this.opt.strict && item.body.kind !== 'query');
   }
 
   /**

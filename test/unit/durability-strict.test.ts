@@ -104,6 +104,33 @@ describe('strict durability with a failing store', () => {
     probe.catch(() => {});
   });
 
+  test('the outcome of a statement that ran is kept across a store failure; only the refused statement is in the gap', async () => {
+    const { store, recorder } = setup({ maxBackoffMs: 5 });
+    const m = nextMeta();
+    const rec = recorder.open(m);
+    rec.event(query('SELECT ran'));
+    await rec.durable();
+    // It ran; its result is queued when the store starts failing, with the next statement.
+    store.failWrites = true;
+    rec.event({ kind: 'result', tag: 'SELECT 1', rows: 1, durationUs: 10 });
+    rec.event(query('SELECT refused'));
+    await assert.rejects(rec.durable(), { code: 'DBTAPE_RECORDING_STORE_FAILED' });
+    rec.event({
+      kind: 'error',
+      code: '58030',
+      message: 'dbtape: the statement was not run because it could not be recorded',
+    });
+    store.failWrites = false;
+    await recorder.flush();
+    const events = await store.getEvents(m.id);
+    assert.deepEqual(
+      events.map((e) => (e.kind === 'gap' ? `gap ${e.lost}` : e.kind)),
+      ['start', 'query', 'gap 1', 'result', 'error'],
+    );
+    await recorder.shutdown();
+    await assertVerifies(store);
+  });
+
   test('statements flow again once the store works, within the 1 s backoff cap, without a restart', async () => {
     mock.timers.enable({ apis: ['setTimeout', 'Date'] });
     try {
