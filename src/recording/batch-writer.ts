@@ -21,7 +21,7 @@
  */
 import { Histogram } from '../model/histogram.js';
 import type { SessionEventBody } from '../model/session.js';
-import type { SessionStore } from '../store/session-store.js';
+import type { SessionStore, SessionSummary } from '../store/session-store.js';
 import {
   type Built,
   buildBatch,
@@ -565,7 +565,7 @@ export class BatchWriter {
     for (const entry of this.recentlyEnded) newest = entry;
     if (!newest) return;
     const [id, ended] = newest;
-    let stored: Awaited<ReturnType<SessionStore['getSession']>>;
+    let stored: SessionSummary | null;
     try {
       stored = await this.store.getSession(id);
     } catch {
@@ -573,7 +573,7 @@ export class BatchWriter {
     }
     // Ended again meanwhile (or forgotten): the store was seen holding it, or reendLost is at work.
     if (this.recentlyEnded.get(id) !== ended) return;
-    if (stored?.status === 'ended' || (stored && stored.lastSeq >= ended.track.nextSeq - 1)) return;
+    if (holdsEnd(stored, ended.track)) return;
     this.opt.logger.error(
       { sessionId: id, storedSeq: stored?.lastSeq ?? 0 },
       'the session store no longer holds a session end it had acknowledged (restored, or failed over to a standby that lagged?): ending again the sessions it lost the end of',
@@ -593,7 +593,7 @@ export class BatchWriter {
     this.reending = true;
     try {
       for (const [id, ended] of [...this.recentlyEnded]) {
-        let stored: Awaited<ReturnType<SessionStore['getSession']>>;
+        let stored: SessionSummary | null;
         try {
           stored = await this.store.getSession(id);
         } catch {
@@ -603,10 +603,9 @@ export class BatchWriter {
         // Checked once per restore: every behind session of it would otherwise check them all again.
         this.recentlyEnded.delete(id);
         const { track, end } = ended;
-        const endSeq = track.nextSeq - 1;
-        if (stored?.status === 'ended' || (stored && stored.lastSeq >= endSeq)) continue;
+        if (holdsEnd(stored, track)) continue;
         // The end's number is given back: it is written again, after the gap.
-        track.nextSeq = endSeq;
+        track.nextSeq--;
         this.resync(track, stored?.lastSeq ?? 0);
         const again = queuedItem(++this.accepted, track, end.body, end.atUs, end.offsetUs);
         this.queue.push(again);
@@ -618,6 +617,11 @@ export class BatchWriter {
     }
     this.schedule();
   }
+}
+
+/** Whether `stored`, the store's row of an ended session's `track`, holds its end (its last event). */
+function holdsEnd(stored: SessionSummary | null, track: Track): boolean {
+  return stored !== null && (stored.status === 'ended' || stored.lastSeq >= track.nextSeq - 1);
 }
 
 /** The session a DBTAPE_STORE_BEHIND or _AHEAD refusal names, if it is one of the batch's. */
