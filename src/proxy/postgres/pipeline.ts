@@ -733,7 +733,7 @@ export class PgPipeline {
       }
       case B.ErrorResponse: {
         if (this.stopping && this.stoppedByCap(body, raw, at)) return;
-        // A denial's stand-in error is replaced whole below; any other is masked like a notice.
+        // A stand-in's error is replaced whole below; any other is masked like a notice.
         const standIn = this.standIns?.substituting === true;
         const n = (standIn ? null : this.maskedNotice(type, body, raw, at)) ?? decodeNotice(body);
         if (n.severity === 'FATAL' || n.severity === 'PANIC') this.upstreamSaidFatal = true;
@@ -1007,15 +1007,15 @@ export class PgPipeline {
     }
     if (this.ended) return;
     this.o.log.warn({ err: err.message }, 'statement refused: its record could not be made durable');
-    const message = notRecordedMessage(err);
-    const error = errorResponse({ severity: 'ERROR', code: SqlState.IoError, message });
+    const notice = { severity: 'ERROR', code: SqlState.IoError, message: notRecordedMessage(err) } as const;
+    const error = errorResponse(notice);
     const unit = last === F.Query || last === F.Sync || last === F.FunctionCall;
     // Inside a transaction block an error must fail the transaction upstream too, or the client's
     // COMMIT would commit the statements around the one that never ran: a stand-in fails it there,
     // and the server's own error (replaced by this one) and ReadyForQuery ('E') answer the client.
     // After a refused batch that ended in Flush, the client had the error; its Sync gets the stand-in.
     if (unit && this.tracker.status === 'T') {
-      if (batch.length > 0) this.tracker.error({ severity: 'ERROR', code: SqlState.IoError, message });
+      if (batch.length > 0) this.tracker.error(notice);
       else {
         this.busy++;
         this.standIns!.unitSent();
@@ -1028,7 +1028,7 @@ export class PgPipeline {
     const client = this.clientOut;
     if (batch.length > 0) {
       client.write(error);
-      this.tracker.error({ severity: 'ERROR', code: SqlState.IoError, message });
+      this.tracker.error(notice);
       this.owners?.error();
     }
     if (unit) {
