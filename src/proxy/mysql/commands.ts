@@ -219,12 +219,14 @@ export class CommandHandler {
       this.o.responses.enqueue(pending(COM_QUERY, 'statement', { showsWarnings }));
       return;
     }
-    const text = { capabilities: this.o.capabilities, latin1Client: this.o.latin1Client };
-    const cmd = decodeCommand(payload, text);
+    const cmd = decodeCommand(payload, {
+      capabilities: this.o.capabilities,
+      latin1Client: this.o.latin1Client,
+    });
     const sql =
       cmd.ok && cmd.value.name === 'COM_QUERY'
         ? cmd.value.sql
-        : clientText(payload.subarray(1), text.latin1Client);
+        : clientText(payload.subarray(1), this.o.latin1Client);
     let modeChange = false;
     let oneSelect = false;
     const kill = killish ? parseKill(sql) : null;

@@ -162,7 +162,7 @@ export class MysqlListener {
       this.recordRefusal(authenticatedLogin(hs), remote, grant, failure, e);
     };
     if (hs.database === null) {
-      this.controlSession(hs, remote, connectionId);
+      this.controlSession(hs, remote, connectionId, clog);
       return;
     }
     const grant = grantFor(hs.user, hs.database, config.targets, config.roles);
@@ -264,6 +264,8 @@ export class MysqlListener {
     hs: Authenticated,
     remote: { addr: string; port: number },
     connectionId: number,
+    /** The log naming this client (serve's). */
+    clog: Logger,
   ): void {
     const { config, log } = this.d;
     hs.reply((seq) => encodeOk({ statusFlags: SERVER_STATUS_AUTOCOMMIT }, hs.capabilities, seq));
@@ -281,15 +283,8 @@ export class MysqlListener {
     const promote = (rest: Buffer): void => {
       // The login was answered already: a failure now answers the command the client sent (seq 1).
       const fail = (e: MysqlProxyError, failure: LoginFailure, grant: Grant): void => {
-        log.info(
-          {
-            user: hs.user.name,
-            target: only!.target.name,
-            remote: remote.addr,
-            remotePort: remote.port,
-            errno: e.error.errno,
-            reason: e.message,
-          },
+        clog.info(
+          { user: hs.user.name, target: only!.target.name, errno: e.error.errno, reason: e.message },
           'session refused',
         );
         hs.socket.end(e.packet(1));
