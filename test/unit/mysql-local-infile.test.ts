@@ -3,14 +3,9 @@
 // that asks for a file it was not offered: it gets none, not even an empty one, and the session ends.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { silentLogger } from '../../src/model/logger.js';
-import type { SessionRecorder } from '../../src/model/recorder.js';
-import type { SessionEventBody } from '../../src/model/session.js';
 import * as M from '../../src/protocol/mysql/index.js';
 import { upstreamCapabilities } from '../../src/proxy/mysql/capabilities.js';
 import { pending } from '../../src/proxy/mysql/pending.js';
-import { ResponseStream } from '../../src/proxy/mysql/responses.js';
-import { SessionEvents } from '../../src/proxy/mysql/session-events.js';
 import {
   errOf,
   FAKE_CAPABILITIES,
@@ -25,6 +20,7 @@ import {
   startMysqlProxy,
   uniqueName,
 } from '../support/mysql-fixtures.js';
+import { responseStream } from '../support/mysql-response-stream.js';
 
 const L = M.CLIENT_LOCAL_FILES;
 const CLIENT =
@@ -60,25 +56,14 @@ describe('upstreamCapabilities', () => {
 describe("the server's refusal of a LOAD DATA LOCAL", () => {
   /** Feed `chunks` as the answer to one COM_QUERY; the client's bytes and the recorded events. */
   function answer(chunks: readonly Buffer[], roleAllows: boolean, clientCaps: number) {
-    const events: SessionEventBody[] = [];
-    const rec: SessionRecorder = { event: (e) => events.push(e), durable: () => Promise.resolve() };
-    const parts: Buffer[] = [];
-    const stream = new ResponseStream({
+    const {
+      stream,
+      parts,
+      recorded: events,
+    } = responseStream({
       clientCapabilities: clientCaps,
       upstreamCapabilities: upstreamCapabilities(clientCaps, FAKE_CAPABILITIES | L, false, roleAllows),
       localInfile: roleAllows,
-      events: new SessionEvents(rec, true, 'summary', 0),
-      statements: new M.StatementRegistry(),
-      log: silentLogger,
-      toClient: {
-        part: (b) => parts.push(Buffer.from(b)),
-        range: (chunk, start, end) => parts.push(Buffer.from(chunk.subarray(start, end))),
-      },
-      decodeDeferred: () => {},
-      infileRequested: () => assert.fail('no file request here'),
-      policy: null,
-      shaper: null,
-      stopAtCap: null,
     });
     stream.enqueue(pending(M.COM_QUERY, 'statement'));
     for (const c of chunks) stream.feed(c);

@@ -4,16 +4,13 @@
 // bytes unchanged, each result counts its rows, and the response ends where the server's does.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { silentLogger } from '../../src/model/logger.js';
-import type { SessionRecorder } from '../../src/model/recorder.js';
 import type { SessionEventBody } from '../../src/model/session.js';
 import { MaskingRules } from '../../src/policy/index.js';
 import * as M from '../../src/protocol/mysql/index.js';
 import { pending } from '../../src/proxy/mysql/pending.js';
 import { ResultShaper } from '../../src/proxy/mysql/policy-results.js';
-import { ResponseStream } from '../../src/proxy/mysql/responses.js';
-import { SessionEvents } from '../../src/proxy/mysql/session-events.js';
 import { resultset } from '../support/mysql-fixtures.js';
+import { responseStream } from '../support/mysql-response-stream.js';
 import { mulberry32 } from '../support/random.js';
 
 const CLASSIC = M.CLIENT_PROTOCOL_41 | M.CLIENT_SECURE_CONNECTION | M.CLIENT_MULTI_RESULTS;
@@ -58,38 +55,9 @@ interface Run {
   readonly busy: boolean;
 }
 
-/** A response stream whose client bytes land in `parts` and whose events land in `recorded`. */
-function responseStream(
-  caps: number,
-  record: boolean,
-  shaper: ResultShaper | null = null,
-): { stream: ResponseStream; parts: Buffer[]; recorded: SessionEventBody[] } {
-  const recorded: SessionEventBody[] = [];
-  const rec: SessionRecorder = { event: (e) => recorded.push(e), durable: () => Promise.resolve() };
-  const parts: Buffer[] = [];
-  const stream = new ResponseStream({
-    clientCapabilities: caps,
-    upstreamCapabilities: caps,
-    localInfile: false,
-    events: new SessionEvents(rec, record, 'summary', 0),
-    statements: new M.StatementRegistry(),
-    log: silentLogger,
-    toClient: {
-      part: (b) => parts.push(Buffer.from(b)),
-      range: (chunk, start, end) => parts.push(Buffer.from(chunk.subarray(start, end))),
-    },
-    decodeDeferred: () => {},
-    infileRequested: () => assert.fail('no LOCAL INFILE here'),
-    policy: null,
-    shaper,
-    stopAtCap: null,
-  });
-  return { stream, parts, recorded };
-}
-
 /** Feed `chunks` as answers to `commands` (COM_* bytes, in order); collect what the client gets. */
 function feed(commands: readonly number[], chunks: readonly Buffer[], caps: number, record: boolean): Run {
-  const { stream, parts, recorded } = responseStream(caps, record);
+  const { stream, parts, recorded } = responseStream({ clientCapabilities: caps, record });
   for (const c of commands) stream.enqueue(pending(c, 'statement'));
   for (const chunk of chunks) stream.feed(chunk);
   return {
@@ -197,7 +165,7 @@ describe('replaceLast', () => {
   const refusal = M.encodeErr({ errno: 1105, sqlState: 'HY000', message: 'dbtape: not recorded' }, 1);
 
   test('the command being answered (nothing queued behind it) is answered at once', () => {
-    const { stream, parts } = responseStream(MODERN, false);
+    const { stream, parts } = responseStream({ clientCapabilities: MODERN, record: false });
     stream.enqueue(pending(M.COM_QUERY, 'statement'));
     assert.equal(stream.busy, true);
     stream.replaceLast(refusal);
@@ -210,7 +178,7 @@ describe('replaceLast', () => {
   });
 
   test('a command queued behind another is answered after the first response', () => {
-    const { stream, parts } = responseStream(MODERN, false);
+    const { stream, parts } = responseStream({ clientCapabilities: MODERN, record: false });
     stream.enqueue(pending(M.COM_QUERY, 'statement'));
     stream.enqueue(pending(M.COM_QUERY, 'statement'));
     stream.replaceLast(refusal);
@@ -267,7 +235,11 @@ describe('max_rows and masking, whatever the chunking', () => {
         const small = resultset(['n'], [['7']], caps);
         const bytes = Buffer.concat([...text, ...small]);
         const run = (chunks: readonly Buffer[]): Buffer => {
-          const { stream, parts } = responseStream(caps, false, new ResultShaper(maxRows, mask));
+          const { stream, parts } = responseStream({
+            clientCapabilities: caps,
+            record: false,
+            shaper: new ResultShaper(maxRows, mask),
+          });
           stream.enqueue(pending(M.COM_QUERY, 'statement'));
           stream.enqueue(pending(M.COM_QUERY, 'statement'));
           for (const chunk of chunks) stream.feed(chunk);
