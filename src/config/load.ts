@@ -100,16 +100,34 @@ export function parseConfigObject(data: unknown, opts: ParseOptions): Config {
   const expanded = expandEnv(data, env, [], issues);
   issues.throwIfAny(opts.file);
 
-  const parsed = configFileSchema.safeParse(expanded, { error: messageFor });
+  let parsed = configFileSchema.safeParse(expanded, { error: messageFor });
   if (!parsed.success) {
-    for (const i of parsed.error.issues.flatMap(schemaIssues)) issues.add(i.path, i.message);
-    issues.throwIfAny(opts.file);
+    const found = parsed.error.issues;
+    for (const i of found.flatMap(schemaIssues)) issues.add(i.path, i.message);
+    // Unknown keys alone leave the rest checkable: check it without them, so that a file with a typo
+    // and, say, an unknown role gets both reported in one run instead of one after the other.
+    if (!found.every((i) => i.code === 'unrecognized_keys')) issues.throwIfAny(opts.file);
+    parsed = configFileSchema.safeParse(withoutKeys(expanded, found), { error: messageFor });
+    if (!parsed.success) issues.throwIfAny(opts.file);
   }
   const source = opts.source ?? resolve(opts.baseDir, opts.file);
   const context = { baseDir: opts.baseDir, env, issues, source, forReading: opts.forReading ?? false };
   const config = resolveConfig(context, parsed.data!);
   issues.throwIfAny(opts.file);
   return config;
+}
+
+/** A copy of `data` without the keys the unrecognized_keys issues name. */
+function withoutKeys(data: unknown, found: readonly ZodIssue[]): unknown {
+  const copy: unknown = structuredClone(data);
+  for (const issue of found) {
+    if (issue.code !== 'unrecognized_keys') continue;
+    let node: unknown = copy;
+    for (const part of issue.path) node = (node as Record<PropertyKey, unknown> | undefined)?.[part];
+    if (node === null || typeof node !== 'object') continue;
+    for (const key of issue.keys) delete (node as Record<string, unknown>)[key];
+  }
+  return copy;
 }
 
 type ZodIssue = z.core.$ZodIssue;

@@ -4,7 +4,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { ConfigError, loadConfig, parseConfigText } from '../../src/config/load.js';
+import { ConfigError, formatKeyPath, loadConfig, parseConfigText } from '../../src/config/load.js';
 import type { Config } from '../../src/config/types.js';
 import { hashPassword } from '../../src/config/verifiers.js';
 
@@ -188,6 +188,17 @@ describe('error messages name the file, the key path and the problem', () => {
       'users:\n  - name: a\n    password: x\n    roles: [nope]\nroles:\n  - name: r\n    targets: [t]\n',
     );
     assert.equal(err.issues.length, 3);
+  });
+
+  test('unknown keys and problems only resolving finds are reported in the same run', () => {
+    const err = errorOf(
+      'lsten: {}\nusers:\n  - name: a\n    password: x\n    roles: [nope]\n    colour: red\n',
+    );
+    // The unknown keys, then what resolving finds: an inline password and an unknown role.
+    assert.deepEqual(
+      err.issues.map((i) => formatKeyPath(i.path)),
+      ['users[0].colour', 'lsten', 'users[0].roles[0]', 'users[0].password'],
+    );
   });
 
   test('bad durations and sizes', () => {
