@@ -117,6 +117,19 @@ export function buildBatch(items: Item[], lostTracks: Set<Track>): Built {
 }
 
 /**
+ * Refuses an item's durable() waiters without settling it (strict mode keeps a refused statement's
+ * record to write later). Returns how many were refused; flush() waiters go on waiting.
+ */
+export function refuse(item: Item, error: unknown): number {
+  const waiters = item.waiters;
+  if (!waiters) return 0;
+  const refused = waiters.filter((w) => !w.always);
+  item.waiters = waiters.length > refused.length ? waiters.filter((w) => w.always) : null;
+  for (const w of refused) w.reject(storeFailed(error));
+  return refused.length;
+}
+
+/**
  * Settles an item; waiters are refused when it was lost or its commit could not be made durable.
  * Returns how many durable() waiters were refused (flush() waiters always resolve).
  */

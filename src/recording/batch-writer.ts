@@ -28,6 +28,7 @@ import {
   type Item,
   isEssential,
   queuedItem,
+  refuse,
   settle,
   type Track,
 } from './batch-build.js';
@@ -237,8 +238,8 @@ export class BatchWriter {
         return this.waitFor(item, false);
       }
       // The store failed and has not written since: refuse now rather than hold the statement
-      // until the next retry. The event counts as lost (a gap records it); retries go on.
-      this.cancel(item);
+      // until the next retry. Its event stays queued, to be written when the store works again,
+      // followed by the refusal: the recording tells what was tried, not just that something was.
       this.stats.refused++;
       this.schedule();
       return Promise.reject(storeFailed(this.health.lastError));
@@ -270,13 +271,6 @@ export class BatchWriter {
       item.waiters ??= [];
       item.waiters.push({ resolve, reject, always });
     });
-  }
-
-  /** Gives up a queued item: it stays in the queue array but take() skips it. */
-  private cancel(item: Item): void {
-    item.track.queued--;
-    this.countLost(item.track);
-    this.stats.refused += settle(item, 'lost', this.health.lastError);
   }
 
   /** Stop accepting ordinary events; start/end still queue. */
@@ -458,6 +452,12 @@ export class BatchWriter {
         continue;
       }
       if ((outOfStep || this.keeps(item)) && ++item.attempts < MAX_ATTEMPTS) {
+        // A statement in strict mode is refused now, though its record is kept: it did not run.
+        if (!outOfStep && this.opt.strict && kind === 'query') {
+          this.stats.refused += refuse(item, err);
+          // Its record waits for the store; the next statement may be the one that waits for a retry.
+          if (item === this.probe) this.probe = null;
+        }
         retry.push(item);
         item.track.queued++;
         continue;
@@ -479,13 +479,13 @@ export class BatchWriter {
 
   /**
    * What a failed write keeps for the next one rather than give up (a gap then reports it):
-   * start and end; and in strict mode everything but statements, whose durable() is refused
-   * with the write, so they never ran. What strict mode otherwise loses with them is what
-   * happened around statements that did run: the result of the one just before, its notices,
-   * the refusals themselves.
+   * start and end; and in strict mode everything, since nothing is queued faster than statements
+   * can be refused: the statements themselves (refused with the write, so they never ran, but
+   * recorded once the store works, each followed by its refusal) and what happened around those
+   * that did run (the result of the one just before, its notices).
    */
   private keeps(item: Item): boolean {
-    return isEssential(item.body) || (this.opt.strict && item.body.kind !== 'query');
+    return isEssential(item.body) || this.opt.strict;
   }
 
   /**

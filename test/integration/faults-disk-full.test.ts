@@ -183,12 +183,21 @@ test('strict: with the disk full statements are refused clearly, and flow again 
 
   // The same session: refused statements did not run, the others did, and each is recorded.
   const events = await assertRanAndRecorded(proxy, client, application, 'disk_full_t', ran);
-  // What could not be written while the disk was full (the refused statements, and their
-  // refusals when they came before the disk was freed) is accounted for by a gap.
+  // The refused statements are recorded too, once the disk was freed, each followed by its
+  // refusal: the recording tells what was tried, and nothing is lost.
   const lost = events.reduce((sum, e) => sum + (e.kind === 'gap' ? e.lost : 0), 0);
-  assert.ok(lost > 0, 'a gap records the events lost while the disk was full');
-  const refusals = events.filter((e) => e.kind === 'error' && /could not be recorded/.test(e.message));
-  t.diagnostic(`recording: ${lost} events lost (in gaps), ${refusals.length} refusal(s) recorded`);
+  assert.equal(lost, 0, 'no event was lost while the disk was full');
+  const refusals = events.flatMap((e, i) =>
+    e.kind === 'error' && /could not be recorded/.test(e.message) ? [i] : [],
+  );
+  assert.ok(refusals.length >= 2, `the refusals are recorded: ${refusals.length}`);
+  for (const i of refusals) {
+    const before = events[i - 1]!;
+    assert.ok(before.kind === 'query', `refusal at seq ${events[i]!.seq} follows its statement`);
+  }
+  const refusedInsert = events[refusals[0]! - 1]!;
+  assert.equal(refusedInsert.kind === 'query' && refusedInsert.sql, insert(ran.length));
+  t.diagnostic(`recording: ${refusals.length} refused statement(s) recorded with their refusals`);
   assertDense(events);
   await assertVerifies(proxy.storeUrl);
 });

@@ -104,7 +104,7 @@ describe('strict durability with a failing store', () => {
     probe.catch(() => {});
   });
 
-  test('the outcome of a statement that ran is kept across a store failure; only the refused statement is in the gap', async () => {
+  test('the outcome of a statement that ran is kept across a store failure, and the refused statement is recorded before its refusal', async () => {
     const { store, recorder } = setup({ maxBackoffMs: 5 });
     const m = nextMeta();
     const rec = recorder.open(m);
@@ -125,8 +125,11 @@ describe('strict durability with a failing store', () => {
     const events = await store.getEvents(m.id);
     assert.deepEqual(
       events.map((e) => (e.kind === 'gap' ? `gap ${e.lost}` : e.kind)),
-      ['start', 'query', 'gap 1', 'result', 'error'],
+      ['start', 'query', 'result', 'query', 'error'],
     );
+    const refused = events[3]!;
+    assert.equal(refused.kind === 'query' && refused.sql, 'SELECT refused');
+    assert.equal(recorder.stats().refused, 1);
     await recorder.shutdown();
     await assertVerifies(store);
   });
@@ -165,8 +168,8 @@ describe('strict durability with a failing store', () => {
       await drainMicrotasks();
       await flowing;
       const kinds = (await store.getEvents(m.id)).map((e) => e.kind);
-      assert.deepEqual(kinds.slice(0, 3), ['start', 'query', 'gap']);
-      assert.deepEqual(kinds.slice(-2), ['query', 'query']);
+      // The thirty refused statements are recorded too, in order, with no gap.
+      assert.deepEqual(kinds, ['start', ...Array<string>(33).fill('query')]);
       await assertVerifies(store);
     } finally {
       mock.timers.reset();
@@ -228,8 +231,9 @@ describe('a real full disk (SQLITE_FULL from SQLite)', () => {
     // The journal takes strict batches until its background apply meets the full store (within
     // 100 ms); from then on they are refused.
     let refused = 0;
+    let tried = 0;
     const deadline = Date.now() + 10_000;
-    for (let i = 0; refused < 5 && Date.now() < deadline; i++) {
+    for (let i = 0; refused < 5 && Date.now() < deadline; i++, tried++) {
       rec.event(big(i));
       try {
         await rec.durable();
@@ -246,7 +250,9 @@ describe('a real full disk (SQLITE_FULL from SQLite)', () => {
     rec.event({ kind: 'end', reason: 'client_closed' });
     await recorder.shutdown();
     const events = await inner.getEvents(m.id);
-    assert.ok(events.some((e) => e.kind === 'gap'));
+    // Every statement is recorded, those refused as well as those that went through.
+    assert.equal(events.filter((e) => e.kind === 'query').length, tried + 1);
+    assert.ok(!events.some((e) => e.kind === 'gap'));
     assert.deepEqual(
       events.map((e) => e.seq),
       events.map((_, i) => i + 1),
