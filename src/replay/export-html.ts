@@ -11,8 +11,8 @@ import { sessionEvents } from './event-source.js';
 import { formatBytes, formatMs, formatOffset, formatSpan, formatTimestamp, plural } from './format.js';
 import { noProgress, type Progress } from './progress.js';
 import { isNumericType } from './render-table.js';
-import { marker, splitUnsafe } from './sanitize.js';
 import type { TextSink } from './sink.js';
+import { pieces } from './text-pieces.js';
 
 const ESCAPES: Record<string, string> = {
   '&': '&amp;',
@@ -23,20 +23,30 @@ const ESCAPES: Record<string, string> = {
 };
 
 /**
- * Recorded text as HTML, escaped, with what sanitize.ts makes visible marked: controls spelled out
- * (⟨ESC⟩: browsers' common fonts lack the control pictures), the rest as the CLI shows them. Only
- * characters the sanitizer flagged are styled, so recorded text that spells a marker stays plain.
+ * Recorded text as HTML, escaped, with what the sanitizer makes visible marked as the dashboard
+ * marks it (text-pieces.ts): controls spelled out (⟨ESC⟩), a line break in one-line text as a muted
+ * ↵. Only characters the sanitizer flagged are styled, so recorded text that spells a marker stays
+ * plain.
  */
 export function htmlText(s: string, options: { singleLine?: boolean } = {}): string {
-  const parts = splitUnsafe(s, options);
   let out = '';
-  for (let i = 0; i < parts.length; i++) {
+  for (const p of pieces(s, options.singleLine)) {
+    const text = escapeHtml(p.text);
     out +=
-      i % 2 === 0
-        ? escapeHtml(parts[i]!)
-        : `<span class="ctl">${escapeHtml(marker(parts[i]!, 'names'))}</span>`;
+      p.kind === 'text'
+        ? text
+        : `<span class="${p.kind === 'break' ? 'brk' : 'ctl'}" title="${escapeHtml(p.title!)}">${text}</span>`;
   }
   return out;
+}
+
+/** Recorded text for an attribute value (a tooltip): markers as plain text, no markup. */
+function htmlAttr(s: string): string {
+  return escapeHtml(
+    pieces(s, true)
+      .map((p) => p.text)
+      .join(''),
+  );
 }
 
 function escapeHtml(s: string): string {
@@ -53,7 +63,7 @@ pre{margin:0;white-space:pre-wrap;word-break:break-word}.query pre{font-weight:6
 .prompt{color:#0b6e4f}.params,.note{color:#5b6570}.error,.denied{color:#b42318}.notice{color:#9a6700}
 table{border-collapse:collapse;margin:.2rem 0}th,td{border:1px solid #d0d7de;padding:.1rem .5rem;text-align:left;vertical-align:top;white-space:pre-wrap}
 th{background:#f6f8fa}td.num{text-align:right}.null{color:#8c959f;font-style:italic}
-.ctl{background:#fff1c2;color:#7a4d00;border-radius:2px}footer{color:#5b6570;margin-top:2rem;font-size:12px}
+.ctl{background:#fff1c2;color:#7a4d00;border-radius:2px}.brk{color:#8c959f}footer{color:#5b6570;margin-top:2rem;font-size:12px}
 `;
 
 function metaRows(s: SessionSummary): [string, string][] {
@@ -97,7 +107,7 @@ function table(
   const num = Array.from({ length: n }, (_, i) => isNumericType(columns?.[i]?.type ?? ''));
   const ths = Array.from({ length: n }, (_, i) => {
     const c = columns?.[i];
-    return `<th title="${c ? htmlText(c.type, { singleLine: true }) : ''}">${htmlText(c?.name ?? `?column${i + 1}?`)}</th>`;
+    return `<th title="${c ? htmlAttr(c.type) : ''}">${htmlText(c?.name ?? `?column${i + 1}?`)}</th>`;
   }).join('');
   const trs = rows
     .map((r) => {

@@ -9,6 +9,7 @@ import { terminalSafeJson } from '../../src/replay/json-safe.js';
 import { createProgress, progressLine } from '../../src/replay/progress.js';
 import { writeShowJson } from '../../src/replay/show-json.js';
 import { StringSink } from '../../src/replay/sink.js';
+import { pieces } from '../../src/replay/text-pieces.js';
 import { openStore } from '../../src/store/open-store.js';
 import type { SessionStore, SessionSummary } from '../../src/store/session-store.js';
 import { sessionMeta } from '../support/session-meta.js';
@@ -33,7 +34,8 @@ const BODIES: [number, SessionEventBody][] = [
       rows: 2,
       durationUs: 900,
       columns: [
-        { name: EVIL, type: 'text' },
+        // A type name is recorded text too (CREATE TYPE can name one anything).
+        { name: EVIL, type: 'my"type\u001b<b>' },
         { name: 'n', type: 'int4' },
       ],
       rowData: [
@@ -132,12 +134,23 @@ describe('html export', () => {
     assert.doesNotMatch(html, /<script/i, 'no script tag, recorded or otherwise');
     assert.doesNotMatch(html, /\b(src|href)=/i, 'no external resources');
     assert.ok(html.includes('&lt;script&gt;alert(1)&lt;/script&gt;'));
-    assert.ok(html.includes('<span class="ctl">⟨ESC⟩</span>'), 'ESC shown visibly, in letters any font has');
-    assert.ok(html.includes('<span class="ctl">⟨U+202E⟩</span>'), 'bidi override shown visibly');
-    assert.ok(html.includes('<span class="ctl">⟨x80⟩</span>'), 'an invalid UTF-8 byte shown visibly');
+    assert.ok(
+      /<span class="ctl" title="[^"]*">⟨ESC⟩<\/span>/.test(html),
+      'ESC shown visibly, in letters any font has',
+    );
+    assert.ok(/<span class="ctl" title="[^"]*">⟨U\+202E⟩<\/span>/.test(html), 'bidi override shown visibly');
+    assert.ok(
+      /<span class="ctl" title="[^"]*">⟨x80⟩<\/span>/.test(html),
+      'an invalid UTF-8 byte shown visibly',
+    );
     assert.match(html, /\+0:00\.250/, 'offsets from the session start');
     assert.match(html, /<td class="num">7<\/td>/);
     assert.match(html, /<span class="null">NULL<\/span>/);
+    // A column's type is its header's tooltip: escaped, with no markup inside the attribute.
+    assert.ok(
+      html.includes('<th title="my&quot;type⟨ESC⟩&lt;b&gt;">&lt;script&gt;'),
+      'the type tooltip is plain text',
+    );
     assert.match(html, /<\/html>\n$/);
   });
 
@@ -148,10 +161,27 @@ describe('html export', () => {
   test('htmlText marks only what the sanitizer flagged: a recorded marker is plain text', () => {
     assert.equal(
       htmlText('a\x1b[2J ⟨ESC⟩ b\x07'),
-      'a<span class="ctl">⟨ESC⟩</span>[2J ⟨ESC⟩ b<span class="ctl">⟨BEL⟩</span>',
+      'a<span class="ctl" title="control character U+001B (ESC)">⟨ESC⟩</span>[2J ⟨ESC⟩ b' +
+        '<span class="ctl" title="control character U+0007 (BEL)">⟨BEL⟩</span>',
     );
     assert.equal(htmlText('one\ntwo'), 'one\ntwo', 'a newline in a statement stays a line break');
-    assert.equal(htmlText('one\ntwo', { singleLine: true }), 'one<span class="ctl">⟨LF⟩</span>two');
+  });
+
+  test('htmlText shows one-line text as the dashboard does: a line break as a muted ↵, a tab kept', () => {
+    for (const s of ['one\r\n\ttwo', 'a\rb', 'x\u202ey\udcff']) {
+      const dashboard = pieces(s, true)
+        .map((p) => (p.kind === 'text' ? p.text : `[${p.kind}:${p.text}]`))
+        .join('');
+      const html = htmlText(s, { singleLine: true }).replace(
+        /<span class="(ctl|brk)" title="[^"]*">([^<]*)<\/span>/g,
+        (_, c: string, t: string) => `[${c === 'brk' ? 'break' : 'control'}:${t}]`,
+      );
+      assert.equal(html, dashboard, JSON.stringify(s));
+    }
+    assert.equal(
+      htmlText('one\ntwo', { singleLine: true }),
+      'one<span class="brk" title="line break">↵</span>two',
+    );
   });
 });
 
