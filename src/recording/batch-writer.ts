@@ -32,7 +32,7 @@ import {
   settle,
   type Track,
 } from './batch-build.js';
-import { RecordingError, storeFailed } from './errors.js';
+import { isStoreWideFailure, RecordingError, storeFailed } from './errors.js';
 import type { LiveBus } from './live-bus.js';
 import { StoreHealth } from './store-health.js';
 
@@ -94,7 +94,13 @@ const DURABLE_WRITE_BUCKETS_S = [
   0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1,
 ];
 
-/** start/end are retried this many times before they, too, are given up. */
+/**
+ * What a failed write keeps (start and end; in strict mode everything) is given up after this
+ * many failures that are not the store's as a whole, so that an event the store refuses for itself
+ * cannot hold every later write back for ever. A failure of the whole store (a full disk, a store
+ * server down) does not count, however long it lasts: giving up a session's start then would
+ * lose the session without a trace.
+ */
 const MAX_ATTEMPTS = 50;
 
 /**
@@ -439,6 +445,7 @@ export class BatchWriter {
     // resynced, but for what an ahead store already holds of it: its start, and its end if the
     // store says it holds it (the end may instead have been in a later write that truly failed).
     const outOfStep = outOfStepOf(err, built);
+    const storeWide = isStoreWideFailure(err);
     const retry: Item[] = [];
     for (const item of items) {
       item.inFlight = false;
@@ -451,7 +458,7 @@ export class BatchWriter {
         settle(item, 'committed', null);
         continue;
       }
-      if ((outOfStep || this.keeps(item)) && ++item.attempts < MAX_ATTEMPTS) {
+      if ((outOfStep || this.keeps(item)) && (storeWide || ++item.attempts < MAX_ATTEMPTS)) {
         // A statement in strict mode is refused now, though its record is kept: it did not run.
         if (!outOfStep && this.opt.strict && kind === 'query') {
           this.stats.refused += refuse(item, err);

@@ -43,6 +43,18 @@ export function describeStoreFailure(err: unknown): string {
   return shown.length > 0 ? `${what}: ${shown.join(', ')}` : what;
 }
 
+/**
+ * Whether a write failed for a reason of the store's as a whole (disk full, permissions, I/O, a
+ * lock, the store unreachable or its thread restarting), which no event in the batch caused and
+ * which ends when the store is mended, however long that takes.
+ */
+export function isStoreWideFailure(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  const errno = (err as { errno?: unknown } | null)?.errno;
+  const codes = [code, errno].filter((c): c is string => typeof c === 'string').join(' ');
+  return failureKind(codes) !== null;
+}
+
 function failureKind(codes: string): string | null {
   // SQLSTATEs are the PostgreSQL store's (53100 disk_full, 42501 insufficient_privilege,
   // 58030 io_error, XX001/XX002 data corrupted, 08… connection exceptions, 57P0… shut down).

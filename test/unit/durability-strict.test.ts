@@ -292,6 +292,49 @@ describe('a real full disk (SQLITE_FULL from SQLite)', () => {
   });
 });
 
+describe('an outage longer than the writer retries an event for', () => {
+  // 60 failed writes, more than the 50 that an event the store refuses for itself is tried:
+  // with a 1 s backoff cap, about a minute of a full disk or a store server down.
+  const FAILED_WRITES = 60;
+
+  for (const durability of ['fast', 'strict'] as const) {
+    test(`${durability}: a session begun and ended during it is still recorded, start and end`, async () => {
+      const { store, recorder } = setup({ durability, maxBackoffMs: 2 });
+      const before = recorder.open(nextMeta());
+      before.event(query('SELECT before'));
+      await recorder.flush();
+      store.failWrites = true;
+      const during = nextMeta();
+      const rec = recorder.open(during);
+      const failedAt = store.writes;
+      for (let i = 0; store.writes - failedAt < FAILED_WRITES; i++) {
+        rec.event(query(`SELECT during ${i}`));
+        before.event(query(`SELECT before ${i}`));
+        if (durability === 'strict') {
+          await assert.rejects(rec.durable(), { code: 'DBTAPE_RECORDING_STORE_FAILED' });
+          before.durable().catch(() => {});
+        }
+        await new Promise((r) => setTimeout(r, 3));
+      }
+      rec.event({ kind: 'end', reason: 'client_closed' });
+      store.failWrites = false;
+      await recorder.flush();
+      const session = await store.getSession(during.id);
+      assert.ok(session, 'the session begun during the outage is in the store');
+      assert.equal(session.endReason, 'client_closed');
+      const kinds = (await store.getEvents(during.id)).map((e) => e.kind);
+      assert.equal(kinds[0], 'start');
+      assert.equal(kinds.at(-1), 'end');
+      // Fast mode gives up what it could not write (a gap says how much); strict mode keeps the
+      // refused statements (the proxy would record each refusal after it).
+      if (durability === 'fast') assert.deepEqual(kinds, ['start', 'gap', 'end']);
+      else assert.ok(kinds.slice(1, -1).every((k) => k === 'query') && kinds.length > 2);
+      await recorder.shutdown();
+      await assertVerifies(store);
+    });
+  }
+});
+
 describe('WalSync', () => {
   test('callers that arrive during an fsync share the next one', async () => {
     const store = openStore(`sqlite:${join(dir, 'wal.db')}`);
