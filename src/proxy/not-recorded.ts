@@ -1,8 +1,9 @@
 /**
  * What a client is told when strict durability refuses its statement, in both protocols: the
- * store's reason, which often carries dbtape's prefix already, said once.
+ * recorder's reason, without the prefix and the "not recorded" it already carries, so that
+ * neither is said twice.
  */
 export function notRecordedMessage(err: Error): string {
-  const reason = err.message.replace(/^dbtape:\s*/, '');
+  const reason = err.message.replace(/^dbtape:\s*/, '').replace(/;\s*the statement was not recorded$/, '');
   return `dbtape: the statement was not run because it could not be recorded: ${reason}`;
 }

@@ -152,7 +152,7 @@ test('strict: with the disk full statements are refused clearly, and flow again 
   assert.match(
     refusal.message,
     // SQLite's error, or EFBIG/ENOSPC from the strict-mode journal file when it cannot grow.
-    /^dbtape: the statement was not run because it could not be recorded: .*the session store cannot write \((disk full|I\/O error): (SQLITE_\w+|EFBIG|ENOSPC)\)/,
+    /^dbtape: the statement was not run because it could not be recorded: .*the session store cannot write \((disk full|I\/O error): (SQLITE_\w+|EFBIG|ENOSPC)\)$/,
   );
   // Still refused, promptly, while the disk stays full; the connection stays open.
   await assert.rejects(client.query('SELECT 1'), (err: Error & { code?: string }) => err.code === '58030');

@@ -108,7 +108,7 @@ test('durability: strict: a statement the store cannot record is refused, not se
     const e = errOf(await raw.read());
     assert.match(
       e.message,
-      /^dbtape: the statement was not run because it could not be recorded: the session store cannot write \(disk full/,
+      /^dbtape: the statement was not run because it could not be recorded: the session store cannot write \(disk full: SQLITE_FULL\)$/,
     );
     assert.equal(fake.received.flat().length, sent, 'nothing reached the server');
     store.failing = false;
