@@ -81,6 +81,41 @@ describe('one MySQL target', () => {
     }
   });
 
+  test('the target name selects its database: mariadb-dump given the target, and `use` of it in the CLI', async () => {
+    const table = uniqueName('dumped_by_target');
+    await direct.query(`CREATE TABLE ${table} (id INT PRIMARY KEY)`);
+    await direct.query(`INSERT INTO ${table} VALUES (7)`);
+    try {
+      // `app` is the target; its database upstream is `test`, which the client never names.
+      const dump = await runStatus(DUMP, mariadbArgs(one, ['--single-transaction', 'app', table], null), {
+        env: mariadbEnv(),
+      });
+      assert.equal(dump.code, 0, dump.stderr);
+      assert.match(dump.stdout, new RegExp(`INSERT INTO \`${table}\` VALUES\\s*\\(7\\);`));
+      const marker = uniqueName('used');
+      const { stdout } = await run(
+        MARIADB,
+        mariadbArgs(one, ['--batch', '-e', `use app; SELECT DATABASE() AS db, '${marker}' AS m`], 'app'),
+        { env: mariadbEnv() },
+      );
+      assert.equal(stdout, `db\tm\ntest\t${marker}\n`);
+      const recorded = new Recorded(one.storeUrl);
+      try {
+        const { events } = await recorded.sessionWith(marker);
+        const use = events.find((e) => e.kind === 'command' && e.command === 'COM_INIT_DB');
+        assert.equal(
+          use?.kind === 'command' ? use.detail : undefined,
+          'test',
+          'recorded as the server got it',
+        );
+      } finally {
+        await recorded.close();
+      }
+    } finally {
+      await direct.query(`DROP TABLE ${table}`);
+    }
+  });
+
   test('KILL still runs without a session; a first command over 64 KiB is taken whole by the session', async () => {
     const victim = await connectMysql2(one);
     const raw = await RawMysql.connect(one.port);

@@ -72,6 +72,11 @@ export interface CommandOptions {
   readonly shaper: ResultShaper | null;
   /** A `read` grant: the upstream session is kept in read-only transaction mode (readOnlyUpstream). */
   readonly readOnly: boolean;
+  /**
+   * The session's target name and its upstream database, when they differ: a COM_INIT_DB naming the
+   * target (`use shop`, mariadb-dump's database argument) selects the database the target stands for.
+   */
+  readonly targetDatabase: { readonly name: string; readonly database: string } | null;
 }
 
 /**
@@ -175,8 +180,9 @@ export class CommandHandler {
         return;
       default:
         if (PLAIN_COMMANDS.has(code)) {
-          if (this.o.policy !== null && !this.allowedCommand(payload, respSeq)) return;
-          this.plain(payload);
+          const sent = code === COM_INIT_DB ? this.initDb(payload) : payload;
+          if (this.o.policy !== null && !this.allowedCommand(sent, respSeq)) return;
+          this.plain(sent);
           if (code === COM_RESET_CONNECTION) this.o.statements.clear();
           forward();
           this.o.responses.enqueue(pending(code, 'command'));
@@ -331,6 +337,21 @@ export class CommandHandler {
       respSeq,
       code,
     );
+  }
+
+  /**
+   * Clients name a target as the database they connect to, and name it again to select it
+   * (`use shop`; mariadb-dump logs in without a database, then sends COM_INIT_DB with its
+   * argument): the server knows that database by the target's `database`, so it gets that name,
+   * and the recording holds what the server received.
+   */
+  private initDb(payload: Buffer): Buffer {
+    const t = this.o.targetDatabase;
+    if (t === null || payload.toString('utf8', 1) !== t.name) return payload;
+    const renamed = Buffer.concat([Buffer.from([COM_INIT_DB]), Buffer.from(t.database, 'utf8')]);
+    this.payload = renamed;
+    this.rawStart = -1;
+    return renamed;
   }
 
   private plain(payload: Buffer): void {

@@ -369,6 +369,8 @@ export class MysqlListener {
       policy,
       shaper,
       readOnly: grant.access === 'read',
+      targetDatabase:
+        target.database === target.name ? null : { name: target.name, database: target.database },
       resolveKill: (id, query) => {
         const victim = this.kills.resolve(id, killer, target);
         if (victim === null) return null;
