@@ -307,6 +307,34 @@ test('a transaction InnoDB rolls back as a deadlock victim, or COM_RESET_CONNECT
   assert.deepEqual(txStates(aEvents).slice(-2), ['tx begin', 'tx rollback']);
 });
 
+test('XA ROLLBACK is recorded as a rollback, XA COMMIT as a commit', async () => {
+  const { raw } = await loggedIn();
+  const table = uniqueName('xa');
+  const xid = (name: string) => `'${table}_${name}'`;
+  const texts = [
+    `CREATE TABLE test.${table} (a INT) ENGINE=InnoDB`,
+    `XA START ${xid('kept')}`,
+    `INSERT INTO test.${table} VALUES (1)`,
+    `XA END ${xid('kept')}`,
+    `XA COMMIT ${xid('kept')} ONE PHASE`,
+    `XA START ${xid('undone')}`,
+    `INSERT INTO test.${table} VALUES (2)`,
+    `XA END ${xid('undone')}`,
+    `XA PREPARE ${xid('undone')}`,
+    `XA ROLLBACK ${xid('undone')}`,
+    `DROP TABLE test.${table}`,
+  ];
+  for (const sql of texts) {
+    raw.command(queryPayload(sql));
+    const answer = (await raw.response(M.COM_QUERY))[0]!;
+    assert.equal(answer.payload[0], M.OK_HEADER, sql);
+  }
+  raw.close();
+  const events = await sessionEvents(await sessionOf(table));
+  const txStates = outcomes(events).filter((o) => o.startsWith('tx'));
+  assert.deepEqual(txStates, ['tx begin', 'tx commit', 'tx begin', 'tx rollback']);
+});
+
 test("statement text in the client's character set: latin1 read as latin1, bad UTF-8 kept losslessly", async () => {
   const marker = uniqueName('charset');
   const send = async (charset: number, tail: Buffer) => {
