@@ -150,6 +150,28 @@ test('COM_STMT_SEND_LONG_DATA: the parameter is recorded as sent in pieces', asy
   assert.deepEqual(q?.kind === 'query' && q.params, ['hello long world ']);
 });
 
+test('COM_STMT_SEND_LONG_DATA too big to hold: the recorded parameter says it was cut, and its full size', async () => {
+  const { raw } = await loggedIn();
+  const marker = uniqueName('longbig');
+  const stmt = await prepare(raw, `SELECT LENGTH(?) AS n, '${marker}' AS m`);
+  // Over the 1 MiB dbtape holds whole: the chunk streams through with only its start kept.
+  const size = 2 * 1024 * 1024;
+  raw.command(
+    Buffer.concat([
+      new M.PacketWriter(8).u8(M.COM_STMT_SEND_LONG_DATA).u32(stmt.statementId).u16(0).payload(),
+      Buffer.alloc(size, 'x'),
+    ]),
+  );
+  raw.command(execute(stmt.statementId, [undefined]));
+  const packets = await raw.response(M.COM_STMT_EXECUTE);
+  assert.ok(packets.some((p) => p.payload.includes(Buffer.from(marker))));
+  raw.close();
+  const events = await sessionEvents(await sessionOf(marker));
+  const q = events.find((e) => e.kind === 'query' && e.sql.includes(marker));
+  assert.ok(q?.kind === 'query' && q.params?.[0] != null);
+  assert.match(q.params[0], new RegExp(`^x+\\.\\.\\. \\[truncated, ${size} bytes\\]$`));
+});
+
 test("MariaDB's pipelined PREPARE + EXECUTE(-1) is decoded once the prepare is answered", async () => {
   const { raw } = await loggedIn();
   const marker = uniqueName('pipelined');
