@@ -116,6 +116,15 @@ describe('one MySQL target', () => {
     }
   });
 
+  test("a dump's sandbox line (mariadb-dump's first) is not refused by a role whose statements are checked", async () => {
+    const marker = uniqueName('sandbox');
+    // What every mariadb-dump file starts with; the mysql client sends it on with the next statement.
+    const input = `/*M!999999\\- enable the sandbox mode */ \nSELECT '${marker}' AS m;\n`;
+    const r = await runStatus(MARIADB, mariadbArgs(one, ['--batch']), { env: mariadbEnv(), input });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, `m\n${marker}\n`);
+  });
+
   test('KILL still runs without a session; a first command over 64 KiB is taken whole by the session', async () => {
     const victim = await connectMysql2(one);
     const raw = await RawMysql.connect(one.port);
