@@ -81,38 +81,39 @@ describe('one MySQL target', () => {
     }
   });
 
-  test('the target name selects its database: mariadb-dump given the target, and `use` of it in the CLI', async () => {
-    const table = uniqueName('dumped_by_target');
-    await direct.query(`CREATE TABLE ${table} (id INT PRIMARY KEY)`);
-    await direct.query(`INSERT INTO ${table} VALUES (7)`);
-    try {
-      // `app` is the target; its database upstream is `test`, which the client never names.
-      const dump = await runStatus(DUMP, mariadbArgs(one, ['--single-transaction', 'app', table], null), {
+  test('naming the target where its database has another name fails loudly, with the name to use', async () => {
+    // `app` is the target; its database upstream is `test`. mariadb-dump also names its argument in
+    // SQL (views, routines, events), so a dump under the target's name could only be incomplete.
+    const dump = await runStatus(
+      DUMP,
+      mariadbArgs(one, ['--single-transaction', '--routines', 'app'], null),
+      {
         env: mariadbEnv(),
-      });
-      assert.equal(dump.code, 0, dump.stderr);
-      assert.match(dump.stdout, new RegExp(`INSERT INTO \`${table}\` VALUES\\s*\\(7\\);`));
-      const marker = uniqueName('used');
-      const { stdout } = await run(
-        MARIADB,
-        mariadbArgs(one, ['--batch', '-e', `use app; SELECT DATABASE() AS db, '${marker}' AS m`], 'app'),
-        { env: mariadbEnv() },
-      );
-      assert.equal(stdout, `db\tm\ntest\t${marker}\n`);
-      const recorded = new Recorded(one.storeUrl);
-      try {
-        const { events } = await recorded.sessionWith(marker);
-        const use = events.find((e) => e.kind === 'command' && e.command === 'COM_INIT_DB');
-        assert.equal(
-          use?.kind === 'command' ? use.detail : undefined,
-          'test',
-          'recorded as the server got it',
-        );
-      } finally {
-        await recorded.close();
-      }
+      },
+    );
+    assert.notEqual(dump.code, 0);
+    assert.match(
+      dump.stderr,
+      /1049.*dbtape: Unknown database 'app': target app is database 'test' on the server/,
+    );
+    const marker = uniqueName('used');
+    const r = await runStatus(
+      MARIADB,
+      mariadbArgs(one, ['--batch', '-e', `SELECT DATABASE() AS db, '${marker}' AS m;\nuse app`], 'app'),
+      { env: mariadbEnv() },
+    );
+    // The client stops at a failed `use`, as it does at a server's own 1049.
+    assert.equal(r.stdout, `db\tm\ntest\t${marker}\n`);
+    assert.match(r.stderr, /ERROR 1049 \(42000\).*database 'test' on the server; name that/);
+    const recorded = new Recorded(one.storeUrl);
+    try {
+      const { events } = await recorded.sessionWith(marker);
+      const use = events.findIndex((e) => e.kind === 'command' && e.command === 'COM_INIT_DB');
+      assert.equal(events[use]?.kind === 'command' ? events[use].detail : undefined, 'app');
+      const refused = events[use + 1];
+      assert.equal(refused?.kind === 'error' ? refused.errno : undefined, 1049);
     } finally {
-      await direct.query(`DROP TABLE ${table}`);
+      await recorded.close();
     }
   });
 

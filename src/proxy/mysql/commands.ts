@@ -22,6 +22,7 @@ import {
   clientText,
   commandName,
   decodeCommand,
+  ER_BAD_DB_ERROR,
   ER_MALFORMED_PACKET,
   ER_NO_SUCH_THREAD,
   ER_NOT_SUPPORTED_YET,
@@ -74,7 +75,7 @@ export interface CommandOptions {
   readonly readOnly: boolean;
   /**
    * The session's target name and its upstream database, when they differ: a COM_INIT_DB naming the
-   * target (`use shop`, mariadb-dump's database argument) selects the database the target stands for.
+   * target (`use shop`, mariadb-dump's database argument) is refused with the name to use.
    */
   readonly targetDatabase: { readonly name: string; readonly database: string } | null;
 }
@@ -180,9 +181,9 @@ export class CommandHandler {
         return;
       default:
         if (PLAIN_COMMANDS.has(code)) {
-          const sent = code === COM_INIT_DB ? this.initDb(payload) : payload;
-          if (this.o.policy !== null && !this.allowedCommand(sent, respSeq)) return;
-          this.plain(sent);
+          if (code === COM_INIT_DB && this.namesTarget(payload, respSeq)) return;
+          if (this.o.policy !== null && !this.allowedCommand(payload, respSeq)) return;
+          this.plain(payload);
           if (code === COM_RESET_CONNECTION) this.o.statements.clear();
           forward();
           this.o.responses.enqueue(pending(code, 'command'));
@@ -340,18 +341,25 @@ export class CommandHandler {
   }
 
   /**
-   * Clients name a target as the database they connect to, and name it again to select it
-   * (`use shop`; mariadb-dump logs in without a database, then sends COM_INIT_DB with its
-   * argument): the server knows that database by the target's `database`, so it gets that name,
-   * and the recording holds what the server received.
+   * A COM_INIT_DB naming the session's target where the target's database upstream has another
+   * name (`use shop`; mariadb-dump logs in without a database, then selects its argument). Renaming
+   * it would make the dump look whole while it is not: mariadb-dump also names the database in SQL
+   * (`information_schema.views WHERE table_schema = 'shop'`, `SHOW PROCEDURE STATUS WHERE Db =
+   * 'shop'`), which the server answers with nothing, so views fail and routines and events are
+   * silently left out. So the command is refused with the name that works, and recorded.
    */
-  private initDb(payload: Buffer): Buffer {
+  private namesTarget(payload: Buffer, respSeq: number): boolean {
     const t = this.o.targetDatabase;
-    if (t === null || payload.toString('utf8', 1) !== t.name) return payload;
-    const renamed = Buffer.concat([Buffer.from([COM_INIT_DB]), Buffer.from(t.database, 'utf8')]);
-    this.payload = renamed;
-    this.rawStart = -1;
-    return renamed;
+    if (t === null || payload.toString('utf8', 1) !== t.name) return false;
+    this.plain(payload);
+    this.refuse(
+      ER_BAD_DB_ERROR,
+      `dbtape: Unknown database '${t.name}': target ${t.name} is database '${t.database}' on the server; ` +
+        `name that (tools such as mariadb-dump also use the name in SQL)`,
+      respSeq,
+      COM_INIT_DB,
+    );
+    return true;
   }
 
   private plain(payload: Buffer): void {
