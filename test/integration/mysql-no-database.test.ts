@@ -156,4 +156,33 @@ describe('several MySQL targets', () => {
       /ERROR 1046 \(3D000\).*dbtape: no database selected: this connection reaches no target/,
     );
   });
+
+  test('a first `use` naming a target picks it, as naming it at login would', async () => {
+    const marker = uniqueName('picked');
+    // `other` stands for the database `test` upstream; `nosuch` is no target.
+    const r = await runStatus(
+      MARIADB,
+      mariadbArgs(two, ['--batch', '-e', `use other\nSELECT DATABASE() AS db, '${marker}' AS m`], null),
+      { env: mariadbEnv() },
+    );
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, `db\tm\ntest\t${marker}\n`);
+    const recorded = new Recorded(two.storeUrl);
+    try {
+      const { id, events } = await recorded.sessionWith(marker);
+      assert.equal((await recorded.sessions()).find((s) => s.id === id)?.target, 'other');
+      const use = events.find((e) => e.kind === 'command' && e.command === 'COM_INIT_DB');
+      assert.equal(use?.kind === 'command' ? use.detail : undefined, 'test', 'as the server got it');
+    } finally {
+      await recorded.close();
+    }
+    const unknown = await runStatus(
+      MARIADB,
+      mariadbArgs(two, ['--batch', '-e', 'use nosuch\nSELECT 1'], null),
+      {
+        env: mariadbEnv(),
+      },
+    );
+    assert.match(unknown.stderr, /ERROR 1046 \(3D000\).*dbtape: no database selected/);
+  });
 });
