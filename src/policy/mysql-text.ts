@@ -20,20 +20,31 @@ export function mysqlStatements(sql: string): MysqlStatements {
   const first = lex(sql, 'mysql');
   if (!first.ok) return first;
   if (first.exec.length === 0) return { ok: true, statements: split(sql, first.tokens) };
-  const conditions = [...new Set(first.exec.filter(isConditional).map(conditionKey))];
+  const conditions = [
+    ...new Set(first.exec.filter((c) => isConditional(c) && !neverRuns(c)).map(conditionKey)),
+  ];
   if (conditions.length > MAX_CONDITIONS) {
     return { ok: false, reason: 'too many version-conditional executable comments' };
   }
   const out = new Set<string>();
   for (let mask = 0; mask < 1 << conditions.length; mask++) {
     const runs = (c: ExecComment) =>
-      !isConditional(c) || (mask & (1 << conditions.indexOf(conditionKey(c)))) !== 0;
+      !neverRuns(c) && (!isConditional(c) || (mask & (1 << conditions.indexOf(conditionKey(c)))) !== 0);
     const text = reading(sql, first.exec, runs);
     const again = lex(text, 'mysql');
     if (!again.ok) return again;
     for (const s of split(text, again.tokens)) out.add(s);
   }
   return { ok: true, statements: [...out] };
+}
+
+/**
+ * `/*M!999999 ... *\/` asks for MariaDB 99.99.99, which no server is, and MySQL reads `/*M!` as a
+ * comment: no server runs it. mariadb-dump starts every dump with one (`/*M!999999\- enable the
+ * sandbox mode *\/`, which the mysql client passes on without its `\-`) for servers to ignore.
+ */
+function neverRuns(c: ExecComment): boolean {
+  return c.mariadbOnly && c.version === 999999;
 }
 
 function isConditional(c: ExecComment): boolean {

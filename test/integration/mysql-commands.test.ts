@@ -150,6 +150,28 @@ test('COM_STMT_SEND_LONG_DATA: the parameter is recorded as sent in pieces', asy
   assert.deepEqual(q?.kind === 'query' && q.params, ['hello long world ']);
 });
 
+test('COM_STMT_SEND_LONG_DATA too big to hold: the recorded parameter says it was cut, and its full size', async () => {
+  const { raw } = await loggedIn();
+  const marker = uniqueName('longbig');
+  const stmt = await prepare(raw, `SELECT LENGTH(?) AS n, '${marker}' AS m`);
+  // Over the 1 MiB dbtape holds whole: the chunk streams through with only its start kept.
+  const size = 2 * 1024 * 1024;
+  raw.command(
+    Buffer.concat([
+      new M.PacketWriter(8).u8(M.COM_STMT_SEND_LONG_DATA).u32(stmt.statementId).u16(0).payload(),
+      Buffer.alloc(size, 'x'),
+    ]),
+  );
+  raw.command(execute(stmt.statementId, [undefined]));
+  const packets = await raw.response(M.COM_STMT_EXECUTE);
+  assert.ok(packets.some((p) => p.payload.includes(Buffer.from(marker))));
+  raw.close();
+  const events = await sessionEvents(await sessionOf(marker));
+  const q = events.find((e) => e.kind === 'query' && e.sql.includes(marker));
+  assert.ok(q?.kind === 'query' && q.params?.[0] != null);
+  assert.match(q.params[0], new RegExp(`^x+\\.\\.\\. \\[truncated, ${size} bytes\\]$`));
+});
+
 test("MariaDB's pipelined PREPARE + EXECUTE(-1) is decoded once the prepare is answered", async () => {
   const { raw } = await loggedIn();
   const marker = uniqueName('pipelined');
@@ -305,6 +327,34 @@ test('a transaction InnoDB rolls back as a deadlock victim, or COM_RESET_CONNECT
   assert.deepEqual(txStates(survivorEvents).slice(0, 2), ['tx begin', 'tx commit']);
   // Session a ends with the transaction the reset rolled back.
   assert.deepEqual(txStates(aEvents).slice(-2), ['tx begin', 'tx rollback']);
+});
+
+test('XA ROLLBACK is recorded as a rollback, XA COMMIT as a commit', async () => {
+  const { raw } = await loggedIn();
+  const table = uniqueName('xa');
+  const xid = (name: string) => `'${table}_${name}'`;
+  const texts = [
+    `CREATE TABLE test.${table} (a INT) ENGINE=InnoDB`,
+    `XA START ${xid('kept')}`,
+    `INSERT INTO test.${table} VALUES (1)`,
+    `XA END ${xid('kept')}`,
+    `XA COMMIT ${xid('kept')} ONE PHASE`,
+    `XA START ${xid('undone')}`,
+    `INSERT INTO test.${table} VALUES (2)`,
+    `XA END ${xid('undone')}`,
+    `XA PREPARE ${xid('undone')}`,
+    `XA ROLLBACK ${xid('undone')}`,
+    `DROP TABLE test.${table}`,
+  ];
+  for (const sql of texts) {
+    raw.command(queryPayload(sql));
+    const answer = (await raw.response(M.COM_QUERY))[0]!;
+    assert.equal(answer.payload[0], M.OK_HEADER, sql);
+  }
+  raw.close();
+  const events = await sessionEvents(await sessionOf(table));
+  const txStates = outcomes(events).filter((o) => o.startsWith('tx'));
+  assert.deepEqual(txStates, ['tx begin', 'tx commit', 'tx begin', 'tx rollback']);
 });
 
 test("statement text in the client's character set: latin1 read as latin1, bad UTF-8 kept losslessly", async () => {

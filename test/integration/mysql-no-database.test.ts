@@ -81,6 +81,51 @@ describe('one MySQL target', () => {
     }
   });
 
+  test('naming the target where its database has another name fails loudly, with the name to use', async () => {
+    // `app` is the target; its database upstream is `test`. mariadb-dump also names its argument in
+    // SQL (views, routines, events), so a dump under the target's name could only be incomplete.
+    const dump = await runStatus(
+      DUMP,
+      mariadbArgs(one, ['--single-transaction', '--routines', 'app'], null),
+      {
+        env: mariadbEnv(),
+      },
+    );
+    assert.notEqual(dump.code, 0);
+    assert.match(
+      dump.stderr,
+      /1049.*dbtape: Unknown database 'app': target app is database 'test' on the server/,
+    );
+    const marker = uniqueName('used');
+    const r = await runStatus(
+      MARIADB,
+      mariadbArgs(one, ['--batch', '-e', `SELECT DATABASE() AS db, '${marker}' AS m;\nuse app`], 'app'),
+      { env: mariadbEnv() },
+    );
+    // The client stops at a failed `use`, as it does at a server's own 1049.
+    assert.equal(r.stdout, `db\tm\ntest\t${marker}\n`);
+    assert.match(r.stderr, /ERROR 1049 \(42000\).*database 'test' on the server; name that/);
+    const recorded = new Recorded(one.storeUrl);
+    try {
+      const { events } = await recorded.sessionWith(marker);
+      const use = events.findIndex((e) => e.kind === 'command' && e.command === 'COM_INIT_DB');
+      assert.equal(events[use]?.kind === 'command' ? events[use].detail : undefined, 'app');
+      const refused = events[use + 1];
+      assert.equal(refused?.kind === 'error' ? refused.errno : undefined, 1049);
+    } finally {
+      await recorded.close();
+    }
+  });
+
+  test("a dump's sandbox line (mariadb-dump's first) is not refused by a role whose statements are checked", async () => {
+    const marker = uniqueName('sandbox');
+    // What every mariadb-dump file starts with; the mysql client sends it on with the next statement.
+    const input = `/*M!999999\\- enable the sandbox mode */ \nSELECT '${marker}' AS m;\n`;
+    const r = await runStatus(MARIADB, mariadbArgs(one, ['--batch']), { env: mariadbEnv(), input });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, `m\n${marker}\n`);
+  });
+
   test('KILL still runs without a session; a first command over 64 KiB is taken whole by the session', async () => {
     const victim = await connectMysql2(one);
     const raw = await RawMysql.connect(one.port);
@@ -110,5 +155,34 @@ describe('several MySQL targets', () => {
       r.stderr,
       /ERROR 1046 \(3D000\).*dbtape: no database selected: this connection reaches no target/,
     );
+  });
+
+  test('a first `use` naming a target picks it, as naming it at login would', async () => {
+    const marker = uniqueName('picked');
+    // `other` stands for the database `test` upstream; `nosuch` is no target.
+    const r = await runStatus(
+      MARIADB,
+      mariadbArgs(two, ['--batch', '-e', `use other\nSELECT DATABASE() AS db, '${marker}' AS m`], null),
+      { env: mariadbEnv() },
+    );
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, `db\tm\ntest\t${marker}\n`);
+    const recorded = new Recorded(two.storeUrl);
+    try {
+      const { id, events } = await recorded.sessionWith(marker);
+      assert.equal((await recorded.sessions()).find((s) => s.id === id)?.target, 'other');
+      const use = events.find((e) => e.kind === 'command' && e.command === 'COM_INIT_DB');
+      assert.equal(use?.kind === 'command' ? use.detail : undefined, 'test', 'as the server got it');
+    } finally {
+      await recorded.close();
+    }
+    const unknown = await runStatus(
+      MARIADB,
+      mariadbArgs(two, ['--batch', '-e', 'use nosuch\nSELECT 1'], null),
+      {
+        env: mariadbEnv(),
+      },
+    );
+    assert.match(unknown.stderr, /ERROR 1046 \(3D000\).*dbtape: no database selected/);
   });
 });

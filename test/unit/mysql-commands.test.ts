@@ -297,6 +297,23 @@ describe('COM_STMT_EXECUTE', () => {
     assert.equal(stmt.longDataText(0), 'abcd... [truncated, 8 bytes]');
   });
 
+  test('long data cut on a UTF-8 sequence stays text; a chunk known only by its start counts whole', () => {
+    const reg = new StatementRegistry();
+    const stmt = reg.add({ statementId: 4, columnCount: 0, paramCount: 2, warnings: 0 }, 'x', 5);
+    stmt.addLongData(0, Buffer.from('abcd\u00e9fg'));
+    assert.equal(stmt.longDataText(0), 'abcd... [truncated, 8 bytes]');
+    stmt.addLongData(1, Buffer.from('xyz'), 3000);
+    assert.equal(stmt.longDataText(1), 'xyz... [truncated, 3000 bytes]');
+  });
+
+  test('a binary parameter cut for the recording keeps its first bytes as hex', () => {
+    const { stmt } = registryWith(1);
+    const p: Param = { type: C.MYSQL_TYPE_BLOB, value: lenenc(Array(10).fill(0xab)) };
+    const r = decodeStmtExecute(execute(1, [p]), stmt, { capabilities: P41, maxValueBytes: 4 });
+    assert.ok(r.ok);
+    assert.deepEqual(r.value.params, ['0xabababab... [truncated, 10 bytes]']);
+  });
+
   test('maxValueBytes cuts long string parameters for the recording', () => {
     const { stmt } = registryWith(1);
     const p: Param = { type: C.MYSQL_TYPE_VAR_STRING, value: lenenc(ascii('0123456789')) };

@@ -169,6 +169,17 @@ describe('MySQL classification', () => {
     );
   });
 
+  test("mariadb-dump's sandbox line is a comment to every server, not a statement", () => {
+    // The mysql client sends it on, without its `\-`, in front of the dump's first statement.
+    const r = mysqlStatements(
+      '/*M!999999 enable the sandbox mode */ \n/*!40101 SET @a=@@character_set_client */',
+    );
+    assert.deepEqual(r, { ok: true, statements: ['SET @a=@@character_set_client'] });
+    assert.equal(classify('/*M!999999 enable the sandbox mode */ SELECT 1', 'mysql').parsed, true);
+    // Other versions are still read both ways.
+    assert.equal(classify('/*M!100400 enable the sandbox mode */ SELECT 1', 'mysql').parsed, false);
+  });
+
   test('comments end where the server ends them', () => {
     assert.equal(statements(classify('SELECT 1 -- x\r; DROP TABLE t', 'mysql')).length, 1);
     assert.equal(statements(classify('SELECT 1 --x; DROP TABLE t', 'mysql')).length, 2);

@@ -139,10 +139,24 @@ export interface ValueFormat {
 /** bytesToText of at most `maxBytes` bytes; a longer value ends with a marker giving its real size. */
 export function renderBytes(b: Buffer, encoding: TextEncoding, maxBytes = Number.POSITIVE_INFINITY): string {
   if (b.length <= maxBytes) return bytesToText(b, encoding);
-  let cut = maxBytes;
-  // Do not split a UTF-8 sequence: that would turn a text value into hex.
-  if (encoding === 'utf8') while (cut > 0 && (b[cut] & 0xc0) === 0x80) cut--;
-  return `${bytesToText(b.subarray(0, cut), encoding)}... [truncated, ${b.length} bytes]`;
+  const head = b.subarray(0, maxBytes);
+  const cut = encoding === 'utf8' ? head.subarray(0, utf8Prefix(head)) : head;
+  return `${bytesToText(cut, encoding)}... [truncated, ${b.length} bytes]`;
+}
+
+/**
+ * The length of `b` without a UTF-8 sequence cut at its end, so that a text value cut there does
+ * not turn into hex. A sequence is at most 4 bytes: bytes that are not UTF-8 (a BLOB of 0x80-0xBF
+ * bytes) keep their length rather than losing the whole value.
+ */
+export function utf8Prefix(b: Uint8Array): number {
+  for (let back = 1; back <= 4 && back <= b.length; back++) {
+    const byte = b[b.length - back];
+    if ((byte & 0xc0) === 0x80) continue;
+    const size = byte >= 0xf0 ? 4 : byte >= 0xe0 ? 3 : byte >= 0xc0 ? 2 : 1;
+    return size > back ? b.length - back : b.length;
+  }
+  return b.length;
 }
 
 /** Read one binary-protocol value at the reader's position and render it as text. */

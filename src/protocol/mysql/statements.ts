@@ -5,7 +5,7 @@
  * execute bound (a later execute may omit them), and data sent with COM_STMT_SEND_LONG_DATA.
  */
 
-import { bytesToText } from './binary-values.js';
+import { bytesToText, utf8Prefix } from './binary-values.js';
 import { OK_HEADER } from './constants.js';
 import { decodeWith, MysqlCodecError, type Result } from './errors.js';
 import { PacketReader } from './reader.js';
@@ -72,8 +72,11 @@ export class PreparedStatement {
     this.longDataLimit = longDataLimit;
   }
 
-  /** Record a COM_STMT_SEND_LONG_DATA chunk (copied, up to the limit). */
-  addLongData(paramId: number, data: Buffer): void {
+  /**
+   * Record a COM_STMT_SEND_LONG_DATA chunk (copied, up to the limit). `size`: the chunk's full
+   * size when `data` is only its start (a packet too big to hold, streamed through).
+   */
+  addLongData(paramId: number, data: Buffer, size = data.length): void {
     let entry = this.longData.get(paramId);
     if (entry === undefined) {
       entry = { parts: [], kept: 0, total: 0 };
@@ -85,15 +88,16 @@ export class PreparedStatement {
       entry.parts.push(part);
       entry.kept += part.length;
     }
-    entry.total += data.length;
+    entry.total += size;
   }
 
   /** Text of a long-data parameter, or undefined when none was sent for it. */
   longDataText(index: number): string | undefined {
     const entry = this.longData.get(index);
     if (entry === undefined) return undefined;
-    const text = bytesToText(Buffer.concat(entry.parts, entry.kept), 'utf8');
-    return entry.total > entry.kept ? `${text}... [truncated, ${entry.total} bytes]` : text;
+    const kept = Buffer.concat(entry.parts, entry.kept);
+    if (entry.total <= entry.kept) return bytesToText(kept, 'utf8');
+    return `${bytesToText(kept.subarray(0, utf8Prefix(kept)), 'utf8')}... [truncated, ${entry.total} bytes]`;
   }
 
   get hasLongData(): boolean {

@@ -22,6 +22,7 @@ import {
   clientText,
   commandName,
   decodeCommand,
+  ER_BAD_DB_ERROR,
   ER_MALFORMED_PACKET,
   ER_NO_SUCH_THREAD,
   ER_NOT_SUPPORTED_YET,
@@ -72,6 +73,11 @@ export interface CommandOptions {
   readonly shaper: ResultShaper | null;
   /** A `read` grant: the upstream session is kept in read-only transaction mode (readOnlyUpstream). */
   readonly readOnly: boolean;
+  /**
+   * The session's target name and its upstream database, when they differ: a COM_INIT_DB naming the
+   * target (`use shop`, mariadb-dump's database argument) is refused with the name to use.
+   */
+  readonly targetDatabase: { readonly name: string; readonly database: string } | null;
 }
 
 /**
@@ -175,6 +181,7 @@ export class CommandHandler {
         return;
       default:
         if (PLAIN_COMMANDS.has(code)) {
+          if (code === COM_INIT_DB && this.namesTarget(payload, respSeq)) return;
           if (this.o.policy !== null && !this.allowedCommand(payload, respSeq)) return;
           this.plain(payload);
           if (code === COM_RESET_CONNECTION) this.o.statements.clear();
@@ -331,6 +338,28 @@ export class CommandHandler {
       respSeq,
       code,
     );
+  }
+
+  /**
+   * A COM_INIT_DB naming the session's target where the target's database upstream has another
+   * name (`use shop`; mariadb-dump logs in without a database, then selects its argument). Renaming
+   * it would make the dump look whole while it is not: mariadb-dump also names the database in SQL
+   * (`information_schema.views WHERE table_schema = 'shop'`, `SHOW PROCEDURE STATUS WHERE Db =
+   * 'shop'`), which the server answers with nothing, so views fail and routines and events are
+   * silently left out. So the command is refused with the name that works, and recorded.
+   */
+  private namesTarget(payload: Buffer, respSeq: number): boolean {
+    const t = this.o.targetDatabase;
+    if (t === null || payload.toString('utf8', 1) !== t.name) return false;
+    this.plain(payload);
+    this.refuse(
+      ER_BAD_DB_ERROR,
+      `dbtape: Unknown database '${t.name}': target ${t.name} is database '${t.database}' on the server; ` +
+        `name that (tools such as mariadb-dump also use the name in SQL)`,
+      respSeq,
+      COM_INIT_DB,
+    );
+    return true;
   }
 
   private plain(payload: Buffer): void {

@@ -1,6 +1,7 @@
 import type { Socket } from 'node:net';
 import type { Logger } from '../../model/logger.js';
 import {
+  COM_INIT_DB,
   COM_PING,
   COM_PROCESS_KILL,
   COM_QUERY,
@@ -14,6 +15,7 @@ import {
 import { ER_NO_DB_ERROR, errPacket } from './errors.js';
 import type { KillEntry } from './kill-router.js';
 import { parseKill } from './kill-statement.js';
+import { frame } from './segments.js';
 
 /**
  * A login that named no database reaches no target yet. The mysql and mariadb clients log in that
@@ -22,7 +24,9 @@ import { parseKill } from './kill-statement.js';
  * COM_QUIT itself. Any other command means the client wants a database session (mariadb-dump
  * logs in without a database too): when the user may reach exactly one MySQL target, the
  * connection becomes a session on it (`promote`, given the bytes from that command on);
- * otherwise the command is refused with "No database selected".
+ * otherwise the command is refused with "No database selected". A first COM_INIT_DB naming a
+ * target the user may use (`mysql` without a database, then `use shop`) picks that target, as
+ * naming it at login would: the session starts with the command renamed to the target's database.
  */
 
 export interface ControlSessionOptions {
@@ -38,6 +42,10 @@ export interface ControlSessionOptions {
    * first command it must answer on; null: the user has no single target.
    */
   readonly promote: ((rest: Buffer) => void) | null;
+  /** The upstream database of MySQL target `name` when the user may use it, else null. */
+  readonly targetDatabase: (name: string) => string | null;
+  /** Hand the connection over to a session on target `name`, as `promote` does. */
+  readonly promoteTo: (name: string, rest: Buffer) => void;
   readonly log: Logger;
 }
 
@@ -58,18 +66,27 @@ export function runControlSession(o: ControlSessionOptions): void {
   };
   const refuse = (e: ServerError, message: string): void => reply(errPacket(e, message, 1));
 
-  /** This command, and everything after it, goes to a session on the user's only target. */
-  const promote = (packet: Buffer): void => {
+  /** This command, and everything after it, goes to a session (`to`: the target picked, else the only one). */
+  const promote = (packet: Buffer, to?: string): void => {
     promoted = true;
     s.off('data', safe);
     s.pause();
     const rest = Buffer.concat([packet, ...queue.splice(0), partial]);
     partial = Buffer.alloc(0);
-    o.promote!(rest);
+    if (to === undefined) o.promote!(rest);
+    else o.promoteTo(to, rest);
   };
 
   const handle = async (packet: Buffer): Promise<void> => {
     const payload = packet.subarray(PACKET_HEADER_SIZE);
+    if (payload[0] === COM_INIT_DB) {
+      const name = payload.toString('utf8', 1);
+      const database = o.targetDatabase(name);
+      if (database !== null) {
+        promote(frame(Buffer.concat([Buffer.from([COM_INIT_DB]), Buffer.from(database, 'utf8')]), 0), name);
+        return;
+      }
+    }
     const control =
       payload[0] === COM_QUIT ||
       payload[0] === COM_PING ||

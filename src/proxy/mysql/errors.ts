@@ -15,8 +15,13 @@ import {
 export const ER_SECURE_TRANSPORT_REQUIRED: ServerError = { errno: 3159, sqlState: 'HY000' };
 /** ER_NO_DB_ERROR: the handshake named no database, so no target. */
 export const ER_NO_DB_ERROR: ServerError = { errno: 1046, sqlState: '3D000' };
-/** Client-side CR_CONN_HOST_ERROR, sent by dbtape when the target cannot be reached at all. */
-export const CR_CONN_HOST_ERROR: ServerError = { errno: 2003, sqlState: 'HY000' };
+/**
+ * ER_CONNECT_TO_FOREIGN_DATA_SOURCE ("Unable to connect to foreign data source"): the target cannot
+ * be reached, or not as its config requires. A server-range errno: libmariadb (the mariadb client,
+ * mariadb-dump) shows an ERR carrying a client-range one, such as CR_CONN_HOST_ERROR 2003, as
+ * "Received malformed packet" and drops its message.
+ */
+export const ER_CONNECT_TO_FOREIGN_DATA_SOURCE: ServerError = { errno: 1429, sqlState: 'HY000' };
 
 /** An error that ends a phase with an ERR packet to the client. */
 export class MysqlProxyError extends Error {

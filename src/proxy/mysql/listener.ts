@@ -258,7 +258,8 @@ export class MysqlListener {
 
   /**
    * No database named: a connection for KILL (the mysql client's Ctrl-C connects so), which
-   * becomes a session on the user's only MySQL target at its first other command.
+   * becomes a session on the user's only MySQL target at its first other command, or on the target
+   * a first COM_INIT_DB names.
    */
   private controlSession(
     hs: Authenticated,
@@ -280,18 +281,18 @@ export class MysqlListener {
         ? 'connection without a database (its target is the only one the user may use)'
         : 'connection without a target (KILL only)',
     );
-    const promote = (rest: Buffer): void => {
+    const promote = (to: Grant, rest: Buffer): void => {
       // The login was answered already: a failure now answers the command the client sent (seq 1).
       const fail = (e: MysqlProxyError, failure: LoginFailure, grant: Grant): void => {
         clog.info(
-          { user: hs.user.name, target: only!.target.name, errno: e.error.errno, reason: e.message },
+          { user: hs.user.name, target: to.target.name, errno: e.error.errno, reason: e.message },
           'session refused',
         );
         hs.socket.end(e.packet(1));
         hs.socket.resume();
         this.recordRefusal(authenticatedLogin(hs), remote, grant, failure, e);
       };
-      this.open({ ...hs, leftover: rest }, only!, remote, connectionId, fail, false).catch((err: Error) => {
+      this.open({ ...hs, leftover: rest }, to, remote, connectionId, fail, false).catch((err: Error) => {
         log.error({ err: err.message, stack: err.stack }, 'unexpected error opening a session');
         hs.socket.destroy();
       });
@@ -301,7 +302,9 @@ export class MysqlListener {
       leftover: hs.leftover,
       capabilities: hs.capabilities,
       resolve: (id) => this.kills.resolve(id, killer),
-      promote: only ? promote : null,
+      promote: only ? (rest) => promote(only, rest) : null,
+      targetDatabase: (name) => grants.find((g) => g.target.name === name)?.target.database ?? null,
+      promoteTo: (name, rest) => promote(grants.find((g) => g.target.name === name)!, rest),
       kill: async (victim, query) => {
         victim.notify(`KILL ${query ? 'QUERY ' : ''}by ${hs.user.name} (a connection without a target)`);
         log.info({ user: hs.user.name, upstreamThread: victim.upstreamThreadId, query }, 'KILL relayed');
@@ -369,6 +372,8 @@ export class MysqlListener {
       policy,
       shaper,
       readOnly: grant.access === 'read',
+      targetDatabase:
+        target.database === target.name ? null : { name: target.name, database: target.database },
       resolveKill: (id, query) => {
         const victim = this.kills.resolve(id, killer, target);
         if (victim === null) return null;

@@ -59,6 +59,8 @@ export interface MysqlPipelineOptions {
   readonly shaper: ResultShaper | null;
   /** A `read` grant: the upstream session runs in read-only transaction mode (commands.ts). */
   readonly readOnly: boolean;
+  /** The target's name and upstream database when they differ (COM_INIT_DB, commands.ts). */
+  readonly targetDatabase: { readonly name: string; readonly database: string } | null;
   readonly resolveKill: (id: number, query: boolean) => number | null;
   /** Stop the upstream's running statement from a side connection (client vanished, session killed). */
   readonly killUpstreamQuery: (done?: () => void) => void;
@@ -174,6 +176,7 @@ export class MysqlPipeline {
       policy: o.policy,
       shaper: o.shaper,
       readOnly: o.readOnly,
+      targetDatabase: o.targetDatabase,
     });
     this.stream = new ClientStream(
       {

@@ -157,7 +157,7 @@ export class PreparedCommands {
         return;
       }
       case COM_STMT_SEND_LONG_DATA:
-        this.longData(head);
+        this.longData(head, total);
         return;
     }
   }
@@ -249,11 +249,14 @@ export class PreparedCommands {
     );
   }
 
-  private longData(payload: Buffer): void {
+  /** `total`: the command's size when `payload` is only its start (streamed through). */
+  private longData(payload: Buffer, total = payload.length): void {
     if (!this.o.observe) return;
     const cmd = decodeCommand(payload, { capabilities: this.o.capabilities });
     if (!cmd.ok || cmd.value.name !== 'COM_STMT_SEND_LONG_DATA') return;
-    this.o.statements.get(cmd.value.statementId)?.addLongData(cmd.value.paramId, cmd.value.data);
+    const { data } = cmd.value;
+    const size = total - (payload.length - data.length);
+    this.o.statements.get(cmd.value.statementId)?.addLongData(cmd.value.paramId, data, size);
   }
 
   /** Decode a pipelined execute once its statement's prepare has been answered. */

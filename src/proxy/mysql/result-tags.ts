@@ -6,27 +6,36 @@
  */
 export class ResultTags {
   private readonly verbs: readonly string[];
+  /** Per statement: it ends a transaction by rolling it back (ROLLBACK, XA ROLLBACK). */
+  private readonly rollbacks: readonly boolean[];
   private index = 0;
+  private lastRollback = false;
 
   /** `sql`: the command's text. */
   constructor(sql: string) {
     // Good enough for names: a `;` inside a string literal only shifts the names of later results.
-    this.verbs = sql.includes(';')
-      ? sql
-          .split(';')
-          .map(verbOf)
-          .filter((v) => v !== '')
-      : [verbOf(sql)];
+    const statements = sql.includes(';') ? sql.split(';').filter((s) => verbOf(s) !== '') : [sql];
+    this.verbs = statements.map(verbOf);
+    this.rollbacks = statements.map((s) => ROLLBACK.test(s));
   }
 
   /** The name of the next result ('' when its statement has none). */
   next(): string {
     // More results than statements: a CALL's (each named CALL), or a shifted name.
-    const verb = this.verbs[this.index] ?? this.verbs[this.verbs.length - 1] ?? '';
+    const i = this.index < this.verbs.length ? this.index : this.verbs.length - 1;
     this.index++;
-    return verb;
+    this.lastRollback = this.rollbacks[i] ?? false;
+    return this.verbs[i] ?? '';
+  }
+
+  /** The statement `next` last named rolls back (a transaction it ends is recorded as `rollback`). */
+  get rolledBack(): boolean {
+    return this.lastRollback;
   }
 }
+
+/** ROLLBACK [WORK] and XA ROLLBACK (`ROLLBACK TO SAVEPOINT` leaves the transaction open). */
+const ROLLBACK = /^(?:\s+|\/\*(?:[^*]|\*(?!\/))*\*\/|(?:--\s|#)[^\n]*(?:\n|$))*(?:XA\s+)?ROLLBACK\b/i;
 
 /** The statement's first keyword, upper-cased ('' when there is none), for the result tag. */
 export function verbOf(sql: string): string {

@@ -115,7 +115,7 @@ export class SessionEvents {
         : {}),
     };
     this.rec.event(body);
-    this.transaction(t.statusFlags, verb === 'ROLLBACK' ? 'rollback' : 'commit');
+    this.transaction(t.statusFlags, p.tags.rolledBack ? 'rollback' : 'commit');
   }
 
   error(err: ErrPacket, durationUs?: number): void {

@@ -13,7 +13,7 @@ import {
 import { startTls } from '../tls.js';
 import { upstreamCapabilities } from './capabilities.js';
 import { HandshakeChannel } from './channel.js';
-import { CR_CONN_HOST_ERROR, MysqlProxyError, upstreamFailure } from './errors.js';
+import { ER_CONNECT_TO_FOREIGN_DATA_SOURCE, MysqlProxyError, upstreamFailure } from './errors.js';
 import { finishLogin, firstResponse, initialPlugin, type LoginState } from './upstream-auth.js';
 
 /**
@@ -108,7 +108,7 @@ export async function connectUpstream(
     socket?.destroy();
     if (err instanceof MysqlProxyError) throw err;
     throw new MysqlProxyError(
-      CR_CONN_HOST_ERROR,
+      ER_CONNECT_TO_FOREIGN_DATA_SOURCE,
       `dbtape: cannot connect to target "${target.name}": ${(err as Error).message}`,
       'DBTAPE_MYSQL_UPSTREAM',
     );
@@ -162,7 +162,7 @@ function wantsTls(target: Target, greeting: InitialHandshake): boolean {
   if (hasCap(greeting.capabilities, CLIENT_SSL)) return true;
   if (target.tls === 'prefer') return false;
   throw new MysqlProxyError(
-    CR_CONN_HOST_ERROR,
+    ER_CONNECT_TO_FOREIGN_DATA_SOURCE,
     `dbtape: target "${target.name}" requires TLS (tls: ${target.tls}) but the server does not offer it`,
     'DBTAPE_MYSQL_UPSTREAM',
   );
