@@ -4,6 +4,8 @@
  * anything else as hex. Never used on forwarded bytes.
  */
 
+import { renderBinaryArray } from './binary-array.js';
+
 const TYPE_NAMES: Record<number, string> = {
   16: 'bool',
   17: 'bytea',
@@ -35,6 +37,36 @@ const TYPE_NAMES: Record<number, string> = {
   1016: '_int8',
   1009: '_text',
   1015: '_varchar',
+  1001: '_bytea',
+  1014: '_bpchar',
+  1021: '_float4',
+  1022: '_float8',
+  1028: '_oid',
+  1115: '_timestamp',
+  1182: '_date',
+  1185: '_timestamptz',
+  1231: '_numeric',
+  2951: '_uuid',
+  199: '_json',
+  3807: '_jsonb',
+  650: 'cidr',
+  869: 'inet',
+  829: 'macaddr',
+  774: 'macaddr8',
+  790: 'money',
+  1560: 'bit',
+  1562: 'varbit',
+  2205: 'regclass',
+  3614: 'tsvector',
+  3615: 'tsquery',
+  3904: 'int4range',
+  3926: 'int8range',
+  3910: 'tstzrange',
+  3912: 'daterange',
+  28: 'xid',
+  1033: 'aclitem',
+  651: '_cidr',
+  1041: '_inet',
   2249: 'record',
   2278: 'void',
 };
@@ -94,7 +126,7 @@ function renderBinary(v: Buffer, oid: number): string | null {
     case 3802:
       return v.length >= 1 && v[0] === 1 ? v.toString('utf8', 1) : null;
     default:
-      return null;
+      return renderBinaryArray(v, oid, renderBinary);
   }
 }
 
