@@ -4,7 +4,7 @@
 // Needs PostgreSQL on 127.0.0.1:5432 with trust auth for user postgres (the test machine's set-up).
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { renderValue, typeName } from '../../src/protocol/postgres/types.js';
+import { RECORDED_VALUE_LIMIT, renderValue, typeName } from '../../src/protocol/postgres/types.js';
 import {
   cstr,
   dataRowBuffers,
@@ -339,6 +339,21 @@ describe('renderValue without a server', () => {
     assert.equal(typeName(1184), 'timestamptz');
     assert.equal(typeName(999999), 'oid:999999');
     assert.equal(typeName(869), 'inet');
+  });
+
+  // A 64 MiB bytea parameter rendered whole cost dbtape over a gigabyte and held its event loop.
+  test('a value longer than the limit keeps its start and says its size', () => {
+    const size = RECORDED_VALUE_LIMIT * 16;
+    const bin = renderValue(Buffer.alloc(size, 0xab), 1, 17)!;
+    assert.equal(bin, `\\x${'ab'.repeat(RECORDED_VALUE_LIMIT)}... [truncated, ${size} bytes]`);
+    // Text is cut between characters: 'é' is two bytes, and the limit falls inside one of them.
+    const text = renderValue(Buffer.from(`x${'é'.repeat(RECORDED_VALUE_LIMIT)}`), 0, 25)!;
+    assert.equal(
+      text,
+      `x${'é'.repeat(RECORDED_VALUE_LIMIT / 2 - 1)}... [truncated, ${1 + RECORDED_VALUE_LIMIT * 2} bytes]`,
+    );
+    const exact = Buffer.alloc(RECORDED_VALUE_LIMIT, 0x61);
+    assert.equal(renderValue(exact, 0, 25), exact.toString(), 'a value of exactly the limit is kept whole');
   });
 
   test('a binary array that is not one falls back to hex', () => {

@@ -85,15 +85,35 @@ const END_DATE = 2_147_483_494 - PG_EPOCH_JDATE;
 const MIN_TIMESTAMP = -211_813_488_000_000_000n;
 const END_TIMESTAMP = 9_223_371_331_200_000_000n;
 
+/**
+ * Bytes of one value kept in a recording, as MySQL long data keeps (statements.ts): a 64 MiB bytea
+ * parameter rendered whole (128 MiB of hex, then JSON, hashing and the store) cost dbtape more than
+ * a gigabyte of memory and held every session's event loop while it was turned into text.
+ */
+export const RECORDED_VALUE_LIMIT = 64 * 1024;
+
 /** Render one value for the recording. `format` 0 = text, 1 = binary; `oid` 0 = unknown. */
-export function renderValue(value: Buffer | null, format: number, oid: number): string | null {
+export function renderValue(
+  value: Buffer | null,
+  format: number,
+  oid: number,
+  limit = RECORDED_VALUE_LIMIT,
+): string | null {
   if (value === null) return null;
+  if (value.length > limit)
+    return `${renderPrefix(value.subarray(0, limit), format, oid)}... [truncated, ${value.length} bytes]`;
   if (format === 0) return value.toString('utf8');
   try {
     return renderBinary(value, oid) ?? `\\x${value.toString('hex')}`;
   } catch {
     return `\\x${value.toString('hex')}`;
   }
+}
+
+/** The start of a value too long to keep: text as text (no character cut in two), anything else as hex. */
+function renderPrefix(prefix: Buffer, format: number, oid: number): string {
+  if (format === 0 || TEXT_LIKE.has(oid)) return new TextDecoder().decode(prefix, { stream: true });
+  return `\\x${prefix.toString('hex')}`;
 }
 
 function renderBinary(v: Buffer, oid: number): string | null {
