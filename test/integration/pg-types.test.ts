@@ -304,6 +304,13 @@ describe('renderValue without a server', () => {
     assert.equal(renderValue(Buffer.from('héllo'), 0, 0), 'héllo');
   });
 
+  // A SQL_ASCII database or a LATIN1 client: kept as statement text is (wire/text.ts), not as U+FFFD.
+  test('bytes that are not UTF-8 are kept, as in statement text', () => {
+    const latin1 = Buffer.from([0x63, 0x61, 0x66, 0xe9]);
+    assert.equal(renderValue(latin1, 0, 25), 'caf\udce9');
+    assert.equal(renderValue(latin1, 1, 25), 'caf\udce9');
+  });
+
   test('unknown types and malformed binary values fall back to hex, never throw', () => {
     assert.equal(renderValue(Buffer.from([1, 2, 3]), 1, 0), '\\x010203');
     assert.equal(renderValue(Buffer.from([1, 2, 3]), 1, 23), '\\x010203', 'int4 of 3 bytes');

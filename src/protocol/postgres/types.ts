@@ -4,6 +4,7 @@
  * anything else as hex. Never used on forwarded bytes.
  */
 
+import { decodeWireText } from '../../wire/text.js';
 import { renderBinaryArray } from './binary-array.js';
 
 const TYPE_NAMES: Record<number, string> = {
@@ -102,7 +103,8 @@ export function renderValue(
   if (value === null) return null;
   if (value.length > limit)
     return `${renderPrefix(value.subarray(0, limit), format, oid)}... [truncated, ${value.length} bytes]`;
-  if (format === 0) return value.toString('utf8');
+  // Lossless, as statement text is: a SQL_ASCII database or a LATIN1 client sends bytes that are not UTF-8.
+  if (format === 0) return decodeWireText(value);
   try {
     return renderBinary(value, oid) ?? `\\x${value.toString('hex')}`;
   } catch {
@@ -112,12 +114,23 @@ export function renderValue(
 
 /** The start of a value too long to keep: text as text (no character cut in two), anything else as hex. */
 function renderPrefix(prefix: Buffer, format: number, oid: number): string {
-  if (format === 0 || TEXT_LIKE.has(oid)) return new TextDecoder().decode(prefix, { stream: true });
+  if (format === 0 || TEXT_LIKE.has(oid)) return decodeWireText(withoutPartialCharacter(prefix));
   return `\\x${prefix.toString('hex')}`;
 }
 
+/** `b` without a UTF-8 sequence that its end cuts short (up to 3 bytes of a 2- to 4-byte character). */
+function withoutPartialCharacter(b: Buffer): Buffer {
+  for (let k = 1; k <= 3 && k <= b.length; k++) {
+    const c = b[b.length - k]!;
+    if ((c & 0xc0) === 0x80) continue;
+    const need = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 1;
+    return need > k ? b.subarray(0, b.length - k) : b;
+  }
+  return b;
+}
+
 function renderBinary(v: Buffer, oid: number): string | null {
-  if (TEXT_LIKE.has(oid)) return v.toString('utf8');
+  if (TEXT_LIKE.has(oid)) return decodeWireText(v);
   switch (oid) {
     case 16:
       return v.length === 1 ? (v[0] ? 't' : 'f') : null;
