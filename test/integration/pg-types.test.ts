@@ -368,7 +368,7 @@ describe('renderValue without a server', () => {
       const b = Buffer.alloc(12 + dims.length * 4);
       b.writeInt32BE(ndim, 0);
       b.writeUInt32BE(elem, 8);
-      dims.forEach((d, i) => b.writeInt32BE(d, 12 + i * 4));
+      for (const [i, d] of dims.entries()) b.writeInt32BE(d, 12 + i * 4);
       return b;
     };
     assert.equal(renderValue(head(0, 23), 1, 1007), '{}');
