@@ -111,9 +111,11 @@ export type SessionEventBody =
       /**
        * `failed`: an error left the transaction able only to end or roll back to a savepoint
        * (PostgreSQL); `recovered`: a ROLLBACK TO SAVEPOINT brought the failed transaction back, its
-       * statements run again. Recordings made before `recovered` existed never show it.
+       * statements run again. Recordings made before `recovered` existed never show it. `prepared`:
+       * PREPARE TRANSACTION ended the session's transaction without committing it; a later COMMIT
+       * PREPARED or ROLLBACK PREPARED, from any session, decides its fate (PostgreSQL).
        */
-      readonly state: 'begin' | 'commit' | 'rollback' | 'failed' | 'recovered';
+      readonly state: 'begin' | 'commit' | 'rollback' | 'failed' | 'recovered' | 'prepared';
     }
   | {
       readonly kind: 'copy';

@@ -138,6 +138,7 @@ const TX_WORDS: Record<string, string | undefined> = {
   rollback: 'rolled back',
   failed: 'failed',
   recovered: 'recovered (rolled back to a savepoint)',
+  prepared: 'prepared (not committed until COMMIT PREPARED)',
 } satisfies Record<Extract<SessionEvent, { kind: 'tx' }>['state'], string>;
 
 function resultBody(e: Extract<SessionEvent, { kind: 'result' }>): string {

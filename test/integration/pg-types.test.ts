@@ -4,7 +4,7 @@
 // Needs PostgreSQL on 127.0.0.1:5432 with trust auth for user postgres (the test machine's set-up).
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { renderValue, typeName } from '../../src/protocol/postgres/types.js';
+import { RECORDED_VALUE_LIMIT, renderValue, typeName } from '../../src/protocol/postgres/types.js';
 import {
   cstr,
   dataRowBuffers,
@@ -118,6 +118,19 @@ const CASES: Record<string, readonly string[]> = {
     '-Infinity',
   ],
   bytea: ['', '\\x00ff10', 'abc'],
+  // Arrays, as pgjdbc's setArray sends them: array_out's quoting, NULLs, dimensions, bounds.
+  _int4: ['{1,NULL,3}', '{}', '{{1,2},{3,4}}', '[0:1]={5,6}', '{{{7}}}', '{NULL}'],
+  _text: ['{"a b","c\\"d",NULL,"","null",x,"{}",",","back\\\\slash"}', '{é}'],
+  _varchar: ['{one,"t w o"}'],
+  _bool: ['{t,f,NULL}'],
+  _int8: ['{9223372036854775807,-1}'],
+  _float8: ['{1.1,NaN,-Infinity,1e300}'],
+  _numeric: ['{1.50,-0.001,NaN}'],
+  _date: ['{2024-02-29,infinity}'],
+  _timestamptz: ['{"2024-02-29 23:59:59.5+00",NULL}'],
+  _bytea: ['{"\\\\x00ff",NULL}'],
+  _uuid: ['{123e4567-e89b-12d3-a456-426614174000}'],
+  _jsonb: ['{"{\\"a\\": 1}"}'],
   text: ['', 'héllo wörld', 'line\nbreak'],
   varchar: ['x'],
   bpchar: ['ab'],
@@ -291,6 +304,13 @@ describe('renderValue without a server', () => {
     assert.equal(renderValue(Buffer.from('héllo'), 0, 0), 'héllo');
   });
 
+  // A SQL_ASCII database or a LATIN1 client: kept as statement text is (wire/text.ts), not as U+FFFD.
+  test('bytes that are not UTF-8 are kept, as in statement text', () => {
+    const latin1 = Buffer.from([0x63, 0x61, 0x66, 0xe9]);
+    assert.equal(renderValue(latin1, 0, 25), 'caf\udce9');
+    assert.equal(renderValue(latin1, 1, 25), 'caf\udce9');
+  });
+
   test('unknown types and malformed binary values fall back to hex, never throw', () => {
     assert.equal(renderValue(Buffer.from([1, 2, 3]), 1, 0), '\\x010203');
     assert.equal(renderValue(Buffer.from([1, 2, 3]), 1, 23), '\\x010203', 'int4 of 3 bytes');
@@ -303,7 +323,7 @@ describe('renderValue without a server', () => {
     assert.equal(renderValue(Buffer.alloc(0), 1, 16), '\\x', 'empty bool');
     assert.equal(renderValue(Buffer.from([2, 0x7b]), 1, 3802), '\\x027b', 'jsonb of an unknown version');
     const formats = [1, 2, -1, 255];
-    for (const oid of [16, 17, 20, 21, 23, 26, 700, 701, 1082, 1114, 1184, 1700, 2950, 3802]) {
+    for (const oid of [16, 17, 20, 21, 23, 26, 700, 701, 1082, 1114, 1184, 1700, 2950, 3802, 1007, 1009]) {
       for (let len = 0; len <= 20; len++) {
         for (const f of formats) assert.equal(typeof renderValue(Buffer.alloc(len, 0xff), f, oid), 'string');
       }
@@ -325,5 +345,36 @@ describe('renderValue without a server', () => {
     assert.equal(typeName(23), 'int4');
     assert.equal(typeName(1184), 'timestamptz');
     assert.equal(typeName(999999), 'oid:999999');
+    assert.equal(typeName(869), 'inet');
+  });
+
+  // A 64 MiB bytea parameter rendered whole cost dbtape over a gigabyte and held its event loop.
+  test('a value longer than the limit keeps its start and says its size', () => {
+    const size = RECORDED_VALUE_LIMIT * 16;
+    const bin = renderValue(Buffer.alloc(size, 0xab), 1, 17)!;
+    assert.equal(bin, `\\x${'ab'.repeat(RECORDED_VALUE_LIMIT)}... [truncated, ${size} bytes]`);
+    // Text is cut between characters: 'é' is two bytes, and the limit falls inside one of them.
+    const text = renderValue(Buffer.from(`x${'é'.repeat(RECORDED_VALUE_LIMIT)}`), 0, 25)!;
+    assert.equal(
+      text,
+      `x${'é'.repeat(RECORDED_VALUE_LIMIT / 2 - 1)}... [truncated, ${1 + RECORDED_VALUE_LIMIT * 2} bytes]`,
+    );
+    const exact = Buffer.alloc(RECORDED_VALUE_LIMIT, 0x61);
+    assert.equal(renderValue(exact, 0, 25), exact.toString(), 'a value of exactly the limit is kept whole');
+  });
+
+  test('a binary array that is not one falls back to hex', () => {
+    const head = (ndim: number, elem: number, ...dims: number[]) => {
+      const b = Buffer.alloc(12 + dims.length * 4);
+      b.writeInt32BE(ndim, 0);
+      b.writeUInt32BE(elem, 8);
+      for (const [i, d] of dims.entries()) b.writeInt32BE(d, 12 + i * 4);
+      return b;
+    };
+    assert.equal(renderValue(head(0, 23), 1, 1007), '{}');
+    assert.match(renderValue(head(0, 25), 1, 1007)!, /^\\x/, 'element type other than the array says');
+    assert.match(renderValue(head(1, 23, 2_000_000_000, 1), 1, 1007)!, /^\\x/, 'more elements than bytes');
+    assert.match(renderValue(head(1, 23, 1, 1), 1, 1007)!, /^\\x/, 'element missing');
+    assert.match(renderValue(head(7, 23), 1, 1007)!, /^\\x/, 'more dimensions than PostgreSQL allows');
   });
 });

@@ -360,6 +360,45 @@ describe('psql: a failed transaction rolled back to a savepoint', () => {
   });
 });
 
+// How a transaction ended is what the server did, not what the client asked: a COMMIT whose deferred
+// constraint fails rolls back, and BEGIN ... COMMIT sent in one query string (psql -c, migration
+// tools) has one ReadyForQuery, idle before and after, so only the statements' tags tell.
+describe('psql: how each transaction ended', () => {
+  test('a failed COMMIT is a rollback; BEGIN ... COMMIT in one query string is a transaction', async () => {
+    const parent = uniqueName('rec_txend_parent');
+    const child = uniqueName('rec_txend_child');
+    const app = uniqueName('rec_psql_txend');
+    const r = await run(
+      PSQL,
+      [
+        '-X',
+        '-d',
+        aliceDsn(proxy),
+        '-c',
+        `CREATE TABLE ${parent} (id int PRIMARY KEY); CREATE TABLE ${child} (pid int REFERENCES ${parent} DEFERRABLE INITIALLY DEFERRED)`,
+        '-c',
+        `BEGIN; INSERT INTO ${child} VALUES (1); COMMIT`,
+        '-c',
+        `BEGIN; INSERT INTO ${parent} VALUES (1); COMMIT`,
+        '-c',
+        `DROP TABLE ${child}, ${parent}`,
+      ],
+      { env: { ...aliceEnv(), PGAPPNAME: app } },
+    );
+    assert.match(r.stderr, /violates foreign key constraint/);
+
+    const { events } = await show((await sessionOf(app)).id);
+    assertTimeline(events);
+    assert.deepEqual(
+      events.flatMap((e) => (e.kind === 'tx' || e.kind === 'error' ? [eventLine(e)] : [])),
+      ['tx begin', 'error 23503', 'tx rollback', 'tx begin', 'tx commit'],
+    );
+    const out = (await cliOk(proxy.storeUrl, ['replay', (await sessionOf(app)).id, '--instant'])).stdout;
+    assert.doesNotMatch(out, /transaction committed/);
+    assert.match(out, /-- transaction rolled back/);
+  });
+});
+
 // --- node-postgres ----------------------------------------------------------------------------------
 
 const APP_PG = uniqueName('rec_nodepg');

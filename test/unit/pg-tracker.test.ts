@@ -62,6 +62,7 @@ describe('transaction states', () => {
   test('ROLLBACK TO SAVEPOINT through the extended protocol', () => {
     const { t, events } = tracker();
     simple(t, 'BEGIN', 'BEGIN', T);
+    simple(t, 'SAVEPOINT s1', 'SAVEPOINT', T);
     simple(t, 'SELECT 1/0', { error: '22012' }, E);
     t.parse({ name: '', sql: 'ROLLBACK TO SAVEPOINT s1', paramTypes: [] });
     t.bind({ portal: '', statement: '', formats: [], values: [], resultFormats: [] });
@@ -89,6 +90,86 @@ describe('transaction states', () => {
       events.flatMap((e) => (e.kind === 'tx' ? [e.state] : [])),
       ['begin', 'commit', 'begin', 'failed', 'rollback', 'begin', 'failed', 'rollback', 'begin', 'commit'],
     );
+  });
+});
+
+describe('how a transaction ends', () => {
+  const states = (events: readonly SessionEventBody[]) =>
+    events.flatMap((e) => (e.kind === 'tx' ? [e.state] : []));
+  /** One simple query string answered by these tags (an error last, if any) and ReadyForQuery `status`. */
+  const script = (t: PgTracker, sql: string, tags: readonly string[], status: number, error?: string) => {
+    t.query(sql);
+    for (const tag of tags) t.commandComplete(tag);
+    if (error) t.error({ severity: 'ERROR', code: error, message: 'failed' });
+    t.readyForQuery(status);
+  };
+
+  // A deferred constraint checked at COMMIT, a serialization failure at COMMIT: the server rolls
+  // back and answers an error, then ReadyForQuery I. The old rule called every T to I a commit.
+  test('a COMMIT that fails rolls the transaction back', () => {
+    const { t, events } = tracker();
+    simple(t, 'BEGIN', 'BEGIN', T);
+    simple(t, 'INSERT INTO child VALUES (1)', 'INSERT 0 1', T);
+    simple(t, 'COMMIT', { error: '23503' }, I);
+    assert.deepEqual(states(events), ['begin', 'rollback']);
+  });
+
+  test('PREPARE TRANSACTION prepares, and a failed one rolls back', () => {
+    const { t, events } = tracker();
+    simple(t, 'BEGIN', 'BEGIN', T);
+    simple(t, "PREPARE TRANSACTION 'a'", 'PREPARE TRANSACTION', I);
+    simple(t, "COMMIT PREPARED 'a'", 'COMMIT PREPARED', I);
+    simple(t, 'BEGIN', 'BEGIN', T);
+    simple(t, "PREPARE TRANSACTION 'b'", { error: '55000' }, I);
+    assert.deepEqual(states(events), ['begin', 'prepared', 'begin', 'rollback']);
+  });
+
+  // One Query message, one ReadyForQuery (idle before and after): only the tags tell.
+  test('BEGIN ... COMMIT in one query string', () => {
+    const { t, events } = tracker();
+    script(t, 'BEGIN; INSERT INTO t VALUES (1); COMMIT', ['BEGIN', 'INSERT 0 1', 'COMMIT'], I);
+    script(t, 'BEGIN; INSERT INTO t VALUES (2); ROLLBACK', ['BEGIN', 'INSERT 0 1', 'ROLLBACK'], I);
+    assert.deepEqual(states(events), ['begin', 'commit', 'begin', 'rollback']);
+  });
+
+  test('COMMIT; BEGIN in one query string inside a transaction ends one and begins the next', () => {
+    const { t, events } = tracker();
+    simple(t, 'BEGIN', 'BEGIN', T);
+    script(t, 'COMMIT; BEGIN', ['COMMIT', 'BEGIN'], T);
+    simple(t, 'COMMIT', 'COMMIT', I);
+    assert.deepEqual(states(events), ['begin', 'commit', 'begin', 'commit']);
+  });
+
+  test('a query string that fails inside its own transaction block leaves it failed, then rolled back', () => {
+    const { t, events } = tracker();
+    script(t, 'BEGIN; SELECT 1/0; COMMIT', ['BEGIN'], E, '22012');
+    simple(t, 'COMMIT', 'ROLLBACK', I);
+    assert.deepEqual(states(events), ['begin', 'failed', 'rollback']);
+  });
+
+  test('a COMMIT outside a transaction block (a warning) and an implicit transaction record nothing', () => {
+    const { t, events } = tracker();
+    simple(t, 'COMMIT', 'COMMIT', I);
+    script(t, 'INSERT INTO t VALUES (1); COMMIT; SELECT 1/0', ['INSERT 0 1', 'COMMIT'], I, '22012');
+    assert.deepEqual(states(events), []);
+  });
+
+  test('savepoints in one query string: ROLLBACK TO keeps the transaction, the final ROLLBACK ends it', () => {
+    const { t, events } = tracker();
+    script(
+      t,
+      'BEGIN; SAVEPOINT a; INSERT INTO t VALUES (1); ROLLBACK TO a; ROLLBACK',
+      ['BEGIN', 'SAVEPOINT', 'INSERT 0 1', 'ROLLBACK', 'ROLLBACK'],
+      I,
+    );
+    assert.deepEqual(states(events), ['begin', 'rollback']);
+  });
+
+  test('a ROLLBACK without a savepoint in the transaction ends it even where the text says ROLLBACK TO', () => {
+    const { t, events } = tracker();
+    simple(t, 'BEGIN', 'BEGIN', T);
+    script(t, 'ROLLBACK; SELECT $$ROLLBACK TO x$$; BEGIN', ['ROLLBACK', 'SELECT 1', 'BEGIN'], T);
+    assert.deepEqual(states(events), ['begin', 'rollback', 'begin']);
   });
 });
 

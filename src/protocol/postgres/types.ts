@@ -4,6 +4,9 @@
  * anything else as hex. Never used on forwarded bytes.
  */
 
+import { decodeWireText } from '../../wire/text.js';
+import { renderBinaryArray } from './binary-array.js';
+
 const TYPE_NAMES: Record<number, string> = {
   16: 'bool',
   17: 'bytea',
@@ -35,6 +38,36 @@ const TYPE_NAMES: Record<number, string> = {
   1016: '_int8',
   1009: '_text',
   1015: '_varchar',
+  1001: '_bytea',
+  1014: '_bpchar',
+  1021: '_float4',
+  1022: '_float8',
+  1028: '_oid',
+  1115: '_timestamp',
+  1182: '_date',
+  1185: '_timestamptz',
+  1231: '_numeric',
+  2951: '_uuid',
+  199: '_json',
+  3807: '_jsonb',
+  650: 'cidr',
+  869: 'inet',
+  829: 'macaddr',
+  774: 'macaddr8',
+  790: 'money',
+  1560: 'bit',
+  1562: 'varbit',
+  2205: 'regclass',
+  3614: 'tsvector',
+  3615: 'tsquery',
+  3904: 'int4range',
+  3926: 'int8range',
+  3910: 'tstzrange',
+  3912: 'daterange',
+  28: 'xid',
+  1033: 'aclitem',
+  651: '_cidr',
+  1041: '_inet',
   2249: 'record',
   2278: 'void',
 };
@@ -53,10 +86,25 @@ const END_DATE = 2_147_483_494 - PG_EPOCH_JDATE;
 const MIN_TIMESTAMP = -211_813_488_000_000_000n;
 const END_TIMESTAMP = 9_223_371_331_200_000_000n;
 
+/**
+ * Bytes of one value kept in a recording, as MySQL long data keeps (statements.ts): a 64 MiB bytea
+ * parameter rendered whole (128 MiB of hex, then JSON, hashing and the store) cost dbtape more than
+ * a gigabyte of memory and held every session's event loop while it was turned into text.
+ */
+export const RECORDED_VALUE_LIMIT = 64 * 1024;
+
 /** Render one value for the recording. `format` 0 = text, 1 = binary; `oid` 0 = unknown. */
-export function renderValue(value: Buffer | null, format: number, oid: number): string | null {
+export function renderValue(
+  value: Buffer | null,
+  format: number,
+  oid: number,
+  limit = RECORDED_VALUE_LIMIT,
+): string | null {
   if (value === null) return null;
-  if (format === 0) return value.toString('utf8');
+  if (value.length > limit)
+    return `${renderPrefix(value.subarray(0, limit), format, oid)}... [truncated, ${value.length} bytes]`;
+  // Lossless, as statement text is: a SQL_ASCII database or a LATIN1 client sends bytes that are not UTF-8.
+  if (format === 0) return decodeWireText(value);
   try {
     return renderBinary(value, oid) ?? `\\x${value.toString('hex')}`;
   } catch {
@@ -64,8 +112,25 @@ export function renderValue(value: Buffer | null, format: number, oid: number): 
   }
 }
 
+/** The start of a value too long to keep: text as text (no character cut in two), anything else as hex. */
+function renderPrefix(prefix: Buffer, format: number, oid: number): string {
+  if (format === 0 || TEXT_LIKE.has(oid)) return decodeWireText(withoutPartialCharacter(prefix));
+  return `\\x${prefix.toString('hex')}`;
+}
+
+/** `b` without a UTF-8 sequence that its end cuts short (up to 3 bytes of a 2- to 4-byte character). */
+function withoutPartialCharacter(b: Buffer): Buffer {
+  for (let k = 1; k <= 3 && k <= b.length; k++) {
+    const c = b[b.length - k]!;
+    if ((c & 0xc0) === 0x80) continue;
+    const need = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 1;
+    return need > k ? b.subarray(0, b.length - k) : b;
+  }
+  return b;
+}
+
 function renderBinary(v: Buffer, oid: number): string | null {
-  if (TEXT_LIKE.has(oid)) return v.toString('utf8');
+  if (TEXT_LIKE.has(oid)) return decodeWireText(v);
   switch (oid) {
     case 16:
       return v.length === 1 ? (v[0] ? 't' : 'f') : null;
@@ -94,7 +159,7 @@ function renderBinary(v: Buffer, oid: number): string | null {
     case 3802:
       return v.length >= 1 && v[0] === 1 ? v.toString('utf8', 1) : null;
     default:
-      return null;
+      return renderBinaryArray(v, oid, renderBinary);
   }
 }
 

@@ -1,5 +1,5 @@
 import type { CaptureMode, SessionRecorder } from '../../model/recorder.js';
-import type { ResultColumn, SessionEventBody } from '../../model/session.js';
+import type { ResultColumn } from '../../model/session.js';
 import {
   type Bind,
   type Column,
@@ -11,6 +11,7 @@ import {
 } from '../../protocol/postgres/decode.js';
 import { renderValue, typeName } from '../../protocol/postgres/types.js';
 import { Fifo } from '../../wire/fifo.js';
+import { TxBoundaries } from './tx-boundaries.js';
 
 /**
  * Turns what crosses the wire into session events. It mirrors the server's queue of
@@ -67,20 +68,14 @@ function withFormats(cols: readonly Column[], formats: readonly number[]): reado
   return cols.map((c, i) => ({ ...c, format: formats.length === 1 ? formats[0] : (formats[i] ?? 0) }));
 }
 const I = 0x49;
-const T = 0x54;
-const E = 0x45;
-/** COMMIT/ROLLBACK AND CHAIN (not AND NO CHAIN): the next transaction begins as this one ends. */
-const AND_CHAIN = /\bAND\s+CHAIN\b/i;
-type TxState = Extract<SessionEventBody, { kind: 'tx' }>['state'];
 
 export class PgTracker {
   private readonly queue = new Fifo<Pending>();
   private readonly statements = new Map<string, Statement>();
   private readonly portals = new Map<string, Portal>();
+  /** As of the last ReadyForQuery; the recorded boundaries follow each statement (txBoundaries). */
   private txStatus = I;
-  private lastTag = '';
-  /** How a transaction ended AND CHAIN since the last ReadyForQuery, which then still says T. */
-  private chained: 'commit' | 'rollback' | null = null;
+  private readonly txBoundaries = new TxBoundaries((state) => this.rec.event({ kind: 'tx', state }));
   /** Rows seen since the current result began. */
   private rows = 0;
   private columns: readonly Column[] | null = null;
@@ -280,14 +275,15 @@ export class PgTracker {
   }
 
   commandComplete(tag: string): void {
-    this.lastTag = tag;
-    if (tag === 'COMMIT' || tag === 'ROLLBACK') this.noteChain(tag);
+    // Read before complete() pops an Execute: COMMIT and ROLLBACK tags need their statement's text.
+    const sql = this.statementText();
     if (this.copy) {
       const { direction, bytes } = this.copy;
       this.rec.event({ kind: 'copy', direction, bytes, rows: rowsFromTag(tag) });
       this.copy = null;
     }
     this.complete(tag);
+    this.txBoundaries.completed(tag, sql);
   }
 
   emptyQuery(): void {
@@ -360,7 +356,8 @@ export class PgTracker {
       if (h.kind === 'sync' || h.kind === 'simple' || h.kind === 'fcall') break;
       if (h.kind === 'denied' && !h.extended) break;
     }
-    this.transition(status);
+    this.txStatus = status;
+    this.txBoundaries.ready(status);
   }
 
   // ---- internals -------------------------------------------------------------------
@@ -463,42 +460,10 @@ export class PgTracker {
     }
   }
 
-  /**
-   * Whether the COMMIT or ROLLBACK just completed chains the next transaction. Its tag cannot tell:
-   * ROLLBACK TO SAVEPOINT and ROLLBACK AND CHAIN both answer `ROLLBACK`, and COMMIT AND CHAIN in a
-   * failed transaction does too; only the statement's text does.
-   */
-  private noteChain(tag: string): void {
+  /** The text of the statement whose answer is arriving (a simple query's whole string). */
+  private statementText(): string {
     const h = this.peek();
-    const sql = h?.kind === 'simple' ? h.sql : h?.kind === 'execute' ? (h.bound?.sql ?? '') : '';
-    if (AND_CHAIN.test(sql)) this.chained = tag === 'COMMIT' ? 'commit' : 'rollback';
-  }
-
-  private transition(status: number): void {
-    const prev = this.txStatus;
-    const chained = this.chained;
-    this.txStatus = status;
-    this.chained = null;
-    if (chained !== null && status !== I) {
-      // One transaction ended and the next began between two ReadyForQuery that both say T.
-      if (prev === I) this.tx('begin');
-      this.tx(chained);
-      this.tx('begin');
-      if (status === E) this.tx('failed');
-      return;
-    }
-    if (prev === status) return;
-    if (prev === I) this.tx('begin');
-    if (status === E) this.tx('failed');
-    else if (status === I)
-      this.tx(prev === T && !this.lastTag.startsWith('ROLLBACK') ? 'commit' : 'rollback');
-    // E to T without AND CHAIN: rolled back to a savepoint (by hand, psql's ON_ERROR_ROLLBACK,
-    // pgjdbc's autosave), the same transaction runs statements again.
-    else if (prev === E) this.tx('recovered');
-  }
-
-  private tx(state: TxState): void {
-    this.rec.event({ kind: 'tx', state });
+    return h?.kind === 'simple' ? h.sql : h?.kind === 'execute' ? (h.bound?.sql ?? '') : '';
   }
 
   private peek(): Pending | undefined {

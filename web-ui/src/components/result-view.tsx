@@ -143,6 +143,7 @@ const TX_WORDS: Record<string, string | undefined> = {
   rollback: 'rolled back',
   failed: 'failed: statements are ignored until it ends',
   recovered: 'recovered: rolled back to a savepoint, statements run again',
+  prepared: 'prepared: not committed until COMMIT PREPARED (ROLLBACK PREPARED discards it)',
 };
 
 function describe(e: EventJson): string {
