@@ -138,7 +138,7 @@ const TX_WORDS: Record<string, string | undefined> = {
   rollback: 'rolled back',
   failed: 'failed',
   recovered: 'recovered (rolled back to a savepoint)',
-  prepared: 'prepared (not committed until COMMIT PREPARED)',
+  prepared: 'prepared (two-phase: not committed until COMMIT PREPARED or XA COMMIT)',
 } satisfies Record<Extract<SessionEvent, { kind: 'tx' }>['state'], string>;
 
 function resultBody(e: Extract<SessionEvent, { kind: 'result' }>): string {

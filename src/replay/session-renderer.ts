@@ -126,7 +126,8 @@ export abstract class SessionRenderer {
       rollback: 'transaction rolled back',
       failed: 'transaction failed: statements are ignored until its end',
       recovered: 'transaction recovered: rolled back to a savepoint, statements run again',
-      prepared: 'transaction prepared: not committed until COMMIT PREPARED (ROLLBACK PREPARED discards it)',
+      prepared:
+        'transaction prepared: not committed until COMMIT PREPARED or XA COMMIT, from any session (ROLLBACK PREPARED or XA ROLLBACK discards it)',
     } satisfies Record<EventOf<'tx'>['state'], string>;
     // A state this dbtape does not know (a newer recording) is shown as it is stored.
     return `-- ${words[e.state] ?? `transaction ${safeLine(String(e.state))}`}\n`;

@@ -354,7 +354,57 @@ test('XA ROLLBACK is recorded as a rollback, XA COMMIT as a commit', async () =>
   raw.close();
   const events = await sessionEvents(await sessionOf(table));
   const txStates = outcomes(events).filter((o) => o.startsWith('tx'));
-  assert.deepEqual(txStates, ['tx begin', 'tx commit', 'tx begin', 'tx rollback']);
+  assert.deepEqual(txStates, ['tx begin', 'tx commit', 'tx begin', 'tx prepared', 'tx rollback']);
+});
+
+test('a transaction still open when the session ends is recorded as rolled back; an XA transaction prepared is not', async () => {
+  const table = uniqueName('txopen');
+  const texts = [
+    `CREATE TABLE test.${table} (a INT) ENGINE=InnoDB`,
+    'SET autocommit = 0',
+    `INSERT INTO test.${table} VALUES (1)`,
+  ];
+  const { raw } = await loggedIn();
+  for (const sql of texts) {
+    raw.command(queryPayload(sql));
+    assert.equal((await raw.response(M.COM_QUERY))[0]!.payload[0], M.OK_HEADER, sql);
+  }
+  raw.close();
+  const events = await sessionEvents(await sessionOf(table));
+  assert.deepEqual(
+    outcomes(events).filter((o) => o.startsWith('tx')),
+    ['tx begin', 'tx rollback'],
+  );
+  assert.deepEqual(
+    events.slice(-2).map((e) => e.kind),
+    ['tx', 'end'],
+  );
+
+  // XA PREPARE leaves the transaction to a later XA COMMIT or ROLLBACK, from any connection.
+  const xid = `'${table}_xa'`;
+  const xa = await loggedIn();
+  for (const sql of [
+    `XA START ${xid}`,
+    `INSERT INTO test.${table} VALUES (2)`,
+    `XA END ${xid}`,
+    `XA PREPARE ${xid}`,
+  ]) {
+    xa.raw.command(queryPayload(sql));
+    assert.equal((await xa.raw.response(M.COM_QUERY))[0]!.payload[0], M.OK_HEADER, sql);
+  }
+  xa.raw.close();
+  const xaEvents = await sessionEvents(await sessionOf(`${table}_xa`));
+  const cleanup = await loggedIn();
+  for (const sql of [`XA ROLLBACK ${xid}`, `DROP TABLE test.${table}`]) {
+    cleanup.raw.command(queryPayload(sql));
+    assert.equal((await cleanup.raw.response(M.COM_QUERY))[0]!.payload[0], M.OK_HEADER, sql);
+  }
+  cleanup.raw.close();
+  assert.deepEqual(
+    outcomes(xaEvents).filter((o) => o.startsWith('tx')),
+    ['tx begin', 'tx prepared'],
+    'a prepared XA transaction outlives its session',
+  );
 });
 
 test("statement text in the client's character set: latin1 read as latin1, bad UTF-8 kept losslessly", async () => {

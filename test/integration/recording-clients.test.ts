@@ -382,6 +382,9 @@ describe('psql: how each transaction ended', () => {
         `BEGIN; INSERT INTO ${parent} VALUES (1); COMMIT`,
         '-c',
         `DROP TABLE ${child}, ${parent}`,
+        // psql exits with this transaction open: the server rolls it back as the connection closes.
+        '-c',
+        'BEGIN; SELECT 1',
       ],
       { env: { ...aliceEnv(), PGAPPNAME: app } },
     );
@@ -391,7 +394,12 @@ describe('psql: how each transaction ended', () => {
     assertTimeline(events);
     assert.deepEqual(
       events.flatMap((e) => (e.kind === 'tx' || e.kind === 'error' ? [eventLine(e)] : [])),
-      ['tx begin', 'error 23503', 'tx rollback', 'tx begin', 'tx commit'],
+      ['tx begin', 'error 23503', 'tx rollback', 'tx begin', 'tx commit', 'tx begin', 'tx rollback'],
+    );
+    assert.deepEqual(
+      events.slice(-2).map((e) => e.kind),
+      ['tx', 'end'],
+      'the transaction left open ends with the session',
     );
     const out = (await cliOk(proxy.storeUrl, ['replay', (await sessionOf(app)).id, '--instant'])).stdout;
     assert.doesNotMatch(out, /transaction committed/);

@@ -114,6 +114,24 @@ describe('how a transaction ends', () => {
     assert.deepEqual(states(events), ['begin', 'rollback']);
   });
 
+  test('a session that ends idle in a transaction rolls it back; with a statement in flight it says nothing', () => {
+    const idle = tracker();
+    simple(idle.t, 'BEGIN', 'BEGIN', T);
+    simple(idle.t, 'INSERT INTO t VALUES (1)', 'INSERT 0 1', T);
+    idle.t.sessionEnded();
+    assert.deepEqual(states(idle.events), ['begin', 'rollback']);
+    // The COMMIT's answer never came: it may have committed.
+    const inFlight = tracker();
+    simple(inFlight.t, 'BEGIN', 'BEGIN', T);
+    inFlight.t.query('COMMIT');
+    inFlight.t.sessionEnded();
+    assert.deepEqual(states(inFlight.events), ['begin']);
+    const outside = tracker();
+    simple(outside.t, 'SELECT 1', 'SELECT 1', I);
+    outside.t.sessionEnded();
+    assert.deepEqual(states(outside.events), []);
+  });
+
   test('PREPARE TRANSACTION prepares, and a failed one rolls back', () => {
     const { t, events } = tracker();
     simple(t, 'BEGIN', 'BEGIN', T);

@@ -472,6 +472,7 @@ export class MysqlPipeline {
     this.ended = true;
     this.closingDeadline?.cancel();
     endSockets(this.clientOut, this.upstreamOut);
+    if (!this.responses.busy) this.events.sessionEnded();
     this.o.onEnd(reason, detail);
   }
 }

@@ -8,8 +8,11 @@ export class ResultTags {
   private readonly verbs: readonly string[];
   /** Per statement: it ends a transaction by rolling it back (ROLLBACK, XA ROLLBACK). */
   private readonly rollbacks: readonly boolean[];
+  /** Per statement: XA PREPARE, which leaves the transaction to a later XA COMMIT or ROLLBACK. */
+  private readonly prepares: readonly boolean[];
   private index = 0;
   private lastRollback = false;
+  private lastPrepare = false;
 
   /** `sql`: the command's text. */
   constructor(sql: string) {
@@ -17,6 +20,7 @@ export class ResultTags {
     const statements = sql.includes(';') ? sql.split(';').filter((s) => verbOf(s) !== '') : [sql];
     this.verbs = statements.map(verbOf);
     this.rollbacks = statements.map((s) => ROLLBACK.test(s));
+    this.prepares = statements.map((s) => XA_PREPARE.test(s));
   }
 
   /** The name of the next result ('' when its statement has none). */
@@ -25,6 +29,7 @@ export class ResultTags {
     const i = this.index < this.verbs.length ? this.index : this.verbs.length - 1;
     this.index++;
     this.lastRollback = this.rollbacks[i] ?? false;
+    this.lastPrepare = this.prepares[i] ?? false;
     return this.verbs[i] ?? '';
   }
 
@@ -32,10 +37,17 @@ export class ResultTags {
   get rolledBack(): boolean {
     return this.lastRollback;
   }
+
+  /** The statement `next` last named is XA PREPARE. */
+  get xaPrepared(): boolean {
+    return this.lastPrepare;
+  }
 }
 
 /** ROLLBACK [WORK] and XA ROLLBACK (`ROLLBACK TO SAVEPOINT` leaves the transaction open). */
 const ROLLBACK = /^(?:\s+|\/\*(?:[^*]|\*(?!\/))*\*\/|(?:--\s|#)[^\n]*(?:\n|$))*(?:XA\s+)?ROLLBACK\b/i;
+
+const XA_PREPARE = /^(?:\s+|\/\*(?:[^*]|\*(?!\/))*\*\/|(?:--\s|#)[^\n]*(?:\n|$))*XA\s+PREPARE\b/i;
 
 /** The statement's first keyword, upper-cased ('' when there is none), for the result tag. */
 export function verbOf(sql: string): string {

@@ -27,6 +27,8 @@ export class SessionEvents {
   private rows: (string | null)[][] = [];
   private stopped = false;
   private inTrans = false;
+  /** The open transaction is an XA transaction prepared (see result()). */
+  private xaPrepared = false;
 
   constructor(
     private readonly rec: SessionRecorder,
@@ -116,6 +118,12 @@ export class SessionEvents {
     };
     this.rec.event(body);
     this.transaction(t.statusFlags, p.tags.rolledBack ? 'rollback' : 'commit');
+    // The server keeps IN_TRANS set after XA PREPARE; the transaction now waits for XA COMMIT or
+    // ROLLBACK (from any connection) and outlives this session.
+    if (p.tags.xaPrepared && this.inTrans && !this.xaPrepared) {
+      this.xaPrepared = true;
+      this.rec.event({ kind: 'tx', state: 'prepared' });
+    }
   }
 
   error(err: ErrPacket, durationUs?: number): void {
@@ -151,6 +159,14 @@ export class SessionEvents {
   }
 
   /**
+   * The session ends with no command awaiting its response: a transaction still open is rolled
+   * back by the server when the connection closes. (With one in flight, a COMMIT may have been it.)
+   */
+  sessionEnded(): void {
+    if (this.inTrans && !this.xaPrepared) this.transaction(0, 'rollback');
+  }
+
+  /**
    * Status flags of every OK/EOF: IN_TRANS going up or down is a transaction boundary. `ending`:
    * what a transaction that ends here did, known from what ended it (a ROLLBACK statement,
    * COM_RESET_CONNECTION); anything else that ends one commits it (COMMIT, DDL, LOCK TABLES...).
@@ -159,6 +175,7 @@ export class SessionEvents {
     const now = (statusFlags & SERVER_STATUS_IN_TRANS) !== 0;
     if (now === this.inTrans) return;
     this.inTrans = now;
+    this.xaPrepared = false;
     if (!this.active) return;
     this.rec.event({ kind: 'tx', state: now ? 'begin' : ending });
   }

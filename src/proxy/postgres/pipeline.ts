@@ -1129,6 +1129,7 @@ export class PgPipeline {
     this.closingDeadline?.cancel();
     this.gate?.stop();
     endSockets(this.clientOut, this.upstreamOut);
+    this.tracker.sessionEnded();
     this.o.onEnd(reason, detail);
   }
 }

@@ -460,6 +460,11 @@ export class PgTracker {
     }
   }
 
+  /** The session ends: an open transaction left idle is recorded as rolled back. */
+  sessionEnded(): void {
+    if (this.queue.length === 0) this.txBoundaries.sessionEnded();
+  }
+
   /** The text of the statement whose answer is arriving (a simple query's whole string). */
   private statementText(): string {
     const h = this.peek();

@@ -53,6 +53,15 @@ export class TxBoundaries {
     else if (prev === E) this.enter('recovered', T);
   }
 
+  /**
+   * The session ended with nothing in flight: a transaction still open is rolled back by the
+   * server when the connection closes. (With a statement in flight, a COMMIT may have been it, and
+   * the recording does not say what it does not know.)
+   */
+  sessionEnded(): void {
+    if (this.state !== I) this.enter('rollback', I);
+  }
+
   private ended(tag: 'COMMIT' | 'ROLLBACK', sql: string): void {
     // Outside a transaction block COMMIT and ROLLBACK only warn; inside a multi-statement query
     // they end its implicit transaction, which no `begin` announced.

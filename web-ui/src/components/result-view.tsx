@@ -143,7 +143,8 @@ const TX_WORDS: Record<string, string | undefined> = {
   rollback: 'rolled back',
   failed: 'failed: statements are ignored until it ends',
   recovered: 'recovered: rolled back to a savepoint, statements run again',
-  prepared: 'prepared: not committed until COMMIT PREPARED (ROLLBACK PREPARED discards it)',
+  prepared:
+    'prepared: not committed until COMMIT PREPARED or XA COMMIT, from any session (ROLLBACK PREPARED or XA ROLLBACK discards it)',
 };
 
 function describe(e: EventJson): string {
