@@ -1,4 +1,4 @@
-import { decodeWireText } from './text.js';
+import { decodeWireText, type TextDecode } from './text.js';
 
 /**
  * Bounds-checked reading of a message body we decided to decode. Every read past the
@@ -73,10 +73,10 @@ export class Reader {
    * A NUL-terminated string kept lossless: bytes that are not valid UTF-8 survive (see text.ts),
    * for statement text that the recording must hold exactly as the server received it.
    */
-  text(): string {
+  text(decode: TextDecode = decodeWireText): string {
     const end = this.buf.indexOf(0, this.pos);
     if (end < 0) throw new WireError(`string without terminating NUL at offset ${this.pos}`);
-    const s = decodeWireText(this.buf.subarray(this.pos, end));
+    const s = decode(this.buf.subarray(this.pos, end));
     this.pos = end + 1;
     return s;
   }

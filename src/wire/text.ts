@@ -9,6 +9,9 @@
  */
 import { isUtf8 } from 'node:buffer';
 
+/** Text from wire bytes in a session's encoding (decodeWireText when it is UTF-8 or unknown). */
+export type TextDecode = (bytes: Uint8Array) => string;
+
 export function decodeWireText(bytes: Uint8Array): string {
   if (isUtf8(bytes)) return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
   let out = '';

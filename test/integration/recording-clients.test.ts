@@ -363,6 +363,37 @@ describe('psql: a failed transaction rolled back to a savepoint', () => {
 // How a transaction ended is what the server did, not what the client asked: a COMMIT whose deferred
 // constraint fails rolls back, and BEGIN ... COMMIT sent in one query string (psql -c, migration
 // tools) has one ReadyForQuery, idle before and after, so only the statements' tags tell.
+describe("psql: text in the client's encoding", () => {
+  test('a LATIN1 client, then WIN1251 after SET client_encoding: statements and rows recorded as the server read them', async () => {
+    const app = uniqueName('rec_psql_encoding');
+    // Bytes as such a client sends them: 'café' in LATIN1, 'привет' in WIN1251.
+    const file = path.join(tempDir('dbtape-rec-encoding-'), 'session.sql');
+    writeFileSync(
+      file,
+      Buffer.concat([
+        Buffer.from("SELECT 'caf\u00e9' AS w;\nSET client_encoding = 'WIN1251';\n", 'latin1'),
+        Buffer.from("SELECT '"),
+        Buffer.from([0xef, 0xf0, 0xe8, 0xe2, 0xe5, 0xf2]),
+        Buffer.from("' AS r;\n"),
+      ]),
+    );
+    await run(PSQL, ['-X', '-v', 'ON_ERROR_STOP=1', '-At', '-d', aliceDsn(proxy), '-f', file], {
+      env: { ...aliceEnv(), PGAPPNAME: app, PGCLIENTENCODING: 'LATIN1' },
+    });
+    const { events } = await show((await sessionOf(app)).id);
+    const queries = events.flatMap((e) => (e.kind === 'query' ? [e.sql] : []));
+    assert.deepEqual(queries, [
+      "SELECT 'café' AS w;",
+      "SET client_encoding = 'WIN1251';",
+      "SELECT 'привет' AS r;",
+    ]);
+    const rows = events.flatMap((e) => (e.kind === 'result' && e.row_data ? e.row_data : []));
+    assert.deepEqual(rows, [['café'], ['привет']]);
+    const found = await cliOk(proxy.storeUrl, ['search', 'привет', '--json']);
+    assert.match(found.stdout, new RegExp((await sessionOf(app)).id));
+  });
+});
+
 describe('psql: how each transaction ended', () => {
   test('a failed COMMIT is a rollback; BEGIN ... COMMIT in one query string is a transaction', async () => {
     const parent = uniqueName('rec_txend_parent');

@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, test } from 'node:test';
+import { decoderFor } from '../../src/protocol/postgres/client-encoding.js';
 import {
   decodeAuthentication,
   decodeBind,
@@ -328,4 +329,22 @@ test('RowDescriptionMemo returns the same columns while the bytes repeat, and de
   const second = memo.decode(other);
   assert.notEqual(second, first);
   assert.deepEqual(second, decodeRowDescription(other));
+});
+
+describe("text in the client's encoding", () => {
+  test('LATIN1 is ISO-8859-1 (0x80 stays U+0080, not the euro sign of windows-1252)', () => {
+    assert.equal(decoderFor('LATIN1')(Buffer.from([0x63, 0xe9, 0x80])), 'c\u00e9\u0080');
+    assert.equal(decoderFor('WIN1252')(Buffer.from([0x80])), '€');
+  });
+
+  test('UTF8, SQL_ASCII and unknown names keep the lossless UTF-8 decoding', () => {
+    for (const name of ['UTF8', 'SQL_ASCII', 'MULE_INTERNAL']) {
+      assert.equal(decoderFor(name)(Buffer.from([0x63, 0xe9])), 'c\udce9', name);
+    }
+  });
+
+  test('a multibyte encoding decodes, and bytes it cannot decode fall back to the lossless decoding', () => {
+    assert.equal(decoderFor('euc_jp')(Buffer.from([0xc6, 0xfc, 0xcb, 0xdc])), '日本');
+    assert.equal(decoderFor('EUC_JP')(Buffer.from([0x61, 0xff])), 'a\udcff');
+  });
 });

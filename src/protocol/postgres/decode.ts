@@ -1,4 +1,5 @@
 import { Reader, WireError } from '../../wire/reader.js';
+import type { TextDecode } from '../../wire/text.js';
 
 /**
  * Decoders for the message bodies dbtape inspects (PostgreSQL docs, "Message Formats").
@@ -6,8 +7,9 @@ import { Reader, WireError } from '../../wire/reader.js';
  * bodies; callers turn that into a protocol error for the one session concerned.
  */
 
-export function decodeQuery(body: Buffer): string {
-  return new Reader(body).text();
+/** `text`: how to read the statement (the session's client_encoding; lossless UTF-8 by default). */
+export function decodeQuery(body: Buffer, text?: TextDecode): string {
+  return new Reader(body).text(text);
 }
 
 export interface Parse {
@@ -16,10 +18,10 @@ export interface Parse {
   readonly paramTypes: readonly number[];
 }
 
-export function decodeParse(body: Buffer): Parse {
+export function decodeParse(body: Buffer, text?: TextDecode): Parse {
   const r = new Reader(body);
   const name = r.cstring();
-  const sql = r.text();
+  const sql = r.text(text);
   const n = r.i16();
   const paramTypes: number[] = new Array(Math.max(n, 0));
   for (let i = 0; i < n; i++) paramTypes[i] = r.u32();

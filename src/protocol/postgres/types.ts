@@ -4,7 +4,7 @@
  * anything else as hex. Never used on forwarded bytes.
  */
 
-import { decodeWireText } from '../../wire/text.js';
+import { decodeWireText, type TextDecode } from '../../wire/text.js';
 import { renderBinaryArray } from './binary-array.js';
 
 const TYPE_NAMES: Record<number, string> = {
@@ -99,22 +99,25 @@ export function renderValue(
   format: number,
   oid: number,
   limit = RECORDED_VALUE_LIMIT,
+  text: TextDecode = decodeWireText,
 ): string | null {
   if (value === null) return null;
   if (value.length > limit)
-    return `${renderPrefix(value.subarray(0, limit), format, oid)}... [truncated, ${value.length} bytes]`;
-  // Lossless, as statement text is: a SQL_ASCII database or a LATIN1 client sends bytes that are not UTF-8.
-  if (format === 0) return decodeWireText(value);
+    return `${renderPrefix(value.subarray(0, limit), format, oid, text)}... [truncated, ${value.length} bytes]`;
+  // In the client's encoding, as statement text is; by default lossless (a SQL_ASCII database
+  // sends bytes that are not UTF-8).
+  if (format === 0) return text(value);
   try {
-    return renderBinary(value, oid) ?? `\\x${value.toString('hex')}`;
+    return renderBinary(value, oid, text) ?? `\\x${value.toString('hex')}`;
   } catch {
     return `\\x${value.toString('hex')}`;
   }
 }
 
 /** The start of a value too long to keep: text as text (no character cut in two), anything else as hex. */
-function renderPrefix(prefix: Buffer, format: number, oid: number): string {
-  if (format === 0 || TEXT_LIKE.has(oid)) return decodeWireText(withoutPartialCharacter(prefix));
+function renderPrefix(prefix: Buffer, format: number, oid: number, text: TextDecode): string {
+  if (format === 0 || TEXT_LIKE.has(oid))
+    return text === decodeWireText ? decodeWireText(withoutPartialCharacter(prefix)) : text(prefix);
   return `\\x${prefix.toString('hex')}`;
 }
 
@@ -129,8 +132,8 @@ function withoutPartialCharacter(b: Buffer): Buffer {
   return b;
 }
 
-function renderBinary(v: Buffer, oid: number): string | null {
-  if (TEXT_LIKE.has(oid)) return decodeWireText(v);
+function renderBinary(v: Buffer, oid: number, text: TextDecode): string | null {
+  if (TEXT_LIKE.has(oid)) return text(v);
   switch (oid) {
     case 16:
       return v.length === 1 ? (v[0] ? 't' : 'f') : null;
@@ -157,9 +160,9 @@ function renderBinary(v: Buffer, oid: number): string | null {
     case 1700:
       return formatNumeric(v);
     case 3802:
-      return v.length >= 1 && v[0] === 1 ? v.toString('utf8', 1) : null;
+      return v.length >= 1 && v[0] === 1 ? text(v.subarray(1)) : null;
     default:
-      return renderBinaryArray(v, oid, renderBinary);
+      return renderBinaryArray(v, oid, (e, eOid) => renderBinary(e, eOid, text));
   }
 }
 

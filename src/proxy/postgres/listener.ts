@@ -10,6 +10,8 @@ import type { EndReason, LoginFailure, SessionMeta } from '../../model/session.j
 import { grantFor } from '../../policy/access.js';
 import { loadPolicyParsers, PolicyEngine } from '../../policy/index.js';
 import { upstreamStartupParams } from '../../policy/startup-params.js';
+import { B } from '../../protocol/postgres/codes.js';
+import { decodeParameterStatus } from '../../protocol/postgres/decode.js';
 import {
   authenticationOk,
   authenticationSaslFinal,
@@ -233,6 +235,7 @@ export class PgListener {
       log: slog,
       readOnly: grant.access === 'read',
       cancelUpstream: (done) => this.cancels.sendCancel(grant.target, upstream.pid, upstream.secret, done),
+      clientEncoding: startupParameter(upstream.relay, 'client_encoding'),
       onEnd: (reason: EndReason, detail?: string) => {
         this.cancels.release(key.pid);
         this.d.registry.remove(meta.id);
@@ -256,4 +259,14 @@ export class PgListener {
     );
     pipeline.start();
   }
+}
+
+/** A parameter the server reported at login (ParameterStatus among the startup messages). */
+function startupParameter(relay: readonly Buffer[], name: string): string | undefined {
+  for (const m of relay) {
+    if (m[0] !== B.ParameterStatus) continue;
+    const p = decodeParameterStatus(m.subarray(5));
+    if (p.name === name) return p.value;
+  }
+  return undefined;
 }

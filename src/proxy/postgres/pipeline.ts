@@ -85,6 +85,8 @@ export interface PipelineOptions {
    */
   readonly cancelUpstream: (done?: () => void) => void;
   readonly onEnd: (reason: EndReason, detail?: string) => void;
+  /** client_encoding as the server reported it at login (statement text is read in it). */
+  readonly clientEncoding?: string;
 }
 
 /** Frontend types that are forwarded after inspection; anything else is invalid. */
@@ -292,6 +294,7 @@ export class PgPipeline {
     this.selects = readCapped ? new Set() : null;
     this.owners = this.results !== null && (!this.track || readCapped) ? new ResultOwners() : null;
     this.tracker = new PgTracker(o.recorder, o.capture, o.maxRows, o.observe, o.application);
+    if (o.clientEncoding) this.tracker.clientEncoding(o.clientEncoding);
     this.clientOut = new SocketWriter(o.client, () => {
       this.closingDeadline?.progress();
       o.upstream.resume();
@@ -548,10 +551,10 @@ export class PgPipeline {
         if (gate) {
           const sql = policyText(body, 0);
           const d = gate.session.decide(sql);
-          if (!d.allow) return this.deny(gate, type, track ? decodeQuery(body) : sql, d);
+          if (!d.allow) return this.deny(gate, type, track ? decodeQuery(body, t.text) : sql, d);
           this.oneSelect = gate.session.lastWasOneSelect;
         }
-        if (track) t.query(decodeQuery(body));
+        if (track) t.query(decodeQuery(body, t.text));
         return raw;
       }
       case F.Parse: {
@@ -560,10 +563,10 @@ export class PgPipeline {
           const sql = policyText(body, nameEnd < 0 ? -1 : nameEnd + 1);
           const name = body.toString('utf8', 0, nameEnd);
           const d = gate.session.decidePrepare(sql, name);
-          if (!d.allow) return this.deny(gate, type, track ? decodeParse(body).sql : sql, d, name);
+          if (!d.allow) return this.deny(gate, type, track ? decodeParse(body, t.text).sql : sql, d, name);
           if (this.selects) this.noteStatement(name, gate.session.lastWasOneSelect);
         }
-        if (track) t.parse(decodeParse(body));
+        if (track) t.parse(decodeParse(body, t.text));
         return raw;
       }
       case F.FunctionCall: {
@@ -792,6 +795,7 @@ export class PgPipeline {
         const masked = this.results?.masking?.maskMessage(p.value) ?? null;
         const sent = masked !== null && this.sendMasked(at, raw, parameterStatus(p.name, masked));
         if (p.name === 'application_name') t.applicationName(sent ? masked : p.value);
+        else if (p.name === 'client_encoding') t.clientEncoding(p.value);
         return;
       }
       case B.NotificationResponse: {

@@ -1,5 +1,6 @@
 import type { CaptureMode, SessionRecorder } from '../../model/recorder.js';
 import type { ResultColumn } from '../../model/session.js';
+import { decoderFor } from '../../protocol/postgres/client-encoding.js';
 import {
   type Bind,
   type Column,
@@ -11,6 +12,7 @@ import {
 } from '../../protocol/postgres/decode.js';
 import { renderValue, typeName } from '../../protocol/postgres/types.js';
 import { Fifo } from '../../wire/fifo.js';
+import { decodeWireText, type TextDecode } from '../../wire/text.js';
 import { TxBoundaries } from './tx-boundaries.js';
 
 /**
@@ -127,7 +129,9 @@ export class PgTracker {
   bind(b: Bind): void {
     const st = this.statements.get(b.statement);
     const types = st?.paramTypes ?? [];
-    const params = this.recording ? b.values.map((v, i) => renderValue(v, b.formats[i], types[i] ?? 0)) : [];
+    const params = this.recording
+      ? b.values.map((v, i) => renderValue(v, b.formats[i], types[i] ?? 0, undefined, this.text))
+      : [];
     this.portals.set(b.portal, {
       sql: st?.sql ?? '',
       statement: b.statement,
@@ -186,7 +190,9 @@ export class PgTracker {
   }
 
   functionCall(fc: FunctionCall): void {
-    const params = this.recording ? fc.values.map((v, i) => renderValue(v, fc.formats[i], 0)) : [];
+    const params = this.recording
+      ? fc.values.map((v, i) => renderValue(v, fc.formats[i], 0, undefined, this.text))
+      : [];
     this.rec.event({ kind: 'query', sql: `-- function call: oid ${fc.oid}`, params, via: 'function_call' });
     this.queue.push({ kind: 'fcall', sentAt: now() });
   }
@@ -249,7 +255,9 @@ export class PgTracker {
       const cols = this.columns;
       const values = decodeDataRow(body);
       this.captured.push(
-        values.map((v, i) => renderValue(v, cols?.[i]?.format ?? 0, cols?.[i]?.typeOid ?? 0)),
+        values.map((v, i) =>
+          renderValue(v, cols?.[i]?.format ?? 0, cols?.[i]?.typeOid ?? 0, undefined, this.text),
+        ),
       );
     }
   }
@@ -334,6 +342,13 @@ export class PgTracker {
 
   notice(n: Notice): void {
     this.rec.event({ kind: 'notice', severity: n.severity, code: n.code, message: n.message });
+  }
+
+  /** How the session's text reads: its client_encoding (ParameterStatus, at login and after SET). */
+  text: TextDecode = decodeWireText;
+
+  clientEncoding(name: string): void {
+    this.text = decoderFor(name);
   }
 
   /**
