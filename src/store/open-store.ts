@@ -10,6 +10,7 @@ import { displayPgUrl, isPostgresUrl } from './postgres/pg-connect.js';
 import { PostgresSessionStore } from './postgres/pg-store.js';
 import type { SessionStore } from './session-store.js';
 import { type SqliteOpenOptions, SqliteSessionStore, type Synchronous } from './sqlite/sqlite-store.js';
+import { lockSqliteWriter, type SqliteWriterLock } from './sqlite/writer-lock.js';
 
 export type { Synchronous };
 
@@ -48,6 +49,18 @@ export async function openStoreReady(url: string, options: OpenStoreOptions = {}
 
 /** Whether `url` names a PostgreSQL store (callers outside store/ ask here, not postgres/). */
 export { isPostgresUrl as isPostgresStoreUrl } from './postgres/pg-connect.js';
+
+/**
+ * Takes the recording writer's lock for `dbtape serve`, before anything is written: a SQLite
+ * store's lock file (sqlite/writer-lock.ts); DBTAPE_STORE_LOCKED while another process holds it.
+ * A PostgreSQL store takes its advisory lock as its writer opens, and a store in memory has no
+ * other writer: null for both.
+ */
+export function lockStoreWriter(url: string): SqliteWriterLock | null {
+  if (isPostgresUrl(url)) return null;
+  const path = sqlitePathFromUrl(url);
+  return path === ':memory:' ? null : lockSqliteWriter(path);
+}
 
 /** Throws DBTAPE_STORE_URL_INVALID when `url` is no store URL dbtape can open. */
 export function checkStoreUrl(url: string): void {

@@ -80,7 +80,7 @@ export function openDatabase(path: string, options: SqliteOpenOptions): Database
  * first, 0600, covers them too (folders dbtape creates are 0700). An existing store keeps the
  * permissions its administrator gave it.
  */
-function createPrivately(path: string): void {
+export function createPrivately(path: string): void {
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
   try {
     closeSync(openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600));
