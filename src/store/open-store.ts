@@ -9,6 +9,7 @@ import { StoreError } from './errors.js';
 import { displayPgUrl, isPostgresUrl } from './postgres/pg-connect.js';
 import { PostgresSessionStore } from './postgres/pg-store.js';
 import type { SessionStore } from './session-store.js';
+import { checkCreatable } from './sqlite/sqlite-open.js';
 import { type SqliteOpenOptions, SqliteSessionStore, type Synchronous } from './sqlite/sqlite-store.js';
 import { lockSqliteWriter, type SqliteWriterLock } from './sqlite/writer-lock.js';
 
@@ -62,10 +63,17 @@ export function lockStoreWriter(url: string): SqliteWriterLock | null {
   return path === ':memory:' ? null : lockSqliteWriter(path);
 }
 
-/** Throws DBTAPE_STORE_URL_INVALID when `url` is no store URL dbtape can open. */
+/**
+ * Throws DBTAPE_STORE_URL_INVALID when `url` is no store URL dbtape can open, and for a SQLite
+ * store DBTAPE_STORE_OPEN_FAILED when serve could not create or write its file (nothing is created).
+ */
 export function checkStoreUrl(url: string): void {
-  if (isPostgresUrl(url)) checkPgUrl(url);
-  else sqlitePathFromUrl(url);
+  if (isPostgresUrl(url)) {
+    checkPgUrl(url);
+    return;
+  }
+  const path = sqlitePathFromUrl(url);
+  if (path !== ':memory:') checkCreatable(path);
 }
 
 function pgOptions(options: OpenStoreOptions) {
