@@ -32,6 +32,9 @@ export function lockSqliteWriter(storePath: string): SqliteWriterLock {
     );
   }
   try {
+    // No journal file: nothing is ever written, and a crash would leave one behind. (This reads
+    // the file, so it is refused too while another process holds the lock.)
+    db.pragma('journal_mode = MEMORY');
     db.exec('BEGIN EXCLUSIVE');
   } catch (err) {
     db.close();
