@@ -9,7 +9,7 @@ import type { RecorderFactory } from '../../model/recorder.js';
 import type { EndReason, LoginFailure, SessionMeta } from '../../model/session.js';
 import { grantFor } from '../../policy/access.js';
 import { loadPolicyParsers, PolicyEngine } from '../../policy/index.js';
-import { upstreamStartupParams } from '../../policy/startup-params.js';
+import { startupSettings, upstreamStartupParams } from '../../policy/startup-params.js';
 import {
   authenticationOk,
   authenticationSaslFinal,
@@ -172,6 +172,15 @@ export class PgListener {
       fail('client', SqlState.FeatureNotSupported, startup.message);
       return;
     }
+    // What the session may not SET it may not bring along at login either (search_path under
+    // table rules, standard_conforming_strings off...): the server would apply it before the
+    // first statement the policy sees.
+    const policy = PolicyEngine.forGrant(grant, config.roles);
+    const settings = policy.decideStartupSettings(startupSettings(startup.params));
+    if (!settings.allow) {
+      fail('client', SqlState.InsufficientPrivilege, settings.message);
+      return;
+    }
     // A read-only grant starts the upstream session read-only (clients cannot set this at
     // startup: upstreamStartupParams refuses it), behind the statement policy, which denies
     // switching it off: defence in depth for what no parse tree shows (a function that writes).
@@ -229,7 +238,7 @@ export class PgListener {
       maxRows: this.d.recorders.maxRows,
       maxMessageSize: config.limits.maxMessageSize,
       application: meta.application,
-      policy: PolicyEngine.forGrant(grant, config.roles),
+      policy,
       log: slog,
       readOnly: grant.access === 'read',
       cancelUpstream: (done) => this.cancels.sendCancel(grant.target, upstream.pid, upstream.secret, done),
