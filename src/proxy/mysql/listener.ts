@@ -13,7 +13,9 @@ import {
   CHARSET_UTF8MB4_GENERAL_CI,
   ER_CON_COUNT_ERROR,
   ER_DBACCESS_DENIED_ERROR,
+  ER_TABLEACCESS_DENIED_ERROR,
   encodeOk,
+  quoteHidingCharset,
   SERVER_STATUS_AUTOCOMMIT,
   SERVER_STATUS_NO_BACKSLASH_ESCAPES,
 } from '../../protocol/mysql/index.js';
@@ -194,6 +196,19 @@ export class MysqlListener {
   ): Promise<void> {
     const { config } = this.d;
     const client = hs.socket;
+    // The handshake's character set is the login's SET NAMES. One whose characters can end in a
+    // backslash byte makes the server end strings where the policy's parser does not, so only a
+    // role that may SET NAMES to it may log in with it (PostgreSQL: decideStartupSettings too).
+    const charset = quoteHidingCharset(hs.charset);
+    const decision = charset
+      ? PolicyEngine.forGrant(grant, config.roles).decideStartupSettings([
+          { name: 'names', value: charset, scope: 'session' },
+        ])
+      : null;
+    if (decision && !decision.allow) {
+      fail(new MysqlProxyError(ER_TABLEACCESS_DENIED_ERROR, decision.message), 'client', grant);
+      return;
+    }
     let upstream: MysqlUpstream;
     try {
       upstream = await connectUpstream(
