@@ -78,7 +78,9 @@ export class MysqlListener {
 
   get address(): string {
     const a = this.server.address();
-    return a && typeof a === 'object' ? `${a.address}:${a.port}` : String(a);
+    if (!a || typeof a !== 'object') return String(a);
+    // Bracketed as in listen: (and the dashboard's address), so `::1:6432` is not read as a host.
+    return a.family === 'IPv6' ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`;
   }
 
   /** Clients adapt to the server version (MariaDB vs MySQL features): show them the real one. */

@@ -1,8 +1,9 @@
-// One `dbtape serve` per SQLite store, and a serve that cannot start exits. A second serve on the
-// store of a running one used to take the running one's live sessions for a crash's leftovers
-// (ending them with proxy_crash while their clients went on) and then fight it over their hash
-// chains, so the running one's later events failed to store; and a serve whose listen address was
-// in use printed the error but stayed up, holding the store, invisible to a supervisor.
+// How `dbtape serve` starts: one serve per SQLite store, a serve that cannot start exits, and its
+// addresses. A second serve on the store of a running one used to take the running one's live
+// sessions for a crash's leftovers (ending them with proxy_crash while their clients went on) and
+// then fight it over their hash chains, so the running one's later events failed to store; a serve
+// whose listen address was in use printed the error but stayed up, holding the store, invisible to
+// a supervisor; an IPv6 listener was logged as `::1:6432`.
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -103,5 +104,17 @@ test('dbtape serve whose listen address is in use exits 1 and frees its store', 
   } finally {
     busy.close();
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('an IPv6 listener is logged and reported bracketed, as listen: writes it', async () => {
+  const yaml = defaultYaml().replace('postgres: 127.0.0.1:0', "postgres: '[::1]:0'");
+  const dbtape = await startInProcess({ yaml });
+  try {
+    assert.match(dbtape.server.addresses.postgres ?? '', /^\[::1\]:\d+$/);
+    const line = dbtape.logs.find((l) => l.msg === 'listening' && l.protocol === 'postgres');
+    assert.equal(line?.address, dbtape.server.addresses.postgres);
+  } finally {
+    await dbtape.close();
   }
 });
