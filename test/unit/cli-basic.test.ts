@@ -164,6 +164,9 @@ describe('dbtape check-config', () => {
       env: { APP_PG_PASSWORD: 'x' },
     });
     assert.equal(unrecorded.code, 0, 'without recording serve opens no store');
+    // ... and ignores listen.http: no dashboard is described.
+    assert.match(unrecorded.stdout, /^listen http +127\.0\.0\.1:8080 +ignored: no dashboard/m);
+    assert.doesNotMatch(unrecorded.stdout, /dashboard URL|API tokens/);
 
     // A PostgreSQL store is accepted; its password is not shown in the summary either.
     writeFileSync(
