@@ -7,7 +7,7 @@ import { MysqlListener } from '../proxy/mysql/listener.js';
 import { PgListener } from '../proxy/postgres/listener.js';
 import { SessionRegistry } from '../proxy/session-registry.js';
 import { Recorder } from '../recording/recorder.js';
-import { loadStoreKeys } from '../store/open-store.js';
+import { loadStoreKeys, lockStoreWriter } from '../store/open-store.js';
 import type { SessionStore } from '../store/session-store.js';
 import { type ThreadEvent, WorkerSessionStore } from '../store/worker-store.js';
 import { type LiveSessionsView, type MetricsSnapshot, recordingSnapshot, startWeb } from '../web/index.js';
@@ -38,26 +38,60 @@ export async function startServer(
   const registry = new SessionRegistry();
   const recording = opts.recorders || !config.store.record ? null : await openRecording(config, log);
   const recorders = opts.recorders ?? recording?.recorder ?? nullRecorderFactory;
-  const secureContext = loadTls(config);
   const addresses: Record<string, string> = {};
   const closers: (() => Promise<void>)[] = [];
+  const close = async (): Promise<void> => {
+    const closing = closers.map((c) => c());
+    for (const s of registry.all()) s.kill('the proxy is shutting down', 'proxy_shutdown');
+    await Promise.all(closing);
+    if (recording) await recording.close();
+  };
+  try {
+    await startListeners(config, log, { recorders, registry, recording, addresses, closers });
+  } catch (err) {
+    // A listener that cannot start (its address in use) fails the start: close what did start, the
+    // store's thread and its writer lock with it, or the process would stay up doing nothing,
+    // holding the store, and a supervisor would never see it fail.
+    await close();
+    throw err;
+  }
+  return { registry, recorder: recording?.recorder ?? null, addresses, close };
+}
 
+interface Recording {
+  readonly store: SessionStore;
+  readonly recorder: Recorder;
+  /** Flush the recorder, close the store, release the writer lock. */
+  close(): Promise<void>;
+}
+
+interface ListenerParts {
+  readonly recorders: RecorderFactory;
+  readonly registry: SessionRegistry;
+  readonly recording: Recording | null;
+  readonly addresses: Record<string, string>;
+  readonly closers: (() => Promise<void>)[];
+}
+
+async function startListeners(config: Config, log: Logger, parts: ListenerParts): Promise<void> {
+  const { recorders, registry, recording, addresses, closers } = parts;
+  const secureContext = loadTls(config);
   if (config.listen.postgres) {
     const pg = new PgListener({ config, secureContext, recorders, registry, log });
+    closers.push(() => new Promise((r) => pg.server.close(() => r())));
     await pg.listen(config.listen.postgres.host, config.listen.postgres.port);
     addresses.postgres = pg.address;
     log.info({ protocol: 'postgres', address: pg.address, tls: secureContext !== null }, 'listening');
-    closers.push(() => new Promise((r) => pg.server.close(() => r())));
   }
   if (config.listen.mysql) {
     const my = new MysqlListener({ config, secureContext, recorders, registry, log });
+    closers.push(() => new Promise((r) => my.server.close(() => r())));
     await my.listen(config.listen.mysql.host, config.listen.mysql.port);
     addresses.mysql = my.address;
     log.info(
       { protocol: 'mysql', address: my.address, tls: secureContext !== null, version: my.serverVersion },
       'listening',
     );
-    closers.push(() => new Promise((r) => my.server.close(() => r())));
   }
   if (config.listen.http) {
     if (!recording) {
@@ -82,21 +116,6 @@ export async function startServer(
       closers.push(() => web.close());
     }
   }
-
-  return {
-    registry,
-    recorder: recording?.recorder ?? null,
-    addresses,
-    async close() {
-      const closing = closers.map((c) => c());
-      for (const s of registry.all()) s.kill('the proxy is shutting down', 'proxy_shutdown');
-      await Promise.all(closing);
-      if (recording) {
-        await recording.recorder.shutdown();
-        await recording.store.close();
-      }
-    },
-  };
 }
 
 /**
@@ -106,13 +125,39 @@ export async function startServer(
  * batch with `durable: true` (one O_DSYNC journal record, in the store's thread) before the
  * proxy forwards the statements it holds.
  */
-async function openRecording(
-  config: Config,
-  log: Logger,
-): Promise<{ store: SessionStore; recorder: Recorder }> {
+async function openRecording(config: Config, log: Logger): Promise<Recording> {
   const { store: sc } = config;
   // Read here too, so a bad key file fails at start with its own message, and for the log line.
   const keys = loadStoreKeys(sc);
+  // Before the store is touched: a second serve must not take the first one's live sessions for
+  // a crash's leftovers (closeOpenSessions below) and end them.
+  const lock = lockStoreWriter(sc.url);
+  let recording: Recording;
+  try {
+    recording = await startRecording(config, log, keys);
+  } catch (err) {
+    lock?.release();
+    throw err;
+  }
+  return {
+    store: recording.store,
+    recorder: recording.recorder,
+    async close() {
+      try {
+        await recording.close();
+      } finally {
+        lock?.release();
+      }
+    },
+  };
+}
+
+async function startRecording(
+  config: Config,
+  log: Logger,
+  keys: ReturnType<typeof loadStoreKeys>,
+): Promise<Recording> {
+  const { store: sc } = config;
   // Either store runs in its own thread: a SQLite commit on the proxy's event loop would stall
   // every session, and the PostgreSQL store's batch building is CPU the proxy's thread can spare.
   const store = await WorkerSessionStore.open(
@@ -157,7 +202,14 @@ async function openRecording(
     },
     'recording',
   );
-  return { store, recorder };
+  return {
+    store,
+    recorder,
+    async close() {
+      await recorder.shutdown();
+      await store.close();
+    },
+  };
 }
 
 /** Store URLs may carry a password (postgres://user:pw@host); never log it. */

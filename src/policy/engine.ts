@@ -6,7 +6,7 @@
  */
 import type { AccessLevel, Role } from '../model/identity.js';
 import type { Grant } from './access.js';
-import type { Classification, StatementFlag } from './classification.js';
+import type { Classification, SettingChange, StatementFlag } from './classification.js';
 import { type ClassifyOptions, classify } from './classify.js';
 import { RANK } from './effects.js';
 import { FAST_PATH_FUNCTIONS } from './function-rules.js';
@@ -114,6 +114,22 @@ export class PolicyEngine {
     if (!stateful) this.decisions.set(c, d);
     else if (d.allow && session) session.apply(c);
     return d;
+  }
+
+  /**
+   * Settings a client gives at login (startup-params.ts `startupSettings`): allowed when one
+   * granting role allows them all, as a text of SET statements would be. Every role's login
+   * carries some (client_encoding, application_name...), so `deny_kinds: [set]` does not apply.
+   */
+  decideStartupSettings(settings: readonly SettingChange[]): Decision {
+    if (this.unrestricted || settings.length === 0) return ALLOW;
+    let first: Decision | null = null;
+    for (const policy of this.policies) {
+      const denial = settings.map((s) => policy.checkStartupSetting(s)).find((d) => d !== null);
+      if (!denial) return ALLOW;
+      first ??= deny({ rule: denial.rule, why: `at login: ${denial.why}` }, 0);
+    }
+    return first ?? deny({ rule: 'fail_closed', why: 'no role grants this target' }, 0);
   }
 
   /** PostgreSQL FunctionCall ('F'): a function by OID. Only the large-object API's are known. */

@@ -3,10 +3,10 @@
  * `check` judges one classified statement; engine.ts runs it over every statement of a text.
  */
 import type { AccessLevel, RoleRules } from '../model/identity.js';
-import type { StatementInfo, TableRef } from './classification.js';
-import { exceedingEffect, type FunctionCheck } from './effects.js';
+import type { SettingChange, StatementInfo, TableRef } from './classification.js';
+import { exceedingEffect, type FunctionCheck, RANK } from './effects.js';
 import { builtinFunctionRules, functionMatches, globToRegExp } from './function-rules.js';
-import { changesNameResolution } from './settings.js';
+import { changesNameResolution, settingEffect } from './settings.js';
 import type { Dialect } from './sql-lexer.js';
 
 export interface Denial {
@@ -78,6 +78,21 @@ export class RolePolicy {
       }
     }
     return this.checkRules(info);
+  }
+
+  /**
+   * A setting the client gives at login (a startup parameter or `-c` in `options`), judged as a
+   * SET of it would be: a read session must not start with standard_conforming_strings off, nor
+   * under table rules with a search_path of its choosing, any more than it may SET them later.
+   */
+  checkStartupSetting(s: SettingChange): Denial | null {
+    if (!this.restricted) return null;
+    const e = settingEffect(s, this.dialect);
+    if (e && RANK[e.level] > RANK[this.access]) return { rule: `access=${this.access}`, why: e.why };
+    if (this.tableRule && changesNameResolution(s)) {
+      return { rule: this.tableRule, why: 'changing search_path is not allowed when table rules apply' };
+    }
+    return null;
   }
 
   private checkAccess(info: StatementInfo): Denial | null {

@@ -108,6 +108,11 @@ function mysqlEffect(s: SettingChange): SettingEffect | null {
     return { level: 'admin', why: 'this sql_mode changes how statements are read' };
   }
   const charset = name === 'names' || name === 'character_set_client' || name === 'character_set_connection';
+  // A number is a collation id (`SET character_set_client = 28` is gbk): checked as unknown.
+  const byNumber = s.value !== null && /^\s*\d+\s*$/.test(s.value);
+  if (charset && byNumber) {
+    return { level: 'admin', why: `character set number ${s.value!.trim()} cannot be checked` };
+  }
   if (charset && (s.value === null || UNSAFE_ENCODINGS.has(normEncoding(s.value)))) {
     return {
       level: 'admin',

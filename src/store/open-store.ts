@@ -9,7 +9,9 @@ import { StoreError } from './errors.js';
 import { displayPgUrl, isPostgresUrl } from './postgres/pg-connect.js';
 import { PostgresSessionStore } from './postgres/pg-store.js';
 import type { SessionStore } from './session-store.js';
+import { checkCreatable } from './sqlite/sqlite-open.js';
 import { type SqliteOpenOptions, SqliteSessionStore, type Synchronous } from './sqlite/sqlite-store.js';
+import { lockSqliteWriter, type SqliteWriterLock } from './sqlite/writer-lock.js';
 
 export type { Synchronous };
 
@@ -49,10 +51,29 @@ export async function openStoreReady(url: string, options: OpenStoreOptions = {}
 /** Whether `url` names a PostgreSQL store (callers outside store/ ask here, not postgres/). */
 export { isPostgresUrl as isPostgresStoreUrl } from './postgres/pg-connect.js';
 
-/** Throws DBTAPE_STORE_URL_INVALID when `url` is no store URL dbtape can open. */
+/**
+ * Takes the recording writer's lock for `dbtape serve`, before anything is written: a SQLite
+ * store's lock file (sqlite/writer-lock.ts); DBTAPE_STORE_LOCKED while another process holds it.
+ * A PostgreSQL store takes its advisory lock as its writer opens, and a store in memory has no
+ * other writer: null for both.
+ */
+export function lockStoreWriter(url: string): SqliteWriterLock | null {
+  if (isPostgresUrl(url)) return null;
+  const path = sqlitePathFromUrl(url);
+  return path === ':memory:' ? null : lockSqliteWriter(path);
+}
+
+/**
+ * Throws DBTAPE_STORE_URL_INVALID when `url` is no store URL dbtape can open, and for a SQLite
+ * store DBTAPE_STORE_OPEN_FAILED when serve could not create or write its file (nothing is created).
+ */
 export function checkStoreUrl(url: string): void {
-  if (isPostgresUrl(url)) checkPgUrl(url);
-  else sqlitePathFromUrl(url);
+  if (isPostgresUrl(url)) {
+    checkPgUrl(url);
+    return;
+  }
+  const path = sqlitePathFromUrl(url);
+  if (path !== ':memory:') checkCreatable(path);
 }
 
 function pgOptions(options: OpenStoreOptions) {

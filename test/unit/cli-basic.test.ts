@@ -164,6 +164,9 @@ describe('dbtape check-config', () => {
       env: { APP_PG_PASSWORD: 'x' },
     });
     assert.equal(unrecorded.code, 0, 'without recording serve opens no store');
+    // ... and ignores listen.http: no dashboard is described.
+    assert.match(unrecorded.stdout, /^listen http +127\.0\.0\.1:8080 +ignored: no dashboard/m);
+    assert.doesNotMatch(unrecorded.stdout, /dashboard URL|API tokens/);
 
     // A PostgreSQL store is accepted; its password is not shown in the summary either.
     writeFileSync(
@@ -175,6 +178,29 @@ describe('dbtape check-config', () => {
     assert.match(pg.stdout, /postgres:\/\/rec:\*+@db\.example:5432\/dbtape/);
     assert.ok(!pg.stdout.includes(secret));
     assert.match(pg.stdout, /API tokens +the session store's database \(table api_tokens, hashes only\)\n/);
+  });
+
+  test('a SQLite store serve could not create or write is a problem, and check-config creates nothing', async () => {
+    const base = readFileSync(join(dir, 'dbtape.yaml'), 'utf8');
+    const env = { APP_PG_PASSWORD: 'x' };
+    // Under a regular file (mkdir fails with ENOTDIR), and a folder where the store file should be.
+    writeFileSync(join(dir, 'not-a-folder'), '');
+    writeFileSync(join(dir, 'under-file.yaml'), `${base}store:\n  url: sqlite:not-a-folder/data/x.db\n`);
+    const underFile = await dbtape(['check-config', '-c', 'under-file.yaml'], { env });
+    assert.equal(underFile.code, 1, underFile.stdout);
+    assert.match(
+      underFile.stderr,
+      /^dbtape: under-file\.yaml: store\.url: cannot write the session store at .*not-a-folder\/data\/x\.db: .*not-a-folder is not a folder$/m,
+    );
+    writeFileSync(join(dir, 'dir-store.yaml'), `${base}store:\n  url: sqlite:${dir}\n`);
+    const dirStore = await dbtape(['check-config', '-c', 'dir-store.yaml'], { env });
+    assert.equal(dirStore.code, 1, dirStore.stdout);
+    assert.match(dirStore.stderr, /store\.url: cannot write the session store at .* is not a file$/m);
+
+    writeFileSync(join(dir, 'new-store.yaml'), `${base}store:\n  url: sqlite:fresh/deeper/x.db\n`);
+    const fresh = await dbtape(['check-config', '-c', 'new-store.yaml'], { env });
+    assert.equal(fresh.code, 0, fresh.stderr);
+    assert.ok(!existsSync(join(dir, 'fresh')), 'check-config created the store folder');
   });
 
   test('the http section: public URL, trusted proxies and Host check; bad values name their key', async () => {

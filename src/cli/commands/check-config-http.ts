@@ -8,10 +8,11 @@ import { formatListenAddress } from '../../config/units.js';
 import { tokenPlace } from '../../web/auth/token-keepers.js';
 import { HostRule } from '../../web/host-check.js';
 
-/** Rows for check-config's settings table; none when there is no dashboard. */
+/** Rows for check-config's settings table; none when there is no dashboard (no listen.http, or no recording). */
 export function httpRows(config: Config): string[][] {
   const listen = config.listen.http;
-  if (!listen) return [];
+  // Without recording serve ignores listen.http: there is no dashboard to describe.
+  if (!listen || !config.store.record) return [];
   const { publicUrl, trustedProxies, forwardedHeader, allowedHosts } = config.http;
   const direct = `http://${formatListenAddress(listen)}`;
   const rule = new HostRule({ listenHost: listen.host, publicUrl, allowedHosts });
@@ -29,8 +30,7 @@ export function httpRows(config: Config): string[][] {
         ? `on: answers to IP addresses and ${[...rule.names].join(', ')}`
         : 'off: any Host is answered (listen.http is not loopback; set http.public_url or http.allowed_hosts)',
     ],
-    // Without recording there is no dashboard (serve ignores listen.http), so no tokens either.
-    ...(config.store.record ? [['API tokens', tokensText(config.store.url)]] : []),
+    ['API tokens', tokensText(config.store.url)],
   ];
 }
 

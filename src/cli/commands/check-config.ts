@@ -77,7 +77,14 @@ function settingRows(config: Config): string[][] {
   return [
     listener('postgres', listen.postgres, 'PostgreSQL clients'),
     listener('mysql', listen.mysql, 'MySQL/MariaDB clients'),
-    listener('http', listen.http, 'dashboard, API, /metrics, /healthz'),
+    // serve ignores listen.http without recording: the dashboard only shows recordings.
+    store.record
+      ? listener('http', listen.http, 'dashboard, API, /metrics, /healthz')
+      : listener(
+          'http',
+          listen.http,
+          'ignored: no dashboard, API or /metrics without recording (store.record: false)',
+        ),
     ...httpRows(config),
     ['client TLS', tlsText],
     ['store', redactUrl(store.url)],

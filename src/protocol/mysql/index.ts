@@ -3,6 +3,7 @@ export * from './auth.js';
 export * from './auth-packets.js';
 export * from './binary-values.js';
 export * from './client-text.js';
+export * from './collations.js';
 export * from './column-definition.js';
 export * from './column-store.js';
 export * from './commands.js';

@@ -13,7 +13,9 @@ import {
   CHARSET_UTF8MB4_GENERAL_CI,
   ER_CON_COUNT_ERROR,
   ER_DBACCESS_DENIED_ERROR,
+  ER_TABLEACCESS_DENIED_ERROR,
   encodeOk,
+  quoteHidingCharset,
   SERVER_STATUS_AUTOCOMMIT,
   SERVER_STATUS_NO_BACKSLASH_ESCAPES,
 } from '../../protocol/mysql/index.js';
@@ -76,7 +78,9 @@ export class MysqlListener {
 
   get address(): string {
     const a = this.server.address();
-    return a && typeof a === 'object' ? `${a.address}:${a.port}` : String(a);
+    if (!a || typeof a !== 'object') return String(a);
+    // Bracketed as in listen: (and the dashboard's address), so `::1:6432` is not read as a host.
+    return a.family === 'IPv6' ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`;
   }
 
   /** Clients adapt to the server version (MariaDB vs MySQL features): show them the real one. */
@@ -194,6 +198,19 @@ export class MysqlListener {
   ): Promise<void> {
     const { config } = this.d;
     const client = hs.socket;
+    // The handshake's character set is the login's SET NAMES. One whose characters can end in a
+    // backslash byte makes the server end strings where the policy's parser does not, so only a
+    // role that may SET NAMES to it may log in with it (PostgreSQL: decideStartupSettings too).
+    const charset = quoteHidingCharset(hs.charset);
+    const decision = charset
+      ? PolicyEngine.forGrant(grant, config.roles).decideStartupSettings([
+          { name: 'names', value: charset, scope: 'session' },
+        ])
+      : null;
+    if (decision && !decision.allow) {
+      fail(new MysqlProxyError(ER_TABLEACCESS_DENIED_ERROR, decision.message), 'client', grant);
+      return;
+    }
     let upstream: MysqlUpstream;
     try {
       upstream = await connectUpstream(

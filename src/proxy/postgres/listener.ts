@@ -9,7 +9,7 @@ import type { RecorderFactory } from '../../model/recorder.js';
 import type { EndReason, LoginFailure, SessionMeta } from '../../model/session.js';
 import { grantFor } from '../../policy/access.js';
 import { loadPolicyParsers, PolicyEngine } from '../../policy/index.js';
-import { upstreamStartupParams } from '../../policy/startup-params.js';
+import { startupSettings, upstreamStartupParams } from '../../policy/startup-params.js';
 import { B } from '../../protocol/postgres/codes.js';
 import { decodeParameterStatus } from '../../protocol/postgres/decode.js';
 import {
@@ -69,7 +69,9 @@ export class PgListener {
 
   get address(): string {
     const a = this.server.address();
-    return a && typeof a === 'object' ? `${a.address}:${a.port}` : String(a);
+    if (!a || typeof a !== 'object') return String(a);
+    // Bracketed as in listen: (and the dashboard's address), so `::1:6432` is not read as a host.
+    return a.family === 'IPv6' ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`;
   }
 
   private accept(socket: Socket): void {
@@ -174,6 +176,15 @@ export class PgListener {
       fail('client', SqlState.FeatureNotSupported, startup.message);
       return;
     }
+    // What the session may not SET it may not bring along at login either (search_path under
+    // table rules, standard_conforming_strings off...): the server would apply it before the
+    // first statement the policy sees.
+    const policy = PolicyEngine.forGrant(grant, config.roles);
+    const settings = policy.decideStartupSettings(startupSettings(startup.params));
+    if (!settings.allow) {
+      fail('client', SqlState.InsufficientPrivilege, settings.message);
+      return;
+    }
     // A read-only grant starts the upstream session read-only (clients cannot set this at
     // startup: upstreamStartupParams refuses it), behind the statement policy, which denies
     // switching it off: defence in depth for what no parse tree shows (a function that writes).
@@ -231,7 +242,7 @@ export class PgListener {
       maxRows: this.d.recorders.maxRows,
       maxMessageSize: config.limits.maxMessageSize,
       application: meta.application,
-      policy: PolicyEngine.forGrant(grant, config.roles),
+      policy,
       log: slog,
       readOnly: grant.access === 'read',
       cancelUpstream: (done) => this.cancels.sendCancel(grant.target, upstream.pid, upstream.secret, done),

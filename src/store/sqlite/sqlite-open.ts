@@ -1,5 +1,5 @@
 /** Opening a SQLite store file: pragmas and migrations. */
-import { closeSync, constants, mkdirSync, openSync } from 'node:fs';
+import { accessSync, closeSync, constants, mkdirSync, openSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Keyring } from '../../integrity/keyring.js';
@@ -80,12 +80,52 @@ export function openDatabase(path: string, options: SqliteOpenOptions): Database
  * first, 0600, covers them too (folders dbtape creates are 0700). An existing store keeps the
  * permissions its administrator gave it.
  */
-function createPrivately(path: string): void {
+export function createPrivately(path: string): void {
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
   try {
     closeSync(openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600));
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  }
+}
+
+/**
+ * What createPrivately and SQLite would meet at `path`, checked without creating anything (for
+ * check-config, so that a store serve cannot create or write is found before serve starts): an
+ * existing store must be a file this process may read and write, in a folder where SQLite may
+ * create its -wal and -shm files; otherwise the nearest existing folder must let it create the
+ * folders and the file. Throws DBTAPE_STORE_OPEN_FAILED saying which.
+ */
+export function checkCreatable(path: string): void {
+  const fail = (why: string): never => {
+    throw new StoreError(
+      'DBTAPE_STORE_OPEN_FAILED',
+      `dbtape: cannot write the session store at ${path}: ${why}`,
+    );
+  };
+  const access = (at: string, mode: number): void => {
+    try {
+      accessSync(at, mode);
+    } catch (err) {
+      fail((err as Error).message);
+    }
+  };
+  for (let at = path; ; at = dirname(at)) {
+    let isFile: boolean;
+    try {
+      const st = statSync(at);
+      if (at === path ? !st.isFile() : !st.isDirectory())
+        fail(`${at} is not a ${at === path ? 'file' : 'folder'}`);
+      isFile = st.isFile();
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== 'ENOENT' && code !== 'ENOTDIR') throw err;
+      if (dirname(at) === at) fail('no folder of its path exists');
+      continue;
+    }
+    if (isFile) access(path, constants.R_OK | constants.W_OK);
+    access(isFile ? dirname(path) : at, constants.W_OK | constants.X_OK);
+    return;
   }
 }
 
