@@ -6,6 +6,7 @@ import { nullRecorderFactory, type RecorderFactory } from '../model/recorder.js'
 import { MysqlListener } from '../proxy/mysql/listener.js';
 import { PgListener } from '../proxy/postgres/listener.js';
 import { SessionRegistry } from '../proxy/session-registry.js';
+import { describeStoreFailure } from '../recording/errors.js';
 import { Recorder } from '../recording/recorder.js';
 import { loadStoreKeys, lockStoreWriter } from '../store/open-store.js';
 import type { SessionStore } from '../store/session-store.js';
@@ -137,7 +138,7 @@ async function openRecording(config: Config, log: Logger): Promise<Recording> {
     recording = await startRecording(config, log, keys);
   } catch (err) {
     lock?.release();
-    throw err;
+    throw storeStartError(sc.url, err);
   }
   return {
     store: recording.store,
@@ -210,6 +211,23 @@ async function startRecording(
       await store.close();
     },
   };
+}
+
+/**
+ * What the operator reads when the store cannot be opened at start: which store, SQLite's or the
+ * server's own words, and the kind of failure (disk full, permissions, I/O...). Errors of dbtape's
+ * own already say so.
+ */
+function storeStartError(url: string, err: unknown): unknown {
+  const message = err instanceof Error ? err.message : String(err);
+  if (message.startsWith('dbtape:')) return err;
+  const why = describeStoreFailure(err);
+  return new Error(
+    `dbtape: cannot open the session store ${redactUrl(url)}: ${message}${why ? ` (${why})` : ''}`,
+    {
+      cause: err,
+    },
+  );
 }
 
 /** Store URLs may carry a password (postgres://user:pw@host); never log it. */

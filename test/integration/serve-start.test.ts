@@ -107,6 +107,26 @@ test('dbtape serve whose listen address is in use exits 1 and frees its store', 
   }
 });
 
+test('dbtape serve whose store cannot be opened says which store and why, and exits 1', async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'dbtape-bad-store-'));
+  try {
+    const configFile = path.join(dir, 'dbtape.yaml');
+    writeFileSync(
+      path.join(dir, 'broken.db'),
+      'this is not a SQLite database, it only has its name\n'.repeat(100),
+    );
+    writeFileSync(configFile, `${defaultYaml()}store:\n  url: sqlite:broken.db\n`);
+    const r = await serveOnce(configFile);
+    assert.equal(r.code, 1, `exit ${r.code} ${r.signal}\n${r.stderr}`);
+    assert.match(
+      r.stderr,
+      /^dbtape: cannot open the session store sqlite:\/\S*\/broken\.db: file is not a database \(I\/O error: SQLITE_NOTADB\)$/m,
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('an IPv6 listener is logged and reported bracketed, as listen: writes it', async () => {
   const yaml = defaultYaml().replace('postgres: 127.0.0.1:0', "postgres: '[::1]:0'");
   const dbtape = await startInProcess({ yaml });
