@@ -12,6 +12,8 @@ export interface FailedLogin {
   readonly protocol: Protocol;
   /** The user name the client gave (nothing is recorded before a client names one). */
   readonly user: string;
+  /** `user` is a configured user; if not, the name is recorded as UNKNOWN_USER, here and in `message`. */
+  readonly userKnown: boolean;
   /** The user's roles when dbtape knows them (authenticated, then refused), else none. */
   readonly roles?: readonly string[];
   readonly clientAddr: string;
@@ -30,12 +32,26 @@ export interface FailedLogin {
   readonly message: string;
 }
 
+/**
+ * Stands for a user name that is no configured user, in log lines and in the recording: people type
+ * passwords into the name field, and a name no user has is worth nothing to an auditor but may be
+ * a secret (the dashboard's sign-in logs such failures without the name too). It has a space, which
+ * no configured name may have.
+ */
+export const UNKNOWN_USER = '(unknown user)';
+
+/** `text` with every occurrence of an unknown user's `name` replaced by UNKNOWN_USER. */
+export function hideUnknownName(text: string, name: string): string {
+  return name === '' ? text : text.split(name).join(UNKNOWN_USER);
+}
+
 export function recordFailedLogin(recorders: RecorderFactory, login: FailedLogin): void {
   if (!recorders.active) return;
+  const hide = (text: string) => (login.userKnown ? text : hideUnknownName(text, login.user));
   const meta: SessionMeta = {
     id: newSessionId(),
     protocol: login.protocol,
-    user: login.user,
+    user: hide(login.user),
     roles: login.roles ?? [],
     clientAddr: login.clientAddr,
     clientPort: login.clientPort,
@@ -52,7 +68,7 @@ export function recordFailedLogin(recorders: RecorderFactory, login: FailedLogin
     failure: login.failure,
     code: login.code,
     ...(login.errno === undefined ? {} : { errno: login.errno }),
-    message: login.message,
+    message: hide(login.message),
   });
   recorder.event({ kind: 'end', reason: 'login_failed' });
 }

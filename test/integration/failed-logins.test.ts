@@ -10,6 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
 import { loadConfig } from '../../src/config/load.js';
 import type { SessionEvent } from '../../src/model/session.js';
+import { UNKNOWN_USER } from '../../src/proxy/failed-login.js';
 import { openStore } from '../../src/store/open-store.js';
 import type { SessionSummary } from '../../src/store/session-store.js';
 import { DBTAPE_BIN } from '../support/dbtape-process.js';
@@ -27,6 +28,8 @@ import { freePort } from '../support/ports.js';
 import { waitFor } from '../support/wait.js';
 
 const CANARY = 'canary-wrong-password-7f3a';
+/** A password typed into the user name field. */
+const NAME_CANARY = 'canary-typed-into-the-name-field-51c9';
 
 /** The one session of `user` that ended with `login_failed` since `since` (µs), with its events. */
 async function refused(
@@ -130,6 +133,35 @@ describe('PostgreSQL', () => {
       /-- login refused \(credentials\)\nFATAL: {2}28P01: dbtape: password authentication failed/,
     );
     for (const out of [shown.stdout, replay.stdout]) assert.ok(!out.includes(CANARY));
+  });
+
+  test('a user name that is no configured user (perhaps a password typed in the wrong field) is neither logged nor recorded', async () => {
+    const since = Date.now() * 1000;
+    const from = dbtape.logs.length;
+    const client = new pg.Client({
+      host: '127.0.0.1',
+      port: dbtape.port,
+      user: NAME_CANARY,
+      password: 'x',
+      database: 'app',
+    });
+    client.on('error', () => {});
+    const err = await client.connect().then(
+      () => null,
+      (e: Error & { code?: string }) => e,
+    );
+    await client.end().catch(() => {});
+    assert.equal(err?.code, '28P01');
+    assert.match(err.message, new RegExp(NAME_CANARY), 'the client is told the name it gave');
+    const { session, events } = await refused(url, UNKNOWN_USER, since);
+    const auth = events[1]!;
+    assert.ok(auth.kind === 'auth');
+    assert.equal(auth.message, `dbtape: password authentication failed for user "${UNKNOWN_USER}"`);
+    assert.ok(!JSON.stringify({ session, events }).includes(NAME_CANARY));
+    const line = dbtape.logs.slice(from).find((l) => l.msg === 'client rejected during startup');
+    assert.ok(line, 'the refusal is logged');
+    assert.equal(line.user_known, false);
+    assert.ok(!JSON.stringify(dbtape.logs.slice(from)).includes(NAME_CANARY), 'the name is in no log line');
   });
 
   test('a target the user may not use, and one that cannot be reached', async () => {
@@ -277,6 +309,32 @@ describe('MySQL', () => {
     const replay = await cli(['replay', other.session.id, '--instant', '--store', proxy.storeUrl]);
     assert.equal(replay.code, 0, replay.stderr);
     assert.match(replay.stdout, /-- login refused \(target\)\nERROR 1044 \(\w+\): dbtape: target "other"/);
+  });
+
+  test('a user name that is no configured user is neither logged nor recorded', async () => {
+    const since = Date.now() * 1000;
+    const from = proxy.logs.length;
+    const err = await connectMysql2(proxy, { database: 'app' }, { name: NAME_CANARY, password: 'x' }).then(
+      async (c) => {
+        await c.end();
+        return null;
+      },
+      (e: Error & { errno?: number }) => e,
+    );
+    assert.equal(err?.errno, 1045);
+    const { session, events } = await refused(proxy.storeUrl, UNKNOWN_USER, since);
+    const auth = events[1]!;
+    assert.ok(auth.kind === 'auth');
+    assert.match(auth.message, /^dbtape: Access denied for user '\(unknown user\)'@/);
+    assert.ok(!JSON.stringify({ session, events }).includes(NAME_CANARY));
+    const line = await waitFor(
+      () => proxy.logs.slice(from).find((l) => l.msg === 'client rejected during login'),
+      {
+        what: 'the refusal logged',
+      },
+    );
+    assert.equal(line.user_known, false);
+    assert.ok(!JSON.stringify(proxy.logs.slice(from)).includes(NAME_CANARY), 'the name is in no log line');
   });
 
   test('the log lines about them carry remote and remotePort, with the same keys as PostgreSQL', async () => {

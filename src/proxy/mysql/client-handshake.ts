@@ -14,6 +14,7 @@ import {
   PLUGIN_NATIVE_PASSWORD,
   SERVER_STATUS_AUTOCOMMIT,
 } from '../../protocol/mysql/index.js';
+import { hideUnknownName } from '../failed-login.js';
 import { SocketClosedError } from '../socket-reader.js';
 import { acceptTls } from '../tls.js';
 import { negotiatedWithClient, OFFERED_CAPABILITIES } from './capabilities.js';
@@ -66,6 +67,8 @@ export type ClientHandshake =
 /** Who was refused, and what they were told. */
 export interface RefusedLogin {
   readonly user: string;
+  /** `user` is a configured user (else the name is kept out of logs and the recording). */
+  readonly userKnown: boolean;
   readonly database: string | null;
   readonly application: string | null;
   readonly tlsVersion: string | null;
@@ -120,6 +123,7 @@ export async function clientHandshake(raw: Socket, ctx: ClientHandshakeContext):
     const resp = decoded.value;
     login = {
       user: resp.username,
+      userKnown: ctx.users.has(resp.username),
       database: resp.database || null,
       application: resp.connectAttributes?.get('program_name') ?? null,
       tlsVersion,
@@ -167,7 +171,12 @@ export async function clientHandshake(raw: Socket, ctx: ClientHandshakeContext):
     ch.detach();
     const socket = ch.socket;
     if (err instanceof MysqlProxyError) {
-      ctx.log.info({ errno: err.error.errno, reason: err.message }, 'client rejected during login');
+      const unknown = login && !login.userKnown ? login.user : null;
+      const reason = unknown === null ? err.message : hideUnknownName(err.message, unknown);
+      ctx.log.info(
+        { errno: err.error.errno, reason, ...(unknown === null ? {} : { user_known: false }) },
+        'client rejected during login',
+      );
       if (!socket.destroyed) socket.end(err.packet(ch.seq));
       if (login) return { kind: 'rejected', login: { ...login, failure, error: err } };
     } else if (err instanceof PacketTooLargeError || err instanceof RangeError) {

@@ -247,6 +247,7 @@ export class MysqlListener {
     recordFailedLogin(this.d.recorders, {
       protocol: 'mysql',
       user: who.user,
+      userKnown: who.userKnown,
       roles: grant?.roles ?? who.roles,
       clientAddr: remote.addr,
       clientPort: remote.port,
@@ -450,6 +451,7 @@ function allowsLocalInfile(grant: Grant, roles: readonly Role[]): boolean {
 /** What is known of a login attempt's client. */
 interface LoginAttempt {
   readonly user: string;
+  readonly userKnown: boolean;
   readonly roles: readonly string[];
   readonly database: string | null;
   readonly application: string | null;
@@ -459,6 +461,7 @@ interface LoginAttempt {
 function authenticatedLogin(hs: Authenticated): LoginAttempt {
   return {
     user: hs.user.name,
+    userKnown: true,
     roles: hs.user.roles,
     database: hs.database,
     application: hs.attributes?.get('program_name') ?? null,

@@ -21,6 +21,7 @@ import {
 } from '../../protocol/postgres/scram.js';
 import { SqlState } from '../../protocol/postgres/sqlstate.js';
 import { checkStartupLength, decodeStartup } from '../../protocol/postgres/startup.js';
+import { hideUnknownName } from '../failed-login.js';
 import { readTyped, SocketReader } from '../socket-reader.js';
 import { acceptTls } from '../tls.js';
 
@@ -63,6 +64,8 @@ export type ClientHandshake =
 /** Who was refused, and what they were told. */
 export interface RefusedLogin {
   readonly user: string;
+  /** `user` is a configured user (else the name is kept out of logs and the recording). */
+  readonly userKnown: boolean;
   readonly database: string;
   readonly application: string | null;
   readonly tlsVersion: string | null;
@@ -140,6 +143,7 @@ export async function clientHandshake(raw: Socket, ctx: ClientHandshakeContext):
       const database = packet.params.get('database') || username;
       const login = (failure: LoginFailure) => ({
         user: username,
+        userKnown: ctx.users.has(username),
         database,
         application: packet.params.get('application_name') ?? null,
         tlsVersion,
@@ -189,7 +193,12 @@ export async function clientHandshake(raw: Socket, ctx: ClientHandshakeContext):
   } catch (err) {
     reader.detach();
     if (err instanceof HandshakeError) {
-      ctx.log.info({ code: err.sqlstate, reason: err.message }, 'client rejected during startup');
+      const unknown = err.login && !err.login.userKnown ? err.login.user : null;
+      const reason = unknown === null ? err.message : hideUnknownName(err.message, unknown);
+      ctx.log.info(
+        { code: err.sqlstate, reason, ...(unknown === null ? {} : { user_known: false }) },
+        'client rejected during startup',
+      );
       const message = dbtapeMessage(err.message);
       if (!socket.destroyed) socket.end(errorResponse({ severity: 'FATAL', code: err.sqlstate, message }));
       if (err.login) return { kind: 'rejected', login: { ...err.login, code: err.sqlstate, message } };

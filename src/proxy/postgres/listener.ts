@@ -150,6 +150,7 @@ export class PgListener {
       recordFailedLogin(this.d.recorders, {
         protocol: 'postgres',
         user: hs.user.name,
+        userKnown: true,
         roles: known?.roles ?? hs.user.roles,
         clientAddr: remote.addr,
         clientPort: remote.port,
