@@ -1,6 +1,10 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../../config/load.js';
 import { createLogger } from '../logger.js';
+import { shutdownHandler } from '../shutdown.js';
+
+/** How long a shutdown may take to end sessions and write their recordings before giving up. */
+const SHUTDOWN_LIMIT_MS = 5000;
 
 export function registerServe(program: Command): void {
   program
@@ -13,17 +17,11 @@ export function registerServe(program: Command): void {
       // Loaded on demand so that light commands (user hash, check-config) do not load the proxy.
       const { startServer } = await import('../server.js');
       const server = await startServer(config, log);
-      let stopping = false;
-      const stop = (signal: string): void => {
-        if (stopping) return;
-        stopping = true;
-        log.info({ signal }, 'shutting down');
-        server.close().then(
-          () => process.exit(0),
-          () => process.exit(1),
-        );
-        setTimeout(() => process.exit(0), 5000).unref();
-      };
+      const stop = shutdownHandler(
+        { close: () => server.close(), queuedEvents: () => server.recorder?.stats().queueDepth ?? 0 },
+        log,
+        { limitMs: SHUTDOWN_LIMIT_MS, exit: (code) => process.exit(code) },
+      );
       process.on('SIGTERM', () => stop('SIGTERM'));
       process.on('SIGINT', () => stop('SIGINT'));
     });
