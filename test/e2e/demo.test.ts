@@ -317,6 +317,20 @@ describe('dbtape demo', { timeout: 180_000 }, () => {
     await run(cmd, args, { timeoutMs: 120_000 });
   });
 
+  test('a second demo in the same folder is refused, naming --dir (the demo has no store.url)', async () => {
+    const second = await runStatus(
+      process.execPath,
+      [DBTAPE_BIN, 'demo', '--ports-from', String(base + 10), '--dir', demoDir, '--no-sample'],
+      { cwd: dir, env: envWithoutPostgres(), timeoutMs: 60_000 },
+    );
+    assert.equal(second.code, 1, `exit ${second.code} ${second.signal}\n${second.stderr}`);
+    assert.match(
+      second.stderr,
+      /dbtape: another dbtape demo is already running with the folder .*; stop it, or give this one another folder with --dir/,
+    );
+    assert.ok(demo.running, 'the first demo still runs');
+  });
+
   test('Ctrl-C stops it cleanly with exit status 0, after it saved its database for the next start', async () => {
     // The save starts after "ready"; wait for it so the next block can start from it.
     await waitFor(() => seedFile(demoDir), { timeoutMs: 60_000, what: 'the saved demo database' });

@@ -80,7 +80,7 @@ async function start(opts: DemoOptions, closers: Closer[]): Promise<void> {
     logLevel: opts.logLevel,
   });
   // startServer opens the store named in the config (sqlite:<dir>/dbtape.db) and records into it.
-  const server = await listen(config, log);
+  const server = await listen(config, log, dir);
   closers.push(() => server.close());
 
   log.info({ ms: elapsed(started) }, 'proxy listening');
@@ -153,11 +153,17 @@ function prepareFolder(dir: string): void {
   }
 }
 
-async function listen(config: Config, log: Logger): Promise<RunningServer> {
+async function listen(config: Config, log: Logger, dir: string): Promise<RunningServer> {
   try {
     return await startServer(config, log);
   } catch (err) {
     const e = err as NodeJS.ErrnoException & { port?: number };
+    if (e.code === 'DBTAPE_STORE_LOCKED') {
+      // The serve message names store.url, which the demo has none of.
+      throw new CliError(
+        `another dbtape demo is already running with the folder ${dir}; stop it, or give this one another folder with --dir`,
+      );
+    }
     if (e.code === 'EADDRINUSE' || e.code === 'EACCES') {
       const what = e.code === 'EADDRINUSE' ? 'is already in use' : 'cannot be used by this user';
       throw new CliError(
