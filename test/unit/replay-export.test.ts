@@ -154,6 +154,42 @@ describe('html export', () => {
     assert.match(html, /<\/html>\n$/);
   });
 
+  test('a long session is cut into sections laid out when seen (content-visibility), every event in one', async () => {
+    const big = openStore('sqlite::memory:');
+    const meta = sessionMeta('m6exportbig-0a1b2c3d', { startedAtUs: T0 });
+    const events = Array.from({ length: 1_200 }, (_, i) => ({
+      sessionId: meta.id,
+      event: {
+        seq: i + 2,
+        atUs: T0 + i,
+        offsetUs: i,
+        kind: 'query',
+        sql: `SELECT ${i}`,
+        via: 'simple',
+      } as SessionEvent,
+    }));
+    await big.writeBatch({
+      sessions: [meta],
+      events: [
+        { sessionId: meta.id, event: { seq: 1, atUs: T0, offsetUs: 0, kind: 'start', meta } },
+        ...events,
+      ],
+      ends: [],
+    });
+    const sink = new StringSink();
+    await exportHtml(big, (await big.getSession(meta.id))!, sink);
+    await big.close();
+    const html = sink.text;
+    assert.match(html, /\.chunk\{content-visibility:auto;/);
+    const sections = html.split('<section class="chunk"><ol class="events">').slice(1);
+    assert.deepEqual(
+      sections.map((c) => (c.match(/<li class="query"/g) ?? []).length),
+      [500, 500, 200],
+    );
+    assert.equal((html.match(/<\/ol><\/section>/g) ?? []).length, 3, 'every section is closed');
+    assert.match(html, /<\/ol><\/section><\/main><footer>/);
+  });
+
   test('htmlText escapes every markup character', () => {
     assert.equal(htmlText(`<a href="x">'&'</a>`), '&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;');
   });
