@@ -14,8 +14,6 @@ import { test } from 'node:test';
 import pg from 'pg';
 import { startServer } from '../../src/cli/server.js';
 import { loadConfig } from '../../src/config/load.js';
-import { openStore } from '../../src/store/open-store.js';
-import type { SessionSummary } from '../../src/store/session-store.js';
 import { DBTAPE_BIN } from '../support/dbtape-process.js';
 import { runStatus } from '../support/exec.js';
 import {
@@ -25,16 +23,8 @@ import {
   type LogLine,
   startInProcess,
 } from '../support/inproc-dbtape.js';
+import { storedSessions } from '../support/recording-fixtures.js';
 import { waitFor } from '../support/wait.js';
-
-async function storedSessions(url: string): Promise<SessionSummary[]> {
-  const store = openStore(url, { readonly: true });
-  try {
-    return await store.listSessions({});
-  } finally {
-    await store.close();
-  }
-}
 
 /** `dbtape serve -c FILE` as a child; killed after 20 s, which the old code needed (it hung). */
 function serveOnce(configFile: string) {

@@ -7,20 +7,10 @@ import path from 'node:path';
 import { test } from 'node:test';
 import pg from 'pg';
 import { loadConfig } from '../../src/config/load.js';
-import { openStore } from '../../src/store/open-store.js';
-import type { SessionSummary } from '../../src/store/session-store.js';
 import { ALICE, startInProcess } from '../support/inproc-dbtape.js';
 import { connectMysql2, requireMachineMariaDb, startMysqlProxy } from '../support/mysql-fixtures.js';
+import { storedSessions } from '../support/recording-fixtures.js';
 import { waitFor } from '../support/wait.js';
-
-async function storedSessions(url: string): Promise<SessionSummary[]> {
-  const store = openStore(url, { readonly: true });
-  try {
-    return await store.listSessions({});
-  } finally {
-    await store.close();
-  }
-}
 
 test('PostgreSQL: sessions live at shutdown end with proxy_shutdown and the client gets 57P01', async () => {
   const dbtape = await startInProcess();

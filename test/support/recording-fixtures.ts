@@ -182,6 +182,11 @@ export function endedSessions(
   );
 }
 
+/** The store's sessions as listed now, newest first (not waiting for any). */
+export function storedSessions(storeUrl: string): Promise<SessionSummary[]> {
+  return readStore(storeUrl, (store) => store.listSessions({}));
+}
+
 /** Every event of a session straight from the store, for fields `show --json` does not print. */
 export function storedEvents(storeUrl: string, id: string): Promise<SessionEvent[]> {
   return readStore(storeUrl, (store) => store.getEvents(id, { limit: 100_000 }));
