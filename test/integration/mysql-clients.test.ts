@@ -318,6 +318,23 @@ describe('mysql2', () => {
     assert.equal(error.kind === 'error' && error.code, '42S02');
   });
 
+  test("an execute without its parameters gets the server's own answer (1210), and the session goes on", async () => {
+    const conn = await connectMysql2(proxy);
+    const marker = uniqueName('noargs');
+    // mysql2 sends no parameter block at all for execute(sql, []) on a statement with a placeholder.
+    await assert.rejects(conn.execute(`SELECT ? AS ${marker}`, []), {
+      errno: 1210,
+      message: 'Incorrect arguments to mysqld_stmt_execute',
+    });
+    const [rows] = await conn.query<mysql.RowDataPacket[]>('SELECT 1 AS x');
+    assert.equal(rows[0]?.x, 1);
+    await conn.end();
+    const { events } = await recorded.sessionWith(marker);
+    const [query, error] = outcomeOf(events, marker);
+    assert.equal(query.kind === 'query' && query.via, 'prepared');
+    assert.equal(error.kind === 'error' && error.errno, 1210);
+  });
+
   test('capture_results: rows keeps the first max_rows rows and the full count', async () => {
     const marker = uniqueName('many');
     const conn = await connectMysql2(proxy);

@@ -36,6 +36,9 @@ export type Deny = (sql: string, d: Denied, respSeq: number) => void;
 /** Values longer than this are cut in recorded parameters. */
 const MAX_PARAM_BYTES = 64 * 1024;
 
+/** command, statement id, flags, iteration count: a COM_STMT_EXECUTE with nothing after them. */
+const EXECUTE_HEADER_BYTES = 10;
+
 export class PreparedCommands {
   /**
    * The policy denied the last COM_STMT_PREPARE: the server's "last prepared statement" (id -1, which
@@ -205,6 +208,16 @@ export class PreparedCommands {
           deferred: Buffer.from(payload),
           oneSelect,
         }),
+      );
+      return;
+    }
+    if (stmt.paramCount > 0 && payload.length === EXECUTE_HEADER_BYTES) {
+      // No parameter block at all (mysql2's execute(sql, []) on a statement with placeholders):
+      // the server answers it as it would directly (1210, Incorrect arguments), the session goes on.
+      this.o.events.statement(stmt.sql, 'prepared', [], String(stmt.id));
+      forward();
+      this.o.responses.enqueue(
+        pending(COM_STMT_EXECUTE, 'statement', { sql: stmt.sql, cursor, statement: id, oneSelect }),
       );
       return;
     }
